@@ -1,0 +1,42 @@
+/*
+ * addr.h - listen addresses: parse the text forms of sockd.conf, print them
+ * back canonically, and compare them.
+ *
+ *   127.0.0.1:7007   IPv4 address and port
+ *   [::1]:7007       IPv6 address and port (brackets required)
+ *   *:7007           every IPv4 address (0.0.0.0)
+ *   unix:/run/x.sock Unix stream socket at an absolute path
+ *
+ * Port 0 asks the kernel for an ephemeral port. Host names are not resolved.
+ */
+#ifndef SOCKD_ADDR_H
+#define SOCKD_ADDR_H
+
+#include <stdbool.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+/* Long enough for "unix:" + the longest sun_path, or "[v6]:port". */
+#define ADDR_TEXT_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) + 8)
+
+struct sockd_addr {
+	socklen_t len;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+		struct sockaddr_un un;
+		struct sockaddr_storage ss;
+	} u;
+};
+
+int addr_parse(const char *text, struct sockd_addr *addr_r, const char **why_r);
+int addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct sockd_addr *addr_r);
+void addr_format(const struct sockd_addr *addr, char *buf, size_t size);
+int addr_family(const struct sockd_addr *addr);
+int addr_port(const struct sockd_addr *addr);
+bool addr_equal(const struct sockd_addr *a, const struct sockd_addr *b);
+bool addr_conflict(const struct sockd_addr *a, const struct sockd_addr *b);
+
+#endif

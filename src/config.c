@@ -1,0 +1,720 @@
+/*
+ * config.c - read sockd.conf (libconfig syntax) into a struct sockd_config.
+ *
+ * Every setting is checked against a schema: unknown names, wrong types,
+ * values out of range, duplicate service names and colliding listen
+ * addresses are all errors. Checking does not stop at the first error: the
+ * operator sees every problem of the file at once, each as
+ * "FILE:LINE: PATH: MESSAGE" (PATH in libconfig's own notation, e.g.
+ * "services.[1].workers"). Settings start unset and get their defaults
+ * after parsing, so a default never hides a type error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libconfig.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+#define PATH_TEXT_MAX 256
+#define VALUE_TEXT_MAX 48
+
+#define DEFAULT_WORKERS 4
+#define DEFAULT_THREADS 1
+#define DEFAULT_BACKLOG 511
+
+struct config_ctx {
+	const char *file;		/* name for messages when libconfig has none */
+	const char *include_dir;	/* where @include names are relative to */
+	struct config_errors *errs;
+};
+
+/* A value of an enumerated setting; "available" is false for values that are
+ * designed (and documented as coming) but not implemented yet. */
+struct config_choice {
+	const char *name;
+	int value;
+	bool available;
+};
+
+static const struct config_choice handler_choices[] = {
+	{ "echo", HANDLER_ECHO, true },
+	{ "discard", HANDLER_DISCARD, false },
+	{ "ack", HANDLER_ACK, false },
+	{ "http", HANDLER_HTTP, false },
+	{ "exec", HANDLER_EXEC, false },
+	{ "module", HANDLER_MODULE, false },
+	{ NULL, 0, false },
+};
+
+static const struct config_choice framing_choices[] = {
+	{ "raw", FRAMING_RAW, true },
+	{ "line", FRAMING_LINE, false },
+	{ "length16", FRAMING_LENGTH16, false },
+	{ "length32", FRAMING_LENGTH32, false },
+	{ NULL, 0, false },
+};
+
+static const struct config_choice model_choices[] = {
+	{ "prefork", MODEL_PREFORK, true },
+	{ "event", MODEL_EVENT, false },
+	{ "fork", MODEL_FORK, false },
+	{ "thread", MODEL_THREAD, false },
+	{ NULL, 0, false },
+};
+
+static const struct config_choice level_choices[] = {
+	{ "error", LOG_ERR, true },
+	{ "warning", LOG_WARNING, true },
+	{ "notice", LOG_NOTICE, true },
+	{ "info", LOG_INFO, true },
+	{ "debug", LOG_DEBUG, true },
+	{ NULL, 0, false },
+};
+
+static const char *const global_settings[] = {
+	"log_level", "user", "group", "services", NULL,
+};
+static const char *const service_settings[] = {
+	"name", "listen", "handler", "framing", "model", "workers", "threads",
+	"backlog", NULL,
+};
+/* Designed in sockd.conf(5) but not implemented yet: a clearer error than
+ * "unknown setting" for someone following the design ahead of the code. */
+static const char *const global_reserved[] = { "status", NULL };
+static const char *const service_reserved[] = {
+	"pool", "max_requests", "max_requests_jitter", "timeouts", "limits",
+	"allow", NULL,
+};
+
+/* ---- errors ---------------------------------------------------------- */
+
+#define ERROR_KEY(included, line) (((unsigned long long)(included) << 32) | (line))
+
+static void
+errors_add_at(struct config_errors *errs, unsigned long long key, char *msg)
+{
+	if (errs->count >= CONFIG_ERRORS_MAX) {
+		errs->dropped++;
+		free(msg);
+		return;
+	}
+	errs->msg = xreallocarray(errs->msg, errs->count + 1, sizeof(*errs->msg));
+	errs->key = xreallocarray(errs->key, errs->count + 1, sizeof(*errs->key));
+	errs->msg[errs->count] = msg;
+	errs->key[errs->count++] = key;
+}
+
+static void
+errors_add(struct config_errors *errs, char *msg)
+{
+	errors_add_at(errs, ERROR_KEY(0, 0), msg);
+}
+
+/* Stable insertion sort by key, from index FROM on (at most
+ * CONFIG_ERRORS_MAX entries, so quadratic is fine). */
+static void
+errors_sort(struct config_errors *errs, size_t from)
+{
+	for (size_t i = from + 1; i < errs->count; i++)
+		for (size_t j = i; j > from && errs->key[j - 1] > errs->key[j]; j--) {
+			unsigned long long k = errs->key[j];
+			char *m = errs->msg[j];
+
+			errs->key[j] = errs->key[j - 1];
+			errs->msg[j] = errs->msg[j - 1];
+			errs->key[j - 1] = k;
+			errs->msg[j - 1] = m;
+		}
+}
+
+void
+config_errors_free(struct config_errors *errs)
+{
+	for (size_t i = 0; i < errs->count; i++)
+		free(errs->msg[i]);
+	free(errs->msg);
+	free(errs->key);
+	memset(errs, 0, sizeof(*errs));
+}
+
+/* libconfig path of a setting: "services.[1].listen.[0]". */
+static void
+config_path(const config_setting_t *s, char *buf, size_t size)
+{
+	const config_setting_t *parent = config_setting_parent(s);
+	size_t n;
+
+	buf[0] = '\0';
+	if (parent == NULL)
+		return;
+	config_path(parent, buf, size);
+	n = strlen(buf);
+	if (config_setting_name(s) != NULL)
+		snprintf(buf + n, size - n, "%s%s", n ? "." : "", config_setting_name(s));
+	else
+		snprintf(buf + n, size - n, "%s[%d]", n ? "." : "", config_setting_index(s));
+}
+
+static void
+config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+{
+	const char *inc = config_setting_source_file(s);	/* NULL: the main file */
+	unsigned line = config_setting_source_line(s);
+	char path[PATH_TEXT_MAX], file[PATH_TEXT_MAX];
+	char *what;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&what, fmt, ap) < 0)
+		fatal(EXIT_OSERR, "out of memory");
+	va_end(ap);
+	config_path(s, path, sizeof(path));
+	if (inc == NULL)
+		snprintf(file, sizeof(file), "%s", ctx->file);
+	else if (inc[0] == '/' || ctx->include_dir == NULL)
+		snprintf(file, sizeof(file), "%s", inc);
+	else
+		snprintf(file, sizeof(file), "%s/%s", ctx->include_dir, inc);
+	errors_add_at(ctx->errs, ERROR_KEY(inc != NULL, line), xasprintf("%s:%u: %s%s%s",
+	    file, line, path, path[0] ? ": " : "", what));
+	free(what);
+}
+
+/* The "(got ...)" part of a message: what the file actually says. */
+static void
+config_value_text(const config_setting_t *s, char *buf, size_t size)
+{
+	const char *str;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		snprintf(buf, size, "%lld", config_setting_get_int64(s));
+		break;
+	case CONFIG_TYPE_FLOAT:
+		snprintf(buf, size, "%g", config_setting_get_float(s));
+		break;
+	case CONFIG_TYPE_BOOL:
+		snprintf(buf, size, "%s", config_setting_get_bool(s) ? "true" : "false");
+		break;
+	case CONFIG_TYPE_STRING:
+		str = config_setting_get_string(s);
+		if (strlen(str) > size - 6)
+			snprintf(buf, size, "\"%.*s...\"", (int)(size - 6), str);
+		else
+			snprintf(buf, size, "\"%s\"", str);
+		break;
+	case CONFIG_TYPE_GROUP:
+		snprintf(buf, size, "a group");
+		break;
+	default:
+		snprintf(buf, size, "a list");
+	}
+}
+
+/* ---- typed getters --------------------------------------------------- */
+
+static bool
+name_in(const char *name, const char *const *names)
+{
+	for (; *names != NULL; names++)
+		if (strcmp(name, *names) == 0)
+			return true;
+	return false;
+}
+
+static void
+config_check_members(struct config_ctx *ctx, const config_setting_t *group,
+    const char *const *known, const char *const *reserved)
+{
+	for (int i = 0; i < config_setting_length(group); i++) {
+		config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(m);
+
+		if (name_in(name, known))
+			continue;
+		if (name_in(name, reserved))
+			config_error(ctx, m, "setting not supported by this version of sockd");
+		else
+			config_error(ctx, m, "unknown setting");
+	}
+}
+
+/* 1 and *out_r set: present and valid; 0: absent; -1: present, invalid. */
+static int
+config_get_int(struct config_ctx *ctx, const config_setting_t *group,
+    const char *name, long long min, long long max, int *out_r)
+{
+	config_setting_t *s = config_setting_get_member(group, name);
+	char got[VALUE_TEXT_MAX];
+	long long v;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_INT ||
+	    config_setting_type(s) == CONFIG_TYPE_INT64) {
+		v = config_setting_get_int64(s);
+		if (v >= min && v <= max) {
+			*out_r = (int)v;
+			return 1;
+		}
+	}
+	config_value_text(s, got, sizeof(got));
+	config_error(ctx, s, "must be an integer between %lld and %lld (got %s)", min, max, got);
+	return -1;
+}
+
+static int
+config_get_string(struct config_ctx *ctx, const config_setting_t *group,
+    const char *name, const char **out_r)
+{
+	config_setting_t *s = config_setting_get_member(group, name);
+	char got[VALUE_TEXT_MAX];
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		*out_r = config_setting_get_string(s);
+		return 1;
+	}
+	config_value_text(s, got, sizeof(got));
+	config_error(ctx, s, "must be a string (got %s)", got);
+	return -1;
+}
+
+static void
+choices_list(const struct config_choice *c, bool available, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (; c->name != NULL; c++) {
+		if (available && !c->available)
+			continue;
+		snprintf(buf + n, size - n, "%s\"%s\"", n ? ", " : "", c->name);
+		n = strlen(buf);
+	}
+}
+
+static int
+config_get_choice(struct config_ctx *ctx, const config_setting_t *group,
+    const char *name, const struct config_choice *choices, int *out_r)
+{
+	config_setting_t *s = config_setting_get_member(group, name);
+	char got[VALUE_TEXT_MAX], list[160];
+	const struct config_choice *c;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		for (c = choices; c->name != NULL; c++) {
+			if (strcmp(c->name, config_setting_get_string(s)) != 0)
+				continue;
+			if (c->available) {
+				*out_r = c->value;
+				return 1;
+			}
+			choices_list(choices, true, list, sizeof(list));
+			config_error(ctx, s, "\"%s\" is not available in this version of sockd (available: %s)",
+			    c->name, list);
+			return -1;
+		}
+	}
+	config_value_text(s, got, sizeof(got));
+	choices_list(choices, false, list, sizeof(list));
+	config_error(ctx, s, "must be one of %s (got %s)", list, got);
+	return -1;
+}
+
+static const char *
+choice_name(const struct config_choice *c, int value)
+{
+	for (; c->name != NULL; c++)
+		if (c->value == value)
+			return c->name;
+	return "?";
+}
+
+const char *
+config_handler_name(enum config_handler h)
+{
+	return choice_name(handler_choices, (int)h);
+}
+
+const char *
+config_framing_name(enum config_framing f)
+{
+	return choice_name(framing_choices, (int)f);
+}
+
+const char *
+config_model_name(enum config_model m)
+{
+	return choice_name(model_choices, (int)m);
+}
+
+/* ---- global settings ------------------------------------------------- */
+
+static void
+config_parse_user(struct config_ctx *ctx, const config_setting_t *root,
+    struct sockd_config *cfg)
+{
+	const char *name;
+
+	if (config_get_string(ctx, root, "user", &name) == 1) {
+		if (getpwnam(name) == NULL)
+			config_error(ctx, config_setting_get_member(root, "user"),
+			    "no such user \"%s\"", name);
+		else
+			cfg->user = xstrdup(name);
+	}
+	if (config_get_string(ctx, root, "group", &name) == 1) {
+		if (getgrnam(name) == NULL)
+			config_error(ctx, config_setting_get_member(root, "group"),
+			    "no such group \"%s\"", name);
+		else
+			cfg->group = xstrdup(name);
+	}
+}
+
+static void
+config_parse_globals(struct config_ctx *ctx, const config_setting_t *root,
+    struct sockd_config *cfg)
+{
+	int level;
+
+	config_check_members(ctx, root, global_settings, global_reserved);
+	if (config_get_choice(ctx, root, "log_level", level_choices, &level) == 1)
+		cfg->log_level = level;
+	config_parse_user(ctx, root, cfg);
+}
+
+/* ---- services -------------------------------------------------------- */
+
+static bool
+service_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > CONFIG_NAME_MAX)
+		return false;
+	for (const char *p = name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+			return false;
+	return true;
+}
+
+static void
+config_parse_name(struct config_ctx *ctx, const config_setting_t *group,
+    struct config_service *svc)
+{
+	const char *name;
+	int r = config_get_string(ctx, group, "name", &name);
+
+	if (r == 0)
+		config_error(ctx, group, "missing required setting \"name\"");
+	if (r != 1)
+		return;
+	if (!service_name_valid(name)) {
+		config_error(ctx, config_setting_get_member(group, "name"),
+		    "must be 1 to %d characters from A-Z a-z 0-9 - _ . (got \"%s\")",
+		    CONFIG_NAME_MAX, name);
+		return;
+	}
+	svc->name = xstrdup(name);
+}
+
+static void
+config_add_listen(struct config_ctx *ctx, const config_setting_t *s,
+    struct config_service *svc)
+{
+	char got[VALUE_TEXT_MAX];
+	struct config_listen *l;
+	struct sockd_addr addr;
+	const char *why;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		config_value_text(s, got, sizeof(got));
+		config_error(ctx, s, "must be a string (got %s)", got);
+		return;
+	}
+	if (addr_parse(config_setting_get_string(s), &addr, &why) == -1) {
+		config_error(ctx, s, "%s (got \"%s\")", why, config_setting_get_string(s));
+		return;
+	}
+	svc->listen = xreallocarray(svc->listen, svc->n_listen + 1, sizeof(*svc->listen));
+	l = &svc->listen[svc->n_listen++];
+	l->text = xstrdup(config_setting_get_string(s));
+	l->addr = addr;
+	l->line = config_setting_source_line(s);
+}
+
+static void
+config_parse_listen(struct config_ctx *ctx, const config_setting_t *group,
+    struct config_service *svc)
+{
+	config_setting_t *s = config_setting_get_member(group, "listen");
+	int n;
+
+	if (s == NULL) {
+		config_error(ctx, group, "missing required setting \"listen\"");
+		return;
+	}
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		config_add_listen(ctx, s, svc);
+		return;
+	}
+	n = config_setting_is_array(s) || config_setting_is_list(s) ?
+	    config_setting_length(s) : -1;
+	if (n <= 0) {
+		config_error(ctx, s, "must be an address or a non-empty list of addresses");
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		config_add_listen(ctx, config_setting_get_elem(s, (unsigned)i), svc);
+}
+
+static void
+config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
+    struct config_service *svc)
+{
+	int v;
+
+	svc->line = config_setting_source_line(group);
+	svc->workers = DEFAULT_WORKERS;
+	svc->threads = DEFAULT_THREADS;
+	svc->backlog = DEFAULT_BACKLOG;
+	config_check_members(ctx, group, service_settings, service_reserved);
+	config_parse_name(ctx, group, svc);
+	config_parse_listen(ctx, group, svc);
+	v = 0;
+	if (config_get_choice(ctx, group, "handler", handler_choices, &v) == 0)
+		config_error(ctx, group, "missing required setting \"handler\"");
+	svc->handler = (enum config_handler)v;
+	v = FRAMING_RAW;
+	config_get_choice(ctx, group, "framing", framing_choices, &v);
+	svc->framing = (enum config_framing)v;
+	v = MODEL_PREFORK;
+	config_get_choice(ctx, group, "model", model_choices, &v);
+	svc->model = (enum config_model)v;
+	config_get_int(ctx, group, "workers", 1, 4096, &svc->workers);
+	if (config_get_int(ctx, group, "threads", 1, 1024, &svc->threads) == 1 &&
+	    svc->threads > 1)
+		config_error(ctx, config_setting_get_member(group, "threads"),
+		    "more than one thread per worker is not available in this version of sockd (got %d)",
+		    svc->threads);
+	config_get_int(ctx, group, "backlog", 1, 65535, &svc->backlog);
+}
+
+/* Names and addresses are unique across the whole file. */
+static void
+config_check_unique(struct config_ctx *ctx, const config_setting_t *list,
+    const struct sockd_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		const struct config_service *a = &cfg->services[i];
+		config_setting_t *ga = config_setting_get_elem(list, (unsigned)i);
+
+		for (size_t j = 0; j < i; j++) {
+			const struct config_service *b = &cfg->services[j];
+
+			if (a->name && b->name && strcmp(a->name, b->name) == 0)
+				config_error(ctx, config_setting_get_member(ga, "name"),
+				    "duplicate service name \"%s\" (first at line %u)",
+				    a->name, b->line);
+		}
+		for (size_t k = 0; k < a->n_listen; k++)
+			for (size_t j = 0; j <= i; j++) {
+				const struct config_service *b = &cfg->services[j];
+
+				for (size_t m = 0; m < (j == i ? k : b->n_listen); m++)
+					if (addr_conflict(&a->listen[k].addr, &b->listen[m].addr))
+						errors_add_at(ctx->errs, ERROR_KEY(0, a->listen[k].line), xasprintf(
+						    "%s:%u: services.[%zu].listen: \"%s\" collides with \"%s\" of service \"%s\" (line %u)",
+						    ctx->file, a->listen[k].line, i, a->listen[k].text,
+						    b->listen[m].text, b->name ? b->name : "?",
+						    b->listen[m].line));
+			}
+	}
+}
+
+static void
+config_parse_services(struct config_ctx *ctx, const config_setting_t *root,
+    struct sockd_config *cfg)
+{
+	config_setting_t *list = config_setting_get_member(root, "services");
+	int n;
+
+	if (list == NULL) {
+		errors_add(ctx->errs, xasprintf("%s: missing required setting \"services\"", ctx->file));
+		return;
+	}
+	if (!config_setting_is_list(list) || config_setting_length(list) == 0) {
+		config_error(ctx, list, "must be a non-empty list of groups: services = ( { ... } );");
+		return;
+	}
+	n = config_setting_length(list);
+	cfg->services = xcalloc((size_t)n, sizeof(*cfg->services));
+	cfg->n_services = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+
+		if (!config_setting_is_group(g))
+			config_error(ctx, g, "must be a group { ... }");
+		else
+			config_parse_service(ctx, g, &cfg->services[i]);
+	}
+	config_check_unique(ctx, list, cfg);
+}
+
+/* ---- loading --------------------------------------------------------- */
+
+static struct sockd_config *
+config_build(config_t *lc, const char *name, struct config_errors *errs)
+{
+	struct config_ctx ctx = { .file = name, .include_dir = config_get_include_dir(lc),
+		.errs = errs };
+	struct sockd_config *cfg = xcalloc(1, sizeof(*cfg));
+	size_t before = errs->count + errs->dropped;
+
+	cfg->path = xstrdup(name);
+	cfg->log_level = LOG_INFO;
+	config_parse_globals(&ctx, config_root_setting(lc), cfg);
+	config_parse_services(&ctx, config_root_setting(lc), cfg);
+	errors_sort(errs, before < errs->count ? before : errs->count);
+	if (errs->count + errs->dropped != before) {
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+static void
+config_syntax_error(const config_t *lc, const char *name, struct config_errors *errs)
+{
+	const char *file = config_error_file(lc);
+
+	errors_add(errs, xasprintf("%s:%d: %s", file ? file : name,
+	    config_error_line(lc), config_error_text(lc)));
+}
+
+struct sockd_config *
+config_load_string(const char *text, const char *name, struct config_errors *errs)
+{
+	struct sockd_config *cfg = NULL;
+	config_t lc;
+
+	config_init(&lc);
+	if (config_read_string(&lc, text) == CONFIG_TRUE)
+		cfg = config_build(&lc, name, errs);
+	else
+		config_syntax_error(&lc, name, errs);
+	config_destroy(&lc);
+	return cfg;
+}
+
+static FILE *
+config_open(const char *path, struct config_errors *errs)
+{
+	struct stat st;
+	FILE *fp;
+	int fd;
+
+	errno = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		errors_add(errs, xasprintf("%s: cannot open: %s", path, strerror(errno)));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		errors_add(errs, xasprintf("%s: cannot read: %s", path,
+		    errno != 0 ? strerror(errno) : "not a regular file"));
+		close(fd);
+		return NULL;
+	}
+	fp = fdopen(fd, "r");
+	if (fp == NULL) {
+		errors_add(errs, xasprintf("%s: cannot read: %s", path, strerror(errno)));
+		close(fd);
+	}
+	return fp;
+}
+
+struct sockd_config *
+config_load_file(const char *path, struct config_errors *errs)
+{
+	struct sockd_config *cfg = NULL;
+	char *dir = xstrdup(path);
+	config_t lc;
+	FILE *fp;
+
+	fp = config_open(path, errs);
+	if (fp == NULL) {
+		free(dir);
+		return NULL;
+	}
+	config_init(&lc);
+	config_set_include_dir(&lc, dirname(dir));	/* @include is relative to the file */
+	if (config_read(&lc, fp) == CONFIG_TRUE)
+		cfg = config_build(&lc, path, errs);
+	else if (ferror(fp))
+		errors_add(errs, xasprintf("%s: cannot read: %s", path, strerror(errno)));
+	else
+		config_syntax_error(&lc, path, errs);
+	config_destroy(&lc);
+	fclose(fp);
+	free(dir);
+	return cfg;
+}
+
+void
+config_free(struct sockd_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		struct config_service *svc = &cfg->services[i];
+
+		for (size_t j = 0; j < svc->n_listen; j++)
+			free(svc->listen[j].text);
+		free(svc->listen);
+		free(svc->name);
+	}
+	free(cfg->services);
+	free(cfg->user);
+	free(cfg->group);
+	free(cfg->path);
+	free(cfg);
+}
+
+void
+config_describe_service(const struct config_service *svc, char *buf, size_t size)
+{
+	size_t n;
+
+	snprintf(buf, size, "%s: handler %s, framing %s, model %s, %d worker%s x %d thread%s, backlog %d, listen",
+	    svc->name, config_handler_name(svc->handler), config_framing_name(svc->framing),
+	    config_model_name(svc->model), svc->workers, svc->workers == 1 ? "" : "s",
+	    svc->threads, svc->threads == 1 ? "" : "s", svc->backlog);
+	for (size_t i = 0; i < svc->n_listen; i++) {
+		n = strlen(buf);
+		snprintf(buf + n, size - n, " %s", svc->listen[i].text);
+	}
+}

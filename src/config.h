@@ -1,0 +1,72 @@
+/*
+ * config.h - sockd.conf: parsed into a fresh struct, validated completely,
+ * and only then handed over.
+ *
+ * A load either returns a whole, valid configuration or NULL with every
+ * problem found recorded in a struct config_errors as
+ * "FILE:LINE: PATH: MESSAGE" lines. Nothing of a failed load is kept, so a
+ * caller that is serving an older configuration can simply go on with it.
+ */
+#ifndef SOCKD_CONFIG_H
+#define SOCKD_CONFIG_H
+
+#include <stddef.h>
+
+#include "addr.h"
+
+#define CONFIG_NAME_MAX 64
+#define CONFIG_ERRORS_MAX 50
+
+enum config_handler { HANDLER_ECHO, HANDLER_DISCARD, HANDLER_ACK, HANDLER_HTTP,
+	HANDLER_EXEC, HANDLER_MODULE };
+enum config_framing { FRAMING_RAW, FRAMING_LINE, FRAMING_LENGTH16, FRAMING_LENGTH32 };
+enum config_model { MODEL_PREFORK, MODEL_EVENT, MODEL_FORK, MODEL_THREAD };
+
+struct config_listen {
+	char *text;			/* as written in the file */
+	struct sockd_addr addr;
+	unsigned line;
+};
+
+struct config_service {
+	char *name;
+	unsigned line;
+	struct config_listen *listen;
+	size_t n_listen;
+	enum config_handler handler;
+	enum config_framing framing;
+	enum config_model model;
+	int workers;
+	int threads;
+	int backlog;
+};
+
+struct sockd_config {
+	char *path;
+	int log_level;			/* syslog priority */
+	char *user;			/* NULL: not set */
+	char *group;			/* NULL: the user's primary group */
+	struct config_service *services;
+	size_t n_services;
+};
+
+/* Errors in the order they stand in the file(s), not the order found. */
+struct config_errors {
+	char **msg;
+	unsigned long long *key;	/* sort key: included-file flag, line */
+	size_t count;
+	size_t dropped;			/* found beyond CONFIG_ERRORS_MAX */
+};
+
+struct sockd_config *config_load_file(const char *path, struct config_errors *errs);
+struct sockd_config *config_load_string(const char *text, const char *name,
+    struct config_errors *errs);
+void config_free(struct sockd_config *cfg);
+void config_errors_free(struct config_errors *errs);
+
+const char *config_handler_name(enum config_handler h);
+const char *config_framing_name(enum config_framing f);
+const char *config_model_name(enum config_model m);
+void config_describe_service(const struct config_service *svc, char *buf, size_t size);
+
+#endif

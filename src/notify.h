@@ -1,0 +1,12 @@
+/*
+ * notify.h - everything sockd tells systemd (sd_notify). Only the master
+ * calls these; without NOTIFY_SOCKET they do nothing.
+ */
+#ifndef SOCKD_NOTIFY_H
+#define SOCKD_NOTIFY_H
+
+void notify_ready(void);
+void notify_stopping(void);
+void notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

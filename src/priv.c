@@ -1,0 +1,85 @@
+/*
+ * priv.c - give up root before serving clients.
+ *
+ * The ids are looked up while the configuration is loaded (NSS may need
+ * files a chroot or sandbox hides later) and applied just before the first
+ * accept. sockd refuses to serve as root unless user = "root" is written
+ * explicitly, and checks after setuid() that root cannot be regained.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "priv.h"
+#include "util.h"
+
+int
+priv_resolve(const char *user, const char *group, struct priv_ids *ids_r)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	memset(ids_r, 0, sizeof(*ids_r));
+	if (geteuid() != 0) {
+		if (user != NULL)
+			log_notice("not started as root: \"user\" and \"group\" are ignored");
+		return 0;
+	}
+	if (user == NULL) {
+		log_err("started as root: set user = \"...\" in the configuration "
+		    "(or user = \"root\" to really serve as root)");
+		return -1;
+	}
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		log_err("user \"%s\": %s", user, errno ? strerror(errno) : "no such user");
+		return -1;
+	}
+	ids_r->uid = pw->pw_uid;
+	ids_r->gid = pw->pw_gid;
+	if (group != NULL) {
+		errno = 0;
+		if ((gr = getgrnam(group)) == NULL) {
+			log_err("group \"%s\": %s", group, errno ? strerror(errno) : "no such group");
+			return -1;
+		}
+		ids_r->gid = gr->gr_gid;
+	}
+	ids_r->drop = ids_r->uid != 0 || ids_r->gid != 0;
+	ids_r->user = xstrdup(user);
+	return 0;
+}
+
+int
+priv_drop(const struct priv_ids *ids)
+{
+	if (!ids->drop)
+		return 0;
+	if (initgroups(ids->user, ids->gid) == -1) {
+		log_err("initgroups(%s): %s", ids->user, strerror(errno));
+		return -1;
+	}
+	if (setresgid(ids->gid, ids->gid, ids->gid) == -1) {
+		log_err("setresgid(%ld): %s", (long)ids->gid, strerror(errno));
+		return -1;
+	}
+	if (setresuid(ids->uid, ids->uid, ids->uid) == -1) {
+		log_err("setresuid(%ld): %s", (long)ids->uid, strerror(errno));
+		return -1;
+	}
+	if (ids->uid != 0 && (setuid(0) == 0 || getuid() != ids->uid ||
+	    geteuid() != ids->uid || getgid() != ids->gid || getegid() != ids->gid))
+		panic("privileges not dropped as asked (uid %ld)", (long)ids->uid);
+	return 0;
+}
+
+void
+priv_ids_free(struct priv_ids *ids)
+{
+	free(ids->user);
+	memset(ids, 0, sizeof(*ids));
+}

@@ -1,0 +1,390 @@
+/*
+ * harness.c - start the real sockd binary, read its log, talk to it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "harness: %s: %s\n", what, strerror(errno));
+	exit(99);	/* a hard error, not a test failure */
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *
+harness_sockd(void)
+{
+	const char *p = getenv("SOCKD");
+
+	if (p == NULL) {
+		errno = ENOENT;
+		die("SOCKD is not set (run through make check)");
+	}
+	return p;
+}
+
+char *
+harness_data(const char *name)
+{
+	const char *dir = getenv("SOCKD_SRCDIR");
+	char *p;
+
+	if (dir == NULL || asprintf(&p, "%s/tests/data/%s", dir, name) < 0)
+		die("SOCKD_SRCDIR");
+	return p;
+}
+
+char *
+harness_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *p;
+
+	if (asprintf(&p, "%s/sockd-test.XXXXXX", base ? base : "/tmp") < 0 || mkdtemp(p) == NULL)
+		die("mkdtemp");
+	return p;
+}
+
+char *
+harness_write(const char *dir, const char *name, const char *text)
+{
+	char *path;
+	FILE *fp;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		die("asprintf");
+	fp = fopen(path, "we");
+	if (fp == NULL || fputs(text, fp) == EOF || fclose(fp) == EOF)
+		die(path);
+	return path;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+void
+harness_rmdir(char *dir)
+{
+	if (dir != NULL)
+		nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	free(dir);
+}
+
+/* Read whatever FD has into a growing string until EOF. */
+static char *
+slurp(int fd)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	ssize_t n;
+
+	if (buf == NULL)
+		die("malloc");
+	while ((n = read(fd, buf + len, cap - len - 1)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			die("read");
+		len += (size_t)n;
+		if (cap - len < 2 && (buf = realloc(buf, cap *= 2)) == NULL)
+			die("realloc");
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+static pid_t
+spawn(char *const *args, int out_fd, int err_fd)
+{
+	char *argv[32] = { (char *)harness_sockd() };
+	pid_t pid;
+	size_t n = 1;
+
+	for (; args[n - 1] != NULL && n < 31; n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+	pid = fork();
+	if (pid == -1)
+		die("fork");
+	if (pid == 0) {
+		if ((out_fd != -1 && dup2(out_fd, STDOUT_FILENO) == -1) ||
+		    dup2(err_fd, STDERR_FILENO) == -1)
+			_exit(127);
+		unsetenv("JOURNAL_STREAM");
+		unsetenv("NOTIFY_SOCKET");
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+int
+harness_run(char *const *args, char **out_r, char **err_r)
+{
+	char *out_text, *err_text;
+	int out[2], err[2], status;
+	pid_t pid;
+
+	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(err, O_CLOEXEC) == -1)
+		die("pipe2");
+	pid = spawn(args, out[1], err[1]);
+	close(out[1]);
+	close(err[1]);
+	/* sockd -t prints little: stdout then stderr cannot deadlock on a pipe. */
+	out_text = slurp(out[0]);
+	err_text = slurp(err[0]);
+	close(out[0]);
+	close(err[0]);
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			die("waitpid");
+	if (out_r) *out_r = out_text; else free(out_text);
+	if (err_r) *err_r = err_text; else free(err_text);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+struct daemon *
+daemon_start(const char *conf_text, ...)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	char *args[16];
+	const char *a;
+	int err[2], n = 0;
+	va_list ap;
+
+	if (d == NULL)
+		die("calloc");
+	d->dir = harness_tmpdir();
+	d->conf = harness_write(d->dir, "sockd.conf", conf_text);
+	args[n++] = "-c";
+	args[n++] = d->conf;
+	va_start(ap, conf_text);
+	while ((a = va_arg(ap, const char *)) != NULL && n < 15)
+		args[n++] = (char *)a;
+	va_end(ap);
+	args[n] = NULL;
+	if (pipe2(err, O_CLOEXEC) == -1)
+		die("pipe2");
+	d->pid = spawn(args, -1, err[1]);
+	close(err[1]);
+	d->err_fd = err[0];
+	return d;
+}
+
+/* Read more of the daemon's log; false at EOF or when the deadline passes. */
+static bool
+daemon_read_log(struct daemon *d, long long deadline)
+{
+	struct pollfd p = { .fd = d->err_fd, .events = POLLIN };
+	long long left = deadline - now_ms();
+	ssize_t n;
+
+	if (d->err_fd == -1 || left <= 0)
+		return false;
+	if (poll(&p, 1, (int)left) <= 0)
+		return false;
+	n = read(d->err_fd, d->log + d->log_len, sizeof(d->log) - 1 - d->log_len);
+	if (n <= 0) {
+		close(d->err_fd);
+		d->err_fd = -1;
+		return false;
+	}
+	d->log_len += (size_t)n;
+	d->log[d->log_len] = '\0';
+	return true;
+}
+
+bool
+daemon_wait_log(struct daemon *d, const char *needle, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	while (strstr(d->log, needle) == NULL)
+		if (!daemon_read_log(d, deadline)) {
+			fprintf(stderr, "harness: \"%s\" not logged; log so far:\n%s\n", needle, d->log);
+			return false;
+		}
+	return true;
+}
+
+/* The port SERVICE logged as "SERVICE: listening on PREFIX:PORT"; -1 if none. */
+int
+daemon_port(struct daemon *d, const char *service, const char *prefix)
+{
+	char needle[256];
+	const char *p;
+
+	snprintf(needle, sizeof(needle), "%s: listening on %s:", service, prefix);
+	if (!daemon_wait_log(d, needle, HARNESS_TIMEOUT_MS))
+		return -1;
+	p = strstr(d->log, needle) + strlen(needle);
+	return atoi(p);
+}
+
+/* Send SIG (0: none), wait for exit; the exit status, 128+signal, or -1 on timeout. */
+int
+daemon_stop(struct daemon *d, int sig, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	int status;
+	pid_t r;
+
+	if (sig != 0 && kill(d->pid, sig) == -1)
+		die("kill");
+	while ((r = waitpid(d->pid, &status, WNOHANG)) == 0) {
+		if (now_ms() > deadline)
+			return -1;
+		if (!daemon_read_log(d, now_ms() + 20))
+			usleep(10000);
+	}
+	if (r == -1)
+		die("waitpid");
+	while (daemon_read_log(d, now_ms() + 100))
+		;
+	d->pid = 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void
+daemon_free(struct daemon *d)
+{
+	if (d == NULL)
+		return;
+	if (d->pid > 0) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, NULL, 0);
+	}
+	if (d->err_fd != -1)
+		close(d->err_fd);
+	free(d->conf);
+	harness_rmdir(d->dir);
+	free(d);
+}
+
+int
+tcp_connect(const char *ip, int port)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+	int fd;
+
+	if (strchr(ip, ':') != NULL) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		inet_pton(AF_INET6, ip, &in6->sin6_addr);
+		len = sizeof(*in6);
+	} else {
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		inet_pton(AF_INET, ip, &in->sin_addr);
+		len = sizeof(*in);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		die("socket");
+	if (connect(fd, (struct sockaddr *)&ss, len) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+unix_connect(const char *path)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		die("socket");
+	snprintf(un.sun_path, sizeof(un.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&un, sizeof(un)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read exactly LEN bytes; returns how many arrived before EOF, error or deadline. */
+ssize_t
+recv_exact(int fd, void *buf, size_t len, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		long long left = deadline - now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		n = recv(fd, (char *)buf + got, len - got, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* True if the peer closes (EOF or reset) within the deadline. */
+bool
+recv_eof(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return false;
+	return recv(fd, &c, 1, 0) <= 0;
+}

@@ -1,0 +1,46 @@
+/*
+ * harness.h - start the real sockd binary, read its log, talk to it.
+ *
+ * Every wait has a deadline, so a broken daemon fails a test instead of
+ * hanging it. The binary is $SOCKD; test data lives in $SOCKD_SRCDIR.
+ */
+#ifndef SOCKD_HARNESS_H
+#define SOCKD_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define HARNESS_TIMEOUT_MS 10000
+
+struct daemon {
+	pid_t pid;
+	int err_fd;			/* read end of the daemon's stderr */
+	char log[65536];		/* everything it logged so far */
+	size_t log_len;
+	char *dir;			/* a private temporary directory */
+	char *conf;			/* the configuration file in dir */
+};
+
+char *harness_tmpdir(void);
+char *harness_write(const char *dir, const char *name, const char *text);
+void harness_rmdir(char *dir);
+const char *harness_sockd(void);
+char *harness_data(const char *name);
+
+/* Run sockd with ARGV (NULL-terminated, without argv[0]) to completion. */
+int harness_run(char *const *args, char **out_r, char **err_r);
+
+struct daemon *daemon_start(const char *conf_text, ...);
+bool daemon_wait_log(struct daemon *d, const char *needle, int timeout_ms);
+int daemon_port(struct daemon *d, const char *service, const char *prefix);
+int daemon_stop(struct daemon *d, int sig, int timeout_ms);
+void daemon_free(struct daemon *d);
+
+int tcp_connect(const char *ip, int port);
+int unix_connect(const char *path);
+int send_all(int fd, const void *buf, size_t len);
+ssize_t recv_exact(int fd, void *buf, size_t len, int timeout_ms);
+bool recv_eof(int fd, int timeout_ms);
+
+#endif

@@ -1,0 +1,298 @@
+/*
+ * test_cli.c - the sockd command line and a first run of the real daemon:
+ * options and exit codes, "sockd -t" on good and bad files, serving echo on
+ * IPv4, IPv6 and a Unix socket, and a clean stop on SIGTERM.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* As root, sockd refuses to serve without an explicit user. */
+static const char *
+user_line(void)
+{
+	return geteuid() == 0 ? "user = \"nobody\";\n" : "";
+}
+
+static int
+run(char **out, char **err, ...)
+{
+	char *args[16];
+	int n = 0;
+	va_list ap;
+
+	va_start(ap, err);
+	while (n < 15 && (args[n] = va_arg(ap, char *)) != NULL)
+		n++;
+	va_end(ap);
+	args[n] = NULL;
+	return harness_run(args, out, err);
+}
+
+static void
+test_version_and_help(void **state)
+{
+	char *out, *err;
+
+	(void)state;
+	assert_int_equal(run(&out, &err, "-V", NULL), 0);
+	assert_string_equal(out, "sockd " PACKAGE_VERSION "\n");
+	free(out); free(err);
+	assert_int_equal(run(&out, &err, "--version", NULL), 0);
+	assert_string_equal(out, "sockd " PACKAGE_VERSION "\n");
+	free(out); free(err);
+	assert_int_equal(run(&out, &err, "-h", NULL), 0);
+	assert_non_null(strstr(out, "usage: sockd"));
+	assert_string_equal(err, "");
+	free(out); free(err);
+}
+
+static void
+test_usage_errors(void **state)
+{
+	char *out, *err;
+
+	(void)state;
+	assert_int_equal(run(&out, &err, "-x", NULL), 64);
+	assert_non_null(strstr(err, "usage: sockd"));
+	free(out); free(err);
+	assert_int_equal(run(&out, &err, "extra", NULL), 64);
+	assert_non_null(strstr(err, "unexpected argument \"extra\""));
+	free(out); free(err);
+	assert_int_equal(run(&out, &err, "-l", "loud", NULL), 64);
+	assert_non_null(strstr(err, "unknown log level \"loud\""));
+	free(out); free(err);
+	assert_int_equal(run(&out, &err, "-c", NULL), 64);
+	free(out); free(err);
+}
+
+static void
+test_check_good(void **state)
+{
+	char *path = harness_data("good.conf");
+	char *out, *err, *want;
+
+	(void)state;
+	assert_int_equal(run(&out, &err, "-t", "-c", path, NULL), 0);
+	assert_true(asprintf(&want,
+	    "echo: handler echo, framing raw, model prefork, 2 workers x 1 thread, backlog 511, listen 127.0.0.1:0 [::1]:0\n"
+	    "echo-unix: handler echo, framing raw, model prefork, 4 workers x 1 thread, backlog 511, listen unix:/tmp/sockd-test-good.sock\n"
+	    "%s: configuration OK\n", path) > 0);
+	assert_string_equal(out, want);
+	assert_string_equal(err, "");
+	free(want); free(out); free(err); free(path);
+}
+
+static void
+test_check_shipped(void **state)
+{
+	const char *src = getenv("SOCKD_SRCDIR");
+	char *path, *out, *err;
+
+	(void)state;
+	assert_true(asprintf(&path, "%s/conf/sockd.conf", src) > 0);
+	assert_int_equal(run(&out, &err, "--test", "--config", path, NULL), 0);
+	assert_non_null(strstr(out, "echo: handler echo"));
+	free(out); free(err); free(path);
+}
+
+static void
+test_check_bad(void **state)
+{
+	char *path = harness_data("bad.conf");
+	char *out, *err, *want;
+
+	(void)state;
+	assert_int_equal(run(&out, &err, "-t", "-c", path, NULL), 78);
+	assert_true(asprintf(&want,
+	    "%1$s:2: log_level: must be one of \"error\", \"warning\", \"notice\", \"info\", \"debug\" (got \"chatty\")\n"
+	    "%1$s:7: services.[0].workers: must be an integer between 1 and 4096 (got \"lots\")\n"
+	    "%1$s:8: services.[0].colour: unknown setting\n",
+	    path) > 0);
+	assert_string_equal(err, want);
+	assert_string_equal(out, "");
+	free(want); free(out); free(err); free(path);
+}
+
+static void
+test_check_syntax_and_missing(void **state)
+{
+	char *path = harness_data("syntax.conf");
+	char *out, *err, *want;
+
+	(void)state;
+	assert_int_equal(run(&out, &err, "-t", "-c", path, NULL), 78);
+	assert_true(asprintf(&want, "%s:3: syntax error\n", path) > 0);
+	assert_string_equal(err, want);
+	free(want); free(out); free(err); free(path);
+
+	path = harness_data("does-not-exist.conf");
+	assert_int_equal(run(&out, &err, "-t", "-c", path, NULL), 78);
+	assert_true(asprintf(&want, "%s: cannot open: No such file or directory\n", path) > 0);
+	assert_string_equal(err, want);
+	free(want); free(out); free(err); free(path);
+}
+
+static void
+echo_roundtrip(int fd)
+{
+	char buf[64];
+
+	assert_true(fd >= 0);
+	assert_int_equal(send_all(fd, "hello, sockd\n", 13), 0);
+	assert_int_equal(recv_exact(fd, buf, 13, HARNESS_TIMEOUT_MS), 13);
+	assert_memory_equal(buf, "hello, sockd\n", 13);
+	close(fd);
+}
+
+static void
+test_serve_echo(void **state)
+{
+	char conf[1024], sock[256], *dir = harness_tmpdir();
+	struct daemon *d;
+	int port4, port6;
+
+	(void)state;
+	snprintf(sock, sizeof(sock), "%s/echo.sock", dir);
+	snprintf(conf, sizeof(conf), "%sservices = ( { name = \"echo\"; handler = \"echo\";\n"
+	    "  listen = [ \"127.0.0.1:0\", \"[::1]:0\", \"unix:%s\" ]; } );\n", user_line(), sock);
+	d = daemon_start(conf, NULL);
+	port4 = daemon_port(d, "echo", "127.0.0.1");
+	port6 = daemon_port(d, "echo", "[::1]");
+	assert_true(port4 > 0);
+	assert_true(port6 > 0);
+	assert_true(daemon_wait_log(d, "started", HARNESS_TIMEOUT_MS));
+	echo_roundtrip(tcp_connect("127.0.0.1", port4));
+	echo_roundtrip(tcp_connect("::1", port6));
+	echo_roundtrip(unix_connect(sock));
+	/* A second connection after the first closed is served too. */
+	echo_roundtrip(tcp_connect("127.0.0.1", port4));
+	assert_int_equal(daemon_stop(d, SIGTERM, HARNESS_TIMEOUT_MS), 0);
+	assert_non_null(strstr(d->log, "notice: stopping"));
+	daemon_free(d);
+	harness_rmdir(dir);
+}
+
+static void
+test_stop_with_client_connected(void **state)
+{
+	char conf[512];
+	struct daemon *d;
+	int port, fd;
+
+	(void)state;
+	snprintf(conf, sizeof(conf), "%sservices = ( { name = \"echo\"; handler = \"echo\";"
+	    " listen = \"127.0.0.1:0\"; } );\n", user_line());
+	d = daemon_start(conf, NULL);
+	port = daemon_port(d, "echo", "127.0.0.1");
+	assert_true(port > 0);
+	fd = tcp_connect("127.0.0.1", port);
+	echo_roundtrip(dup(fd));
+	/* An idle client does not keep SIGTERM from working. */
+	assert_int_equal(daemon_stop(d, SIGTERM, HARNESS_TIMEOUT_MS), 0);
+	assert_true(recv_eof(fd, HARNESS_TIMEOUT_MS));
+	close(fd);
+	daemon_free(d);
+}
+
+static void
+test_run_bad_config(void **state)
+{
+	struct daemon *d = daemon_start("services = ( { name = \"echo\"; } );\n", NULL);
+
+	(void)state;
+	assert_int_equal(daemon_stop(d, 0, HARNESS_TIMEOUT_MS), 78);
+	assert_non_null(strstr(d->log, "error: "));
+	assert_non_null(strstr(d->log, "services.[0]: missing required setting \"listen\""));
+	daemon_free(d);
+}
+
+static void
+test_address_in_use(void **state)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	socklen_t len = sizeof(in);
+	char conf[512];
+	struct daemon *d;
+	int fd;
+
+	(void)state;
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&in, sizeof(in)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&in, &len), 0);
+	snprintf(conf, sizeof(conf), "%sservices = ( { name = \"echo\"; handler = \"echo\";"
+	    " listen = \"127.0.0.1:%d\"; } );\n", user_line(), ntohs(in.sin_port));
+	d = daemon_start(conf, NULL);
+	assert_int_equal(daemon_stop(d, 0, HARNESS_TIMEOUT_MS), 71);
+	assert_non_null(strstr(d->log, "bind: Address already in use"));
+	close(fd);
+	daemon_free(d);
+}
+
+static void
+test_log_level_option(void **state)
+{
+	char conf[512];
+	struct daemon *d;
+
+	(void)state;
+	snprintf(conf, sizeof(conf), "log_level = \"info\";\n%sservices = ( { name = \"echo\";"
+	    " handler = \"echo\"; listen = \"127.0.0.1:0\"; } );\n", user_line());
+	/* -l overrides the file: at "notice" the info lines vanish. */
+	d = daemon_start(conf, "-l", "notice", NULL);
+	assert_true(daemon_wait_log(d, "notice: sockd " PACKAGE_VERSION " started", HARNESS_TIMEOUT_MS));
+	assert_int_equal(daemon_stop(d, SIGTERM, HARNESS_TIMEOUT_MS), 0);
+	assert_null(strstr(d->log, "info: "));
+	assert_non_null(strstr(d->log, "notice: stopping"));
+	daemon_free(d);
+}
+
+static void
+test_root_needs_user(void **state)
+{
+	struct daemon *d;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	d = daemon_start("services = ( { name = \"echo\"; handler = \"echo\";"
+	    " listen = \"127.0.0.1:0\"; } );\n", NULL);
+	assert_int_equal(daemon_stop(d, 0, HARNESS_TIMEOUT_MS), 78);
+	assert_non_null(strstr(d->log, "started as root: set user"));
+	daemon_free(d);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_version_and_help),
+		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_check_good),
+		cmocka_unit_test(test_check_shipped),
+		cmocka_unit_test(test_check_bad),
+		cmocka_unit_test(test_check_syntax_and_missing),
+		cmocka_unit_test(test_serve_echo),
+		cmocka_unit_test(test_stop_with_client_connected),
+		cmocka_unit_test(test_run_bad_config),
+		cmocka_unit_test(test_address_in_use),
+		cmocka_unit_test(test_log_level_option),
+		cmocka_unit_test(test_root_needs_user),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

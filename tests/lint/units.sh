@@ -1,0 +1,17 @@
+#!/bin/sh
+# units.sh - systemd-analyze verify must print nothing for the shipped units
+# (it exits 0 even on unknown keys, so the test is on its output).
+set -u
+command -v systemd-analyze >/dev/null 2>&1 || { echo "SKIP: no systemd-analyze"; exit 77; }
+dir=$(mktemp -d) || exit 99
+trap 'rm -rf "$dir"' EXIT
+# Point the unit at the freshly built binary so verify can check ExecStart.
+${SED:-sed} -e "s|@sbindir@|$SOCKD_BUILDDIR/src|g" -e "s|@sysconfdir@|$SOCKD_SRCDIR/conf|g" \
+    "$SOCKD_SRCDIR/systemd/sockd.service.in" >"$dir/sockd.service" || exit 99
+out=$(cd "$dir" && systemd-analyze verify --man=no "$dir/sockd.service" 2>&1)
+if [ -n "$out" ]; then
+    echo "systemd-analyze verify sockd.service:"
+    echo "$out"
+    exit 1
+fi
+echo "systemd-analyze verify: clean"

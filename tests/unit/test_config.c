@@ -1,0 +1,467 @@
+/*
+ * test_config.c - sockd.conf parsing and validation: every accepted form and
+ * every class of error, each with its exact message and line.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "config.h"
+
+#define SVC(body) "services = ( { " body " } );\n"
+#define ECHO "name = \"echo\"; listen = \"127.0.0.1:7007\"; handler = \"echo\";"
+
+static struct sockd_config *
+load_ok(const char *text)
+{
+	struct config_errors errs = { 0 };
+	struct sockd_config *cfg = config_load_string(text, "test.conf", &errs);
+
+	for (size_t i = 0; i < errs.count; i++)
+		print_error("unexpected: %s\n", errs.msg[i]);
+	assert_int_equal(errs.count, 0);
+	assert_non_null(cfg);
+	config_errors_free(&errs);
+	return cfg;
+}
+
+/* Load TEXT, expect failure with exactly the messages given (NULL-ended). */
+static void
+expect_errors(const char *text, ...)
+{
+	struct config_errors errs = { 0 };
+	struct sockd_config *cfg = config_load_string(text, "test.conf", &errs);
+	const char *want;
+	size_t i = 0;
+	va_list ap;
+
+	assert_null(cfg);
+	va_start(ap, text);
+	while ((want = va_arg(ap, const char *)) != NULL) {
+		if (i >= errs.count)
+			fail_msg("missing error: %s", want);
+		assert_string_equal(errs.msg[i], want);
+		i++;
+	}
+	va_end(ap);
+	for (size_t j = i; j < errs.count; j++)
+		print_error("extra: %s\n", errs.msg[j]);
+	assert_int_equal(errs.count, i);
+	config_errors_free(&errs);
+}
+
+static void
+test_minimal_defaults(void **state)
+{
+	struct sockd_config *cfg = load_ok(SVC(ECHO));
+	const struct config_service *s;
+
+	(void)state;
+	assert_int_equal(cfg->n_services, 1);
+	assert_int_equal(cfg->log_level, LOG_INFO);
+	assert_null(cfg->user);
+	assert_null(cfg->group);
+	s = &cfg->services[0];
+	assert_string_equal(s->name, "echo");
+	assert_int_equal(s->line, 1);
+	assert_int_equal(s->handler, HANDLER_ECHO);
+	assert_int_equal(s->framing, FRAMING_RAW);
+	assert_int_equal(s->model, MODEL_PREFORK);
+	assert_int_equal(s->workers, 4);
+	assert_int_equal(s->threads, 1);
+	assert_int_equal(s->backlog, 511);
+	assert_int_equal(s->n_listen, 1);
+	assert_string_equal(s->listen[0].text, "127.0.0.1:7007");
+	assert_int_equal(addr_port(&s->listen[0].addr), 7007);
+	config_free(cfg);
+}
+
+static void
+test_every_setting(void **state)
+{
+	struct sockd_config *cfg = load_ok(
+	    "log_level = \"debug\";\n"
+	    "user = \"root\";\n"
+	    "group = \"root\";\n"
+	    "services = (\n"
+	    "  { name = \"a\";\n"
+	    "    listen = [ \"127.0.0.1:7007\", \"[::1]:7007\", \"unix:/tmp/a.sock\", \"*:7008\" ];\n"
+	    "    handler = \"echo\"; framing = \"raw\"; model = \"prefork\";\n"
+	    "    workers = 16; threads = 1; backlog = 1024; },\n"
+	    "  { name = \"b-2.x_y\"; listen = ( \"[::]:7009\" ); handler = \"echo\"; }\n"
+	    ");\n");
+	const struct config_service *a, *b;
+
+	(void)state;
+	assert_int_equal(cfg->log_level, LOG_DEBUG);
+	assert_string_equal(cfg->user, "root");
+	assert_string_equal(cfg->group, "root");
+	assert_int_equal(cfg->n_services, 2);
+	a = &cfg->services[0];
+	b = &cfg->services[1];
+	assert_int_equal(a->workers, 16);
+	assert_int_equal(a->backlog, 1024);
+	assert_int_equal(a->n_listen, 4);
+	assert_int_equal(addr_family(&a->listen[0].addr), AF_INET);
+	assert_int_equal(addr_family(&a->listen[1].addr), AF_INET6);
+	assert_int_equal(addr_family(&a->listen[2].addr), AF_UNIX);
+	assert_int_equal(addr_family(&a->listen[3].addr), AF_INET);
+	assert_int_equal(a->listen[0].line, 6);
+	assert_string_equal(b->name, "b-2.x_y");
+	assert_int_equal(b->line, 9);
+	assert_int_equal(b->n_listen, 1);
+	assert_int_equal(addr_port(&b->listen[0].addr), 7009);
+	config_free(cfg);
+}
+
+static void
+test_log_levels(void **state)
+{
+	static const struct { const char *name; int level; } levels[] = {
+		{ "error", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
+		{ "info", LOG_INFO }, { "debug", LOG_DEBUG },
+	};
+	char text[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		struct sockd_config *cfg;
+
+		snprintf(text, sizeof(text), "log_level = \"%s\";\n" SVC(ECHO), levels[i].name);
+		cfg = load_ok(text);
+		assert_int_equal(cfg->log_level, levels[i].level);
+		config_free(cfg);
+	}
+	expect_errors("log_level = \"loud\";\n" SVC(ECHO),
+	    "test.conf:1: log_level: must be one of \"error\", \"warning\", \"notice\", \"info\", \"debug\" (got \"loud\")",
+	    NULL);
+}
+
+static void
+test_syntax_error(void **state)
+{
+	(void)state;
+	expect_errors("log_level = \"info\";\nservices = ( {\n  name = ;\n} );\n",
+	    "test.conf:3: syntax error", NULL);
+	expect_errors("log_level = \"info\";\nworkers = = 4;\n", "test.conf:2: syntax error", NULL);
+}
+
+static void
+test_wrong_types(void **state)
+{
+	(void)state;
+	expect_errors("services = ( {\n"
+	    "  name = \"echo\"; listen = \"127.0.0.1:7007\"; handler = \"echo\";\n"
+	    "  workers = \"lots\";\n"
+	    "  backlog = 1.5;\n"
+	    "  threads = true;\n"
+	    "} );\n",
+	    "test.conf:3: services.[0].workers: must be an integer between 1 and 4096 (got \"lots\")",
+	    "test.conf:4: services.[0].backlog: must be an integer between 1 and 65535 (got 1.5)",
+	    "test.conf:5: services.[0].threads: must be an integer between 1 and 1024 (got true)",
+	    NULL);
+	expect_errors("user = 0;\ngroup = [ \"x\" ];\n" SVC(ECHO " name2 = 1;"),
+	    "test.conf:1: user: must be a string (got 0)",
+	    "test.conf:2: group: must be a string (got a list)",
+	    "test.conf:3: services.[0].name2: unknown setting",
+	    NULL);
+	expect_errors(SVC("name = 7; listen = \"127.0.0.1:7007\"; handler = { x = 1; };"),
+	    "test.conf:1: services.[0].name: must be a string (got 7)",
+	    "test.conf:1: services.[0].handler: must be one of \"echo\", \"discard\", \"ack\", \"http\", \"exec\", \"module\" (got a group)",
+	    NULL);
+}
+
+static void
+test_ranges(void **state)
+{
+	(void)state;
+	expect_errors(SVC(ECHO " workers = 0;"),
+	    "test.conf:1: services.[0].workers: must be an integer between 1 and 4096 (got 0)", NULL);
+	expect_errors(SVC(ECHO " workers = 4097;"),
+	    "test.conf:1: services.[0].workers: must be an integer between 1 and 4096 (got 4097)", NULL);
+	expect_errors(SVC(ECHO " workers = 5000000000L;"),
+	    "test.conf:1: services.[0].workers: must be an integer between 1 and 4096 (got 5000000000)", NULL);
+	expect_errors(SVC(ECHO " backlog = 0;"),
+	    "test.conf:1: services.[0].backlog: must be an integer between 1 and 65535 (got 0)", NULL);
+	expect_errors(SVC(ECHO " backlog = 65536;"),
+	    "test.conf:1: services.[0].backlog: must be an integer between 1 and 65535 (got 65536)", NULL);
+	expect_errors(SVC(ECHO " threads = 2;"),
+	    "test.conf:1: services.[0].threads: more than one thread per worker is not available in this version of sockd (got 2)",
+	    NULL);
+	expect_errors(SVC(ECHO " threads = 0;"),
+	    "test.conf:1: services.[0].threads: must be an integer between 1 and 1024 (got 0)", NULL);
+}
+
+static void
+test_enums(void **state)
+{
+	(void)state;
+	expect_errors(SVC(ECHO " framing = \"lines\";"),
+	    "test.conf:1: services.[0].framing: must be one of \"raw\", \"line\", \"length16\", \"length32\" (got \"lines\")",
+	    NULL);
+	expect_errors(SVC(ECHO " model = \"event\";"),
+	    "test.conf:1: services.[0].model: \"event\" is not available in this version of sockd (available: \"prefork\")",
+	    NULL);
+	expect_errors(SVC("name = \"h\"; listen = \"127.0.0.1:80\"; handler = \"http\";"),
+	    "test.conf:1: services.[0].handler: \"http\" is not available in this version of sockd (available: \"echo\")",
+	    NULL);
+	expect_errors(SVC("name = \"h\"; listen = \"127.0.0.1:80\"; handler = \"ECHO\";"),
+	    "test.conf:1: services.[0].handler: must be one of \"echo\", \"discard\", \"ack\", \"http\", \"exec\", \"module\" (got \"ECHO\")",
+	    NULL);
+}
+
+static void
+test_unknown_and_reserved(void **state)
+{
+	(void)state;
+	expect_errors("colour = \"blue\";\nstatus = { listen = \"127.0.0.1:9161\"; };\n"
+	    "services = ( {\n" ECHO "\n worker = 4;\n pool = { mode = \"static\"; };\n} );\n",
+	    "test.conf:1: colour: unknown setting",
+	    "test.conf:2: status: setting not supported by this version of sockd",
+	    "test.conf:5: services.[0].worker: unknown setting",
+	    "test.conf:6: services.[0].pool: setting not supported by this version of sockd",
+	    NULL);
+}
+
+static void
+test_required(void **state)
+{
+	(void)state;
+	expect_errors("log_level = \"info\";\n",
+	    "test.conf: missing required setting \"services\"", NULL);
+	expect_errors("services = ();\n",
+	    "test.conf:1: services: must be a non-empty list of groups: services = ( { ... } );", NULL);
+	expect_errors("services = { name = \"x\"; };\n",
+	    "test.conf:1: services: must be a non-empty list of groups: services = ( { ... } );", NULL);
+	expect_errors("services = ( \"echo\" );\n",
+	    "test.conf:1: services.[0]: must be a group { ... }", NULL);
+	expect_errors("services = (\n {\n workers = 2;\n }\n);\n",
+	    "test.conf:2: services.[0]: missing required setting \"name\"",
+	    "test.conf:2: services.[0]: missing required setting \"listen\"",
+	    "test.conf:2: services.[0]: missing required setting \"handler\"",
+	    NULL);
+}
+
+static void
+test_service_names(void **state)
+{
+	(void)state;
+	expect_errors(SVC("name = \"\"; listen = \"127.0.0.1:1\"; handler = \"echo\";"),
+	    "test.conf:1: services.[0].name: must be 1 to 64 characters from A-Z a-z 0-9 - _ . (got \"\")",
+	    NULL);
+	expect_errors(SVC("name = \"a b\"; listen = \"127.0.0.1:1\"; handler = \"echo\";"),
+	    "test.conf:1: services.[0].name: must be 1 to 64 characters from A-Z a-z 0-9 - _ . (got \"a b\")",
+	    NULL);
+	expect_errors(SVC("name = \"a:b\"; listen = \"127.0.0.1:1\"; handler = \"echo\";"),
+	    "test.conf:1: services.[0].name: must be 1 to 64 characters from A-Z a-z 0-9 - _ . (got \"a:b\")",
+	    NULL);
+}
+
+static void
+test_listen_errors(void **state)
+{
+	(void)state;
+	expect_errors("services = ( { name = \"e\"; handler = \"echo\";\n"
+	    "  listen = [ \"127.0.0.1:7007\",\n"
+	    "             \"localhost:7007\",\n"
+	    "             \"[::1]:99999\" ]; } );\n",
+	    "test.conf:3: services.[0].listen.[1]: not an IPv4 address (host names are not resolved) (got \"localhost:7007\")",
+	    "test.conf:4: services.[0].listen.[2]: port must be a number from 0 to 65535 (got \"[::1]:99999\")",
+	    NULL);
+	expect_errors(SVC("name = \"e\"; handler = \"echo\"; listen = [];"),
+	    "test.conf:1: services.[0].listen: must be an address or a non-empty list of addresses", NULL);
+	expect_errors(SVC("name = \"e\"; handler = \"echo\"; listen = 7007;"),
+	    "test.conf:1: services.[0].listen: must be an address or a non-empty list of addresses", NULL);
+	expect_errors(SVC("name = \"e\"; handler = \"echo\"; listen = ( \"127.0.0.1:1\", 2 );"),
+	    "test.conf:1: services.[0].listen.[1]: must be a string (got 2)", NULL);
+}
+
+static void
+test_duplicates(void **state)
+{
+	(void)state;
+	expect_errors("services = (\n"
+	    " { name = \"a\"; listen = \"127.0.0.1:7007\"; handler = \"echo\"; },\n"
+	    " { name = \"a\"; listen = \"127.0.0.1:7008\"; handler = \"echo\"; }\n"
+	    ");\n",
+	    "test.conf:3: services.[1].name: duplicate service name \"a\" (first at line 2)", NULL);
+	expect_errors("services = (\n"
+	    " { name = \"a\"; listen = [ \"127.0.0.1:7007\", \"127.0.0.1:7007\" ]; handler = \"echo\"; },\n"
+	    " { name = \"b\"; listen = \"*:7007\"; handler = \"echo\"; },\n"
+	    " { name = \"c\"; listen = [ \"unix:/tmp/s\",\n \"unix:/tmp/s\" ]; handler = \"echo\"; }\n"
+	    ");\n",
+	    "test.conf:2: services.[0].listen: \"127.0.0.1:7007\" collides with \"127.0.0.1:7007\" of service \"a\" (line 2)",
+	    "test.conf:3: services.[1].listen: \"*:7007\" collides with \"127.0.0.1:7007\" of service \"a\" (line 2)",
+	    "test.conf:3: services.[1].listen: \"*:7007\" collides with \"127.0.0.1:7007\" of service \"a\" (line 2)",
+	    "test.conf:5: services.[2].listen: \"unix:/tmp/s\" collides with \"unix:/tmp/s\" of service \"c\" (line 4)",
+	    NULL);
+	/* The same port on two families, and two ephemeral ports, are fine. */
+	config_free(load_ok(SVC("name = \"a\"; handler = \"echo\"; "
+	    "listen = [ \"127.0.0.1:7007\", \"[::1]:7007\", \"127.0.0.1:0\", \"127.0.0.1:0\" ];")));
+}
+
+static void
+test_users(void **state)
+{
+	(void)state;
+	expect_errors("user = \"no-such-user-sockd\";\ngroup = \"no-such-group-sockd\";\n" SVC(ECHO),
+	    "test.conf:1: user: no such user \"no-such-user-sockd\"",
+	    "test.conf:2: group: no such group \"no-such-group-sockd\"",
+	    NULL);
+}
+
+static void
+test_every_error_reported(void **state)
+{
+	(void)state;
+	expect_errors("log_level = 3;\n"
+	    "services = (\n"
+	    " { name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"echo\"; workers = -1; },\n"
+	    " { name = \"b\"; listen = \"nowhere\"; handler = \"echo\"; model = \"fork\"; }\n"
+	    ");\n",
+	    "test.conf:1: log_level: must be one of \"error\", \"warning\", \"notice\", \"info\", \"debug\" (got 3)",
+	    "test.conf:3: services.[0].workers: must be an integer between 1 and 4096 (got -1)",
+	    "test.conf:4: services.[1].listen: expected ADDRESS:PORT, [IPv6]:PORT, *:PORT or unix:/PATH (got \"nowhere\")",
+	    "test.conf:4: services.[1].model: \"fork\" is not available in this version of sockd (available: \"prefork\")",
+	    NULL);
+}
+
+static void
+test_error_count_bounded(void **state)
+{
+	struct config_errors errs = { 0 };
+	char text[4096] = "";
+	size_t n = 0;
+
+	(void)state;
+	for (int i = 0; i < 80; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "unknown%d = 1;\n", i);
+	snprintf(text + n, sizeof(text) - n, SVC(ECHO));
+	assert_null(config_load_string(text, "test.conf", &errs));
+	assert_int_equal(errs.count, CONFIG_ERRORS_MAX);
+	assert_int_equal(errs.dropped, 80 - CONFIG_ERRORS_MAX);
+	assert_string_equal(errs.msg[0], "test.conf:1: unknown0: unknown setting");
+	config_errors_free(&errs);
+}
+
+static char *
+data_path(const char *name)
+{
+	const char *dir = getenv("SOCKD_SRCDIR");
+	char *p;
+
+	assert_non_null(dir);
+	assert_true(asprintf(&p, "%s/tests/data/%s", dir, name) > 0);
+	return p;
+}
+
+static void
+test_files(void **state)
+{
+	struct config_errors errs = { 0 };
+	struct sockd_config *cfg;
+	char *path, *want;
+
+	(void)state;
+	path = data_path("good.conf");
+	cfg = config_load_file(path, &errs);
+	assert_non_null(cfg);
+	assert_int_equal(errs.count, 0);
+	assert_string_equal(cfg->path, path);
+	assert_int_equal(cfg->n_services, 2);
+	config_free(cfg);
+	free(path);
+
+	path = data_path("no-such-file.conf");
+	assert_null(config_load_file(path, &errs));
+	assert_int_equal(errs.count, 1);
+	assert_true(asprintf(&want, "%s: cannot open: No such file or directory", path) > 0);
+	assert_string_equal(errs.msg[0], want);
+	config_errors_free(&errs);
+	free(want);
+	free(path);
+
+	path = data_path("");
+	assert_null(config_load_file(path, &errs));
+	assert_int_equal(errs.count, 1);
+	assert_true(asprintf(&want, "%s: cannot read: not a regular file", path) > 0);
+	assert_string_equal(errs.msg[0], want);
+	config_errors_free(&errs);
+	free(want);
+	free(path);
+}
+
+static void
+test_include(void **state)
+{
+	struct config_errors errs = { 0 };
+	struct sockd_config *cfg;
+	char *path, *inc, *want;
+
+	(void)state;
+	path = data_path("include.conf");
+	cfg = config_load_file(path, &errs);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->services[0].name, "included");
+	config_free(cfg);
+	free(path);
+
+	/* An error inside an included file names that file and its line. */
+	path = data_path("include-bad.conf");
+	inc = data_path("include-bad-services.conf");
+	assert_null(config_load_file(path, &errs));
+	assert_int_equal(errs.count, 1);
+	assert_true(asprintf(&want, "%s:3: services.[0].workers: must be an integer between 1 and 4096 (got 0)", inc) > 0);
+	assert_string_equal(errs.msg[0], want);
+	config_errors_free(&errs);
+	free(want);
+	free(inc);
+	free(path);
+}
+
+static void
+test_describe(void **state)
+{
+	struct sockd_config *cfg = load_ok(SVC("name = \"e\"; handler = \"echo\"; workers = 1;"
+	    "listen = [ \"127.0.0.1:7\", \"unix:/tmp/e\" ];"));
+	char buf[512];
+
+	(void)state;
+	config_describe_service(&cfg->services[0], buf, sizeof(buf));
+	assert_string_equal(buf, "e: handler echo, framing raw, model prefork, 1 worker x 1 thread, "
+	    "backlog 511, listen 127.0.0.1:7 unix:/tmp/e");
+	config_free(cfg);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_minimal_defaults),
+		cmocka_unit_test(test_every_setting),
+		cmocka_unit_test(test_log_levels),
+		cmocka_unit_test(test_syntax_error),
+		cmocka_unit_test(test_wrong_types),
+		cmocka_unit_test(test_ranges),
+		cmocka_unit_test(test_enums),
+		cmocka_unit_test(test_unknown_and_reserved),
+		cmocka_unit_test(test_required),
+		cmocka_unit_test(test_service_names),
+		cmocka_unit_test(test_listen_errors),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_users),
+		cmocka_unit_test(test_every_error_reported),
+		cmocka_unit_test(test_error_count_bounded),
+		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_include),
+		cmocka_unit_test(test_describe),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
