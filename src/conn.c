@@ -6,6 +6,7 @@
  * holds up only its own connection and no buffer grows without bound.
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -42,26 +43,57 @@ conn_close(struct conn *c)
 	c->closing = true;
 }
 
-void
-conn_serve(struct conn *c, const struct handler *h, volatile sig_atomic_t *stop)
+/* Wait until the client sent something (1) or a signal is pending (0). */
+static int
+conn_wait(struct conn *c, int sig_fd)
+{
+	struct pollfd p[2] = {
+		{ .fd = c->fd, .events = POLLIN },
+		{ .fd = sig_fd, .events = POLLIN },
+	};
+
+	for (;;) {
+		if (poll(p, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_err("%s: poll: %s", c->svc->name, strerror(errno));
+			return 0;
+		}
+		if (p[1].revents != 0)
+			return 0;
+		return 1;
+	}
+}
+
+/*
+ * Serve C until it ends. Returns 1 when the connection ended, 0 when a
+ * signal is pending (it is left unread for the caller to act on).
+ */
+int
+conn_serve(struct conn *c, const struct handler *h, int sig_fd)
 {
 	char buf[CONN_READ_SIZE];
+	int r = 1;
 
 	if (h->open != NULL)
 		h->open(c);
-	while (!c->closing && !*stop) {
-		ssize_t n = read(c->fd, buf, sizeof(buf));
+	while (!c->closing) {
+		ssize_t n;
 
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			log_debug("%s: read: %s", c->svc->name, strerror(errno));
+		if (!conn_wait(c, sig_fd)) {
+			r = 0;
 			break;
 		}
-		if (n == 0)
+		n = read(c->fd, buf, sizeof(buf));
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n == -1)
+			log_debug("%s: read: %s", c->svc->name, strerror(errno));
+		if (n <= 0)
 			break;
 		h->message(c, buf, (size_t)n);
 	}
 	if (h->close != NULL)
 		h->close(c);
+	return r;
 }

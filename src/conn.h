@@ -4,7 +4,6 @@
 #ifndef SOCKD_CONN_H
 #define SOCKD_CONN_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -21,6 +20,6 @@ struct conn {
 
 int conn_send(struct conn *c, const void *data, size_t len);
 void conn_close(struct conn *c);
-void conn_serve(struct conn *c, const struct handler *h, volatile sig_atomic_t *stop);
+int conn_serve(struct conn *c, const struct handler *h, int sig_fd);
 
 #endif

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "log.h"
 #include "notify.h"
 #include "priv.h"
+#include "sig.h"
 #include "util.h"
 #include "worker.h"
 
@@ -31,8 +31,6 @@ struct options {
 	bool test;
 	int log_level;			/* -1: from the configuration */
 };
-
-static volatile sig_atomic_t stop_requested;
 
 static noreturn void
 usage(int status)
@@ -126,31 +124,6 @@ test_config(const struct sockd_config *cfg)
 	return 0;
 }
 
-static void
-on_stop_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-static void
-install_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_stop_signal };
-
-	/* No SA_RESTART: a blocked poll() or read() returns EINTR and the loop
-	 * sees the flag. */
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) == -1 || sigaction(SIGINT, &sa, NULL) == -1 ||
-	    sigaction(SIGQUIT, &sa, NULL) == -1)
-		fatal(EXIT_OSERR, "sigaction: %s", strerror(errno));
-	/* XXX: reload arrives with the master process; until then SIGHUP is
-	 * ignored rather than fatal, so "systemctl reload" cannot kill us. */
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGHUP, &sa, NULL) == -1 || sigaction(SIGPIPE, &sa, NULL) == -1)
-		fatal(EXIT_OSERR, "sigaction: %s", strerror(errno));
-}
-
 static size_t
 open_listeners(const struct sockd_config *cfg, struct worker_listener **ls_r)
 {
@@ -192,11 +165,12 @@ serve(const struct sockd_config *cfg)
 {
 	struct worker_listener *ls;
 	struct priv_ids ids;
+	int sig_fd;
 	size_t n;
 
 	if (priv_resolve(cfg->user, cfg->group, &ids) == -1)
 		return EXIT_CONFIG;
-	install_signals();
+	sig_fd = sig_open();
 	n = open_listeners(cfg, &ls);
 	if (priv_drop(&ids) == -1)
 		fatal(EXIT_OSERR, "cannot drop privileges");
@@ -206,10 +180,10 @@ serve(const struct sockd_config *cfg)
 	    cfg->n_services == 1 ? "" : "s");
 	log_notice("sockd %s started: %zu service%s, %zu listener%s", PACKAGE_VERSION,
 	    cfg->n_services, cfg->n_services == 1 ? "" : "s", n, n == 1 ? "" : "s");
-	worker_run(ls, n, &stop_requested);
+	worker_run(ls, n, sig_fd);
 	notify_stopping();
-	log_notice("stopping");
 	close_listeners(ls, n);
+	close(sig_fd);
 	return 0;
 }
 

@@ -3,8 +3,9 @@
  *
  * The ids are looked up while the configuration is loaded (NSS may need
  * files a chroot or sandbox hides later) and applied just before the first
- * accept. sockd refuses to serve as root unless user = "root" is written
- * explicitly, and checks after setuid() that root cannot be regained.
+ * accept. sockd never serves as root unless user = "root" is written
+ * explicitly: without a user it serves as "nobody" (as nginx does). After
+ * setuid() it checks that root cannot be regained.
  */
 #include <errno.h>
 #include <grp.h>
@@ -16,6 +17,8 @@
 #include "log.h"
 #include "priv.h"
 #include "util.h"
+
+#define PRIV_DEFAULT_USER "nobody"
 
 int
 priv_resolve(const char *user, const char *group, struct priv_ids *ids_r)
@@ -30,9 +33,8 @@ priv_resolve(const char *user, const char *group, struct priv_ids *ids_r)
 		return 0;
 	}
 	if (user == NULL) {
-		log_err("started as root: set user = \"...\" in the configuration "
-		    "(or user = \"root\" to really serve as root)");
-		return -1;
+		user = PRIV_DEFAULT_USER;
+		log_notice("started as root and no \"user\" set: serving as \"%s\"", user);
 	}
 	errno = 0;
 	if ((pw = getpwnam(user)) == NULL) {

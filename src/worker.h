@@ -4,7 +4,6 @@
 #ifndef SOCKD_WORKER_H
 #define SOCKD_WORKER_H
 
-#include <signal.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -14,6 +13,6 @@ struct worker_listener {
 	const struct config_service *svc;
 };
 
-void worker_run(const struct worker_listener *ls, size_t n, volatile sig_atomic_t *stop);
+void worker_run(const struct worker_listener *ls, size_t n, int sig_fd);
 
 #endif

@@ -19,6 +19,10 @@
 
 #include "harness.h"
 
+#define HARNESS_MAX_DAEMONS 16
+
+static struct daemon *live[HARNESS_MAX_DAEMONS];
+
 static void
 die(const char *what)
 {
@@ -135,7 +139,11 @@ spawn(char *const *args, int out_fd, int err_fd)
 	if (pid == -1)
 		die("fork");
 	if (pid == 0) {
-		if ((out_fd != -1 && dup2(out_fd, STDOUT_FILENO) == -1) ||
+		/* Never the test's own stdout: it is the TAP stream, and a
+		 * daemon left behind holding it would hang the test driver. */
+		if (out_fd == -1)
+			out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (out_fd == -1 || dup2(out_fd, STDOUT_FILENO) == -1 ||
 		    dup2(err_fd, STDERR_FILENO) == -1)
 			_exit(127);
 		unsetenv("JOURNAL_STREAM");
@@ -196,7 +204,14 @@ daemon_start(const char *conf_text, ...)
 	d->pid = spawn(args, -1, err[1]);
 	close(err[1]);
 	d->err_fd = err[0];
-	return d;
+	for (size_t i = 0; i < HARNESS_MAX_DAEMONS; i++)
+		if (live[i] == NULL) {
+			live[i] = d;
+			return d;
+		}
+	errno = EMFILE;
+	die("too many daemons at once");
+	return NULL;
 }
 
 /* Read more of the daemon's log; false at EOF or when the deadline passes. */
@@ -278,6 +293,9 @@ daemon_free(struct daemon *d)
 {
 	if (d == NULL)
 		return;
+	for (size_t i = 0; i < HARNESS_MAX_DAEMONS; i++)
+		if (live[i] == d)
+			live[i] = NULL;
 	if (d->pid > 0) {
 		kill(d->pid, SIGKILL);
 		waitpid(d->pid, NULL, 0);
@@ -387,4 +405,13 @@ recv_eof(int fd, int timeout_ms)
 	if (poll(&p, 1, timeout_ms) <= 0)
 		return false;
 	return recv(fd, &c, 1, 0) <= 0;
+}
+
+int
+harness_teardown(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < HARNESS_MAX_DAEMONS; i++)
+		daemon_free(live[i]);
+	return 0;
 }

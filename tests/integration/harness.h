@@ -36,6 +36,8 @@ bool daemon_wait_log(struct daemon *d, const char *needle, int timeout_ms);
 int daemon_port(struct daemon *d, const char *service, const char *prefix);
 int daemon_stop(struct daemon *d, int sig, int timeout_ms);
 void daemon_free(struct daemon *d);
+/* cmocka teardown: kill and free every daemon a failed test left behind. */
+int harness_teardown(void **state);
 
 int tcp_connect(const char *ip, int port);
 int unix_connect(const char *path);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <arpa/inet.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@
 
 #include "harness.h"
 
-/* As root, sockd refuses to serve without an explicit user. */
+/* As root, name the user explicitly (the default would log a notice). */
 static const char *
 user_line(void)
 {
@@ -172,14 +173,14 @@ test_serve_echo(void **state)
 	port6 = daemon_port(d, "echo", "[::1]");
 	assert_true(port4 > 0);
 	assert_true(port6 > 0);
-	assert_true(daemon_wait_log(d, "started", HARNESS_TIMEOUT_MS));
+	assert_true(daemon_wait_log(d, "notice: sockd " PACKAGE_VERSION " started", HARNESS_TIMEOUT_MS));
 	echo_roundtrip(tcp_connect("127.0.0.1", port4));
 	echo_roundtrip(tcp_connect("::1", port6));
 	echo_roundtrip(unix_connect(sock));
 	/* A second connection after the first closed is served too. */
 	echo_roundtrip(tcp_connect("127.0.0.1", port4));
 	assert_int_equal(daemon_stop(d, SIGTERM, HARNESS_TIMEOUT_MS), 0);
-	assert_non_null(strstr(d->log, "notice: stopping"));
+	assert_non_null(strstr(d->log, "notice: Terminated: stopping"));
 	daemon_free(d);
 	harness_rmdir(dir);
 }
@@ -204,6 +205,47 @@ test_stop_with_client_connected(void **state)
 	assert_true(recv_eof(fd, HARNESS_TIMEOUT_MS));
 	close(fd);
 	daemon_free(d);
+}
+
+static void
+test_sighup_keeps_serving(void **state)
+{
+	char conf[512];
+	struct daemon *d;
+	int port;
+
+	(void)state;
+	snprintf(conf, sizeof(conf), "%sservices = ( { name = \"echo\"; handler = \"echo\";"
+	    " listen = \"127.0.0.1:0\"; } );\n", user_line());
+	d = daemon_start(conf, NULL);
+	port = daemon_port(d, "echo", "127.0.0.1");
+	assert_true(daemon_wait_log(d, "notice: sockd " PACKAGE_VERSION " started", HARNESS_TIMEOUT_MS));
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	assert_true(daemon_wait_log(d, "SIGHUP: reload is not implemented yet", HARNESS_TIMEOUT_MS));
+	echo_roundtrip(tcp_connect("127.0.0.1", port));
+	assert_int_equal(daemon_stop(d, SIGTERM, HARNESS_TIMEOUT_MS), 0);
+	daemon_free(d);
+}
+
+/* A stop signal that arrives just as a connection ends must not be lost
+ * (it was, when the loop checked a flag and then blocked in poll). */
+static void
+test_stop_right_after_disconnect(void **state)
+{
+	char conf[512];
+
+	(void)state;
+	snprintf(conf, sizeof(conf), "%sservices = ( { name = \"echo\"; handler = \"echo\";"
+	    " listen = \"127.0.0.1:0\"; } );\n", user_line());
+	for (int i = 0; i < 20; i++) {
+		struct daemon *d = daemon_start(conf, NULL);
+		int port = daemon_port(d, "echo", "127.0.0.1");
+
+		assert_true(daemon_wait_log(d, "notice: sockd " PACKAGE_VERSION " started", HARNESS_TIMEOUT_MS));
+		echo_roundtrip(tcp_connect("127.0.0.1", port));
+		assert_int_equal(daemon_stop(d, i % 2 ? SIGINT : SIGTERM, HARNESS_TIMEOUT_MS), 0);
+		daemon_free(d);
+	}
 }
 
 static void
@@ -256,41 +298,82 @@ test_log_level_option(void **state)
 	assert_true(daemon_wait_log(d, "notice: sockd " PACKAGE_VERSION " started", HARNESS_TIMEOUT_MS));
 	assert_int_equal(daemon_stop(d, SIGTERM, HARNESS_TIMEOUT_MS), 0);
 	assert_null(strstr(d->log, "info: "));
-	assert_non_null(strstr(d->log, "notice: stopping"));
+	assert_non_null(strstr(d->log, "notice: Terminated: stopping"));
+	daemon_free(d);
+}
+
+/* The real and effective uid of PID, from /proc/PID/status. */
+static long
+proc_uid(pid_t pid)
+{
+	char path[64], line[256];
+	long uid = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	fp = fopen(path, "re");
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "Uid: %ld", &uid) == 1)
+			break;
+	fclose(fp);
+	return uid;
+}
+
+static void
+test_root_serves_as_nobody(void **state)
+{
+	struct passwd *pw = getpwnam("nobody");
+	struct daemon *d;
+
+	(void)state;
+	if (geteuid() != 0 || pw == NULL)
+		skip();
+	d = daemon_start("services = ( { name = \"echo\"; handler = \"echo\";"
+	    " listen = \"127.0.0.1:0\"; } );\n", NULL);
+	assert_true(daemon_wait_log(d, "notice: sockd " PACKAGE_VERSION " started", HARNESS_TIMEOUT_MS));
+	assert_non_null(strstr(d->log, "no \"user\" set: serving as \"nobody\""));
+	assert_int_equal(proc_uid(d->pid), (long)pw->pw_uid);
+	assert_int_equal(daemon_stop(d, SIGTERM, HARNESS_TIMEOUT_MS), 0);
 	daemon_free(d);
 }
 
 static void
-test_root_needs_user(void **state)
+test_root_explicit_user(void **state)
 {
 	struct daemon *d;
 
 	(void)state;
 	if (geteuid() != 0)
 		skip();
-	d = daemon_start("services = ( { name = \"echo\"; handler = \"echo\";"
+	d = daemon_start("user = \"root\";\nservices = ( { name = \"echo\"; handler = \"echo\";"
 	    " listen = \"127.0.0.1:0\"; } );\n", NULL);
-	assert_int_equal(daemon_stop(d, 0, HARNESS_TIMEOUT_MS), 78);
-	assert_non_null(strstr(d->log, "started as root: set user"));
+	assert_true(daemon_wait_log(d, "notice: sockd " PACKAGE_VERSION " started", HARNESS_TIMEOUT_MS));
+	assert_int_equal(proc_uid(d->pid), 0);
+	assert_int_equal(daemon_stop(d, SIGTERM, HARNESS_TIMEOUT_MS), 0);
 	daemon_free(d);
 }
 
 int
 main(void)
 {
+#define T(f) cmocka_unit_test_teardown(f, harness_teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_version_and_help),
-		cmocka_unit_test(test_usage_errors),
-		cmocka_unit_test(test_check_good),
-		cmocka_unit_test(test_check_shipped),
-		cmocka_unit_test(test_check_bad),
-		cmocka_unit_test(test_check_syntax_and_missing),
-		cmocka_unit_test(test_serve_echo),
-		cmocka_unit_test(test_stop_with_client_connected),
-		cmocka_unit_test(test_run_bad_config),
-		cmocka_unit_test(test_address_in_use),
-		cmocka_unit_test(test_log_level_option),
-		cmocka_unit_test(test_root_needs_user),
+		T(test_version_and_help),
+		T(test_usage_errors),
+		T(test_check_good),
+		T(test_check_shipped),
+		T(test_check_bad),
+		T(test_check_syntax_and_missing),
+		T(test_serve_echo),
+		T(test_stop_with_client_connected),
+		T(test_sighup_keeps_serving),
+		T(test_stop_right_after_disconnect),
+		T(test_run_bad_config),
+		T(test_address_in_use),
+		T(test_log_level_option),
+		T(test_root_serves_as_nobody),
+		T(test_root_explicit_user),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -1,0 +1,57 @@
+/*
+ * sig.c - signals as file descriptor events.
+ *
+ * The signals sockd acts on are blocked and read from a signalfd, so the
+ * loops see them as one more readable descriptor: no handler runs, nothing
+ * is done in signal context, and a signal that arrives while the process is
+ * busy is still pending when it next waits. SIGPIPE is ignored: a write to
+ * a closed connection must fail with EPIPE, not kill the process.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sig.h"
+
+static const int sig_handled[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP };
+
+int
+sig_open(void)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(sig_handled) / sizeof(sig_handled[0]); i++)
+		sigaddset(&set, sig_handled[i]);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		fatal(EXIT_OSERR, "sigprocmask: %s", strerror(errno));
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd == -1)
+		fatal(EXIT_OSERR, "signalfd: %s", strerror(errno));
+	sigemptyset(&ign.sa_mask);
+	if (sigaction(SIGPIPE, &ign, NULL) == -1)
+		fatal(EXIT_OSERR, "sigaction(SIGPIPE): %s", strerror(errno));
+	return fd;
+}
+
+/* The next pending signal's number, or 0 when none is pending. */
+int
+sig_next(int fd)
+{
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	do
+		n = read(fd, &si, sizeof(si));
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && errno == EAGAIN)
+		return 0;
+	if (n != (ssize_t)sizeof(si))
+		fatal(EXIT_OSERR, "signalfd read: %s", n == -1 ? strerror(errno) : "short read");
+	return (int)si.ssi_signo;
+}
