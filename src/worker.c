@@ -31,7 +31,7 @@ worker_serve_one(const struct worker_listener *l, int sig_fd)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	struct conn c = { .svc = l->svc };
-	static const struct timespec pause = { 0, 100 * 1000 * 1000 };
+	static const struct timespec pause = { 0, 100000000L };	/* 100 ms */
 	int r;
 
 	c.fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);

@@ -118,8 +118,13 @@ slurp(int fd)
 		if (n == -1)
 			die("read");
 		len += (size_t)n;
-		if (cap - len < 2 && (buf = realloc(buf, cap *= 2)) == NULL)
-			die("realloc");
+		if (cap - len < 2) {
+			char *bigger = realloc(buf, cap *= 2);
+
+			if (bigger == NULL)
+				die("realloc");
+			buf = bigger;
+		}
 	}
 	buf[len] = '\0';
 	return buf;

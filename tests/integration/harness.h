@@ -12,6 +12,8 @@
 #include <sys/types.h>
 
 #define HARNESS_TIMEOUT_MS 10000
+/* Ends a variadic argument list: a bare NULL may be an int there. */
+#define END ((char *)NULL)
 
 struct daemon {
 	pid_t pid;

@@ -47,13 +47,13 @@ test_version_and_help(void **state)
 	char *out, *err;
 
 	(void)state;
-	assert_int_equal(run(&out, &err, "-V", NULL), 0);
+	assert_int_equal(run(&out, &err, "-V", END), 0);
 	assert_string_equal(out, "sockd " PACKAGE_VERSION "\n");
 	free(out); free(err);
-	assert_int_equal(run(&out, &err, "--version", NULL), 0);
+	assert_int_equal(run(&out, &err, "--version", END), 0);
 	assert_string_equal(out, "sockd " PACKAGE_VERSION "\n");
 	free(out); free(err);
-	assert_int_equal(run(&out, &err, "-h", NULL), 0);
+	assert_int_equal(run(&out, &err, "-h", END), 0);
 	assert_non_null(strstr(out, "usage: sockd"));
 	assert_string_equal(err, "");
 	free(out); free(err);
@@ -65,16 +65,16 @@ test_usage_errors(void **state)
 	char *out, *err;
 
 	(void)state;
-	assert_int_equal(run(&out, &err, "-x", NULL), 64);
+	assert_int_equal(run(&out, &err, "-x", END), 64);
 	assert_non_null(strstr(err, "usage: sockd"));
 	free(out); free(err);
-	assert_int_equal(run(&out, &err, "extra", NULL), 64);
+	assert_int_equal(run(&out, &err, "extra", END), 64);
 	assert_non_null(strstr(err, "unexpected argument \"extra\""));
 	free(out); free(err);
-	assert_int_equal(run(&out, &err, "-l", "loud", NULL), 64);
+	assert_int_equal(run(&out, &err, "-l", "loud", END), 64);
 	assert_non_null(strstr(err, "unknown log level \"loud\""));
 	free(out); free(err);
-	assert_int_equal(run(&out, &err, "-c", NULL), 64);
+	assert_int_equal(run(&out, &err, "-c", END), 64);
 	free(out); free(err);
 }
 
@@ -85,7 +85,7 @@ test_check_good(void **state)
 	char *out, *err, *want;
 
 	(void)state;
-	assert_int_equal(run(&out, &err, "-t", "-c", path, NULL), 0);
+	assert_int_equal(run(&out, &err, "-t", "-c", path, END), 0);
 	assert_true(asprintf(&want,
 	    "echo: handler echo, framing raw, model prefork, 2 workers x 1 thread, backlog 511, listen 127.0.0.1:0 [::1]:0\n"
 	    "echo-unix: handler echo, framing raw, model prefork, 4 workers x 1 thread, backlog 511, listen unix:/tmp/sockd-test-good.sock\n"
@@ -103,7 +103,7 @@ test_check_shipped(void **state)
 
 	(void)state;
 	assert_true(asprintf(&path, "%s/conf/sockd.conf", src) > 0);
-	assert_int_equal(run(&out, &err, "--test", "--config", path, NULL), 0);
+	assert_int_equal(run(&out, &err, "--test", "--config", path, END), 0);
 	assert_non_null(strstr(out, "echo: handler echo"));
 	free(out); free(err); free(path);
 }
@@ -115,7 +115,7 @@ test_check_bad(void **state)
 	char *out, *err, *want;
 
 	(void)state;
-	assert_int_equal(run(&out, &err, "-t", "-c", path, NULL), 78);
+	assert_int_equal(run(&out, &err, "-t", "-c", path, END), 78);
 	assert_true(asprintf(&want,
 	    "%1$s:2: log_level: must be one of \"error\", \"warning\", \"notice\", \"info\", \"debug\" (got \"chatty\")\n"
 	    "%1$s:7: services.[0].workers: must be an integer between 1 and 4096 (got \"lots\")\n"
@@ -133,13 +133,13 @@ test_check_syntax_and_missing(void **state)
 	char *out, *err, *want;
 
 	(void)state;
-	assert_int_equal(run(&out, &err, "-t", "-c", path, NULL), 78);
+	assert_int_equal(run(&out, &err, "-t", "-c", path, END), 78);
 	assert_true(asprintf(&want, "%s:3: syntax error\n", path) > 0);
 	assert_string_equal(err, want);
 	free(want); free(out); free(err); free(path);
 
 	path = harness_data("does-not-exist.conf");
-	assert_int_equal(run(&out, &err, "-t", "-c", path, NULL), 78);
+	assert_int_equal(run(&out, &err, "-t", "-c", path, END), 78);
 	assert_true(asprintf(&want, "%s: cannot open: No such file or directory\n", path) > 0);
 	assert_string_equal(err, want);
 	free(want); free(out); free(err); free(path);
@@ -168,7 +168,7 @@ test_serve_echo(void **state)
 	snprintf(sock, sizeof(sock), "%s/echo.sock", dir);
 	snprintf(conf, sizeof(conf), "%sservices = ( { name = \"echo\"; handler = \"echo\";\n"
 	    "  listen = [ \"127.0.0.1:0\", \"[::1]:0\", \"unix:%s\" ]; } );\n", user_line(), sock);
-	d = daemon_start(conf, NULL);
+	d = daemon_start(conf, END);
 	port4 = daemon_port(d, "echo", "127.0.0.1");
 	port6 = daemon_port(d, "echo", "[::1]");
 	assert_true(port4 > 0);
@@ -195,7 +195,7 @@ test_stop_with_client_connected(void **state)
 	(void)state;
 	snprintf(conf, sizeof(conf), "%sservices = ( { name = \"echo\"; handler = \"echo\";"
 	    " listen = \"127.0.0.1:0\"; } );\n", user_line());
-	d = daemon_start(conf, NULL);
+	d = daemon_start(conf, END);
 	port = daemon_port(d, "echo", "127.0.0.1");
 	assert_true(port > 0);
 	fd = tcp_connect("127.0.0.1", port);
@@ -217,7 +217,7 @@ test_sighup_keeps_serving(void **state)
 	(void)state;
 	snprintf(conf, sizeof(conf), "%sservices = ( { name = \"echo\"; handler = \"echo\";"
 	    " listen = \"127.0.0.1:0\"; } );\n", user_line());
-	d = daemon_start(conf, NULL);
+	d = daemon_start(conf, END);
 	port = daemon_port(d, "echo", "127.0.0.1");
 	assert_true(daemon_wait_log(d, "notice: sockd " PACKAGE_VERSION " started", HARNESS_TIMEOUT_MS));
 	assert_int_equal(kill(d->pid, SIGHUP), 0);
@@ -238,7 +238,7 @@ test_stop_right_after_disconnect(void **state)
 	snprintf(conf, sizeof(conf), "%sservices = ( { name = \"echo\"; handler = \"echo\";"
 	    " listen = \"127.0.0.1:0\"; } );\n", user_line());
 	for (int i = 0; i < 20; i++) {
-		struct daemon *d = daemon_start(conf, NULL);
+		struct daemon *d = daemon_start(conf, END);
 		int port = daemon_port(d, "echo", "127.0.0.1");
 
 		assert_true(daemon_wait_log(d, "notice: sockd " PACKAGE_VERSION " started", HARNESS_TIMEOUT_MS));
@@ -251,7 +251,7 @@ test_stop_right_after_disconnect(void **state)
 static void
 test_run_bad_config(void **state)
 {
-	struct daemon *d = daemon_start("services = ( { name = \"echo\"; } );\n", NULL);
+	struct daemon *d = daemon_start("services = ( { name = \"echo\"; } );\n", END);
 
 	(void)state;
 	assert_int_equal(daemon_stop(d, 0, HARNESS_TIMEOUT_MS), 78);
@@ -277,7 +277,7 @@ test_address_in_use(void **state)
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&in, &len), 0);
 	snprintf(conf, sizeof(conf), "%sservices = ( { name = \"echo\"; handler = \"echo\";"
 	    " listen = \"127.0.0.1:%d\"; } );\n", user_line(), ntohs(in.sin_port));
-	d = daemon_start(conf, NULL);
+	d = daemon_start(conf, END);
 	assert_int_equal(daemon_stop(d, 0, HARNESS_TIMEOUT_MS), 71);
 	assert_non_null(strstr(d->log, "bind: Address already in use"));
 	close(fd);
@@ -294,7 +294,7 @@ test_log_level_option(void **state)
 	snprintf(conf, sizeof(conf), "log_level = \"info\";\n%sservices = ( { name = \"echo\";"
 	    " handler = \"echo\"; listen = \"127.0.0.1:0\"; } );\n", user_line());
 	/* -l overrides the file: at "notice" the info lines vanish. */
-	d = daemon_start(conf, "-l", "notice", NULL);
+	d = daemon_start(conf, "-l", "notice", END);
 	assert_true(daemon_wait_log(d, "notice: sockd " PACKAGE_VERSION " started", HARNESS_TIMEOUT_MS));
 	assert_int_equal(daemon_stop(d, SIGTERM, HARNESS_TIMEOUT_MS), 0);
 	assert_null(strstr(d->log, "info: "));

@@ -29,8 +29,10 @@ setup(void **state)
 	struct capture *c = calloc(1, sizeof(*c));
 	int p[2];
 
-	if (c == NULL || pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1)
+	if (c == NULL || pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1) {
+		free(c);
 		return -1;
+	}
 	c->saved_stderr = dup(STDERR_FILENO);
 	if (c->saved_stderr == -1 || dup2(p[1], STDERR_FILENO) == -1)
 		return -1;
