@@ -33,6 +33,10 @@
 #define DEFAULT_WORKERS 4
 #define DEFAULT_THREADS 1
 #define DEFAULT_BACKLOG 511
+#define DEFAULT_MAX_MESSAGE 65536
+#define DEFAULT_GRACEFUL_MS 30000
+#define DEFAULT_REPLY "OK"
+#define REPLY_MAX 4096
 
 struct config_ctx {
 	const char *file;		/* name for messages when libconfig has none */
@@ -50,19 +54,22 @@ struct config_choice {
 
 static const struct config_choice handler_choices[] = {
 	{ "echo", HANDLER_ECHO, true },
-	{ "discard", HANDLER_DISCARD, false },
-	{ "ack", HANDLER_ACK, false },
+	{ "discard", HANDLER_DISCARD, true },
+	{ "ack", HANDLER_ACK, true },
 	{ "http", HANDLER_HTTP, false },
 	{ "exec", HANDLER_EXEC, false },
 	{ "module", HANDLER_MODULE, false },
+#ifdef SOCKD_TEST_HANDLERS
+	{ "crash", HANDLER_TEST_CRASH, true },
+#endif
 	{ NULL, 0, false },
 };
 
 static const struct config_choice framing_choices[] = {
 	{ "raw", FRAMING_RAW, true },
-	{ "line", FRAMING_LINE, false },
-	{ "length16", FRAMING_LENGTH16, false },
-	{ "length32", FRAMING_LENGTH32, false },
+	{ "line", FRAMING_LINE, true },
+	{ "length16", FRAMING_LENGTH16, true },
+	{ "length32", FRAMING_LENGTH32, true },
 	{ NULL, 0, false },
 };
 
@@ -88,14 +95,19 @@ static const char *const global_settings[] = {
 };
 static const char *const service_settings[] = {
 	"name", "listen", "handler", "framing", "model", "workers", "threads",
-	"backlog", NULL,
+	"backlog", "limits", "timeouts", "reply", "unix", NULL,
 };
+static const char *const limits_settings[] = { "max_message", NULL };
+static const char *const limits_reserved[] = { "max_connections", "per_ip", NULL };
+static const char *const timeouts_settings[] = { "graceful", NULL };
+static const char *const timeouts_reserved[] = { "idle", "heartbeat", "exec", NULL };
+static const char *const unix_settings[] = { "mode", "owner", "group", NULL };
+static const char *const none[] = { NULL };
 /* Designed in sockd.conf(5) but not implemented yet: a clearer error than
  * "unknown setting" for someone following the design ahead of the code. */
 static const char *const global_reserved[] = { "status", NULL };
 static const char *const service_reserved[] = {
-	"pool", "max_requests", "max_requests_jitter", "timeouts", "limits",
-	"allow", NULL,
+	"pool", "max_requests", "max_requests_jitter", "allow", NULL,
 };
 
 /* ---- errors ---------------------------------------------------------- */
@@ -298,6 +310,49 @@ config_get_string(struct config_ctx *ctx, const config_setting_t *group,
 	return -1;
 }
 
+/* A duration in seconds, integer or decimal, stored as milliseconds. */
+static int
+config_get_seconds(struct config_ctx *ctx, const config_setting_t *group,
+    const char *name, int max_s, int *ms_r)
+{
+	config_setting_t *s = config_setting_get_member(group, name);
+	char got[VALUE_TEXT_MAX];
+	double v = -1;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = (double)config_setting_get_int64(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
+		v = config_setting_get_float(s);
+	if (v >= 0 && v <= max_s) {
+		*ms_r = (int)(v * 1000 + 0.5);
+		return 1;
+	}
+	config_value_text(s, got, sizeof(got));
+	config_error(ctx, s, "must be a number of seconds from 0 to %d (got %s)", max_s, got);
+	return -1;
+}
+
+/* A sub-group such as limits = { ... }: checked for unknown members. */
+static config_setting_t *
+config_get_group(struct config_ctx *ctx, const config_setting_t *parent,
+    const char *name, const char *const *known, const char *const *reserved)
+{
+	config_setting_t *g = config_setting_get_member(parent, name);
+	char got[VALUE_TEXT_MAX];
+
+	if (g == NULL)
+		return NULL;
+	if (!config_setting_is_group(g)) {
+		config_value_text(g, got, sizeof(got));
+		config_error(ctx, g, "must be a group { ... } (got %s)", got);
+		return NULL;
+	}
+	config_check_members(ctx, g, known, reserved);
+	return g;
+}
+
 static void
 choices_list(const struct config_choice *c, bool available, char *buf, size_t size)
 {
@@ -487,8 +542,113 @@ config_parse_listen(struct config_ctx *ctx, const config_setting_t *group,
 		config_error(ctx, s, "must be an address or a non-empty list of addresses");
 		return;
 	}
+	if (n > CONFIG_LISTEN_MAX) {
+		config_error(ctx, s, "at most %d addresses per service (got %d)", CONFIG_LISTEN_MAX, n);
+		return;
+	}
 	for (int i = 0; i < n; i++)
 		config_add_listen(ctx, config_setting_get_elem(s, (unsigned)i), svc);
+}
+
+static void
+config_parse_limits(struct config_ctx *ctx, const config_setting_t *group,
+    struct config_service *svc)
+{
+	config_setting_t *g = config_get_group(ctx, group, "limits", limits_settings, limits_reserved);
+
+	if (g != NULL)
+		config_get_int(ctx, g, "max_message", 1, 16 * 1024 * 1024, &svc->max_message);
+}
+
+static void
+config_parse_timeouts(struct config_ctx *ctx, const config_setting_t *group,
+    struct config_service *svc)
+{
+	config_setting_t *g = config_get_group(ctx, group, "timeouts", timeouts_settings,
+	    timeouts_reserved);
+
+	if (g != NULL)
+		config_get_seconds(ctx, g, "graceful", 3600, &svc->graceful_ms);
+}
+
+static void
+config_parse_reply(struct config_ctx *ctx, const config_setting_t *group,
+    struct config_service *svc)
+{
+	const char *reply = DEFAULT_REPLY;
+	config_setting_t *s = config_setting_get_member(group, "reply");
+
+	if (config_get_string(ctx, group, "reply", &reply) == -1)
+		return;
+	if (s == NULL && svc->handler != HANDLER_ACK)
+		return;
+	if (svc->handler != HANDLER_ACK) {
+		config_error(ctx, s, "only used by handler \"ack\"");
+		return;
+	}
+	if (strlen(reply) > REPLY_MAX) {
+		config_error(ctx, s, "must be at most %d bytes", REPLY_MAX);
+		return;
+	}
+	svc->reply = xstrdup(reply);
+}
+
+static bool
+service_has_unix(const struct config_service *svc)
+{
+	for (size_t i = 0; i < svc->n_listen; i++)
+		if (addr_family(&svc->listen[i].addr) == AF_UNIX)
+			return true;
+	return false;
+}
+
+static void
+config_parse_unix_mode(struct config_ctx *ctx, const config_setting_t *g,
+    struct config_service *svc)
+{
+	const char *mode;
+	char *end;
+	long v;
+
+	if (config_get_string(ctx, g, "mode", &mode) != 1)
+		return;
+	v = strtol(mode, &end, 8);
+	if (mode[0] < '0' || mode[0] > '7' || *end != '\0' || v < 0 || v > 0777) {
+		config_error(ctx, config_setting_get_member(g, "mode"),
+		    "must be an octal mode from \"0000\" to \"0777\" (got \"%s\")", mode);
+		return;
+	}
+	svc->unix_mode = (int)v;
+}
+
+static void
+config_parse_unix(struct config_ctx *ctx, const config_setting_t *group,
+    struct config_service *svc)
+{
+	config_setting_t *g = config_get_group(ctx, group, "unix", unix_settings, none);
+	const char *name;
+	struct passwd *pw;
+	struct group *gr;
+
+	if (g == NULL)
+		return;
+	if (!service_has_unix(svc)) {
+		config_error(ctx, g, "the service has no unix: listener");
+		return;
+	}
+	config_parse_unix_mode(ctx, g, svc);
+	if (config_get_string(ctx, g, "owner", &name) == 1) {
+		if ((pw = getpwnam(name)) == NULL)
+			config_error(ctx, config_setting_get_member(g, "owner"), "no such user \"%s\"", name);
+		else
+			svc->unix_uid = pw->pw_uid;
+	}
+	if (config_get_string(ctx, g, "group", &name) == 1) {
+		if ((gr = getgrnam(name)) == NULL)
+			config_error(ctx, config_setting_get_member(g, "group"), "no such group \"%s\"", name);
+		else
+			svc->unix_gid = gr->gr_gid;
+	}
 }
 
 static void
@@ -501,6 +661,11 @@ config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
 	svc->workers = DEFAULT_WORKERS;
 	svc->threads = DEFAULT_THREADS;
 	svc->backlog = DEFAULT_BACKLOG;
+	svc->max_message = DEFAULT_MAX_MESSAGE;
+	svc->graceful_ms = DEFAULT_GRACEFUL_MS;
+	svc->unix_mode = -1;
+	svc->unix_uid = -1;
+	svc->unix_gid = -1;
 	config_check_members(ctx, group, service_settings, service_reserved);
 	config_parse_name(ctx, group, svc);
 	config_parse_listen(ctx, group, svc);
@@ -521,6 +686,10 @@ config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
 		    "more than one thread per worker is not available in this version of sockd (got %d)",
 		    svc->threads);
 	config_get_int(ctx, group, "backlog", 1, 65535, &svc->backlog);
+	config_parse_limits(ctx, group, svc);
+	config_parse_timeouts(ctx, group, svc);
+	config_parse_reply(ctx, group, svc);
+	config_parse_unix(ctx, group, svc);
 }
 
 /* Names and addresses are unique across the whole file. */
@@ -696,6 +865,7 @@ config_free(struct sockd_config *cfg)
 			free(svc->listen[j].text);
 		free(svc->listen);
 		free(svc->name);
+		free(svc->reply);
 	}
 	free(cfg->services);
 	free(cfg->user);

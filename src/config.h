@@ -16,9 +16,10 @@
 
 #define CONFIG_NAME_MAX 64
 #define CONFIG_ERRORS_MAX 50
+#define CONFIG_LISTEN_MAX 64		/* = WORKER_MAX_LISTENERS */
 
 enum config_handler { HANDLER_ECHO, HANDLER_DISCARD, HANDLER_ACK, HANDLER_HTTP,
-	HANDLER_EXEC, HANDLER_MODULE };
+	HANDLER_EXEC, HANDLER_MODULE, HANDLER_TEST_CRASH };
 enum config_framing { FRAMING_RAW, FRAMING_LINE, FRAMING_LENGTH16, FRAMING_LENGTH32 };
 enum config_model { MODEL_PREFORK, MODEL_EVENT, MODEL_FORK, MODEL_THREAD };
 
@@ -39,6 +40,12 @@ struct config_service {
 	int workers;
 	int threads;
 	int backlog;
+	int max_message;		/* limits.max_message, bytes */
+	int graceful_ms;		/* timeouts.graceful */
+	char *reply;			/* handler "ack" */
+	int unix_mode;			/* -1: as umask leaves it */
+	long unix_uid;			/* -1: unchanged */
+	long unix_gid;			/* -1: unchanged */
 };
 
 struct sockd_config {

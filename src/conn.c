@@ -1,14 +1,18 @@
 /*
- * conn.c - drive one connection with blocking I/O: read, hand the bytes to
- * the handler, write what it sends, until either side closes.
+ * conn.c - drive one connection with blocking I/O: read, cut into messages,
+ * hand each to the handler, write what it answers, until either side ends.
  *
  * Output is written before the next read, so a client that never reads
- * holds up only its own connection and no buffer grows without bound.
+ * holds up only its own connection and no buffer grows without bound; the
+ * framing buffers at most one incomplete message of max_message bytes.
+ * Every wait also watches the signal descriptor: conn_run() returns as soon
+ * as a signal is pending, and the caller decides whether to go on.
  */
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -16,13 +20,55 @@
 
 #define CONN_READ_SIZE 16384
 
-int
-conn_send(struct conn *c, const void *data, size_t len)
+static void
+conn_count(_Atomic uint64_t *counter, size_t n)
 {
-	const char *p = data;
+	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
 
-	while (len > 0 && !c->closing) {
-		ssize_t w = send(c->fd, p, len, MSG_NOSIGNAL);
+void
+conn_open(struct conn *c, int fd, const struct config_service *svc,
+    struct scoreboard_slot *slot)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	*c = (struct conn){ .fd = fd, .svc = svc, .slot = slot,
+		.handler = handler_get(svc->handler) };
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+		addr_from_sockaddr((struct sockaddr *)&ss, len, &c->peer);
+	framing_init(&c->framing, svc->framing, (size_t)svc->max_message);
+	if (slot != NULL)
+		atomic_fetch_add(&slot->current, 1);
+	if (c->handler->open != NULL)
+		c->handler->open(c);
+}
+
+void
+conn_finish(struct conn *c)
+{
+	size_t pending = framing_pending(&c->framing);
+
+	if (pending > 0)
+		log_info("%s: connection closed inside a message (%zu bytes pending)",
+		    c->svc->name, pending);
+	if (c->handler->close != NULL)
+		c->handler->close(c);
+	framing_free(&c->framing);
+	if (c->slot != NULL) {
+		atomic_fetch_sub(&c->slot->current, 1);
+		conn_count(&c->slot->served, 1);
+	}
+}
+
+/* sendmsg all of IOV, retrying partial writes and EINTR. */
+static int
+conn_writev(struct conn *c, struct iovec *iov, int n)
+{
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+
+	while (mh.msg_iovlen > 0 && !c->closing) {
+		ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 
 		if (w == -1 && errno == EINTR)
 			continue;
@@ -31,16 +77,64 @@ conn_send(struct conn *c, const void *data, size_t len)
 			c->closing = true;
 			return -1;
 		}
-		p += w;
-		len -= (size_t)w;
+		if (c->slot != NULL)
+			conn_count(&c->slot->bytes_out, (size_t)w);
+		while (mh.msg_iovlen > 0 && (size_t)w >= mh.msg_iov->iov_len) {
+			w -= (ssize_t)mh.msg_iov->iov_len;
+			mh.msg_iov++;
+			mh.msg_iovlen--;
+		}
+		if (mh.msg_iovlen > 0) {
+			mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + w;
+			mh.msg_iov->iov_len -= (size_t)w;
+		}
 	}
 	return c->closing ? -1 : 0;
+}
+
+int
+conn_send(struct conn *c, const void *data, size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+
+	return conn_writev(c, &iov, 1);
+}
+
+int
+conn_reply(struct conn *c, const void *msg, size_t len)
+{
+	struct framing_wrap w;
+	struct iovec iov[3];
+	int n = 0;
+
+	if (framing_wrap(&c->framing, len, &w) == -1) {
+		log_warn("%s: reply of %zu bytes does not fit the framing", c->svc->name, len);
+		c->closing = true;
+		return -1;
+	}
+	if (w.prefix_len > 0)
+		iov[n++] = (struct iovec){ .iov_base = w.prefix, .iov_len = w.prefix_len };
+	iov[n++] = (struct iovec){ .iov_base = (void *)msg, .iov_len = len };
+	if (w.suffix_len > 0)
+		iov[n++] = (struct iovec){ .iov_base = w.suffix, .iov_len = w.suffix_len };
+	return conn_writev(c, iov, n);
 }
 
 void
 conn_close(struct conn *c)
 {
 	c->closing = true;
+}
+
+static int
+conn_deliver(void *arg, const char *msg, size_t len)
+{
+	struct conn *c = arg;
+
+	if (c->slot != NULL)
+		conn_count(&c->slot->messages, 1);
+	c->handler->message(c, msg, len);
+	return c->closing;
 }
 
 /* Wait until the client sent something (1) or a signal is pending (0). */
@@ -52,48 +146,52 @@ conn_wait(struct conn *c, int sig_fd)
 		{ .fd = sig_fd, .events = POLLIN },
 	};
 
-	for (;;) {
-		if (poll(p, 2, -1) == -1) {
-			if (errno == EINTR)
-				continue;
+	while (poll(p, 2, -1) == -1)
+		if (errno != EINTR) {
 			log_err("%s: poll: %s", c->svc->name, strerror(errno));
-			return 0;
+			c->closing = true;
+			return 1;
 		}
-		if (p[1].revents != 0)
-			return 0;
-		return 1;
+	return p[1].revents == 0;
+}
+
+/* Read one chunk and deliver its messages; false when the connection ends. */
+static bool
+conn_read(struct conn *c)
+{
+	char buf[CONN_READ_SIZE];
+	const char *why;
+	ssize_t n = read(c->fd, buf, sizeof(buf));
+
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n == -1)
+		log_debug("%s: read: %s", c->svc->name, strerror(errno));
+	if (n <= 0)
+		return false;
+	if (c->slot != NULL) {
+		conn_count(&c->slot->bytes_in, (size_t)n);
+		atomic_store_explicit(&c->slot->heartbeat_ns, scoreboard_now(), memory_order_relaxed);
 	}
+	if (framing_feed(&c->framing, buf, (size_t)n, conn_deliver, c, &why) == -1) {
+		log_notice("%s: closing connection: %s", c->svc->name, why);
+		return false;
+	}
+	return !c->closing;
 }
 
 /*
- * Serve C until it ends. Returns 1 when the connection ended, 0 when a
- * signal is pending (it is left unread for the caller to act on).
+ * Serve C until it ends: 1 when it did, 0 when a signal is pending (left
+ * unread for the caller, who may call conn_run() again to go on).
  */
 int
-conn_serve(struct conn *c, const struct handler *h, int sig_fd)
+conn_run(struct conn *c, int sig_fd)
 {
-	char buf[CONN_READ_SIZE];
-	int r = 1;
-
-	if (h->open != NULL)
-		h->open(c);
 	while (!c->closing) {
-		ssize_t n;
-
-		if (!conn_wait(c, sig_fd)) {
-			r = 0;
+		if (!conn_wait(c, sig_fd))
+			return 0;
+		if (!conn_read(c))
 			break;
-		}
-		n = read(c->fd, buf, sizeof(buf));
-		if (n == -1 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n == -1)
-			log_debug("%s: read: %s", c->svc->name, strerror(errno));
-		if (n <= 0)
-			break;
-		h->message(c, buf, (size_t)n);
 	}
-	if (h->close != NULL)
-		h->close(c);
-	return r;
+	return 1;
 }

@@ -1,5 +1,8 @@
 /*
- * conn.h - one client connection as a handler sees it.
+ * conn.h - one client connection as a handler sees it, and the calls that
+ * drive it. Bytes read are cut into messages by the service's framing and
+ * handed to the handler; the handler answers with conn_reply() (framed like
+ * the request) or conn_send() (raw bytes).
  */
 #ifndef SOCKD_CONN_H
 #define SOCKD_CONN_H
@@ -9,17 +12,27 @@
 
 #include "addr.h"
 #include "config.h"
+#include "framing.h"
 #include "handler.h"
+#include "scoreboard.h"
 
 struct conn {
 	int fd;
 	bool closing;			/* conn_close() was called, or the peer went away */
 	const struct config_service *svc;
+	const struct handler *handler;
+	struct scoreboard_slot *slot;	/* counters; NULL in tests */
 	struct sockd_addr peer;
+	struct framing framing;
 };
 
+void conn_open(struct conn *c, int fd, const struct config_service *svc,
+    struct scoreboard_slot *slot);
+int conn_run(struct conn *c, int sig_fd);
+void conn_finish(struct conn *c);
+
 int conn_send(struct conn *c, const void *data, size_t len);
+int conn_reply(struct conn *c, const void *msg, size_t len);
 void conn_close(struct conn *c);
-int conn_serve(struct conn *c, const struct handler *h, int sig_fd);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * listen.c - open listening sockets.
+ * listen.c - open listening sockets, take them from systemd, keep them
+ * across reloads.
  *
  * Every listener is non-blocking (workers poll and then accept, and another
  * worker may have taken the connection first) and close-on-exec. TCP
@@ -13,8 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <stdlib.h>
+#include <systemd/sd-daemon.h>
+
 #include "listen.h"
 #include "log.h"
+#include "util.h"
 
 /* 0: the path is free (or now is); -1: in use or not ours to remove. */
 static int
@@ -113,4 +119,274 @@ listen_local_addr(int fd, struct sockd_addr *addr_r)
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
 		return -1;
 	return addr_from_sockaddr((struct sockaddr *)&ss, len, addr_r);
+}
+
+/* ---- sets of listeners ------------------------------------------------ */
+
+static struct listener *
+listen_set_add(struct listen_set *set)
+{
+	set->l = xreallocarray(set->l, set->n + 1, sizeof(*set->l));
+	set->l[set->n] = (struct listener){ .fd = -1 };
+	return &set->l[set->n++];
+}
+
+static void
+listener_close(struct listener *l)
+{
+	if (l->fd != -1 && close(l->fd) == -1 && errno != EINTR)
+		log_warn("close: %s", strerror(errno));
+	if (l->remove_file && unlink(l->addr.u.un.sun_path) == -1 && errno != ENOENT)
+		log_warn("unlink %s: %s", l->addr.u.un.sun_path, strerror(errno));
+	free(l->name);
+	l->fd = -1;
+	l->name = NULL;
+}
+
+void
+listen_set_close(struct listen_set *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		listener_close(&set->l[i]);
+	free(set->l);
+	set->l = NULL;
+	set->n = 0;
+}
+
+/* Make a socket systemd passed us ours: non-blocking, close-on-exec, checked. */
+static int
+listen_adopt(int fd, const char *name, struct listen_set *set)
+{
+	struct listener *l;
+	int fl;
+
+	if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+		log_err("socket activation: fd %d (%s) is not a listening stream socket", fd, name);
+		return -1;
+	}
+	if ((fl = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+		log_err("socket activation: fd %d: fcntl: %s", fd, strerror(errno));
+		return -1;
+	}
+	l = listen_set_add(set);
+	l->fd = fd;
+	l->name = xstrdup(name);
+	l->activated = true;
+	if (listen_local_addr(fd, &l->addr) == -1) {
+		log_err("socket activation: fd %d: getsockname: %s", fd, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Collect the sockets systemd passed (LISTEN_FDS/LISTEN_FDNAMES) into SET,
+ * each with its FileDescriptorName=. Their services are matched later, by
+ * listen_set_open(). The environment is cleared so children never see it.
+ */
+int
+listen_activated(struct listen_set *set)
+{
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names), r = 0;
+
+	if (n < 0) {
+		log_err("socket activation: %s", strerror(-n));
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (r == 0 && listen_adopt(SD_LISTEN_FDS_START + i, names[i], set) == -1)
+			r = -1;
+		free(names[i]);
+	}
+	free(names);
+	return r;
+}
+
+static int
+listen_unix_perms(const struct listener *l, const struct config_service *svc)
+{
+	const char *path = l->addr.u.un.sun_path;
+
+	if (svc->unix_mode != -1 && chmod(path, (mode_t)svc->unix_mode) == -1) {
+		log_err("unix:%s: chmod: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((svc->unix_uid != -1 || svc->unix_gid != -1) &&
+	    chown(path, (uid_t)svc->unix_uid, (gid_t)svc->unix_gid) == -1) {
+		log_err("unix:%s: chown: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Building a new set: which old listeners it reuses, so a failure can
+ * leave the old set exactly as it was. */
+struct listen_build {
+	const struct sockd_config *cfg;
+	struct listen_set *old;
+	bool *taken;			/* per old listener */
+	struct listen_set set;
+};
+
+static ssize_t
+listen_find(struct listen_build *b, const struct sockd_addr *addr)
+{
+	for (size_t i = 0; i < b->old->n; i++) {
+		const struct listener *o = &b->old->l[i];
+
+		if (!b->taken[i] && o->fd != -1 && !o->activated && addr_equal(&o->addr, addr))
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+/* Give systemd's sockets to their services by name; every one must match. */
+static int
+listen_take_activated(struct listen_build *b)
+{
+	for (size_t i = 0; i < b->old->n; i++) {
+		const struct listener *o = &b->old->l[i];
+		struct listener *l;
+		size_t s;
+
+		if (!o->activated || o->fd == -1)
+			continue;
+		for (s = 0; s < b->cfg->n_services; s++)
+			if (strcmp(b->cfg->services[s].name, o->name) == 0)
+				break;
+		if (s == b->cfg->n_services) {
+			log_err("socket from systemd named \"%s\" matches no service "
+			    "(set FileDescriptorName= to a service name)", o->name);
+			return -1;
+		}
+		l = listen_set_add(&b->set);
+		*l = *o;
+		l->name = xstrdup(o->name);
+		l->service = s;
+		b->taken[i] = true;
+	}
+	return 0;
+}
+
+static bool
+listen_activated_has(const struct listen_build *b, size_t s, const struct sockd_addr *addr)
+{
+	for (size_t k = 0; k < b->set.n; k++)
+		if (b->set.l[k].activated && b->set.l[k].service == s &&
+		    addr_equal(&b->set.l[k].addr, addr))
+			return true;
+	return false;
+}
+
+/* The listener for one configured address: the old one, or a new one. */
+static int
+listen_one(struct listen_build *b, size_t s, const struct config_listen *cl)
+{
+	const struct config_service *svc = &b->cfg->services[s];
+	struct listener *l;
+	ssize_t i;
+
+	if (listen_activated_has(b, s, &cl->addr))
+		return 0;	/* systemd bound it: not again */
+	l = listen_set_add(&b->set);
+	l->service = s;
+	l->addr = cl->addr;
+	if ((i = listen_find(b, &cl->addr)) != -1) {
+		b->taken[i] = true;
+		l->fd = b->old->l[i].fd;
+		l->remove_file = b->old->l[i].remove_file;
+		if (listen(l->fd, svc->backlog) == -1)	/* the backlog may have changed */
+			log_warn("%s: listen: %s", cl->text, strerror(errno));
+	} else if (listen_open(&cl->addr, svc->backlog, &l->fd) == -1) {
+		log_err("%s: cannot listen on %s", svc->name, cl->text);
+		return -1;
+	} else
+		l->remove_file = addr_family(&cl->addr) == AF_UNIX;
+	if (addr_family(&l->addr) == AF_UNIX)
+		return listen_unix_perms(l, svc);
+	return 0;
+}
+
+/* Undo a failed build: close what it opened, leave what it took. */
+static void
+listen_build_abort(struct listen_build *b)
+{
+	for (size_t i = 0; i < b->set.n; i++) {
+		struct listener *l = &b->set.l[i];
+		bool reused = l->activated;
+
+		for (size_t k = 0; k < b->old->n && !reused; k++)
+			reused = b->taken[k] && b->old->l[k].fd == l->fd;
+		if (reused) {
+			free(l->name);
+			l->name = NULL;
+			l->fd = -1;
+			l->remove_file = false;
+		}
+	}
+	listen_set_close(&b->set);
+}
+
+/*
+ * Build the listeners of CFG into SET_R, keeping from OLD what can be kept:
+ * systemd's sockets (matched to services by name) and every socket whose
+ * address is still configured (same fd, so its backlog survives). What is
+ * kept is removed from OLD; the caller closes what is left there once no
+ * worker uses it. On failure OLD is untouched and nothing new stays open.
+ */
+int
+listen_set_open(const struct sockd_config *cfg, struct listen_set *old,
+    struct listen_set *set_r)
+{
+	struct listen_build b = { .cfg = cfg, .old = old,
+		.taken = xcalloc(old->n, sizeof(bool)) };
+
+	if (listen_take_activated(&b) == -1)
+		goto fail;
+	for (size_t s = 0; s < cfg->n_services; s++)
+		for (size_t k = 0; k < cfg->services[s].n_listen; k++)
+			if (listen_one(&b, s, &cfg->services[s].listen[k]) == -1)
+				goto fail;
+	for (size_t i = 0; i < old->n; i++)
+		if (b.taken[i]) {
+			free(old->l[i].name);
+			old->l[i] = (struct listener){ .fd = -1 };
+		}
+	free(b.taken);
+	*set_r = b.set;
+	return 0;
+fail:
+	listen_build_abort(&b);
+	free(b.taken);
+	return -1;
+}
+
+size_t
+listen_service_fds(const struct listen_set *set, size_t service, int *fds, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < set->n && n < max; i++)
+		if (set->l[i].service == service && set->l[i].fd != -1)
+			fds[n++] = set->l[i].fd;
+	return n;
+}
+
+void
+listen_log(const struct listen_set *set, const struct sockd_config *cfg)
+{
+	char text[ADDR_TEXT_MAX];
+	struct sockd_addr bound;
+
+	for (size_t i = 0; i < set->n; i++) {
+		const struct listener *l = &set->l[i];
+
+		if (listen_local_addr(l->fd, &bound) == -1)
+			bound = l->addr;
+		addr_format(&bound, text, sizeof(text));
+		log_info("%s: listening on %s%s", cfg->services[l->service].name, text,
+		    l->activated ? " (from systemd)" : "");
+	}
 }

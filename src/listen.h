@@ -1,12 +1,40 @@
 /*
- * listen.h - listening sockets: open them from configured addresses.
+ * listen.h - the listening sockets of a configuration: opened from the
+ * configured addresses or taken from systemd socket activation, and carried
+ * over a reload so that an unchanged address keeps its socket (and with it
+ * every connection waiting in its backlog).
  */
 #ifndef SOCKD_LISTEN_H
 #define SOCKD_LISTEN_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "addr.h"
+#include "config.h"
+
+struct listener {
+	int fd;
+	size_t service;			/* index into the configuration's services */
+	struct sockd_addr addr;		/* as configured (or as systemd bound it) */
+	char *name;			/* systemd FileDescriptorName=, or NULL */
+	bool activated;			/* from systemd: never closed by a reload */
+	bool remove_file;		/* a Unix socket file we created */
+};
+
+struct listen_set {
+	struct listener *l;
+	size_t n;
+};
 
 int listen_open(const struct sockd_addr *addr, int backlog, int *fd_r);
 int listen_local_addr(int fd, struct sockd_addr *addr_r);
+
+int listen_activated(struct listen_set *set);
+int listen_set_open(const struct sockd_config *cfg, struct listen_set *old,
+    struct listen_set *set_r);
+void listen_set_close(struct listen_set *set);
+size_t listen_service_fds(const struct listen_set *set, size_t service, int *fds, size_t max);
+void listen_log(const struct listen_set *set, const struct sockd_config *cfg);
 
 #endif

@@ -5,22 +5,15 @@
  * sockd never daemonizes: systemd (or a terminal) is its parent. Exit
  * statuses follow sysexits: 64 usage, 71 operating system, 78 configuration.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "config.h"
-#include "listen.h"
 #include "log.h"
-#include "notify.h"
-#include "priv.h"
-#include "sig.h"
-#include "util.h"
-#include "worker.h"
+#include "master.h"
 
 #ifndef SOCKD_CONFIG_PATH
 #define SOCKD_CONFIG_PATH "/etc/sockd.conf"
@@ -124,69 +117,6 @@ test_config(const struct sockd_config *cfg)
 	return 0;
 }
 
-static size_t
-open_listeners(const struct sockd_config *cfg, struct worker_listener **ls_r)
-{
-	struct worker_listener *ls = NULL;
-	char text[ADDR_TEXT_MAX];
-	struct sockd_addr bound;
-	size_t n = 0;
-
-	for (size_t i = 0; i < cfg->n_services; i++) {
-		const struct config_service *svc = &cfg->services[i];
-
-		for (size_t j = 0; j < svc->n_listen; j++) {
-			ls = xreallocarray(ls, n + 1, sizeof(*ls));
-			ls[n].svc = svc;
-			if (listen_open(&svc->listen[j].addr, svc->backlog, &ls[n].fd) == -1)
-				fatal(EXIT_OSERR, "%s: cannot listen on %s", svc->name, svc->listen[j].text);
-			if (listen_local_addr(ls[n].fd, &bound) == -1)
-				fatal(EXIT_OSERR, "getsockname: %s", strerror(errno));
-			addr_format(&bound, text, sizeof(text));
-			log_info("%s: listening on %s", svc->name, text);
-			n++;
-		}
-	}
-	*ls_r = ls;
-	return n;
-}
-
-static void
-close_listeners(struct worker_listener *ls, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (close(ls[i].fd) == -1 && errno != EINTR)
-			log_warn("close: %s", strerror(errno));
-	free(ls);
-}
-
-static int
-serve(const struct sockd_config *cfg)
-{
-	struct worker_listener *ls;
-	struct priv_ids ids;
-	int sig_fd;
-	size_t n;
-
-	if (priv_resolve(cfg->user, cfg->group, &ids) == -1)
-		return EXIT_CONFIG;
-	sig_fd = sig_open();
-	n = open_listeners(cfg, &ls);
-	if (priv_drop(&ids) == -1)
-		fatal(EXIT_OSERR, "cannot drop privileges");
-	priv_ids_free(&ids);
-	notify_ready();
-	notify_status("serving %zu service%s in one process", cfg->n_services,
-	    cfg->n_services == 1 ? "" : "s");
-	log_notice("sockd %s started: %zu service%s, %zu listener%s", PACKAGE_VERSION,
-	    cfg->n_services, cfg->n_services == 1 ? "" : "s", n, n == 1 ? "" : "s");
-	worker_run(ls, n, sig_fd);
-	notify_stopping();
-	close_listeners(ls, n);
-	close(sig_fd);
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -203,7 +133,10 @@ main(int argc, char **argv)
 		return EXIT_CONFIG;
 	if (opt.log_level == -1)
 		log_set_level(cfg->log_level);
-	status = opt.test ? test_config(cfg) : serve(cfg);
-	config_free(cfg);
-	return status;
+	if (opt.test) {
+		status = test_config(cfg);
+		config_free(cfg);
+		return status;
+	}
+	return master_run(cfg, opt.config_path);
 }

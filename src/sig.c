@@ -16,18 +16,17 @@
 #include "log.h"
 #include "sig.h"
 
-static const int sig_handled[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP };
-
+/* Block SIGS and return a signalfd that reads them. */
 int
-sig_open(void)
+sig_open(const int *sigs, size_t n)
 {
 	struct sigaction ign = { .sa_handler = SIG_IGN };
 	sigset_t set;
 	int fd;
 
 	sigemptyset(&set);
-	for (size_t i = 0; i < sizeof(sig_handled) / sizeof(sig_handled[0]); i++)
-		sigaddset(&set, sig_handled[i]);
+	for (size_t i = 0; i < n; i++)
+		sigaddset(&set, sigs[i]);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		fatal(EXIT_OSERR, "sigprocmask: %s", strerror(errno));
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -54,4 +53,18 @@ sig_next(int fd)
 	if (n != (ssize_t)sizeof(si))
 		fatal(EXIT_OSERR, "signalfd read: %s", n == -1 ? strerror(errno) : "short read");
 	return (int)si.ssi_signo;
+}
+
+/* Close the signalfd and unblock every signal again (before an exec, or in
+ * a new process that sets up its own). */
+void
+sig_close(int fd)
+{
+	sigset_t all;
+
+	if (fd != -1 && close(fd) == -1 && errno != EINTR)
+		log_warn("close(signalfd): %s", strerror(errno));
+	sigfillset(&all);
+	if (sigprocmask(SIG_UNBLOCK, &all, NULL) == -1)
+		fatal(EXIT_OSERR, "sigprocmask: %s", strerror(errno));
 }

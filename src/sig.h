@@ -6,7 +6,10 @@
 #ifndef SOCKD_SIG_H
 #define SOCKD_SIG_H
 
-int sig_open(void);
+#include <stddef.h>
+
+int sig_open(const int *sigs, size_t n);
+void sig_close(int fd);
 int sig_next(int fd);
 
 #endif

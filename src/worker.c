@@ -1,93 +1,74 @@
 /*
- * worker.c - the serving loop: wait for any listener to become readable,
- * accept, serve that one connection to its end, and wait again. This is the
- * iterative server; a pool of such workers is the prefork model.
+ * worker.c - a worker process, from fork to exit.
  *
- * Listeners are non-blocking, so a connection another process accepted
- * first costs an EAGAIN, not a hang. Running out of descriptors backs off
- * instead of spinning. Signals arrive on a signalfd that every wait
- * includes, so a stop request is never lost between a check and a wait.
+ * In the child: die with the master (PR_SET_PDEATHSIG, then make sure the
+ * master did not already die before that was set), keep only the
+ * descriptors this service needs, take signals from a signalfd of its own,
+ * give up root, and run the service's model until told to stop.
  */
 #include <errno.h>
-#include <poll.h>
+#include <linux/close_range.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
-#include "conn.h"
 #include "log.h"
+#include "model.h"
 #include "sig.h"
-#include "util.h"
 #include "worker.h"
 
-/* Accept one connection on L and serve it; 0 if a signal cut it short. */
+static const int worker_signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP };
+
 static int
-worker_serve_one(const struct worker_listener *l, int sig_fd)
+int_cmp(const void *a, const void *b)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	struct conn c = { .svc = l->svc };
-	static const struct timespec pause = { 0, 100000000L };	/* 100 ms */
-	int r;
-
-	c.fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
-	if (c.fd == -1) {
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-			log_warn("%s: accept: %s (pausing 100 ms)", l->svc->name, strerror(errno));
-			nanosleep(&pause, NULL);
-		} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			log_err("%s: accept: %s", l->svc->name, strerror(errno));
-		return 1;
-	}
-	addr_from_sockaddr((struct sockaddr *)&ss, len, &c.peer);
-	r = conn_serve(&c, handler_get(l->svc->handler), sig_fd);
-	if (close(c.fd) == -1 && errno != EINTR)
-		log_debug("%s: close: %s", l->svc->name, strerror(errno));
-	return r;
+	return *(const int *)a - *(const int *)b;
 }
 
-/* Act on pending signals; false once one of them asks to stop. */
-static bool
-worker_signals(int sig_fd)
+/* Close every descriptor above stderr except the listeners in FDS. */
+static void
+worker_close_others(const int *fds, size_t n)
 {
-	int sig;
+	int keep[WORKER_MAX_LISTENERS];
+	unsigned from = 3;
 
-	while ((sig = sig_next(sig_fd)) != 0) {
-		if (sig != SIGHUP) {
-			log_notice("%s: stopping", strsignal(sig));
-			return false;
-		}
-		/* XXX: reload arrives with the master process. */
-		log_notice("SIGHUP: reload is not implemented yet; configuration unchanged");
+	memcpy(keep, fds, n * sizeof(*fds));
+	qsort(keep, n, sizeof(*keep), int_cmp);
+	for (size_t i = 0; i <= n; i++) {
+		unsigned to = i < n ? (unsigned)keep[i] - 1 : ~0U;
+
+		if (to >= from && close_range(from, to, 0) == -1)
+			fatal(EXIT_OSERR, "close_range: %s", strerror(errno));
+		if (i < n)
+			from = (unsigned)keep[i] + 1;
 	}
-	return true;
 }
 
-/* Serve on the listeners LS[0..N) until a stop signal arrives on SIG_FD. */
-void
-worker_run(const struct worker_listener *ls, size_t n, int sig_fd)
+/* Die with the master. The kernel clears this setting whenever the
+ * credentials change, so it is set again after dropping root. */
+static void
+worker_follow_master(pid_t master)
 {
-	struct pollfd *pfd = xcalloc(n + 1, sizeof(*pfd));
-	bool running = true;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		fatal(EXIT_OSERR, "prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
+	if (getppid() != master)
+		_exit(0);	/* the master died before we could ask to follow it */
+}
 
-	for (size_t i = 0; i < n; i++)
-		pfd[i] = (struct pollfd){ .fd = ls[i].fd, .events = POLLIN };
-	pfd[n] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
-	while (running) {
-		if (poll(pfd, n + 1, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			fatal(EXIT_OSERR, "poll: %s", strerror(errno));
-		}
-		for (size_t i = 0; i < n; i++)
-			if ((pfd[i].revents & (POLLIN | POLLERR | POLLHUP)) &&
-			    !worker_serve_one(&ls[i], sig_fd))
-				break;	/* a signal is pending: see to it first */
-		running = worker_signals(sig_fd);
-	}
-	free(pfd);
+noreturn void
+worker_main(const struct worker_args *a)
+{
+	int sig_fd;
+
+	worker_follow_master(a->master);
+	worker_close_others(a->fds, a->n_fds);	/* the master's signalfd too */
+	/* The master's signal mask is inherited: no signal is lost in between. */
+	sig_fd = sig_open(worker_signals, sizeof(worker_signals) / sizeof(worker_signals[0]));
+	if (priv_drop(a->ids) == -1)
+		exit(EXIT_OSERR);
+	worker_follow_master(a->master);
+	model_prefork_run(a, sig_fd);
+	exit(0);
 }

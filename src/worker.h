@@ -1,18 +1,28 @@
 /*
- * worker.h - accept connections on a set of listeners and serve them.
+ * worker.h - a worker process: what the master hands it when it forks it,
+ * and its entry point.
  */
 #ifndef SOCKD_WORKER_H
 #define SOCKD_WORKER_H
 
-#include <stddef.h>
+#include <stdnoreturn.h>
+#include <sys/types.h>
 
 #include "config.h"
+#include "priv.h"
+#include "scoreboard.h"
 
-struct worker_listener {
-	int fd;
+#define WORKER_MAX_LISTENERS 64
+
+struct worker_args {
 	const struct config_service *svc;
+	int fds[WORKER_MAX_LISTENERS];	/* the service's listeners */
+	size_t n_fds;
+	struct scoreboard_slot *slot;
+	pid_t master;
+	const struct priv_ids *ids;
 };
 
-void worker_run(const struct worker_listener *ls, size_t n, int sig_fd);
+noreturn void worker_main(const struct worker_args *a);
 
 #endif

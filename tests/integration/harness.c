@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,7 +31,7 @@ die(const char *what)
 	exit(99);	/* a hard error, not a test failure */
 }
 
-static long long
+long long
 now_ms(void)
 {
 	struct timespec ts;
@@ -130,17 +131,12 @@ slurp(int fd)
 	return buf;
 }
 
+/* Fork and exec ARGV with stdout to OUT_FD (-1: /dev/null), stderr to ERR_FD. */
 static pid_t
-spawn(char *const *args, int out_fd, int err_fd)
+spawn_argv(char *const *argv, int out_fd, int err_fd, const char *notify)
 {
-	char *argv[32] = { (char *)harness_sockd() };
-	pid_t pid;
-	size_t n = 1;
+	pid_t pid = fork();
 
-	for (; args[n - 1] != NULL && n < 31; n++)
-		argv[n] = args[n - 1];
-	argv[n] = NULL;
-	pid = fork();
 	if (pid == -1)
 		die("fork");
 	if (pid == 0) {
@@ -152,11 +148,29 @@ spawn(char *const *args, int out_fd, int err_fd)
 		    dup2(err_fd, STDERR_FILENO) == -1)
 			_exit(127);
 		unsetenv("JOURNAL_STREAM");
-		unsetenv("NOTIFY_SOCKET");
-		execv(argv[0], argv);
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDNAMES");
+		if (notify != NULL)
+			setenv("NOTIFY_SOCKET", notify, 1);
+		else
+			unsetenv("NOTIFY_SOCKET");
+		execvp(argv[0], argv);
 		_exit(127);
 	}
 	return pid;
+}
+
+static pid_t
+spawn(char *const *args, int out_fd, int err_fd)
+{
+	char *argv[32] = { (char *)harness_sockd() };
+	size_t n = 1;
+
+	for (; args[n - 1] != NULL && n < 31; n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+	return spawn_argv(argv, out_fd, err_fd, NULL);
 }
 
 int
@@ -184,29 +198,49 @@ harness_run(char *const *args, char **out_r, char **err_r)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+static int
+notify_socket(const char *path)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd == -1)
+		die("socket");
+	snprintf(un.sun_path, sizeof(un.sun_path), "%s", path);
+	if (bind(fd, (struct sockaddr *)&un, sizeof(un)) == -1)
+		die("bind notify socket");
+	return fd;
+}
+
 struct daemon *
-daemon_start(const char *conf_text, ...)
+daemon_launch(const struct launch *l)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
-	char *args[16];
-	const char *a;
+	char *argv[48], *notify = NULL;
 	int err[2], n = 0;
-	va_list ap;
 
 	if (d == NULL)
 		die("calloc");
+	d->notify_fd = -1;
 	d->dir = harness_tmpdir();
-	d->conf = harness_write(d->dir, "sockd.conf", conf_text);
-	args[n++] = "-c";
-	args[n++] = d->conf;
-	va_start(ap, conf_text);
-	while ((a = va_arg(ap, const char *)) != NULL && n < 15)
-		args[n++] = (char *)a;
-	va_end(ap);
-	args[n] = NULL;
+	d->conf = harness_write(d->dir, "sockd.conf", l->conf);
+	for (size_t i = 0; l->wrapper != NULL && l->wrapper[i] != NULL && n < 20; i++)
+		argv[n++] = (char *)l->wrapper[i];
+	argv[n++] = (char *)(l->binary != NULL ? l->binary : harness_sockd());
+	argv[n++] = "-c";
+	argv[n++] = d->conf;
+	for (size_t i = 0; l->args != NULL && l->args[i] != NULL && n < 46; i++)
+		argv[n++] = (char *)l->args[i];
+	argv[n] = NULL;
+	if (l->notify) {
+		if (asprintf(&notify, "%s/notify.sock", d->dir) < 0)
+			die("asprintf");
+		d->notify_fd = notify_socket(notify);
+	}
 	if (pipe2(err, O_CLOEXEC) == -1)
 		die("pipe2");
-	d->pid = spawn(args, -1, err[1]);
+	d->pid = spawn_argv(argv, -1, err[1], notify);
+	free(notify);
 	close(err[1]);
 	d->err_fd = err[0];
 	for (size_t i = 0; i < HARNESS_MAX_DAEMONS; i++)
@@ -219,8 +253,129 @@ daemon_start(const char *conf_text, ...)
 	return NULL;
 }
 
+struct daemon *
+daemon_start(const char *conf_text, ...)
+{
+	const char *args[16];
+	struct launch l = { .conf = conf_text, .args = args };
+	int n = 0;
+	va_list ap;
+
+	va_start(ap, conf_text);
+	while (n < 15 && (args[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	args[n] = NULL;
+	return daemon_launch(&l);
+}
+
+/* Read every datagram waiting on the notify socket into d->notes. */
+static void
+daemon_read_notes(struct daemon *d)
+{
+	char buf[4096], cbuf[CMSG_SPACE(sizeof(int) * 16)];
+
+	for (;;) {
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+		ssize_t n = recvmsg(d->notify_fd, &mh, MSG_CMSG_CLOEXEC);
+
+		if (n <= 0)
+			return;
+		/* Close any descriptors sent along, as systemd would not keep them. */
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+				for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+					close(((int *)CMSG_DATA(c))[i]);
+		if (d->notes_len + (size_t)n + 2 < sizeof(d->notes)) {
+			memcpy(d->notes + d->notes_len, buf, (size_t)n);
+			d->notes_len += (size_t)n;
+			d->notes[d->notes_len++] = '\n';
+			d->notes[d->notes_len] = '\0';
+		}
+	}
+}
+
+bool
+daemon_wait_note(struct daemon *d, const char *needle, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		struct pollfd p = { .fd = d->notify_fd, .events = POLLIN };
+
+		daemon_read_notes(d);
+		if (strstr(d->notes, needle) != NULL)
+			return true;
+		if (now_ms() >= deadline) {
+			fprintf(stderr, "harness: \"%s\" not notified; notes so far:\n%s\n", needle, d->notes);
+			return false;
+		}
+		poll(&p, 1, 50);
+	}
+}
+
+/* The daemon's child processes (its workers), from /proc. */
+size_t
+daemon_workers(const struct daemon *d, pid_t *pids, size_t max)
+{
+	char path[64], buf[4096];
+	size_t n = 0;
+	FILE *fp;
+	long v;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)d->pid, (long)d->pid);
+	fp = fopen(path, "re");
+	if (fp == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), fp) != NULL)
+		for (char *p = buf, *end; n < max && (v = strtol(p, &end, 10)) > 0; p = end)
+			pids[n++] = (pid_t)v;
+	fclose(fp);
+	return n;
+}
+
+bool
+daemon_wait_workers(struct daemon *d, size_t want, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	pid_t pids[256];
+	size_t n;
+
+	while ((n = daemon_workers(d, pids, 256)) != want) {
+		if (now_ms() >= deadline) {
+			fprintf(stderr, "harness: %zu workers, wanted %zu; log:\n%s\n", n, want, d->log);
+			return false;
+		}
+		daemon_read_log(d, now_ms() + 20);
+	}
+	return true;
+}
+
+/* Replace the configuration file and send SIGHUP; the number of "reloaded"
+ * or "reload failed" lines seen before, to wait for the next one. */
+int
+daemon_reload(struct daemon *d, const char *conf_text)
+{
+	char *tmp;
+	int count = 0;
+
+	if (asprintf(&tmp, "%s.new", d->conf) < 0)
+		die("asprintf");
+	free(harness_write(d->dir, "sockd.conf.new", conf_text));
+	if (rename(tmp, d->conf) == -1)
+		die("rename");
+	free(tmp);
+	for (const char *p = d->log; (p = strstr(p, "SIGHUP: reloading")) != NULL; p++)
+		count++;
+	if (kill(d->pid, SIGHUP) == -1)
+		die("kill");
+	return count;
+}
+
 /* Read more of the daemon's log; false at EOF or when the deadline passes. */
-static bool
+bool
 daemon_read_log(struct daemon *d, long long deadline)
 {
 	struct pollfd p = { .fd = d->err_fd, .events = POLLIN };
@@ -307,6 +462,8 @@ daemon_free(struct daemon *d)
 	}
 	if (d->err_fd != -1)
 		close(d->err_fd);
+	if (d->notify_fd != -1)
+		close(d->notify_fd);
 	free(d->conf);
 	harness_rmdir(d->dir);
 	free(d);

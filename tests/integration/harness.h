@@ -15,8 +15,20 @@
 /* Ends a variadic argument list: a bare NULL may be an int there. */
 #define END ((char *)NULL)
 
+/* How to start a daemon; daemon_start() fills in the common case. */
+struct launch {
+	const char *conf;		/* configuration text */
+	const char *binary;		/* NULL: $SOCKD */
+	const char *const *wrapper;	/* argv run in front of sockd (NULL-ended), or NULL */
+	const char *const *args;	/* extra sockd arguments (NULL-ended), or NULL */
+	bool notify;			/* give it a NOTIFY_SOCKET and record what it says */
+};
+
 struct daemon {
 	pid_t pid;
+	int notify_fd;			/* -1 unless launched with notify */
+	char notes[16384];		/* every sd_notify datagram, "\n"-separated */
+	size_t notes_len;
 	int err_fd;			/* read end of the daemon's stderr */
 	char log[65536];		/* everything it logged so far */
 	size_t log_len;
@@ -34,7 +46,14 @@ char *harness_data(const char *name);
 int harness_run(char *const *args, char **out_r, char **err_r);
 
 struct daemon *daemon_start(const char *conf_text, ...);
+struct daemon *daemon_launch(const struct launch *l);
+bool daemon_wait_note(struct daemon *d, const char *needle, int timeout_ms);
+size_t daemon_workers(const struct daemon *d, pid_t *pids, size_t max);
+bool daemon_wait_workers(struct daemon *d, size_t n, int timeout_ms);
+int daemon_reload(struct daemon *d, const char *conf_text);
 bool daemon_wait_log(struct daemon *d, const char *needle, int timeout_ms);
+bool daemon_read_log(struct daemon *d, long long deadline_ms);
+long long now_ms(void);
 int daemon_port(struct daemon *d, const char *service, const char *prefix);
 int daemon_stop(struct daemon *d, int sig, int timeout_ms);
 void daemon_free(struct daemon *d);

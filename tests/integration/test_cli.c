@@ -180,7 +180,9 @@ test_serve_echo(void **state)
 	/* A second connection after the first closed is served too. */
 	echo_roundtrip(tcp_connect("127.0.0.1", port4));
 	assert_int_equal(daemon_stop(d, SIGTERM, HARNESS_TIMEOUT_MS), 0);
-	assert_non_null(strstr(d->log, "notice: Terminated: stopping"));
+	assert_non_null(strstr(d->log, "notice: graceful stop"));
+	assert_non_null(strstr(d->log, "notice: stopped"));
+	assert_int_equal(access(sock, F_OK), -1);	/* the socket file is removed */
 	daemon_free(d);
 	harness_rmdir(dir);
 }
@@ -194,13 +196,13 @@ test_stop_with_client_connected(void **state)
 
 	(void)state;
 	snprintf(conf, sizeof(conf), "%sservices = ( { name = \"echo\"; handler = \"echo\";"
-	    " listen = \"127.0.0.1:0\"; } );\n", user_line());
+	    " listen = \"127.0.0.1:0\"; timeouts = { graceful = 0.3; }; } );\n", user_line());
 	d = daemon_start(conf, END);
 	port = daemon_port(d, "echo", "127.0.0.1");
 	assert_true(port > 0);
 	fd = tcp_connect("127.0.0.1", port);
 	echo_roundtrip(dup(fd));
-	/* An idle client does not keep SIGTERM from working. */
+	/* An idle client holds the stop up only for timeouts.graceful. */
 	assert_int_equal(daemon_stop(d, SIGTERM, HARNESS_TIMEOUT_MS), 0);
 	assert_true(recv_eof(fd, HARNESS_TIMEOUT_MS));
 	close(fd);
@@ -208,7 +210,7 @@ test_stop_with_client_connected(void **state)
 }
 
 static void
-test_sighup_keeps_serving(void **state)
+test_sighup_reloads(void **state)
 {
 	char conf[512];
 	struct daemon *d;
@@ -221,7 +223,7 @@ test_sighup_keeps_serving(void **state)
 	port = daemon_port(d, "echo", "127.0.0.1");
 	assert_true(daemon_wait_log(d, "notice: sockd " PACKAGE_VERSION " started", HARNESS_TIMEOUT_MS));
 	assert_int_equal(kill(d->pid, SIGHUP), 0);
-	assert_true(daemon_wait_log(d, "SIGHUP: reload is not implemented yet", HARNESS_TIMEOUT_MS));
+	assert_true(daemon_wait_log(d, "reloaded: generation 2", HARNESS_TIMEOUT_MS));
 	echo_roundtrip(tcp_connect("127.0.0.1", port));
 	assert_int_equal(daemon_stop(d, SIGTERM, HARNESS_TIMEOUT_MS), 0);
 	daemon_free(d);
@@ -298,7 +300,7 @@ test_log_level_option(void **state)
 	assert_true(daemon_wait_log(d, "notice: sockd " PACKAGE_VERSION " started", HARNESS_TIMEOUT_MS));
 	assert_int_equal(daemon_stop(d, SIGTERM, HARNESS_TIMEOUT_MS), 0);
 	assert_null(strstr(d->log, "info: "));
-	assert_non_null(strstr(d->log, "notice: Terminated: stopping"));
+	assert_non_null(strstr(d->log, "notice: graceful stop"));
 	daemon_free(d);
 }
 
@@ -325,15 +327,24 @@ test_root_serves_as_nobody(void **state)
 {
 	struct passwd *pw = getpwnam("nobody");
 	struct daemon *d;
+	pid_t w[4];
 
 	(void)state;
 	if (geteuid() != 0 || pw == NULL)
 		skip();
-	d = daemon_start("services = ( { name = \"echo\"; handler = \"echo\";"
-	    " listen = \"127.0.0.1:0\"; } );\n", NULL);
+	d = daemon_start("services = ( { name = \"echo\"; handler = \"echo\"; workers = 2;"
+	    " listen = \"127.0.0.1:0\"; } );\n", END);
 	assert_true(daemon_wait_log(d, "notice: sockd " PACKAGE_VERSION " started", HARNESS_TIMEOUT_MS));
 	assert_non_null(strstr(d->log, "no \"user\" set: serving as \"nobody\""));
-	assert_int_equal(proc_uid(d->pid), (long)pw->pw_uid);
+	assert_true(daemon_wait_workers(d, 2, HARNESS_TIMEOUT_MS));
+	assert_int_equal(daemon_workers(d, w, 4), 2);
+	/* The workers serve as nobody; the master keeps root to bind on reload. */
+	for (long end = now_ms() + HARNESS_TIMEOUT_MS; now_ms() < end &&
+	    (proc_uid(w[0]) != (long)pw->pw_uid || proc_uid(w[1]) != (long)pw->pw_uid);)
+		usleep(10000);
+	assert_int_equal(proc_uid(w[0]), (long)pw->pw_uid);
+	assert_int_equal(proc_uid(w[1]), (long)pw->pw_uid);
+	assert_int_equal(proc_uid(d->pid), 0);
 	assert_int_equal(daemon_stop(d, SIGTERM, HARNESS_TIMEOUT_MS), 0);
 	daemon_free(d);
 }
@@ -349,6 +360,7 @@ test_root_explicit_user(void **state)
 	d = daemon_start("user = \"root\";\nservices = ( { name = \"echo\"; handler = \"echo\";"
 	    " listen = \"127.0.0.1:0\"; } );\n", NULL);
 	assert_true(daemon_wait_log(d, "notice: sockd " PACKAGE_VERSION " started", HARNESS_TIMEOUT_MS));
+	assert_true(daemon_wait_workers(d, 4, HARNESS_TIMEOUT_MS));
 	assert_int_equal(proc_uid(d->pid), 0);
 	assert_int_equal(daemon_stop(d, SIGTERM, HARNESS_TIMEOUT_MS), 0);
 	daemon_free(d);
@@ -367,7 +379,7 @@ main(void)
 		T(test_check_syntax_and_missing),
 		T(test_serve_echo),
 		T(test_stop_with_client_connected),
-		T(test_sighup_keeps_serving),
+		T(test_sighup_reloads),
 		T(test_stop_right_after_disconnect),
 		T(test_run_bad_config),
 		T(test_address_in_use),

@@ -8,9 +8,10 @@ trap 'rm -rf "$dir"' EXIT
 # Point the unit at the freshly built binary so verify can check ExecStart.
 ${SED:-sed} -e "s|@sbindir@|$SOCKD_BUILDDIR/src|g" -e "s|@sysconfdir@|$SOCKD_SRCDIR/conf|g" \
     "$SOCKD_SRCDIR/systemd/sockd.service.in" >"$dir/sockd.service" || exit 99
-out=$(cd "$dir" && systemd-analyze verify --man=no "$dir/sockd.service" 2>&1)
+cp "$SOCKD_SRCDIR/systemd/sockd.socket" "$dir/sockd.socket" || exit 99
+out=$(cd "$dir" && systemd-analyze verify --man=no "$dir/sockd.service" "$dir/sockd.socket" 2>&1)
 if [ -n "$out" ]; then
-    echo "systemd-analyze verify sockd.service:"
+    echo "systemd-analyze verify sockd.service sockd.socket:"
     echo "$out"
     exit 1
 fi

@@ -76,6 +76,12 @@ test_minimal_defaults(void **state)
 	assert_int_equal(s->workers, 4);
 	assert_int_equal(s->threads, 1);
 	assert_int_equal(s->backlog, 511);
+	assert_int_equal(s->max_message, 65536);
+	assert_int_equal(s->graceful_ms, 30000);
+	assert_null(s->reply);
+	assert_int_equal(s->unix_mode, -1);
+	assert_int_equal(s->unix_uid, -1);
+	assert_int_equal(s->unix_gid, -1);
 	assert_int_equal(s->n_listen, 1);
 	assert_string_equal(s->listen[0].text, "127.0.0.1:7007");
 	assert_int_equal(addr_port(&s->listen[0].addr), 7007);
@@ -209,7 +215,7 @@ test_enums(void **state)
 	    "test.conf:1: services.[0].model: \"event\" is not available in this version of sockd (available: \"prefork\")",
 	    NULL);
 	expect_errors(SVC("name = \"h\"; listen = \"127.0.0.1:80\"; handler = \"http\";"),
-	    "test.conf:1: services.[0].handler: \"http\" is not available in this version of sockd (available: \"echo\")",
+	    "test.conf:1: services.[0].handler: \"http\" is not available in this version of sockd (available: \"echo\", \"discard\", \"ack\")",
 	    NULL);
 	expect_errors(SVC("name = \"h\"; listen = \"127.0.0.1:80\"; handler = \"ECHO\";"),
 	    "test.conf:1: services.[0].handler: must be one of \"echo\", \"discard\", \"ack\", \"http\", \"exec\", \"module\" (got \"ECHO\")",
@@ -439,6 +445,100 @@ test_describe(void **state)
 	config_free(cfg);
 }
 
+
+static void
+test_handlers_and_framings(void **state)
+{
+	static const char *const framings[] = { "raw", "line", "length16", "length32" };
+	struct sockd_config *cfg;
+	char text[512];
+
+	(void)state;
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(text, sizeof(text), SVC("name = \"a\"; listen = \"127.0.0.1:1\"; "
+		    "handler = \"discard\"; framing = \"%s\";"), framings[i]);
+		cfg = load_ok(text);
+		assert_int_equal(cfg->services[0].handler, HANDLER_DISCARD);
+		assert_int_equal(cfg->services[0].framing, (int)i);
+		config_free(cfg);
+	}
+	cfg = load_ok(SVC("name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"ack\";"));
+	assert_string_equal(cfg->services[0].reply, "OK");
+	config_free(cfg);
+	cfg = load_ok(SVC("name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"ack\"; reply = \"+PONG\";"));
+	assert_string_equal(cfg->services[0].reply, "+PONG");
+	config_free(cfg);
+	expect_errors(SVC(ECHO " reply = \"x\";"),
+	    "test.conf:1: services.[0].reply: only used by handler \"ack\"", NULL);
+	expect_errors(SVC("name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"ack\"; reply = 1;"),
+	    "test.conf:1: services.[0].reply: must be a string (got 1)", NULL);
+}
+
+static void
+test_limits_and_timeouts(void **state)
+{
+	struct sockd_config *cfg;
+
+	(void)state;
+	cfg = load_ok(SVC(ECHO " limits = { max_message = 1; }; timeouts = { graceful = 2.5; };"));
+	assert_int_equal(cfg->services[0].max_message, 1);
+	assert_int_equal(cfg->services[0].graceful_ms, 2500);
+	config_free(cfg);
+	cfg = load_ok(SVC(ECHO " timeouts = { graceful = 0; };"));
+	assert_int_equal(cfg->services[0].graceful_ms, 0);
+	config_free(cfg);
+	expect_errors("services = ( {\n" ECHO "\n"
+	    " limits = { max_message = 0; max_connections = 10; mtu = 1; };\n"
+	    " timeouts = { graceful = -1; idle = 5; };\n"
+	    "} );\n",
+	    "test.conf:3: services.[0].limits.max_connections: setting not supported by this version of sockd",
+	    "test.conf:3: services.[0].limits.mtu: unknown setting",
+	    "test.conf:3: services.[0].limits.max_message: must be an integer between 1 and 16777216 (got 0)",
+	    "test.conf:4: services.[0].timeouts.idle: setting not supported by this version of sockd",
+	    "test.conf:4: services.[0].timeouts.graceful: must be a number of seconds from 0 to 3600 (got -1)",
+	    NULL);
+	expect_errors(SVC(ECHO " limits = 5;"),
+	    "test.conf:1: services.[0].limits: must be a group { ... } (got 5)", NULL);
+	expect_errors(SVC(ECHO " timeouts = { graceful = \"soon\"; };"),
+	    "test.conf:1: services.[0].timeouts.graceful: must be a number of seconds from 0 to 3600 (got \"soon\")",
+	    NULL);
+}
+
+static void
+test_unix_options(void **state)
+{
+	struct sockd_config *cfg;
+
+	(void)state;
+	cfg = load_ok(SVC("name = \"u\"; handler = \"echo\"; listen = \"unix:/tmp/u.sock\";"
+	    " unix = { mode = \"0660\"; owner = \"root\"; group = \"root\"; };"));
+	assert_int_equal(cfg->services[0].unix_mode, 0660);
+	assert_int_equal(cfg->services[0].unix_uid, 0);
+	assert_int_equal(cfg->services[0].unix_gid, 0);
+	config_free(cfg);
+	expect_errors(SVC("name = \"u\"; handler = \"echo\"; listen = \"unix:/tmp/u.sock\";"
+	    " unix = { mode = \"0778\"; owner = \"no-such-user-sockd\"; colour = 1; };"),
+	    "test.conf:1: services.[0].unix.colour: unknown setting",
+	    "test.conf:1: services.[0].unix.mode: must be an octal mode from \"0000\" to \"0777\" (got \"0778\")",
+	    "test.conf:1: services.[0].unix.owner: no such user \"no-such-user-sockd\"",
+	    NULL);
+	expect_errors(SVC(ECHO " unix = { mode = \"0600\"; };"),
+	    "test.conf:1: services.[0].unix: the service has no unix: listener", NULL);
+}
+
+static void
+test_listen_count(void **state)
+{
+	char text[8192] = "services = ( { name = \"a\"; handler = \"echo\"; listen = [ ";
+	size_t n = strlen(text);
+
+	(void)state;
+	for (int i = 0; i < 65; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s\"127.0.0.1:%d\"", i ? ", " : "", 1000 + i);
+	snprintf(text + n, sizeof(text) - n, " ]; } );\n");
+	expect_errors(text, "test.conf:1: services.[0].listen: at most 64 addresses per service (got 65)", NULL);
+}
+
 int
 main(void)
 {
@@ -461,6 +561,10 @@ main(void)
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_include),
 		cmocka_unit_test(test_describe),
+		cmocka_unit_test(test_handlers_and_framings),
+		cmocka_unit_test(test_limits_and_timeouts),
+		cmocka_unit_test(test_unix_options),
+		cmocka_unit_test(test_listen_count),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

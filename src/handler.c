@@ -1,0 +1,25 @@
+/*
+ * handler.c - the table of built-in handlers.
+ */
+#include <stddef.h>
+
+#include "handler.h"
+
+const struct handler *
+handler_get(enum config_handler kind)
+{
+	switch (kind) {
+	case HANDLER_ECHO:
+		return &handler_echo;
+	case HANDLER_DISCARD:
+		return &handler_discard;
+	case HANDLER_ACK:
+		return &handler_ack;
+#ifdef SOCKD_TEST_HANDLERS
+	case HANDLER_TEST_CRASH:
+		return &handler_crash;
+#endif
+	default:
+		return NULL;
+	}
+}

@@ -1,0 +1,597 @@
+/*
+ * master.c - the master process: owns the configuration, the listeners and
+ * the scoreboard, keeps every service's pool of workers whole, and tells
+ * systemd how things stand. It never reads or writes client data.
+ *
+ * One loop: wait (signals or the next timed decision) -> act on signals ->
+ * reap children -> apply the pool decisions -> STATUS and watchdog. The
+ * waiting happens in exactly one place, on a signalfd, so no signal is
+ * lost between a check and a wait.
+ *
+ * Signal -> action:
+ *   SIGTERM, SIGINT   graceful stop: workers finish their connections
+ *                     (up to timeouts.graceful), then are killed; exit 0
+ *   SIGQUIT           fast stop: workers are killed at once; exit 0
+ *   SIGHUP            reload (see master_reload)
+ *   SIGTTIN, SIGTTOU  one worker more / fewer in every service
+ *   SIGCHLD           reap
+ */
+#include <errno.h>
+#include <signal.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "listen.h"
+#include "log.h"
+#include "master.h"
+#include "notify.h"
+#include "pool.h"
+#include "priv.h"
+#include "scoreboard.h"
+#include "sig.h"
+#include "util.h"
+#include "worker.h"
+
+#define MASTER_TICK_MS 1000		/* STATUS refresh and housekeeping */
+#define MASTER_READY_POLL_MS 20		/* while waiting for workers to accept */
+#define MASTER_READY_MAX_NS (5000 * POOL_MS)	/* drain old workers by then anyway */
+#define MAX_WORKERS 4096
+
+static const int master_sigset[] = {
+	SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU,
+};
+
+struct master_child {
+	pid_t pid;
+	uint32_t generation;
+	size_t service;			/* in the current config, if current */
+	struct scoreboard_slot *slot;
+	int64_t started_ns;
+	int graceful_ms;
+	bool stopping;
+	int64_t kill_at_ns;
+};
+
+struct master_service {
+	struct pool_state pool;
+	uint64_t retired_messages;	/* from workers already reaped */
+	uint64_t last_messages;		/* for the rate */
+	double rate;			/* messages per second */
+	bool warned_full;
+};
+
+struct master {
+	const char *path;
+	struct sockd_config *cfg;
+	struct priv_ids ids;
+	struct listen_set listeners;
+	struct master_service *svc;	/* one per cfg service */
+	uint32_t generation;
+	struct scoreboard *sb;
+	struct master_child *kids;
+	size_t n_kids;
+	int sig_fd;
+	bool stopping;
+	bool waiting_ready;		/* READY=1 (and draining old workers) pending */
+	int64_t ready_since_ns;
+	int64_t next_tick_ns;
+	int64_t wake_ns;		/* earliest timed decision */
+	uint64_t watchdog_usec;
+	int64_t next_watchdog_ns;
+	char reload_error[160];
+	char status[512];
+};
+
+/* ---- children ---------------------------------------------------------- */
+
+static struct master_child *
+master_find_kid(struct master *m, pid_t pid)
+{
+	for (size_t i = 0; i < m->n_kids; i++)
+		if (m->kids[i].pid == pid)
+			return &m->kids[i];
+	return NULL;
+}
+
+static void
+master_spawn(struct master *m, size_t s, int64_t now)
+{
+	const struct config_service *svc = &m->cfg->services[s];
+	struct worker_args a = { .svc = svc, .master = getpid(), .ids = &m->ids };
+	struct master_child *k;
+	pid_t pid;
+
+	a.slot = scoreboard_claim(m->sb, 0, m->generation, (uint32_t)s, now);
+	if (a.slot == NULL) {
+		if (!m->svc[s].warned_full)
+			log_err("%s: no free scoreboard slot (%u in all): restart sockd to make room",
+			    svc->name, m->sb->n_slots);
+		m->svc[s].warned_full = true;
+		return;
+	}
+	a.n_fds = listen_service_fds(&m->listeners, s, a.fds, WORKER_MAX_LISTENERS);
+	pid = fork();
+	if (pid == -1) {
+		log_err("%s: fork: %s", svc->name, strerror(errno));
+		scoreboard_release(a.slot);
+		return;
+	}
+	if (pid == 0)
+		worker_main(&a);
+	a.slot->pid = pid;
+	m->kids = xreallocarray(m->kids, m->n_kids + 1, sizeof(*m->kids));
+	k = &m->kids[m->n_kids++];
+	*k = (struct master_child){ .pid = pid, .generation = m->generation, .service = s,
+		.slot = a.slot, .started_ns = now, .graceful_ms = svc->graceful_ms };
+	log_debug("%s: started worker %ld", svc->name, (long)pid);
+}
+
+static void
+master_signal_kid(struct master_child *k, int sig, int64_t now)
+{
+	if (kill(k->pid, sig) == -1 && errno != ESRCH)
+		log_warn("kill(%ld, %d): %s", (long)k->pid, sig, strerror(errno));
+	if (sig == SIGTERM && !k->stopping) {
+		k->stopping = true;
+		k->kill_at_ns = now + (int64_t)k->graceful_ms * POOL_MS;
+	}
+}
+
+static void
+master_log_exit(const struct master *m, const struct master_child *k, int status)
+{
+	const char *name = k->generation == m->generation ?
+	    m->cfg->services[k->service].name : "(old generation)";
+
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_info("%s: worker %ld exited", name, (long)k->pid);
+	else if (WIFEXITED(status))
+		log_warn("%s: worker %ld exited with status %d", name, (long)k->pid,
+		    WEXITSTATUS(status));
+	else if (WIFSIGNALED(status) && k->stopping && WTERMSIG(status) == SIGKILL)
+		log_warn("%s: worker %ld killed: it overstayed its graceful stop", name, (long)k->pid);
+	else
+		log_warn("%s: worker %ld killed by signal %d (%s)", name, (long)k->pid,
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+}
+
+/* Reap every child that has exited; no zombie survives a pass. */
+static void
+master_reap(struct master *m, int64_t now)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct master_child *k = master_find_kid(m, pid);
+		bool abnormal;
+
+		if (k == NULL)
+			continue;
+		master_log_exit(m, k, status);
+		abnormal = !(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !k->stopping;
+		if (k->generation == m->generation) {
+			struct master_service *ms = &m->svc[k->service];
+
+			ms->retired_messages += atomic_load(&k->slot->messages);
+			pool_exited(&ms->pool, abnormal, atomic_load(&k->slot->served),
+			    now - k->started_ns, now);
+		}
+		scoreboard_release(k->slot);
+		*k = m->kids[--m->n_kids];
+	}
+	if (pid == -1 && errno != ECHILD)
+		log_err("waitpid: %s", strerror(errno));
+}
+
+/* ---- decisions --------------------------------------------------------- */
+
+static void
+master_wake_by(struct master *m, int64_t t)
+{
+	if (t != 0 && (m->wake_ns == 0 || t < m->wake_ns))
+		m->wake_ns = t;
+}
+
+/* Run the pool decision over the kids for which MATCH is true. */
+static void
+master_apply(struct master *m, struct pool_state *ps, bool (*match)(const struct master *,
+    const struct master_child *, size_t), size_t s, int64_t now, struct pool_decision *d)
+{
+	struct pool_worker *w = xcalloc(m->n_kids, sizeof(*w));
+	size_t *idx = xcalloc(m->n_kids, sizeof(*idx));
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->n_kids; i++) {
+		const struct master_child *k = &m->kids[i];
+
+		if (!match(m, k, s))
+			continue;
+		idx[n] = i;
+		w[n++] = (struct pool_worker){ .current = k->generation == m->generation,
+			.stopping = k->stopping, .kill_at_ns = k->kill_at_ns,
+			.busy = atomic_load(&k->slot->state) == SLOT_BUSY,
+			.served = atomic_load(&k->slot->served), .started_ns = k->started_ns };
+	}
+	pool_decide(ps, w, n, now, d);
+	for (size_t i = 0; i < n; i++)
+		if (w[i].action != POOL_KEEP)
+			master_signal_kid(&m->kids[idx[i]],
+			    w[i].action == POOL_KILL ? SIGKILL : SIGTERM, now);
+	master_wake_by(m, d->wake_ns);
+	free(idx);
+	free(w);
+}
+
+static bool
+match_service(const struct master *m, const struct master_child *k, size_t s)
+{
+	return k->generation == m->generation && k->service == s;
+}
+
+static bool
+match_retired(const struct master *m, const struct master_child *k, size_t s)
+{
+	(void)s;
+	return k->generation != m->generation || m->stopping;
+}
+
+static void
+master_maintain(struct master *m, int64_t now)
+{
+	struct pool_state retired = { 0 };
+	struct pool_decision d;
+
+	m->wake_ns = 0;
+	if (!m->stopping)
+		for (size_t s = 0; s < m->cfg->n_services; s++) {
+			master_apply(m, &m->svc[s].pool, match_service, s, now, &d);
+			for (int i = 0; i < d.spawn; i++)
+				master_spawn(m, s, scoreboard_now());
+		}
+	master_apply(m, &retired, match_retired, 0, now, &d);	/* overdue stops */
+}
+
+/* Is every worker of service S that should be there accepting? */
+static bool
+master_service_ready(const struct master *m, size_t s)
+{
+	int accepting = 0;
+
+	if (m->svc[s].pool.failures > 0)
+		return true;	/* failing: READY must not wait on it */
+	for (size_t i = 0; i < m->n_kids; i++) {
+		const struct master_child *k = &m->kids[i];
+		int st = atomic_load(&k->slot->state);
+
+		if (match_service(m, k, s) && !k->stopping && (st == SLOT_IDLE || st == SLOT_BUSY))
+			accepting++;
+	}
+	return accepting >= m->svc[s].pool.desired;
+}
+
+/* Every current worker accepting (or 5 s gone by)? Then say READY=1 and
+ * let the previous generation go. */
+static void
+master_check_ready(struct master *m, int64_t now)
+{
+	bool all = true;
+
+	for (size_t s = 0; s < m->cfg->n_services && all; s++)
+		all = master_service_ready(m, s);
+	if (!all && now - m->ready_since_ns < MASTER_READY_MAX_NS)
+		return;
+	for (size_t i = 0; i < m->n_kids; i++)
+		if (m->kids[i].generation != m->generation && !m->kids[i].stopping)
+			master_signal_kid(&m->kids[i], SIGTERM, now);
+	m->waiting_ready = false;
+	notify_ready();
+}
+
+/* ---- status ------------------------------------------------------------ */
+
+static void
+master_status(struct master *m, int64_t now, bool tick)
+{
+	char buf[sizeof(m->status)];
+	size_t len;
+
+	snprintf(buf, sizeof(buf), "%s", m->reload_error);
+	for (size_t s = 0; s < m->cfg->n_services; s++) {
+		struct master_service *ms = &m->svc[s];
+		unsigned busy = 0, idle = 0, conns = 0;
+		uint64_t msgs = ms->retired_messages;
+
+		for (size_t i = 0; i < m->n_kids; i++) {
+			const struct master_child *k = &m->kids[i];
+			int st = atomic_load(&k->slot->state);
+
+			if (!match_service(m, k, s))
+				continue;
+			busy += st == SLOT_BUSY;
+			idle += st == SLOT_IDLE;
+			conns += atomic_load(&k->slot->current);
+			msgs += atomic_load(&k->slot->messages);
+		}
+		if (tick) {
+			ms->rate = (double)(msgs - ms->last_messages) * 1000 / MASTER_TICK_MS;
+			ms->last_messages = msgs;
+		}
+		len = strlen(buf);
+		snprintf(buf + len, sizeof(buf) - len, "%s%s: %u workers (%u busy, %u idle), %u conns, %.0f req/s",
+		    len ? "; " : "", m->cfg->services[s].name, busy + idle, busy, idle, conns, ms->rate);
+		if (ms->pool.failures > 0) {
+			len = strlen(buf);
+			snprintf(buf + len, sizeof(buf) - len, ", backoff after %u failed starts",
+			    ms->pool.failures);
+		}
+	}
+	if (strcmp(buf, m->status) != 0) {
+		memcpy(m->status, buf, sizeof(buf));
+		notify_status("%s", m->status);
+	}
+	(void)now;
+}
+
+/* ---- reload ------------------------------------------------------------ */
+
+static void
+master_reload_failed(struct master *m, const char *why)
+{
+	log_err("reload failed: %s; still serving the previous configuration", why);
+	snprintf(m->reload_error, sizeof(m->reload_error), "reload failed: %s", why);
+	notify_ready();
+}
+
+static struct sockd_config *
+master_load(const char *path, char *why, size_t size)
+{
+	struct config_errors errs = { 0 };
+	struct sockd_config *cfg = config_load_file(path, &errs);
+
+	for (size_t i = 0; i < errs.count; i++)
+		log_err("%s", errs.msg[i]);
+	if (cfg == NULL)
+		snprintf(why, size, "%s", errs.count > 0 ? errs.msg[0] : "configuration error");
+	config_errors_free(&errs);
+	return cfg;
+}
+
+static void
+master_set_pools(struct master *m)
+{
+	m->svc = xcalloc(m->cfg->n_services, sizeof(*m->svc));
+	for (size_t s = 0; s < m->cfg->n_services; s++)
+		pool_init(&m->svc[s].pool, m->cfg->services[s].workers);
+}
+
+/*
+ * SIGHUP, in nginx's order: read and check the new configuration in full;
+ * on any error keep everything as it is. Otherwise open the new listeners
+ * (unchanged addresses keep their sockets), start the new generation, and
+ * once it accepts, ask the old one to finish its connections and exit.
+ */
+static void
+master_reload(struct master *m)
+{
+	struct sockd_config *cfg;
+	struct listen_set set;
+	struct priv_ids ids;
+	char why[sizeof(m->reload_error) - 16];
+
+	notify_reloading();
+	log_notice("SIGHUP: reloading %s", m->path);
+	if ((cfg = master_load(m->path, why, sizeof(why))) == NULL)
+		return master_reload_failed(m, why);
+	if (priv_resolve(cfg->user, cfg->group, &ids) == -1) {
+		config_free(cfg);
+		return master_reload_failed(m, "cannot resolve user/group");
+	}
+	if (listen_set_open(cfg, &m->listeners, &set) == -1) {
+		priv_ids_free(&ids);
+		config_free(cfg);
+		return master_reload_failed(m, "cannot open the new listeners");
+	}
+	listen_set_close(&m->listeners);	/* what the new config no longer has */
+	m->listeners = set;
+	priv_ids_free(&m->ids);
+	m->ids = ids;
+	config_free(m->cfg);
+	m->cfg = cfg;
+	free(m->svc);
+	master_set_pools(m);
+	m->generation++;
+	m->reload_error[0] = '\0';
+	m->waiting_ready = true;
+	m->ready_since_ns = scoreboard_now();
+	listen_log(&m->listeners, m->cfg);
+	log_notice("reloaded: generation %u", m->generation);
+}
+
+/* ---- signals and stopping ---------------------------------------------- */
+
+static void
+master_stop(struct master *m, bool fast, int64_t now)
+{
+	if (m->stopping && !fast)
+		return;
+	if (!m->stopping) {
+		notify_stopping();
+		log_notice("%s stop: %zu workers", fast ? "fast" : "graceful", m->n_kids);
+	}
+	m->stopping = true;
+	for (size_t i = 0; i < m->n_kids; i++)
+		master_signal_kid(&m->kids[i], fast ? SIGKILL : SIGTERM, now);
+	listen_set_close(&m->listeners);	/* the workers hold their own copies */
+}
+
+static void
+master_resize(struct master *m, int delta)
+{
+	for (size_t s = 0; s < m->cfg->n_services; s++) {
+		struct pool_state *ps = &m->svc[s].pool;
+		int want = ps->desired + delta;
+
+		if (want < 1 || want > MAX_WORKERS) {
+			log_notice("%s: staying at %d workers", m->cfg->services[s].name, ps->desired);
+			continue;
+		}
+		ps->desired = want;
+		log_notice("%s: now %d workers", m->cfg->services[s].name, want);
+	}
+}
+
+static void
+master_signals(struct master *m, int64_t now)
+{
+	int sig;
+
+	while ((sig = sig_next(m->sig_fd)) != 0) {
+		switch (sig) {
+		case SIGTERM:
+		case SIGINT:
+		case SIGQUIT:
+			master_stop(m, sig == SIGQUIT, now);
+			break;
+		case SIGHUP:
+			if (!m->stopping)
+				master_reload(m);
+			break;
+		case SIGTTIN:
+		case SIGTTOU:
+			if (!m->stopping)
+				master_resize(m, sig == SIGTTIN ? 1 : -1);
+			break;
+		default:
+			break;	/* SIGCHLD: the reap below */
+		}
+	}
+}
+
+/* ---- the loop ---------------------------------------------------------- */
+
+static int
+master_timeout_ms(const struct master *m, int64_t now)
+{
+	int64_t next = m->next_tick_ns;
+
+	if (m->wake_ns != 0 && m->wake_ns < next)
+		next = m->wake_ns;
+	if (m->watchdog_usec != 0 && m->next_watchdog_ns < next)
+		next = m->next_watchdog_ns;
+	if (m->waiting_ready && now + MASTER_READY_POLL_MS * POOL_MS < next)
+		next = now + MASTER_READY_POLL_MS * POOL_MS;
+	return next <= now ? 0 : (int)((next - now + POOL_MS - 1) / POOL_MS);
+}
+
+static void
+master_wait(struct master *m)
+{
+	struct pollfd p = { .fd = m->sig_fd, .events = POLLIN };
+	int64_t now = scoreboard_now();
+
+	if (poll(&p, 1, master_timeout_ms(m, now)) == -1 && errno != EINTR)
+		fatal(EXIT_OSERR, "poll: %s", strerror(errno));
+}
+
+static void
+master_housekeeping(struct master *m, int64_t now)
+{
+	bool tick = now >= m->next_tick_ns;
+
+	if (m->waiting_ready && !m->stopping)
+		master_check_ready(m, now);
+	if (tick)
+		m->next_tick_ns = now + MASTER_TICK_MS * POOL_MS;
+	if (!m->stopping)
+		master_status(m, now, tick);
+	if (m->watchdog_usec != 0 && now >= m->next_watchdog_ns) {
+		notify_watchdog();
+		m->next_watchdog_ns = now + (int64_t)m->watchdog_usec * 1000 / 2;
+	}
+}
+
+static uint32_t
+master_slots(const struct sockd_config *cfg)
+{
+	uint64_t n = 0;
+
+	for (size_t s = 0; s < cfg->n_services; s++)
+		n += (uint64_t)cfg->services[s].workers;
+	n *= 4;
+	return n < 64 ? 64 : n > 65536 ? 65536 : (uint32_t)n;
+}
+
+static int
+master_init(struct master *m, struct sockd_config *cfg, const char *path)
+{
+	struct listen_set activated = { 0 };
+
+	*m = (struct master){ .path = path, .cfg = cfg, .generation = 1, .sig_fd = -1 };
+	if (priv_resolve(cfg->user, cfg->group, &m->ids) == -1)
+		return EXIT_CONFIG;
+	if (listen_activated(&activated) == -1 ||
+	    listen_set_open(cfg, &activated, &m->listeners) == -1) {
+		listen_set_close(&activated);
+		return EXIT_OSERR;
+	}
+	listen_set_close(&activated);
+	listen_log(&m->listeners, cfg);
+	m->sb = scoreboard_create(master_slots(cfg));
+	master_set_pools(m);
+	m->sig_fd = sig_open(master_sigset, ARRAY_SIZE(master_sigset));
+	m->watchdog_usec = notify_watchdog_usec();
+	m->waiting_ready = true;
+	m->ready_since_ns = scoreboard_now();
+	/* Workers hold our pid as their parent; refuse ptrace from them. */
+	if (prctl(PR_SET_DUMPABLE, 0) == -1)
+		log_warn("prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+	return 0;
+}
+
+static void
+master_fini(struct master *m)
+{
+	listen_set_close(&m->listeners);
+	scoreboard_destroy(m->sb);
+	sig_close(m->sig_fd);
+	priv_ids_free(&m->ids);
+	free(m->kids);
+	free(m->svc);
+	config_free(m->cfg);
+}
+
+/* Run the master until it is told to stop; returns the exit status.
+ * Takes CFG over (a reload replaces it). */
+int
+master_run(struct sockd_config *cfg, const char *path)
+{
+	struct master m;
+	int r = master_init(&m, cfg, path);
+
+	if (r != 0) {
+		master_fini(&m);
+		return r;
+	}
+	log_notice("sockd %s started: %zu service%s", PACKAGE_VERSION, cfg->n_services,
+	    cfg->n_services == 1 ? "" : "s");
+	while (!m.stopping || m.n_kids > 0) {
+		int64_t now;
+
+		master_wait(&m);
+		now = scoreboard_now();
+		master_signals(&m, now);
+		master_reap(&m, now);
+		master_maintain(&m, now);
+		master_housekeeping(&m, now);
+	}
+	log_notice("stopped");
+	master_fini(&m);
+	return 0;
+}

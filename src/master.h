@@ -1,0 +1,11 @@
+/*
+ * master.h - the master process.
+ */
+#ifndef SOCKD_MASTER_H
+#define SOCKD_MASTER_H
+
+#include "config.h"
+
+int master_run(struct sockd_config *cfg, const char *path);
+
+#endif

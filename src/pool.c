@@ -1,0 +1,115 @@
+/*
+ * pool.c - the pool's decisions, as a pure function.
+ *
+ * Rules (after Apache's prefork and Postfix's master throttling):
+ * - Keep `desired` workers of the current generation that are not stopping;
+ *   start the missing ones, ask the extra ones (idle first) to stop.
+ * - A worker that dies abnormally before it completed a connection, or
+ *   within a second of starting, is an early death. Early deaths hold
+ *   spawning back: 10 ms after the first, doubling up to 5 s; while the
+ *   service is failing only one worker is started at a time, as a probe, so
+ *   a handler that crashes on every connection costs a few forks, not a
+ *   fork bomb.
+ * - The service is healthy again when a worker started after the last
+ *   failure completes a connection, or after 10 s without a failure.
+ * - A worker asked to stop that is still there at its deadline is killed.
+ */
+#include "pool.h"
+
+void
+pool_init(struct pool_state *ps, int desired)
+{
+	*ps = (struct pool_state){ .desired = desired };
+}
+
+int64_t
+pool_backoff_ns(unsigned failures)
+{
+	int64_t d = POOL_BACKOFF_MIN_NS;
+
+	for (unsigned i = 1; i < failures && d < POOL_BACKOFF_MAX_NS; i++)
+		d *= 2;
+	return d < POOL_BACKOFF_MAX_NS ? d : POOL_BACKOFF_MAX_NS;
+}
+
+void
+pool_exited(struct pool_state *ps, bool abnormal, uint64_t served,
+    int64_t lifetime_ns, int64_t now_ns)
+{
+	if (!abnormal || (served > 0 && lifetime_ns >= POOL_EARLY_NS))
+		return;
+	ps->failures++;
+	ps->last_failure_ns = now_ns;
+	ps->next_spawn_ns = now_ns + pool_backoff_ns(ps->failures);
+}
+
+static void
+pool_check_health(struct pool_state *ps, const struct pool_worker *w, size_t n,
+    int64_t now_ns)
+{
+	if (ps->failures == 0)
+		return;
+	if (now_ns - ps->last_failure_ns >= POOL_HEALTHY_NS) {
+		ps->failures = 0;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (w[i].current && w[i].started_ns > ps->last_failure_ns && w[i].served > 0) {
+			ps->failures = 0;
+			return;
+		}
+}
+
+static void
+wake_by(struct pool_decision *d, int64_t t)
+{
+	if (d->wake_ns == 0 || t < d->wake_ns)
+		d->wake_ns = t;
+}
+
+/* Ask EXTRA of the running current workers to stop, idle ones first. */
+static void
+pool_trim(struct pool_worker *w, size_t n, int extra)
+{
+	for (int pass = 0; pass < 2 && extra > 0; pass++)
+		for (size_t i = n; i-- > 0 && extra > 0;)
+			if (w[i].current && !w[i].stopping && w[i].action == POOL_KEEP &&
+			    w[i].busy == (pass == 1)) {
+				w[i].action = POOL_STOP;
+				extra--;
+			}
+}
+
+void
+pool_decide(struct pool_state *ps, struct pool_worker *w, size_t n,
+    int64_t now_ns, struct pool_decision *d)
+{
+	int running = 0, missing;
+
+	*d = (struct pool_decision){ 0 };
+	pool_check_health(ps, w, n, now_ns);
+	for (size_t i = 0; i < n; i++) {
+		w[i].action = POOL_KEEP;
+		if (w[i].stopping && now_ns >= w[i].kill_at_ns)
+			w[i].action = POOL_KILL;
+		else if (w[i].stopping)
+			wake_by(d, w[i].kill_at_ns);
+		else if (w[i].current)
+			running++;
+	}
+	missing = ps->desired - running;
+	if (missing < 0)
+		pool_trim(w, n, -missing);
+	if (missing <= 0)
+		return;
+	if (ps->failures == 0) {
+		d->spawn = missing;
+		return;
+	}
+	d->backing_off = true;
+	wake_by(d, ps->failures ? ps->last_failure_ns + POOL_HEALTHY_NS : 0);
+	if (now_ns < ps->next_spawn_ns)
+		wake_by(d, ps->next_spawn_ns);
+	else if (running == 0)
+		d->spawn = 1;	/* one probe at a time while failing */
+}

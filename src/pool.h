@@ -1,0 +1,54 @@
+/*
+ * pool.h - how many workers a service should have, and which to stop or
+ * kill: a pure function of numbers (no clock, no syscalls), so every rule
+ * can be unit-tested alone. The master gathers the inputs, calls
+ * pool_decide() and carries the actions out.
+ */
+#ifndef SOCKD_POOL_H
+#define SOCKD_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define POOL_MS 1000000LL				/* nanoseconds */
+#define POOL_BACKOFF_MIN_NS (10 * POOL_MS)
+#define POOL_BACKOFF_MAX_NS (5000 * POOL_MS)
+#define POOL_HEALTHY_NS (10000 * POOL_MS)	/* no failure this long: reset */
+#define POOL_EARLY_NS (1000 * POOL_MS)		/* death sooner than this is "early" */
+
+/* Per service, kept by the master across decisions. */
+struct pool_state {
+	int desired;			/* workers wanted now (config +/- TTIN/TTOU) */
+	unsigned failures;		/* early deaths since the last healthy sign */
+	int64_t last_failure_ns;
+	int64_t next_spawn_ns;		/* no spawn before this while failing */
+};
+
+enum pool_action { POOL_KEEP, POOL_STOP, POOL_KILL };
+
+/* One worker of the service as the decision sees it. */
+struct pool_worker {
+	bool current;			/* of the current generation */
+	bool stopping;			/* already asked to stop */
+	bool busy;			/* serving a connection (from the scoreboard) */
+	uint64_t served;		/* connections completed */
+	int64_t started_ns;
+	int64_t kill_at_ns;		/* stopping: SIGKILL from then on */
+	enum pool_action action;	/* out */
+};
+
+struct pool_decision {
+	int spawn;			/* new workers to start now */
+	bool backing_off;		/* spawns held back by failures */
+	int64_t wake_ns;		/* decide again by then (0: no need) */
+};
+
+void pool_init(struct pool_state *ps, int desired);
+void pool_exited(struct pool_state *ps, bool abnormal, uint64_t served,
+    int64_t lifetime_ns, int64_t now_ns);
+void pool_decide(struct pool_state *ps, struct pool_worker *w, size_t n,
+    int64_t now_ns, struct pool_decision *d);
+int64_t pool_backoff_ns(unsigned failures);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * scoreboard.c - one shared-memory slot per worker process.
+ *
+ * Its size is fixed when the master starts (MAP_SHARED memory cannot be
+ * grown under processes that already mapped it): four slots per configured
+ * worker, at least 64, so that a reload can run two generations side by
+ * side and SIGTTIN has room. A reload or SIGTTIN that needs more fails with
+ * a message saying so.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "log.h"
+#include "scoreboard.h"
+
+static size_t
+scoreboard_size(uint32_t n_slots)
+{
+	return sizeof(struct scoreboard) + (size_t)n_slots * sizeof(struct scoreboard_slot);
+}
+
+struct scoreboard *
+scoreboard_create(uint32_t n_slots)
+{
+	struct scoreboard *sb;
+
+	sb = mmap(NULL, scoreboard_size(n_slots), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sb == MAP_FAILED)
+		fatal(EXIT_OSERR, "scoreboard: mmap of %u slots: %s", n_slots, strerror(errno));
+	sb->n_slots = n_slots;	/* mmap memory is zeroed: every slot is SLOT_FREE */
+	return sb;
+}
+
+void
+scoreboard_destroy(struct scoreboard *sb)
+{
+	if (sb != NULL && munmap(sb, scoreboard_size(sb->n_slots)) == -1)
+		log_warn("scoreboard: munmap: %s", strerror(errno));
+}
+
+/* Take a free slot for a new worker; NULL when all are in use. */
+struct scoreboard_slot *
+scoreboard_claim(struct scoreboard *sb, pid_t pid, uint32_t generation,
+    uint32_t service, int64_t now_ns)
+{
+	for (uint32_t i = 0; i < sb->n_slots; i++) {
+		struct scoreboard_slot *s = &sb->slots[i];
+
+		if (atomic_load(&s->state) != SLOT_FREE)
+			continue;
+		s->pid = pid;
+		s->generation = generation;
+		s->service = service;
+		s->started_ns = now_ns;
+		atomic_store(&s->heartbeat_ns, now_ns);
+		atomic_store(&s->served, 0);
+		atomic_store(&s->current, 0);
+		atomic_store(&s->messages, 0);
+		atomic_store(&s->bytes_in, 0);
+		atomic_store(&s->bytes_out, 0);
+		atomic_store(&s->accept_miss, 0);
+		atomic_store(&s->state, SLOT_STARTING);
+		return s;
+	}
+	return NULL;
+}
+
+struct scoreboard_slot *
+scoreboard_find(struct scoreboard *sb, pid_t pid)
+{
+	for (uint32_t i = 0; i < sb->n_slots; i++)
+		if (atomic_load(&sb->slots[i].state) != SLOT_FREE && sb->slots[i].pid == pid)
+			return &sb->slots[i];
+	return NULL;
+}
+
+void
+scoreboard_release(struct scoreboard_slot *slot)
+{
+	slot->pid = 0;
+	atomic_store(&slot->state, SLOT_FREE);
+}
+
+uint32_t
+scoreboard_free_slots(const struct scoreboard *sb)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < sb->n_slots; i++)
+		if (atomic_load(&sb->slots[i].state) == SLOT_FREE)
+			n++;
+	return n;
+}
+
+int64_t
+scoreboard_now(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		panic("clock_gettime(CLOCK_MONOTONIC): %s", strerror(errno));
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}

@@ -1,0 +1,528 @@
+/*
+ * test_master.c - the master and its prefork pool, through the real binary:
+ * workers kept whole, crash-loop backoff, dying with the master, graceful
+ * and fast stop, reload (workers, listeners, broken config, no refused
+ * connection), sd_notify, socket activation, every handler under every
+ * framing on IPv4, IPv6 and Unix sockets.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define T_MS HARNESS_TIMEOUT_MS
+#define STARTED "notice: sockd " PACKAGE_VERSION " started"
+
+static char conf[8192];
+
+/* A configuration: "user" when root, then one service from the format. */
+static const char *
+config(const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(conf, sizeof(conf), "%s", geteuid() == 0 ? "user = \"nobody\";\n" : "");
+
+	va_start(ap, fmt);
+	vsnprintf(conf + n, sizeof(conf) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return conf;
+}
+
+static void
+echo_line(int fd, const char *line)
+{
+	char buf[256];
+	size_t n = strlen(line);
+
+	assert_true(fd >= 0);
+	assert_int_equal(send_all(fd, line, n), 0);
+	assert_int_equal(recv_exact(fd, buf, n, T_MS), (ssize_t)n);
+	assert_memory_equal(buf, line, n);
+}
+
+static bool
+answers(int port)
+{
+	int fd = tcp_connect("127.0.0.1", port);
+	char buf[6];
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = send_all(fd, "ping\n", 5) == 0 && recv_exact(fd, buf, 5, T_MS) == 5 &&
+	    memcmp(buf, "ping\n", 5) == 0;
+	close(fd);
+	return ok;
+}
+
+static bool
+pid_gone(pid_t pid)
+{
+	char path[64], state = 0;
+	FILE *fp;
+
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return true;
+	if (fscanf(fp, "%*d (%*[^)]) %c", &state) != 1)
+		state = 0;
+	fclose(fp);
+	return state == 'Z';
+}
+
+static struct daemon *
+start(const char *text, int *port_r)
+{
+	struct daemon *d = daemon_start(text, END);
+
+	*port_r = daemon_port(d, "echo", "127.0.0.1");
+	assert_true(*port_r > 0);
+	assert_true(daemon_wait_log(d, STARTED, T_MS));
+	return d;
+}
+
+static void
+test_pool_is_kept_whole(void **state)
+{
+	pid_t before[8], after[8];
+	struct daemon *d;
+	int port;
+
+	(void)state;
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; workers = 3; } );\n"), &port);
+	assert_true(daemon_wait_workers(d, 3, T_MS));
+	assert_int_equal(daemon_workers(d, before, 8), 3);
+	assert_true(answers(port));
+	assert_int_equal(kill(before[1], SIGKILL), 0);
+	assert_true(daemon_wait_log(d, "killed by signal 9", T_MS));
+	assert_true(daemon_wait_workers(d, 3, T_MS));
+	assert_int_equal(daemon_workers(d, after, 8), 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_not_equal(after[i], before[1]);
+	for (int i = 0; i < 10; i++)
+		assert_true(answers(port));
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+static void
+test_workers_die_with_master(void **state)
+{
+	struct daemon *d;
+	pid_t w[8];
+	size_t n;
+	int port;
+
+	(void)state;
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\";"
+	    " listen = \"127.0.0.1:0\"; workers = 3; } );\n"), &port);
+	assert_true(daemon_wait_workers(d, 3, T_MS));
+	n = daemon_workers(d, w, 8);
+	assert_int_equal(daemon_stop(d, SIGKILL, T_MS), 128 + SIGKILL);
+	for (long long end = now_ms() + 2000; now_ms() < end;) {
+		size_t alive = 0;
+
+		for (size_t i = 0; i < n; i++)
+			alive += !pid_gone(w[i]);
+		if (alive == 0)
+			break;
+		usleep(20000);
+	}
+	for (size_t i = 0; i < n; i++)
+		assert_true(pid_gone(w[i]));
+	daemon_free(d);
+}
+
+static void
+test_crash_loop_backs_off(void **state)
+{
+	struct launch l = { .binary = getenv("SOCKD_TEST"), .notify = true };
+	struct daemon *d;
+	int port, kills = 0;
+
+	(void)state;
+	assert_non_null(l.binary);
+	l.conf = config("services = ( { name = \"echo\"; handler = \"crash\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; workers = 4; } );\n");
+	d = daemon_launch(&l);
+	port = daemon_port(d, "echo", "127.0.0.1");
+	assert_true(port > 0);
+	assert_true(daemon_wait_note(d, "READY=1", T_MS));
+	/* A client that connects without pause for 5 s; every message kills a worker. */
+	for (long long end = now_ms() + 5000; now_ms() < end;) {
+		int fd = tcp_connect("127.0.0.1", port);
+
+		if (fd >= 0) {
+			send_all(fd, "boom\n", 5);
+			recv_eof(fd, 500);
+			close(fd);
+		}
+	}
+	assert_true(daemon_wait_note(d, "backoff after", T_MS));
+	while (daemon_read_log(d, now_ms() + 200))
+		;
+	for (const char *p = d->log; (p = strstr(p, "killed by signal 6")) != NULL; p++)
+		kills++;
+	/* 4 at start, then one probe per backoff step: 10 ms doubling, ~9 in 5 s. */
+	assert_in_range(kills, 2, 25);
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+static void
+test_graceful_stop_finishes_connection(void **state)
+{
+	struct daemon *d;
+	char buf[16];
+	int port, fd, other;
+
+	(void)state;
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; workers = 2; } );\n"), &port);
+	assert_true(daemon_wait_workers(d, 2, T_MS));
+	fd = tcp_connect("127.0.0.1", port);
+	echo_line(fd, "first\n");
+	assert_int_equal(send_all(fd, "hal", 3), 0);	/* a message in flight */
+	assert_int_equal(kill(d->pid, SIGTERM), 0);
+	assert_true(daemon_wait_log(d, "graceful stop", T_MS));
+	usleep(200 * 1000);
+	assert_int_equal(send_all(fd, "f\n", 2), 0);
+	assert_int_equal(recv_exact(fd, buf, 5, T_MS), 5);
+	assert_memory_equal(buf, "half\n", 5);
+	/* Nobody accepts new connections any more. */
+	other = tcp_connect("127.0.0.1", port);
+	if (other >= 0) {
+		assert_true(recv_eof(other, T_MS));
+		close(other);
+	}
+	close(fd);
+	assert_int_equal(daemon_stop(d, 0, T_MS), 0);
+	assert_non_null(strstr(d->log, "notice: stopped"));
+	daemon_free(d);
+}
+
+static void
+test_graceful_timeout_then_kill(void **state)
+{
+	struct daemon *d;
+	long long t0;
+	int port, fd;
+
+	(void)state;
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\";"
+	    " listen = \"127.0.0.1:0\"; workers = 1; timeouts = { graceful = 0.5; }; } );\n"), &port);
+	fd = tcp_connect("127.0.0.1", port);
+	echo_line(fd, "idle\n");
+	t0 = now_ms();
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	assert_true(now_ms() - t0 >= 400);
+	assert_non_null(strstr(d->log, "overstayed its graceful stop"));
+	assert_true(recv_eof(fd, T_MS));
+	close(fd);
+	daemon_free(d);
+}
+
+static void
+test_fast_stop(void **state)
+{
+	struct daemon *d;
+	int port, fd;
+
+	(void)state;
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\";"
+	    " listen = \"127.0.0.1:0\"; workers = 2; } );\n"), &port);
+	fd = tcp_connect("127.0.0.1", port);
+	echo_line(fd, "x\n");
+	assert_int_equal(daemon_stop(d, SIGQUIT, 3000), 0);
+	assert_non_null(strstr(d->log, "fast stop"));
+	assert_true(recv_eof(fd, T_MS));
+	close(fd);
+	daemon_free(d);
+}
+
+static void
+test_ttin_ttou(void **state)
+{
+	struct daemon *d;
+	int port;
+
+	(void)state;
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\";"
+	    " listen = \"127.0.0.1:0\"; workers = 2; } );\n"), &port);
+	assert_true(daemon_wait_workers(d, 2, T_MS));
+	assert_int_equal(kill(d->pid, SIGTTIN), 0);
+	assert_true(daemon_wait_workers(d, 3, T_MS));
+	assert_int_equal(kill(d->pid, SIGTTOU), 0);
+	assert_true(daemon_wait_workers(d, 2, T_MS));
+	assert_int_equal(kill(d->pid, SIGTTOU), 0);
+	assert_true(daemon_wait_workers(d, 1, T_MS));
+	assert_int_equal(kill(d->pid, SIGTTOU), 0);	/* never below one */
+	assert_true(daemon_wait_log(d, "staying at 1 workers", T_MS));
+	assert_true(answers(port));
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+static void
+wait_reloaded(struct daemon *d, int generation)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "reloaded: generation %d", generation);
+	assert_true(daemon_wait_log(d, needle, T_MS));
+}
+
+static void
+test_reload_workers_and_listeners(void **state)
+{
+	struct launch l = { .notify = true };
+	char sock[512], text[1024];
+	pid_t old[8], now_pids[8];
+	struct daemon *d;
+	int port, port6, fd;
+
+	(void)state;
+	l.conf = config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = [ \"127.0.0.1:0\" ]; workers = 2; } );\n");
+	d = daemon_launch(&l);
+	port = daemon_port(d, "echo", "127.0.0.1");
+	assert_true(daemon_wait_note(d, "READY=1", T_MS));
+	assert_true(daemon_wait_workers(d, 2, T_MS));
+	assert_int_equal(daemon_workers(d, old, 8), 2);
+	/* Three workers, the same TCP listener, plus IPv6 and a Unix socket. */
+	snprintf(sock, sizeof(sock), "%s/echo.sock", d->dir);
+	snprintf(text, sizeof(text), "services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = [ \"127.0.0.1:0\", \"[::1]:0\", \"unix:%s\" ]; workers = 3; } );\n", sock);
+	daemon_reload(d, config("%s", text));
+	wait_reloaded(d, 2);
+	assert_true(daemon_wait_note(d, "RELOADING=1\nMONOTONIC_USEC=", T_MS));
+	port6 = daemon_port(d, "echo", "[::1]");
+	assert_true(port6 > 0);
+	assert_true(daemon_wait_workers(d, 3, T_MS));
+	assert_int_equal(daemon_workers(d, now_pids, 8), 3);
+	for (int i = 0; i < 3; i++)
+		assert_true(now_pids[i] != old[0] && now_pids[i] != old[1]);
+	assert_true(answers(port));		/* same socket, same port */
+	fd = tcp_connect("::1", port6);
+	echo_line(fd, "six\n");
+	close(fd);
+	fd = unix_connect(sock);
+	echo_line(fd, "unix\n");
+	close(fd);
+	/* Remove the IPv6 and Unix listeners again. */
+	daemon_reload(d, config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = [ \"127.0.0.1:0\" ]; workers = 1; } );\n"));
+	wait_reloaded(d, 3);
+	assert_true(daemon_wait_workers(d, 1, T_MS));
+	assert_true(tcp_connect("::1", port6) < 0);
+	assert_true(unix_connect(sock) < 0);
+	assert_int_equal(access(sock, F_OK), -1);	/* the socket file is gone */
+	assert_true(answers(port));
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+static void
+test_reload_broken_config(void **state)
+{
+	struct launch l = { .notify = true };
+	struct daemon *d;
+	int port;
+
+	(void)state;
+	l.conf = config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; workers = 2; } );\n");
+	d = daemon_launch(&l);
+	port = daemon_port(d, "echo", "127.0.0.1");
+	assert_true(daemon_wait_note(d, "READY=1", T_MS));
+	daemon_reload(d, "services = ( { name = \"echo\"; workers = \"lots\"; } );\n");
+	assert_true(daemon_wait_log(d, "reload failed", T_MS));
+	assert_non_null(strstr(d->log, "services.[0].workers: must be an integer"));
+	assert_true(daemon_wait_note(d, "STATUS=reload failed: ", T_MS));
+	assert_true(answers(port));
+	assert_true(daemon_wait_workers(d, 2, T_MS));
+	/* A good reload clears the failure from STATUS. */
+	daemon_reload(d, config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; workers = 2; } );\n"));
+	wait_reloaded(d, 2);
+	assert_true(daemon_wait_note(d, "STATUS=echo: 2 workers", T_MS));
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+/* A client connecting without pause through 10 reloads is never refused. */
+static void
+test_reload_refuses_nobody(void **state)
+{
+	struct daemon *d;
+	int port, served = 0, failed = 0;
+
+	(void)state;
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; workers = 2; } );\n"), &port);
+	for (int r = 2; r <= 11; r++) {
+		char needle[64];
+
+		assert_int_equal(kill(d->pid, SIGHUP), 0);
+		snprintf(needle, sizeof(needle), "reloaded: generation %d", r);
+		for (long long end = now_ms() + T_MS; now_ms() < end;) {
+			if (answers(port))
+				served++;
+			else
+				failed++;
+			daemon_read_log(d, now_ms());
+			if (strstr(d->log, needle) != NULL && served > r * 20)
+				break;
+		}
+	}
+	assert_int_equal(failed, 0);
+	assert_true(served >= 200);
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+static void
+test_notify_protocol(void **state)
+{
+	struct launch l = { .notify = true };
+	struct daemon *d;
+
+	(void)state;
+	l.conf = config("services = ( { name = \"echo\"; handler = \"echo\";"
+	    " listen = \"127.0.0.1:0\"; workers = 2; } );\n");
+	d = daemon_launch(&l);
+	assert_true(daemon_wait_note(d, "READY=1", T_MS));
+	assert_true(daemon_wait_note(d, "STATUS=echo: 2 workers (0 busy, 2 idle), 0 conns, 0 req/s", T_MS));
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_read_log(d, now_ms());
+	assert_true(daemon_wait_note(d, "STOPPING=1", T_MS));
+	daemon_free(d);
+}
+
+static int
+free_port(void)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	socklen_t len = sizeof(in);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&in, sizeof(in)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&in, &len), 0);
+	port = ntohs(in.sin_port);
+	close(fd);
+	return port;
+}
+
+static void
+test_socket_activation(void **state)
+{
+	const char *wrapper[] = { "systemd-socket-activate", "-l", NULL, "--fdname=echo", NULL };
+	struct launch l = { .wrapper = wrapper };
+	char addr[32];
+	struct daemon *d;
+	int port = free_port(), fd;
+
+	(void)state;
+	if (access("/usr/bin/systemd-socket-activate", X_OK) != 0)
+		skip();
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	wrapper[2] = addr;
+	/* The same address configured: taken from systemd, not bound again. */
+	l.conf = config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = [ \"%s\", \"127.0.0.1:0\" ]; workers = 2; } );\n", addr);
+	d = daemon_launch(&l);
+	assert_true(daemon_wait_log(d, "Listening on", T_MS));
+	fd = tcp_connect("127.0.0.1", port);	/* systemd-socket-activate starts sockd now */
+	echo_line(fd, "activated\n");
+	close(fd);
+	assert_true(daemon_wait_log(d, "(from systemd)", T_MS));
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+
+	/* A socket whose name matches no service is an error, named in the log. */
+	wrapper[3] = "--fdname=nobody-here";
+	port = free_port();
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	d = daemon_launch(&l);
+	assert_true(daemon_wait_log(d, "Listening on", T_MS));
+	fd = tcp_connect("127.0.0.1", port);
+	assert_true(daemon_wait_log(d, "socket from systemd named \"nobody-here\" matches no service", T_MS));
+	assert_int_not_equal(daemon_stop(d, 0, T_MS), 0);
+	if (fd >= 0)
+		close(fd);
+	daemon_free(d);
+}
+
+static void
+test_workers_drop_root(void **state)
+{
+	struct passwd *pw = getpwnam("nobody");
+	struct group *gr = getgrnam("nogroup");
+	char path[64], line[256];
+	struct daemon *d;
+	long uid = -1, gid = -1;
+	pid_t w[4];
+	FILE *fp;
+	int port;
+
+	(void)state;
+	if (geteuid() != 0 || pw == NULL || gr == NULL)
+		skip();
+	d = start("user = \"nobody\"; group = \"nogroup\";\nservices = ( { name = \"echo\";"
+	    " handler = \"echo\"; listen = \"127.0.0.1:0\"; workers = 1; } );\n", &port);
+	assert_true(daemon_wait_workers(d, 1, T_MS));
+	assert_int_equal(daemon_workers(d, w, 4), 1);
+	assert_true(answers(port));	/* it serves only after dropping root */
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)w[0]);
+	assert_non_null(fp = fopen(path, "re"));
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		sscanf(line, "Uid: %ld", &uid);
+		sscanf(line, "Gid: %ld", &gid);
+	}
+	fclose(fp);
+	assert_int_equal(uid, (long)pw->pw_uid);
+	assert_int_equal(gid, (long)gr->gr_gid);
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+int
+main(void)
+{
+#define T(f) cmocka_unit_test_teardown(f, harness_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_pool_is_kept_whole),
+		T(test_workers_die_with_master),
+		T(test_crash_loop_backs_off),
+		T(test_graceful_stop_finishes_connection),
+		T(test_graceful_timeout_then_kill),
+		T(test_fast_stop),
+		T(test_ttin_ttou),
+		T(test_reload_workers_and_listeners),
+		T(test_reload_broken_config),
+		T(test_reload_refuses_nobody),
+		T(test_notify_protocol),
+		T(test_socket_activation),
+		T(test_workers_drop_root),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,427 @@
+#!/bin/bash
+# run.sh - sockd under a real systemd: "make install" into a temporary
+# DESTDIR, boot a throw-away systemd (PID 1 of a systemd-nspawn container on
+# the host's /usr), and walk the user journey with systemctl and journalctl.
+#
+# Run as root. Exit codes (automake): 0 pass, 1 a check failed, 77 skipped
+# (with a "SKIP:" line saying why), 99 rig error. See README.md next to it.
+#
+# Safety (docs: DESIGN.md section 8): before any systemd manager starts, this
+# shell moves into a new sub-cgroup of its own in every systemd-relevant
+# hierarchy (cgroup2, and the v1 name=systemd one on hybrid hosts), so the
+# container's systemd can only ever see that subtree. The container is ended
+# by pid, the sub-cgroups are removed, and every wait is bounded.
+set -u
+export LC_ALL=C SYSTEMD_PAGER= SYSTEMD_COLORS=0 SYSTEMD_LESS=
+unset MAKEFLAGS MFLAGS MAKELEVEL
+
+here=$(cd "$(dirname "$0")" && pwd) || exit 99
+SOCKD_SRCDIR=${SOCKD_SRCDIR:-$(cd "$here/../.." && pwd)}
+SOCKD_BUILDDIR=${SOCKD_BUILDDIR:-$SOCKD_SRCDIR}
+# Extra "make install" arguments, e.g. SOCKD_INSTALL_ARGS="prefix=/usr".
+SOCKD_INSTALL_ARGS=${SOCKD_INSTALL_ARGS:-}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-30}
+# Hard limit for everything after "make install" (normally a few seconds).
+TEST_TIMEOUT=${TEST_TIMEOUT:-60}
+
+# The real stdout/stderr, for the traps: a signal may arrive while a shell
+# function runs with its output redirected to a file.
+exec 3>&1 4>&2
+SECONDS=0
+failed=0
+rc=99 # until the end is reached: an unexpected exit is a rig error
+tmp=
+nsp=
+init=
+watchdog=
+subcgs=()   # "mountpoint|original path|sub-cgroup directory"
+
+say() { printf '# %s\n' "$*"; }
+ok() { printf 'ok - %s\n' "$*"; }
+notok() { printf 'not ok - %s\n' "$*"; failed=1; }
+check() { # check DESCRIPTION COMMAND...
+	local d=$1; shift
+	if "$@"; then ok "$d"; else notok "$d"; fi
+}
+skip() { echo "SKIP: $*"; rc=77; exit 77; }
+bail() { echo "Bail out! $*"; rc=99; exit 99; }
+indent() { sed 's/^/#   /'; }
+
+# ---- can this machine do it at all? ---------------------------------------
+[ "$(id -u)" = 0 ] || skip "not root (booting a systemd container needs root)"
+for t in systemd-nspawn nsenter timeout journalctl; do
+	command -v "$t" >/dev/null 2>&1 ||
+		skip "$t not found (Debian: apt-get install systemd-container util-linux coreutils)"
+done
+[ -x /lib/systemd/systemd ] || skip "no /lib/systemd/systemd on this machine"
+[ -d /usr/local ] || skip "no /usr/local" # only a sanity check on the host layout
+
+# ---- clean-up, run on every exit ------------------------------------------
+pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+wait_gone() { # wait_gone PID TENTHS
+	local i
+	for ((i = 0; i < $2; i++)); do pid_alive "$1" || return 0; sleep 0.1; done
+	! pid_alive "$1"
+}
+
+cleanup() {
+	local s mnt orig sub pids i
+	trap '' INT TERM HUP
+	exec 1>&3 2>&4
+	[ -n "${cleaned:-}" ] && return
+	cleaned=1
+	if pid_alive "$watchdog"; then
+		kill -TERM "$watchdog" 2>/dev/null
+		wait "$watchdog" 2>/dev/null
+	fi
+	if pid_alive "$nsp"; then
+		# nspawn turns SIGTERM into an orderly poweroff of the container.
+		kill -TERM "$nsp" 2>/dev/null
+		if ! wait_gone "$nsp" 150; then
+			say "container did not power off in 15 s: SIGKILL to its init and to nspawn"
+			[ -n "$init" ] && kill -KILL "$init" 2>/dev/null # ends its whole pid namespace
+			kill -KILL "$nsp" 2>/dev/null
+			wait_gone "$nsp" 50 || { say "nspawn $nsp survived SIGKILL"; rc=99; }
+		fi
+	fi
+	[ -n "$nsp" ] && wait "$nsp" 2>/dev/null
+	# Back to where the shell started, then remove the sub-cgroups. Anything
+	# still in them was started by this script: kill it first.
+	for s in "${subcgs[@]}"; do
+		IFS='|' read -r mnt orig sub <<<"$s"
+		echo $$ >"$mnt$orig/cgroup.procs" 2>/dev/null ||
+			{ say "cannot move back to $mnt$orig"; rc=99; }
+	done
+	for s in "${subcgs[@]}"; do
+		IFS='|' read -r mnt orig sub <<<"$s"
+		[ -d "$sub" ] || continue
+		for ((i = 0; i < 50; i++)); do
+			pids=$(find "$sub" -name cgroup.procs -exec cat {} + 2>/dev/null)
+			[ -z "$pids" ] && break
+			[ "$i" = 0 ] && say "stray processes in $sub: $(echo $pids)"
+			kill -KILL $pids 2>/dev/null
+			sleep 0.1
+		done
+		find "$sub" -depth -type d -exec rmdir {} + 2>/dev/null
+		[ -d "$sub" ] && { say "cannot remove sub-cgroup $sub"; rc=99; }
+	done
+	[ -n "$nsp" ] && rmdir "/run/systemd/nspawn/propagate/$machine" 2>/dev/null
+	[ -n "$tmp" ] && rm -rf --one-file-system "$tmp"
+	say "finished in ${SECONDS} s"
+}
+on_signal() {
+	trap '' INT TERM HUP
+	if [ "$1" = TERM ] && [ -n "$watchdog" ] && ! pid_alive "$watchdog"; then
+		echo "Bail out! over the ${TEST_TIMEOUT} s limit" >&3
+	else
+		echo "Bail out! interrupted by SIG$1" >&3
+	fi
+	rc=99
+	exit 99
+}
+trap 'cleanup; exit $rc' EXIT
+trap 'on_signal INT' INT
+trap 'on_signal TERM' TERM
+trap 'on_signal HUP' HUP
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sockd-systemd.XXXXXX") || bail "mktemp failed"
+case $tmp in *:*) bail "temporary directory $tmp contains ':' (nspawn uses it as separator)" ;; esac
+dest=$tmp/dest
+machine=sockd-test-$$
+
+# ---- 1. make install ------------------------------------------------------
+if timeout 300 make -C "$SOCKD_BUILDDIR" install DESTDIR="$dest" $SOCKD_INSTALL_ARGS \
+	>"$tmp/install.log" 2>&1; then
+	ok "make install DESTDIR=... $SOCKD_INSTALL_ARGS"
+else
+	notok "make install DESTDIR=... $SOCKD_INSTALL_ARGS"
+	tail -20 "$tmp/install.log" | indent
+	rc=1; exit 1
+fi
+unit=$(find "$dest" -path '*/systemd/system/sockd.service' -type f | head -1)
+[ -n "$unit" ] || { notok "make install installs sockd.service"; rc=1; exit 1; }
+say "unit: ${unit#$dest}"
+
+# The paths the installed unit runs, and whether the install put them there.
+exec_start=$(sed -n 's/^ExecStart=[-@:+!]*//p' "$unit" | head -1)
+bin=${exec_start%% *}
+conf=$(sed -n 's/.* -c \([^ ]*\).*/\1/p' <<<"$exec_start")
+say "ExecStart: $exec_start"
+check "installed unit's ExecStart names the installed binary ($bin)" \
+	test -n "$bin" -a -x "$dest$bin"
+check "installed unit's ExecStart names the installed config ($conf)" \
+	test -n "$conf" -a -f "$dest$conf"
+[ "$failed" = 0 ] || { rc=1; exit 1; }
+check "installed unit's ExecReload checks that config (sockd -t -c $conf)" \
+	grep -q "^ExecReload=[-@:+!]*$bin -t -c $conf\$" "$unit"
+
+# A copy of the installed config, bound over it: the host rewrites this file
+# in place for the broken-config reload.
+mkdir -p "$tmp/conf" && install -m 0644 "$dest$conf" "$tmp/conf/sockd.conf" ||
+	bail "cannot copy the installed config"
+
+# From here on, a watchdog: past TEST_TIMEOUT it sends this shell SIGTERM,
+# which ends everything through the EXIT trap.
+(
+	sleep "$TEST_TIMEOUT" &
+	s=$!
+	trap 'kill $s 2>/dev/null; wait $s; exit 0' TERM
+	wait $s && kill -TERM $$ 2>/dev/null
+) &
+watchdog=$!
+
+# ---- 2. safety: a sub-cgroup of our own before any systemd starts ----------
+add_subcg() { # add_subcg MOUNTPOINT ORIGINAL-PATH
+	local sub=$1${2%/}/sockd-systemd-test.$$
+	mkdir "$sub" 2>/dev/null || return 1
+	subcgs+=("$1|$2|$sub")
+	echo $$ >"$sub/cgroup.procs" 2>/dev/null
+}
+cgfs=$(stat -fc %T /sys/fs/cgroup 2>/dev/null)
+case $cgfs in
+cgroup2fs) # unified
+	orig=$(sed -n 's/^0:://p' /proc/$$/cgroup)
+	add_subcg /sys/fs/cgroup "$orig" ||
+		skip "cannot create a sub-cgroup under /sys/fs/cgroup$orig: not starting a systemd manager without one"
+	;;
+tmpfs) # hybrid or legacy
+	n=0
+	if [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
+		orig=$(sed -n 's/^0:://p' /proc/$$/cgroup)
+		add_subcg /sys/fs/cgroup/unified "$orig" ||
+			skip "cannot create a sub-cgroup under /sys/fs/cgroup/unified$orig: not starting a systemd manager without one"
+		n=$((n + 1))
+	fi
+	if [ "$(stat -fc %T /sys/fs/cgroup/systemd 2>/dev/null)" = cgroupfs ]; then
+		orig=$(sed -n 's/^[0-9]*:name=systemd://p' /proc/$$/cgroup)
+		add_subcg /sys/fs/cgroup/systemd "$orig" ||
+			skip "cannot create a sub-cgroup under /sys/fs/cgroup/systemd$orig: not starting a systemd manager without one"
+		n=$((n + 1))
+	fi
+	[ "$n" -gt 0 ] || skip "no cgroup2 nor name=systemd hierarchy under /sys/fs/cgroup"
+	;;
+*) skip "unknown cgroup layout (/sys/fs/cgroup is $cgfs)" ;;
+esac
+for s in "${subcgs[@]}"; do
+	IFS='|' read -r mnt orig sub <<<"$s"
+	key= # the /proc/PID/cgroup line: "0::PATH" or "N:name=systemd:PATH"
+	[ "$mnt" = /sys/fs/cgroup/systemd ] && key=name=systemd
+	grep -qx "[0-9]*:$key:${sub#$mnt}" /proc/$$/cgroup ||
+		bail "this shell is not in $sub after moving there: refusing to start systemd"
+done
+say "this shell is in its own sub-cgroup(s): $(for s in "${subcgs[@]}"; do printf '%s ' "${s##*|}"; done)"
+
+# ---- 3. boot the container ------------------------------------------------
+# -D / --volatile=yes: the host's /usr read-only, everything else a fresh
+# tmpfs (empty /etc). What "make install" put under /usr is layered on top of
+# the host's /usr; the unit and the config copy are bound in. A private
+# network: sockd's shipped config (127.0.0.1:7007, [::1]:7007) can never
+# collide with a port in use on the host, and nothing the container starts
+# touches the host's network.
+nspawn_args=(--quiet --console=read-only -D / --volatile=yes --register=no --keep-unit
+	--machine="$machine" --private-network
+	--bind-ro="$unit:/etc/systemd/system/sockd.service")
+socket_unit=$(find "$dest" -path '*/systemd/system/sockd.socket' -type f | head -1)
+[ -n "$socket_unit" ] && nspawn_args+=(--bind-ro="$socket_unit:/etc/systemd/system/sockd.socket")
+case $bin$conf in */usr/*) [ -d "$dest/usr" ] && nspawn_args+=(--overlay-ro="/usr:$dest/usr:/usr") ;; esac
+case $bin in /usr/*) ;; *) nspawn_args+=(--bind-ro="$dest$bin:$bin") ;; esac
+nspawn_args+=(--bind-ro="$tmp/conf/sockd.conf:$conf")
+
+systemd-nspawn "${nspawn_args[@]}" -b systemd.unit=basic.target systemd.firstboot=off \
+	</dev/null >"$tmp/console.log" 2>&1 &
+nsp=$!
+say "systemd-nspawn pid $nsp, machine $machine"
+
+# The container's init: a child of nspawn that is PID 1 in its namespace.
+for ((i = 0; i < 100; i++)); do
+	if ! pid_alive "$nsp"; then
+		wait "$nsp"; st=$?; nsp=
+		echo "# systemd-nspawn output:"; tail -15 "$tmp/console.log" | indent
+		skip "systemd-nspawn exited ($st) before the container's systemd started: this machine cannot boot one"
+	fi
+	for f in $(grep -l "^PPid:[[:space:]]*$nsp\$" /proc/[0-9]*/status 2>/dev/null); do
+		if [ "$(awk '/^NSpid:/ { print $NF }' "$f" 2>/dev/null)" = 1 ] &&
+			[ "$(cat "${f%/status}/comm" 2>/dev/null)" = systemd ]; then
+			init=${f#/proc/}; init=${init%/status}
+		fi
+	done
+	[ -n "$init" ] && break
+	sleep 0.1
+done
+[ -n "$init" ] || skip "no systemd PID 1 appeared in the container within 10 s"
+say "container init: host pid $init"
+
+ctr() { timeout 20 nsenter -t "$init" -a "$@"; }
+ctr_net() { timeout 10 nsenter -t "$init" -n "$@"; }
+
+state=
+deadline=$((SECONDS + BOOT_TIMEOUT))
+while [ "$SECONDS" -lt "$deadline" ]; do
+	pid_alive "$nsp" || break
+	state=$(timeout 5 nsenter -t "$init" -a systemctl is-system-running 2>/dev/null)
+	case $state in running | degraded) break ;; esac
+	sleep 0.2
+done
+case $state in
+running | degraded)
+	ok "container's systemd booted basic.target: $state ($(ctr systemctl --version | head -1))"
+	[ "$state" = degraded ] && ctr systemctl --failed --no-legend | indent
+	;;
+*)
+	echo "# systemd-nspawn output:"; tail -15 "$tmp/console.log" | indent
+	pid_alive "$nsp" || skip "the container's systemd did not come up (nspawn exited)"
+	bail "container's systemd not running after ${BOOT_TIMEOUT} s (state: '$state')"
+	;;
+esac
+check "journald is running in the container" \
+	test "$(ctr systemctl is-active systemd-journald.service)" = active
+
+# ---- 4. the checks --------------------------------------------------------
+svc_journal() { # the service's own lines (not PID 1's about it)
+	ctr journalctl --no-pager _SYSTEMD_UNIT=sockd.service "$@"
+}
+wait_journal() { # wait_journal REGEX [MIN-COUNT]: poll, up to 5 s
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[ "$(svc_journal -o cat | grep -cE "$1")" -ge "${2:-1}" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+diag() { # after a failed check: what systemd and the journal say
+	ctr systemctl status --no-pager -l sockd 2>&1 | indent
+	ctr journalctl --no-pager -n 15 -u sockd 2>&1 | indent
+}
+is_active() { test "$(ctr systemctl is-active sockd)" = "$1"; }
+wait_active() { # up to 5 s: READY=1 follows once every worker accepts
+	local i
+	for ((i = 0; i < 50; i++)); do is_active active && return 0; sleep 0.1; done
+	return 1
+}
+echo_roundtrip() { # echo_roundtrip HOST PORT: in the container's network
+	local msg="sockd-systemd-test $RANDOM$RANDOM"
+	ctr_net timeout 5 bash -c '
+		exec 3<>"/dev/tcp/$1/$2" || exit 1
+		printf "%s\n" "$3" >&3
+		IFS= read -r -t 3 line <&3 && [ "$line" = "$3" ]' _ "$1" "$2" "$msg" 2>/dev/null
+}
+echo_all() { # every TCP address sockd said it listens on answers
+	local a host port n=0
+	for a in $listen; do
+		port=${a##*:}; host=${a%:*}; host=${host#[}; host=${host%]}
+		echo_roundtrip "$host" "$port" || { say "no echo from $a"; return 1; }
+		n=$((n + 1))
+	done
+	[ "$n" -gt 0 ]
+}
+
+if ctr systemctl start sockd; then
+	ok "systemctl start sockd"
+else
+	notok "systemctl start sockd"; diag
+fi
+if is_active active; then
+	ok "systemctl is-active sockd: active (Type=notify: READY=1 arrived)"
+else
+	notok "systemctl is-active sockd: $(ctr systemctl is-active sockd)"; diag
+fi
+
+status=$(ctr systemctl status --no-pager -l sockd 2>&1)
+check "systemctl status shows sockd's STATUS= ($(sed -n 's/^ *Status: //p' <<<"$status"))" \
+	grep -q '^ *Status: "echo: [0-9]* workers' <<<"$status"
+
+wait_journal ': listening on ' 1
+listen=$(svc_journal -o cat | sed -n 's/^.*: listening on \([^ ]*:[0-9][0-9]*\)\( (from systemd)\)\{0,1\}$/\1/p' | sort -u)
+say "sockd listens on: $(echo $listen)"
+check "echo round trip to every listener ($(echo $listen))" echo_all
+
+mainpid=$(ctr systemctl show -p MainPID --value sockd)
+# (No awk in there: it is an /etc/alternatives link and /etc is empty.)
+uid=$(ctr grep '^Uid:' "/proc/${mainpid:-0}/status" 2>/dev/null | cut -f2)
+check "DynamicUser: MainPID $mainpid runs as uid ${uid:-?}, not root" \
+	test -n "$uid" -a "${uid:-0}" != 0
+check "uid ${uid:-?} is in systemd's dynamic user range 61184-65519" \
+	test "${uid:-0}" -ge 61184 -a "${uid:-0}" -le 65519
+
+nhup=$(svc_journal -o cat | grep -c SIGHUP)
+check "systemctl reload sockd (good config)" ctr systemctl reload sockd
+if wait_journal SIGHUP $((nhup + 1)); then
+	ok "sockd logged the SIGHUP: $(svc_journal -o cat | grep SIGHUP | tail -1)"
+else
+	notok "sockd logged the SIGHUP"; diag
+fi
+if wait_journal 'reloaded: generation 2' 1; then
+	ok "sockd reloaded: $(svc_journal -o cat | grep 'reloaded:' | tail -1)"
+else
+	notok "sockd logged 'reloaded: generation 2'"; diag
+fi
+check "still active after reload" is_active active
+check "echo answered after the reload" echo_all
+wd=$(ctr systemctl show -p WatchdogTimestampMonotonic --value sockd)
+check "the watchdog was pinged (WatchdogTimestampMonotonic=$wd)" test "${wd:-0}" != 0
+nhup=$(svc_journal -o cat | grep -c SIGHUP)
+
+# In place (same inode), so the bind mount shows it.
+cp "$tmp/conf/sockd.conf" "$tmp/conf/good.conf"
+printf 'services = ( { name = "echo"; listen = [ "127.0.0.1:7007" ]; handler = "echo"; bogus = 1; } );\n' \
+	>"$tmp/conf/sockd.conf"
+if out=$(ctr systemctl reload sockd 2>&1); then
+	notok "systemctl reload sockd fails with a broken config (it succeeded)"
+else
+	ok "systemctl reload sockd fails with a broken config"
+fi
+indent <<<"$out"
+check "still active after the failed reload" is_active active
+check "the daemon was not signalled (no new SIGHUP line)" \
+	test "$(svc_journal -o cat | grep -c SIGHUP)" = "$nhup"
+check "echo still answered after the failed reload" echo_all
+cat "$tmp/conf/good.conf" >"$tmp/conf/sockd.conf"
+
+check "systemctl stop sockd" ctr systemctl stop sockd
+check "systemctl is-active sockd: inactive" is_active inactive
+result=$(ctr systemctl show -p Result --value sockd)
+check "stop was clean: Result=$result" test "$result" = success
+code=$(ctr systemctl show -p ExecMainStatus --value sockd)
+check "sockd exited 0 on SIGTERM: ExecMainStatus=$code" test "$code" = 0
+
+# Socket activation: sockd.socket holds 127.0.0.1:7007 (FileDescriptorName=echo);
+# the first client starts sockd.service, which takes that socket for its
+# "echo" service instead of binding the address again.
+if [ -n "$socket_unit" ]; then
+	check "systemctl start sockd.socket" ctr systemctl start sockd.socket
+	check "sockd.service is not running before a client comes" is_active inactive
+	check "a client of 127.0.0.1:7007 starts sockd and gets its echo" echo_roundtrip 127.0.0.1 7007
+	if wait_active; then
+		ok "sockd.service active after activation"
+	else
+		notok "sockd.service active after activation: $(ctr systemctl is-active sockd)"; diag
+	fi
+	check "sockd took the socket from systemd (journal: 'listening on 127.0.0.1:7007 (from systemd)')" \
+		wait_journal 'listening on 127\.0\.0\.1:7007 \(from systemd\)' 1
+	check "systemctl stop sockd.socket sockd" ctr systemctl stop sockd.socket sockd
+else
+	notok "make install installs sockd.socket"
+fi
+
+# ---- 5. the journal --------------------------------------------------------
+jall=$(ctr journalctl --no-pager -u sockd -o cat)
+check "journalctl -u sockd shows sockd's lines" grep -q 'sockd .* started' <<<"$jall"
+check "journald took the <N> prefixes off (none left in MESSAGE)" \
+	eval '! grep -q "^<[0-7]>" <<<"$jall"'
+p5=$(svc_journal -o cat -p notice..notice)
+p6=$(svc_journal -o cat -p info..info)
+check "\"... started\" has PRIORITY=5 (notice)" grep -q 'sockd .* started' <<<"$p5"
+check "\"listening on\" has PRIORITY=6 (info)" grep -q ': listening on ' <<<"$p6"
+pn=$(ctr journalctl --no-pager -u sockd -o cat -p notice)
+pi=$(ctr journalctl --no-pager -u sockd -o cat -p info)
+check "journalctl -p notice shows \"started\" but not \"listening on\"" \
+	eval 'grep -q "sockd .* started" <<<"$pn" && ! grep -q ": listening on " <<<"$pn"'
+check "journalctl -p info shows both" \
+	eval 'grep -q "sockd .* started" <<<"$pi" && grep -q ": listening on " <<<"$pi"'
+json=$(svc_journal -o json --output-fields=PRIORITY,MESSAGE)
+check "journalctl -o json: PRIORITY \"6\" on \"listening on\", \"5\" on \"started\"" \
+	eval 'grep ": listening on " <<<"$json" | grep -q "\"PRIORITY\":\"6\"" &&
+	      grep "sockd .* started" <<<"$json" | grep -q "\"PRIORITY\":\"5\""'
+
+rc=$failed
+exit "$rc"

@@ -1,0 +1,228 @@
+/*
+ * test_pool.c - the pool's decisions: spawning, replacing, trimming,
+ * killing at deadlines, backoff growth and reset, and a simulated crash
+ * loop that must stay a handful of forks.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "pool.h"
+
+#define MS POOL_MS
+#define S (1000 * MS)
+
+static struct pool_worker
+running(int64_t started, bool busy, uint64_t served)
+{
+	return (struct pool_worker){ .current = true, .busy = busy, .served = served,
+		.started_ns = started };
+}
+
+static void
+test_spawn_to_desired(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	struct pool_worker w[4];
+
+	(void)state;
+	pool_init(&ps, 4);
+	pool_decide(&ps, NULL, 0, 100 * S, &d);
+	assert_int_equal(d.spawn, 4);
+	assert_false(d.backing_off);
+	for (int i = 0; i < 3; i++)
+		w[i] = running(1 * S, false, 0);
+	pool_decide(&ps, w, 3, 100 * S, &d);
+	assert_int_equal(d.spawn, 1);	/* one died: replace it */
+	w[3] = running(1 * S, false, 0);
+	pool_decide(&ps, w, 4, 100 * S, &d);
+	assert_int_equal(d.spawn, 0);
+	assert_int_equal(d.wake_ns, 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(w[i].action, POOL_KEEP);
+}
+
+static void
+test_trim_idle_first(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	struct pool_worker w[6];
+
+	(void)state;
+	pool_init(&ps, 3);
+	for (int i = 0; i < 6; i++)
+		w[i] = running(1 * S, i % 2 == 0, 0);	/* 0, 2, 4 busy */
+	pool_decide(&ps, w, 6, 100 * S, &d);
+	assert_int_equal(d.spawn, 0);
+	assert_int_equal(w[1].action, POOL_STOP);
+	assert_int_equal(w[3].action, POOL_STOP);
+	assert_int_equal(w[5].action, POOL_STOP);
+	assert_int_equal(w[0].action, POOL_KEEP);
+	assert_int_equal(w[2].action, POOL_KEEP);
+	assert_int_equal(w[4].action, POOL_KEEP);
+	/* With too few idle ones, busy ones are asked to stop too. */
+	pool_init(&ps, 1);
+	pool_decide(&ps, w, 6, 100 * S, &d);
+	assert_int_equal(w[1].action + w[3].action + w[5].action, 3 * POOL_STOP);
+	assert_int_equal((w[0].action == POOL_STOP) + (w[2].action == POOL_STOP) +
+	    (w[4].action == POOL_STOP), 2);
+}
+
+static void
+test_stopping_and_old_generation(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	struct pool_worker w[4];
+
+	(void)state;
+	pool_init(&ps, 2);
+	w[0] = running(1 * S, false, 0);
+	w[1] = running(1 * S, false, 0);
+	w[1].stopping = true;
+	w[1].kill_at_ns = 130 * S;
+	w[2] = running(1 * S, true, 0);
+	w[2].current = false;		/* old generation, draining */
+	w[2].stopping = true;
+	w[2].kill_at_ns = 120 * S;
+	w[3] = running(1 * S, false, 0);
+	w[3].current = false;		/* old generation, not yet told */
+	pool_decide(&ps, w, 4, 100 * S, &d);
+	assert_int_equal(d.spawn, 1);	/* stopping and old workers do not count */
+	assert_int_equal(d.wake_ns, 120 * S);
+	assert_int_equal(w[3].action, POOL_KEEP);	/* old ones are the master's to stop */
+	pool_decide(&ps, w, 4, 125 * S, &d);
+	assert_int_equal(w[2].action, POOL_KILL);
+	assert_int_equal(w[1].action, POOL_KEEP);
+	assert_int_equal(d.wake_ns, 130 * S);
+	pool_decide(&ps, w, 4, 130 * S, &d);
+	assert_int_equal(w[1].action, POOL_KILL);
+}
+
+static void
+test_backoff_growth(void **state)
+{
+	(void)state;
+	assert_int_equal(pool_backoff_ns(1), 10 * MS);
+	assert_int_equal(pool_backoff_ns(2), 20 * MS);
+	assert_int_equal(pool_backoff_ns(3), 40 * MS);
+	assert_int_equal(pool_backoff_ns(9), 2560 * MS);
+	assert_int_equal(pool_backoff_ns(10), 5 * S);	/* capped */
+	assert_int_equal(pool_backoff_ns(1000), 5 * S);
+}
+
+static void
+test_what_counts_as_failure(void **state)
+{
+	struct pool_state ps;
+
+	(void)state;
+	pool_init(&ps, 1);
+	pool_exited(&ps, false, 0, 1 * MS, 10 * S);	/* clean exit */
+	assert_int_equal(ps.failures, 0);
+	pool_exited(&ps, true, 500, 60 * S, 10 * S);	/* crashed after a long good life */
+	assert_int_equal(ps.failures, 0);
+	pool_exited(&ps, true, 0, 60 * S, 10 * S);	/* crashed before finishing a connection */
+	assert_int_equal(ps.failures, 1);
+	assert_int_equal(ps.next_spawn_ns, 10 * S + 10 * MS);
+	pool_exited(&ps, true, 3, 500 * MS, 11 * S);	/* crashed soon after start */
+	assert_int_equal(ps.failures, 2);
+	assert_int_equal(ps.last_failure_ns, 11 * S);
+	assert_int_equal(ps.next_spawn_ns, 11 * S + 20 * MS);
+}
+
+static void
+test_backoff_then_probe(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	struct pool_worker w[1];
+
+	(void)state;
+	pool_init(&ps, 4);
+	for (int i = 0; i < 3; i++)
+		pool_exited(&ps, true, 0, 1 * MS, 100 * S);
+	assert_int_equal(ps.next_spawn_ns, 100 * S + 40 * MS);
+	pool_decide(&ps, NULL, 0, 100 * S + 1 * MS, &d);
+	assert_int_equal(d.spawn, 0);
+	assert_true(d.backing_off);
+	assert_int_equal(d.wake_ns, 100 * S + 40 * MS);
+	pool_decide(&ps, NULL, 0, 100 * S + 40 * MS, &d);
+	assert_int_equal(d.spawn, 1);			/* one probe, not four */
+	w[0] = running(100 * S + 40 * MS, false, 0);
+	pool_decide(&ps, w, 1, 100 * S + 50 * MS, &d);
+	assert_int_equal(d.spawn, 0);			/* probe alive, not proven yet */
+	assert_true(d.backing_off);
+	assert_int_equal(d.wake_ns, 110 * S);		/* healthy-period end */
+	w[0].served = 1;				/* probe completed a connection */
+	pool_decide(&ps, w, 1, 100 * S + 60 * MS, &d);
+	assert_int_equal(ps.failures, 0);
+	assert_int_equal(d.spawn, 3);
+	assert_false(d.backing_off);
+}
+
+static void
+test_reset_after_quiet_period(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	struct pool_worker w[1] = { running(50 * S, false, 0) };
+
+	(void)state;
+	pool_init(&ps, 2);
+	pool_exited(&ps, true, 0, 1 * MS, 50 * S);
+	pool_decide(&ps, w, 1, 59 * S, &d);
+	assert_int_equal(d.spawn, 0);
+	assert_int_equal(ps.failures, 1);
+	pool_decide(&ps, w, 1, 60 * S, &d);
+	assert_int_equal(ps.failures, 0);
+	assert_int_equal(d.spawn, 1);
+}
+
+/* A handler that kills its worker on every connection, under a client that
+ * connects without pause: simulate 5 s of it in 1 ms steps. */
+static void
+test_crash_loop_stays_small(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	int64_t now = 1000 * S, end = now + 5 * S;
+	int forks = 0, alive = 0;
+
+	(void)state;
+	pool_init(&ps, 8);
+	for (; now < end; now += MS) {
+		struct pool_worker w[8];
+
+		for (int i = 0; i < alive; i++)		/* each worker dies 1 ms in */
+			pool_exited(&ps, true, 0, 1 * MS, now);
+		alive = 0;
+		pool_decide(&ps, w, 0, now, &d);
+		forks += d.spawn;
+		alive = d.spawn;
+	}
+	/* 8 at start, then probes at 10, 20, 40 ... 2560 ms: 8 + 9 = 17. */
+	assert_in_range(forks, 8, 20);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spawn_to_desired),
+		cmocka_unit_test(test_trim_idle_first),
+		cmocka_unit_test(test_stopping_and_old_generation),
+		cmocka_unit_test(test_backoff_growth),
+		cmocka_unit_test(test_what_counts_as_failure),
+		cmocka_unit_test(test_backoff_then_probe),
+		cmocka_unit_test(test_reset_after_quiet_period),
+		cmocka_unit_test(test_crash_loop_stays_small),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
