@@ -51,6 +51,8 @@ framing_fail(struct framing *f, const char **why_r)
 static void
 framing_keep(struct framing *f, const char *data, size_t n)
 {
+	if (n == 0)
+		return;
 	if (f->len + n > f->cap) {
 		f->cap = f->len + n < 256 ? 256 : f->len + n;
 		f->buf = xreallocarray(f->buf, f->cap, 1);

@@ -180,8 +180,7 @@ master_reap(struct master *m, int64_t now)
 			struct master_service *ms = &m->svc[k->service];
 
 			ms->retired_messages += atomic_load(&k->slot->messages);
-			pool_exited(&ms->pool, abnormal, atomic_load(&k->slot->served),
-			    now - k->started_ns, now);
+			pool_exited(&ms->pool, abnormal, atomic_load(&k->slot->served), now);
 		}
 		scoreboard_release(k->slot);
 		*k = m->kids[--m->n_kids];

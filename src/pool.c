@@ -4,12 +4,13 @@
  * Rules (after Apache's prefork and Postfix's master throttling):
  * - Keep `desired` workers of the current generation that are not stopping;
  *   start the missing ones, ask the extra ones (idle first) to stop.
- * - A worker that dies abnormally before it completed a connection, or
- *   within a second of starting, is an early death. Early deaths hold
- *   spawning back: 10 ms after the first, doubling up to 5 s; while the
- *   service is failing only one worker is started at a time, as a probe, so
- *   a handler that crashes on every connection costs a few forks, not a
- *   fork bomb.
+ * - A worker that dies abnormally before it completed a single connection
+ *   is a failed start. Failed starts hold spawning back: 10 ms after the
+ *   first, doubling up to 5 s; while the service is failing, one worker at
+ *   a time is started as a probe (when no worker started since the last
+ *   failure is alive), so a handler that crashes on every connection costs
+ *   a few forks, not a fork bomb, and a pool that lost workers is still
+ *   refilled one by one.
  * - The service is healthy again when a worker started after the last
  *   failure completes a connection, or after 10 s without a failure.
  * - A worker asked to stop that is still there at its deadline is killed.
@@ -33,10 +34,9 @@ pool_backoff_ns(unsigned failures)
 }
 
 void
-pool_exited(struct pool_state *ps, bool abnormal, uint64_t served,
-    int64_t lifetime_ns, int64_t now_ns)
+pool_exited(struct pool_state *ps, bool abnormal, uint64_t served, int64_t now_ns)
 {
-	if (!abnormal || (served > 0 && lifetime_ns >= POOL_EARLY_NS))
+	if (!abnormal || served > 0)
 		return;
 	ps->failures++;
 	ps->last_failure_ns = now_ns;
@@ -58,6 +58,16 @@ pool_check_health(struct pool_state *ps, const struct pool_worker *w, size_t n,
 			ps->failures = 0;
 			return;
 		}
+}
+
+/* Is a worker started since the last failure still running? */
+static bool
+pool_probing(const struct pool_state *ps, const struct pool_worker *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (w[i].current && !w[i].stopping && w[i].started_ns > ps->last_failure_ns)
+			return true;
+	return false;
 }
 
 static void
@@ -107,9 +117,9 @@ pool_decide(struct pool_state *ps, struct pool_worker *w, size_t n,
 		return;
 	}
 	d->backing_off = true;
-	wake_by(d, ps->failures ? ps->last_failure_ns + POOL_HEALTHY_NS : 0);
+	wake_by(d, ps->last_failure_ns + POOL_HEALTHY_NS);
 	if (now_ns < ps->next_spawn_ns)
 		wake_by(d, ps->next_spawn_ns);
-	else if (running == 0)
+	else if (!pool_probing(ps, w, n))
 		d->spawn = 1;	/* one probe at a time while failing */
 }

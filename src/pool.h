@@ -15,12 +15,11 @@
 #define POOL_BACKOFF_MIN_NS (10 * POOL_MS)
 #define POOL_BACKOFF_MAX_NS (5000 * POOL_MS)
 #define POOL_HEALTHY_NS (10000 * POOL_MS)	/* no failure this long: reset */
-#define POOL_EARLY_NS (1000 * POOL_MS)		/* death sooner than this is "early" */
 
 /* Per service, kept by the master across decisions. */
 struct pool_state {
 	int desired;			/* workers wanted now (config +/- TTIN/TTOU) */
-	unsigned failures;		/* early deaths since the last healthy sign */
+	unsigned failures;		/* failed starts since the last healthy sign */
 	int64_t last_failure_ns;
 	int64_t next_spawn_ns;		/* no spawn before this while failing */
 };
@@ -45,8 +44,7 @@ struct pool_decision {
 };
 
 void pool_init(struct pool_state *ps, int desired);
-void pool_exited(struct pool_state *ps, bool abnormal, uint64_t served,
-    int64_t lifetime_ns, int64_t now_ns);
+void pool_exited(struct pool_state *ps, bool abnormal, uint64_t served, int64_t now_ns);
 void pool_decide(struct pool_state *ps, struct pool_worker *w, size_t n,
     int64_t now_ns, struct pool_decision *d);
 int64_t pool_backoff_ns(unsigned failures);

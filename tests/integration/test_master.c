@@ -386,7 +386,7 @@ test_reload_refuses_nobody(void **state)
 				served++;
 			else
 				failed++;
-			daemon_read_log(d, now_ms());
+			daemon_read_log(d, now_ms() + 1);
 			if (strstr(d->log, needle) != NULL && served > r * 20)
 				break;
 		}
@@ -410,7 +410,7 @@ test_notify_protocol(void **state)
 	assert_true(daemon_wait_note(d, "READY=1", T_MS));
 	assert_true(daemon_wait_note(d, "STATUS=echo: 2 workers (0 busy, 2 idle), 0 conns, 0 req/s", T_MS));
 	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
-	daemon_read_log(d, now_ms());
+	daemon_read_log(d, now_ms() + 1);
 	assert_true(daemon_wait_note(d, "STOPPING=1", T_MS));
 	daemon_free(d);
 }

@@ -123,14 +123,16 @@ test_what_counts_as_failure(void **state)
 
 	(void)state;
 	pool_init(&ps, 1);
-	pool_exited(&ps, false, 0, 1 * MS, 10 * S);	/* clean exit */
+	pool_exited(&ps, false, 0, 10 * S);	/* clean exit */
 	assert_int_equal(ps.failures, 0);
-	pool_exited(&ps, true, 500, 60 * S, 10 * S);	/* crashed after a long good life */
+	pool_exited(&ps, true, 500, 10 * S);	/* crashed after serving */
 	assert_int_equal(ps.failures, 0);
-	pool_exited(&ps, true, 0, 60 * S, 10 * S);	/* crashed before finishing a connection */
+	pool_exited(&ps, true, 1, 10 * S);	/* crashed after serving one */
+	assert_int_equal(ps.failures, 0);
+	pool_exited(&ps, true, 0, 10 * S);	/* crashed before finishing a connection */
 	assert_int_equal(ps.failures, 1);
 	assert_int_equal(ps.next_spawn_ns, 10 * S + 10 * MS);
-	pool_exited(&ps, true, 3, 500 * MS, 11 * S);	/* crashed soon after start */
+	pool_exited(&ps, true, 0, 11 * S);
 	assert_int_equal(ps.failures, 2);
 	assert_int_equal(ps.last_failure_ns, 11 * S);
 	assert_int_equal(ps.next_spawn_ns, 11 * S + 20 * MS);
@@ -146,7 +148,7 @@ test_backoff_then_probe(void **state)
 	(void)state;
 	pool_init(&ps, 4);
 	for (int i = 0; i < 3; i++)
-		pool_exited(&ps, true, 0, 1 * MS, 100 * S);
+		pool_exited(&ps, true, 0, 100 * S);
 	assert_int_equal(ps.next_spawn_ns, 100 * S + 40 * MS);
 	pool_decide(&ps, NULL, 0, 100 * S + 1 * MS, &d);
 	assert_int_equal(d.spawn, 0);
@@ -166,16 +168,36 @@ test_backoff_then_probe(void **state)
 	assert_false(d.backing_off);
 }
 
+/* Workers killed from outside while others run: the pool is refilled one
+ * probe at a time rather than left short until the service is healthy. */
+static void
+test_refill_while_failing(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	struct pool_worker w[3] = { running(1 * S, false, 5), running(1 * S, false, 5) };
+
+	(void)state;
+	pool_init(&ps, 3);
+	pool_exited(&ps, true, 0, 100 * S);		/* the third, killed young */
+	pool_decide(&ps, w, 2, 100 * S + 10 * MS, &d);
+	assert_int_equal(d.spawn, 1);			/* the older two are no probe */
+	w[2] = running(100 * S + 10 * MS, false, 0);
+	pool_decide(&ps, w, 3, 100 * S + 20 * MS, &d);
+	assert_int_equal(d.spawn, 0);
+	assert_false(d.backing_off);			/* nothing missing */
+}
+
 static void
 test_reset_after_quiet_period(void **state)
 {
 	struct pool_state ps;
 	struct pool_decision d;
-	struct pool_worker w[1] = { running(50 * S, false, 0) };
+	struct pool_worker w[1] = { running(50 * S + 10 * MS, false, 0) };	/* a probe */
 
 	(void)state;
 	pool_init(&ps, 2);
-	pool_exited(&ps, true, 0, 1 * MS, 50 * S);
+	pool_exited(&ps, true, 0, 50 * S);
 	pool_decide(&ps, w, 1, 59 * S, &d);
 	assert_int_equal(d.spawn, 0);
 	assert_int_equal(ps.failures, 1);
@@ -200,7 +222,7 @@ test_crash_loop_stays_small(void **state)
 		struct pool_worker w[8];
 
 		for (int i = 0; i < alive; i++)		/* each worker dies 1 ms in */
-			pool_exited(&ps, true, 0, 1 * MS, now);
+			pool_exited(&ps, true, 0, now);
 		alive = 0;
 		pool_decide(&ps, w, 0, now, &d);
 		forks += d.spawn;
@@ -220,6 +242,7 @@ main(void)
 		cmocka_unit_test(test_backoff_growth),
 		cmocka_unit_test(test_what_counts_as_failure),
 		cmocka_unit_test(test_backoff_then_probe),
+		cmocka_unit_test(test_refill_while_failing),
 		cmocka_unit_test(test_reset_after_quiet_period),
 		cmocka_unit_test(test_crash_loop_stays_small),
 	};
