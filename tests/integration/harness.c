@@ -435,8 +435,14 @@ daemon_stop(struct daemon *d, int sig, int timeout_ms)
 	if (sig != 0 && kill(d->pid, sig) == -1)
 		die("kill");
 	while ((r = waitpid(d->pid, &status, WNOHANG)) == 0) {
-		if (now_ms() > deadline)
+		if (now_ms() > deadline) {
+			pid_t w[64];
+			size_t n = daemon_workers(d, w, 64);
+
+			fprintf(stderr, "harness: pid %ld still running after %d ms, %zu children;"
+			    " log:\n%s\n", (long)d->pid, timeout_ms, n, d->log);
 			return -1;
+		}
 		if (!daemon_read_log(d, now_ms() + 20))
 			usleep(10000);
 	}
