@@ -135,4 +135,7 @@ model_prefork_run(const struct worker_args *a, int sig_fd)
 		}
 	}
 	close(ep);
+	log_debug("%s: worker exits after %llu connections (%llu accept races lost)",
+	    a->svc->name, (unsigned long long)atomic_load(&a->slot->served),
+	    (unsigned long long)atomic_load(&a->slot->accept_miss));
 }
