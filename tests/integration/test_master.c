@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -355,6 +357,18 @@ test_reload_broken_config(void **state)
 	assert_true(daemon_wait_log(d, "reload failed", T_MS));
 	assert_non_null(strstr(d->log, "services.[0].workers: must be an integer"));
 	assert_true(daemon_wait_note(d, "STATUS=reload failed: ", T_MS));
+	/* RELOADING=1 first, and READY=1 again after the failed reload too. */
+	{
+		const char *r = strstr(d->notes, "RELOADING=1");
+
+		assert_non_null(r);
+		assert_true(daemon_wait_note(d, "READY=1", T_MS));
+		for (long long end = now_ms() + T_MS; strstr(r, "READY=1") == NULL && now_ms() < end;) {
+			daemon_wait_note(d, "STATUS=", 50);
+			r = strstr(d->notes, "RELOADING=1");
+		}
+		assert_non_null(strstr(r, "READY=1"));
+	}
 	assert_true(answers(port));
 	assert_true(daemon_wait_workers(d, 2, T_MS));
 	/* A good reload clears the failure from STATUS. */
@@ -503,6 +517,64 @@ test_workers_drop_root(void **state)
 	daemon_free(d);
 }
 
+static void
+test_unix_socket_files(void **state)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	char stale[100], live[100], text[2048];
+	struct passwd *pw = getpwnam("nobody");
+	char *dir = harness_tmpdir();
+	struct stat st;
+	int fd, lfd;
+
+	(void)state;
+	/* A socket file nobody listens on is stale: sockd replaces it. */
+	snprintf(stale, sizeof(stale), "%s/stale.sock", dir);
+	snprintf(un.sun_path, sizeof(un.sun_path), "%s", stale);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
+	close(fd);
+	snprintf(text, sizeof(text), "%sservices = ( { name = \"echo\"; handler = \"echo\";"
+	    " framing = \"line\"; listen = \"unix:%s\"; unix = { mode = \"0640\";%s }; } );\n",
+	    geteuid() == 0 ? "user = \"nobody\";\n" : "", stale,
+	    geteuid() == 0 && pw != NULL ? " owner = \"nobody\";" : "");
+	{
+		struct daemon *e = daemon_start(text, END);
+
+		assert_true(daemon_wait_log(e, STARTED, T_MS));
+		assert_non_null(strstr(e->log, "removed stale socket"));
+		assert_int_equal(stat(stale, &st), 0);
+		assert_true(S_ISSOCK(st.st_mode));
+		assert_int_equal(st.st_mode & 0777, 0640);
+		if (geteuid() == 0 && pw != NULL)
+			assert_int_equal(st.st_uid, pw->pw_uid);
+		fd = unix_connect(stale);
+		echo_line(fd, "unix\n");
+		close(fd);
+		assert_int_equal(daemon_stop(e, SIGTERM, T_MS), 0);
+		assert_int_equal(access(stale, F_OK), -1);	/* removed on stop */
+		daemon_free(e);
+	}
+	/* A socket somebody listens on is not taken over. */
+	snprintf(live, sizeof(live), "%s/live.sock", dir);
+	snprintf(un.sun_path, sizeof(un.sun_path), "%s", live);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&un, sizeof(un)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	snprintf(text, sizeof(text), "%sservices = ( { name = \"echo\"; handler = \"echo\";"
+	    " listen = \"unix:%s\"; } );\n", geteuid() == 0 ? "user = \"nobody\";\n" : "", live);
+	{
+		struct daemon *e = daemon_start(text, END);
+
+		assert_int_equal(daemon_stop(e, 0, T_MS), 71);
+		assert_non_null(strstr(e->log, "another process is listening on it"));
+		daemon_free(e);
+	}
+	assert_int_equal(access(live, F_OK), 0);
+	close(lfd);
+	harness_rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -521,6 +593,7 @@ main(void)
 		T(test_notify_protocol),
 		T(test_socket_activation),
 		T(test_workers_drop_root),
+		T(test_unix_socket_files),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

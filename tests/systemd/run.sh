@@ -152,6 +152,10 @@ check "installed unit's ExecStart names the installed binary ($bin)" \
 check "installed unit's ExecStart names the installed config ($conf)" \
 	test -n "$conf" -a -f "$dest$conf"
 [ "$failed" = 0 ] || { rc=1; exit 1; }
+case $bin in
+/tmp/* | /var/tmp/*)	# make distcheck installs under its build tree
+	skip "sockd is installed under $bin: the unit's PrivateTmp=yes hides /tmp from the service" ;;
+esac
 check "installed unit's ExecReload checks that config (sockd -t -c $conf)" \
 	grep -q "^ExecReload=[-@:+!]*$bin -t -c $conf\$" "$unit"
 
