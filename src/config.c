@@ -426,26 +426,51 @@ config_model_name(enum config_model m)
 
 /* ---- global settings ------------------------------------------------- */
 
+/* A user name that must exist: 1 with its uid, 0 absent, -1 invalid. */
+static int
+config_get_uid(struct config_ctx *ctx, const config_setting_t *group,
+    const char *key, const char **name_r, long *uid_r)
+{
+	struct passwd *pw;
+
+	if (config_get_string(ctx, group, key, name_r) != 1)
+		return 0;
+	if ((pw = getpwnam(*name_r)) == NULL) {
+		config_error(ctx, config_setting_get_member(group, key), "no such user \"%s\"", *name_r);
+		return -1;
+	}
+	*uid_r = pw->pw_uid;
+	return 1;
+}
+
+/* A group name that must exist: 1 with its gid, 0 absent, -1 invalid. */
+static int
+config_get_gid(struct config_ctx *ctx, const config_setting_t *group,
+    const char *key, const char **name_r, long *gid_r)
+{
+	struct group *gr;
+
+	if (config_get_string(ctx, group, key, name_r) != 1)
+		return 0;
+	if ((gr = getgrnam(*name_r)) == NULL) {
+		config_error(ctx, config_setting_get_member(group, key), "no such group \"%s\"", *name_r);
+		return -1;
+	}
+	*gid_r = gr->gr_gid;
+	return 1;
+}
+
 static void
 config_parse_user(struct config_ctx *ctx, const config_setting_t *root,
     struct sockd_config *cfg)
 {
 	const char *name;
+	long id;
 
-	if (config_get_string(ctx, root, "user", &name) == 1) {
-		if (getpwnam(name) == NULL)
-			config_error(ctx, config_setting_get_member(root, "user"),
-			    "no such user \"%s\"", name);
-		else
-			cfg->user = xstrdup(name);
-	}
-	if (config_get_string(ctx, root, "group", &name) == 1) {
-		if (getgrnam(name) == NULL)
-			config_error(ctx, config_setting_get_member(root, "group"),
-			    "no such group \"%s\"", name);
-		else
-			cfg->group = xstrdup(name);
-	}
+	if (config_get_uid(ctx, root, "user", &name, &id) == 1)
+		cfg->user = xstrdup(name);
+	if (config_get_gid(ctx, root, "group", &name, &id) == 1)
+		cfg->group = xstrdup(name);
 }
 
 static void
@@ -627,8 +652,6 @@ config_parse_unix(struct config_ctx *ctx, const config_setting_t *group,
 {
 	config_setting_t *g = config_get_group(ctx, group, "unix", unix_settings, none);
 	const char *name;
-	struct passwd *pw;
-	struct group *gr;
 
 	if (g == NULL)
 		return;
@@ -637,18 +660,8 @@ config_parse_unix(struct config_ctx *ctx, const config_setting_t *group,
 		return;
 	}
 	config_parse_unix_mode(ctx, g, svc);
-	if (config_get_string(ctx, g, "owner", &name) == 1) {
-		if ((pw = getpwnam(name)) == NULL)
-			config_error(ctx, config_setting_get_member(g, "owner"), "no such user \"%s\"", name);
-		else
-			svc->unix_uid = pw->pw_uid;
-	}
-	if (config_get_string(ctx, g, "group", &name) == 1) {
-		if ((gr = getgrnam(name)) == NULL)
-			config_error(ctx, config_setting_get_member(g, "group"), "no such group \"%s\"", name);
-		else
-			svc->unix_gid = gr->gr_gid;
-	}
+	config_get_uid(ctx, g, "owner", &name, &svc->unix_uid);
+	config_get_gid(ctx, g, "group", &name, &svc->unix_gid);
 }
 
 static void

@@ -575,6 +575,34 @@ test_unix_socket_files(void **state)
 	harness_rmdir(dir);
 }
 
+/* As root: a port below 1024 is bound before the workers drop to nobody. */
+static void
+test_privileged_port(void **state)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	struct daemon *d;
+	int port = 0, fd;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int p = 1023; p > 900 && port == 0; p--) {	/* a free one */
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		in.sin_port = htons((uint16_t)p);
+		if (bind(fd, (struct sockaddr *)&in, sizeof(in)) == 0)
+			port = p;
+		close(fd);
+	}
+	assert_true(port > 0);
+	d = daemon_start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:%d\"; workers = 2; } );\n", port), END);
+	assert_true(daemon_wait_log(d, STARTED, T_MS));
+	assert_true(answers(port));
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
 int
 main(void)
 {
@@ -594,6 +622,7 @@ main(void)
 		T(test_socket_activation),
 		T(test_workers_drop_root),
 		T(test_unix_socket_files),
+		T(test_privileged_port),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

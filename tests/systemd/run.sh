@@ -415,6 +415,16 @@ else
 	notok "make install installs sockd.socket"
 fi
 
+# A port below 1024 under DynamicUser: only the ambient CAP_NET_BIND_SERVICE
+# makes it possible. (The container has a network of its own: no clash.)
+cp "$tmp/conf/sockd.conf" "$tmp/conf/good.conf"
+printf 'services = ( { name = "low"; listen = "127.0.0.1:707"; handler = "echo"; workers = 1; } );\n' \
+	>"$tmp/conf/sockd.conf"
+check "systemctl start sockd with a service on port 707" ctr systemctl start sockd
+check "echo on 127.0.0.1:707, bound by a non-root sockd" echo_roundtrip 127.0.0.1 707
+check "systemctl stop sockd" ctr systemctl stop sockd
+cat "$tmp/conf/good.conf" >"$tmp/conf/sockd.conf"
+
 # ---- 5. the journal --------------------------------------------------------
 jall=$(ctr journalctl --no-pager -u sockd -o cat)
 check "journalctl -u sockd shows sockd's lines" grep -q 'sockd .* started' <<<"$jall"
