@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <libconfig.h>
 #include <libgen.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -35,6 +36,8 @@
 #define DEFAULT_BACKLOG 511
 #define DEFAULT_MAX_MESSAGE 65536
 #define DEFAULT_GRACEFUL_MS 30000
+#define DEFAULT_IDLE_MS 60000
+#define DEFAULT_HEARTBEAT_MS 30000
 #define DEFAULT_REPLY "OK"
 #define REPLY_MAX 4096
 
@@ -61,6 +64,7 @@ static const struct config_choice handler_choices[] = {
 	{ "module", HANDLER_MODULE, false },
 #ifdef SOCKD_TEST_HANDLERS
 	{ "crash", HANDLER_TEST_CRASH, true },
+	{ "hang", HANDLER_TEST_HANG, true },
 #endif
 	{ NULL, 0, false },
 };
@@ -95,20 +99,19 @@ static const char *const global_settings[] = {
 };
 static const char *const service_settings[] = {
 	"name", "listen", "handler", "framing", "model", "workers", "threads",
-	"backlog", "limits", "timeouts", "reply", "unix", NULL,
+	"backlog", "limits", "timeouts", "reply", "unix", "max_requests",
+	"max_requests_jitter", NULL,
 };
 static const char *const limits_settings[] = { "max_message", NULL };
 static const char *const limits_reserved[] = { "max_connections", "per_ip", NULL };
-static const char *const timeouts_settings[] = { "graceful", NULL };
-static const char *const timeouts_reserved[] = { "idle", "heartbeat", "exec", NULL };
+static const char *const timeouts_settings[] = { "graceful", "idle", "heartbeat", NULL };
+static const char *const timeouts_reserved[] = { "exec", NULL };
 static const char *const unix_settings[] = { "mode", "owner", "group", NULL };
 static const char *const none[] = { NULL };
 /* Designed in sockd.conf(5) but not implemented yet: a clearer error than
  * "unknown setting" for someone following the design ahead of the code. */
 static const char *const global_reserved[] = { "status", NULL };
-static const char *const service_reserved[] = {
-	"pool", "max_requests", "max_requests_jitter", "allow", NULL,
-};
+static const char *const service_reserved[] = { "pool", "allow", NULL };
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -592,8 +595,22 @@ config_parse_timeouts(struct config_ctx *ctx, const config_setting_t *group,
 	config_setting_t *g = config_get_group(ctx, group, "timeouts", timeouts_settings,
 	    timeouts_reserved);
 
-	if (g != NULL)
-		config_get_seconds(ctx, g, "graceful", 3600, &svc->graceful_ms);
+	if (g == NULL)
+		return;
+	config_get_seconds(ctx, g, "graceful", 3600, &svc->graceful_ms);
+	config_get_seconds(ctx, g, "idle", 86400, &svc->idle_ms);
+	config_get_seconds(ctx, g, "heartbeat", 86400, &svc->heartbeat_ms);
+}
+
+static void
+config_parse_recycling(struct config_ctx *ctx, const config_setting_t *group,
+    struct config_service *svc)
+{
+	config_get_int(ctx, group, "max_requests", 0, INT_MAX, &svc->max_requests);
+	if (config_get_int(ctx, group, "max_requests_jitter", 0, INT_MAX,
+	    &svc->max_requests_jitter) == 1 && svc->max_requests == 0)
+		config_error(ctx, config_setting_get_member(group, "max_requests_jitter"),
+		    "needs max_requests");
 }
 
 static void
@@ -676,6 +693,8 @@ config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
 	svc->backlog = DEFAULT_BACKLOG;
 	svc->max_message = DEFAULT_MAX_MESSAGE;
 	svc->graceful_ms = DEFAULT_GRACEFUL_MS;
+	svc->idle_ms = DEFAULT_IDLE_MS;
+	svc->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
 	svc->unix_mode = -1;
 	svc->unix_uid = -1;
 	svc->unix_gid = -1;
@@ -701,6 +720,7 @@ config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
 	config_get_int(ctx, group, "backlog", 1, 65535, &svc->backlog);
 	config_parse_limits(ctx, group, svc);
 	config_parse_timeouts(ctx, group, svc);
+	config_parse_recycling(ctx, group, svc);
 	config_parse_reply(ctx, group, svc);
 	config_parse_unix(ctx, group, svc);
 }

@@ -19,7 +19,7 @@
 #define CONFIG_LISTEN_MAX 64		/* = WORKER_MAX_LISTENERS */
 
 enum config_handler { HANDLER_ECHO, HANDLER_DISCARD, HANDLER_ACK, HANDLER_HTTP,
-	HANDLER_EXEC, HANDLER_MODULE, HANDLER_TEST_CRASH };
+	HANDLER_EXEC, HANDLER_MODULE, HANDLER_TEST_CRASH, HANDLER_TEST_HANG };
 enum config_framing { FRAMING_RAW, FRAMING_LINE, FRAMING_LENGTH16, FRAMING_LENGTH32 };
 enum config_model { MODEL_PREFORK, MODEL_EVENT, MODEL_FORK, MODEL_THREAD };
 
@@ -42,6 +42,10 @@ struct config_service {
 	int backlog;
 	int max_message;		/* limits.max_message, bytes */
 	int graceful_ms;		/* timeouts.graceful */
+	int idle_ms;			/* timeouts.idle; 0: none */
+	int heartbeat_ms;		/* timeouts.heartbeat; 0: none */
+	int max_requests;		/* connections per worker; 0: no limit */
+	int max_requests_jitter;	/* plus 0..jitter, per worker */
 	char *reply;			/* handler "ack" */
 	int unix_mode;			/* -1: as umask leaves it */
 	long unix_uid;			/* -1: unchanged */

@@ -7,11 +7,18 @@
  * framing buffers at most one incomplete message of max_message bytes.
  * Every wait also watches the signal descriptor: conn_run() returns as soon
  * as a signal is pending, and the caller decides whether to go on.
+ *
+ * Waits wake at least once a second (or a quarter of timeouts.heartbeat) to
+ * refresh the worker's heartbeat, so the master can tell a worker waiting
+ * on a quiet client from one stuck in a handler. A client silent for
+ * timeouts.idle is closed; so is one that does not take our output for as
+ * long (SO_SNDTIMEO), so no client can pin a worker.
  */
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -19,6 +26,9 @@
 #include "log.h"
 
 #define CONN_READ_SIZE 16384
+#define CONN_TICK_MS 1000
+
+enum conn_wake { CONN_READABLE, CONN_SIGNAL, CONN_END };
 
 static void
 conn_count(_Atomic uint64_t *counter, size_t n)
@@ -38,6 +48,14 @@ conn_open(struct conn *c, int fd, const struct config_service *svc,
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
 		addr_from_sockaddr((struct sockaddr *)&ss, len, &c->peer);
 	framing_init(&c->framing, svc->framing, (size_t)svc->max_message);
+	c->last_read_ns = scoreboard_now();
+	if (svc->idle_ms > 0) {
+		struct timeval tv = { .tv_sec = svc->idle_ms / 1000,
+			.tv_usec = (svc->idle_ms % 1000) * 1000 };
+
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
+			log_warn("%s: SO_SNDTIMEO: %s", svc->name, strerror(errno));
+	}
 	if (slot != NULL)
 		atomic_fetch_add(&slot->current, 1);
 	if (c->handler->open != NULL)
@@ -72,6 +90,12 @@ conn_writev(struct conn *c, struct iovec *iov, int n)
 
 		if (w == -1 && errno == EINTR)
 			continue;
+		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			log_info("%s: closing connection: the client took no output for %d ms",
+			    c->svc->name, c->svc->idle_ms);
+			c->closing = true;
+			return -1;
+		}
 		if (w == -1) {
 			log_debug("%s: send: %s", c->svc->name, strerror(errno));
 			c->closing = true;
@@ -137,8 +161,17 @@ conn_deliver(void *arg, const char *msg, size_t len)
 	return c->closing;
 }
 
-/* Wait until the client sent something (1) or a signal is pending (0). */
 static int
+conn_tick_ms(const struct conn *c)
+{
+	int tick = c->svc->heartbeat_ms > 0 ? c->svc->heartbeat_ms / 4 : CONN_TICK_MS;
+
+	return tick < 10 ? 10 : tick > CONN_TICK_MS ? CONN_TICK_MS : tick;
+}
+
+/* Wait for the client or a signal, keeping the heartbeat and the idle
+ * timeout on the way. */
+static enum conn_wake
 conn_wait(struct conn *c, int sig_fd)
 {
 	struct pollfd p[2] = {
@@ -146,13 +179,31 @@ conn_wait(struct conn *c, int sig_fd)
 		{ .fd = sig_fd, .events = POLLIN },
 	};
 
-	while (poll(p, 2, -1) == -1)
-		if (errno != EINTR) {
-			log_err("%s: poll: %s", c->svc->name, strerror(errno));
-			c->closing = true;
-			return 1;
+	for (;;) {
+		int64_t now = scoreboard_now(), left_ms = conn_tick_ms(c);
+		int r;
+
+		if (c->slot != NULL)
+			atomic_store_explicit(&c->slot->heartbeat_ns, now, memory_order_relaxed);
+		if (c->svc->idle_ms > 0) {
+			int64_t idle_left = (c->last_read_ns - now) / 1000000 + c->svc->idle_ms;
+
+			if (idle_left <= 0) {
+				log_info("%s: closing connection: idle for %d ms", c->svc->name,
+				    c->svc->idle_ms);
+				return CONN_END;
+			}
+			if (idle_left < left_ms)
+				left_ms = idle_left;
 		}
-	return p[1].revents == 0;
+		r = poll(p, 2, (int)left_ms);
+		if (r == -1 && errno != EINTR) {
+			log_err("%s: poll: %s", c->svc->name, strerror(errno));
+			return CONN_END;
+		}
+		if (r > 0)
+			return p[1].revents != 0 ? CONN_SIGNAL : CONN_READABLE;
+	}
 }
 
 /* Read one chunk and deliver its messages; false when the connection ends. */
@@ -169,9 +220,10 @@ conn_read(struct conn *c)
 		log_debug("%s: read: %s", c->svc->name, strerror(errno));
 	if (n <= 0)
 		return false;
+	c->last_read_ns = scoreboard_now();
 	if (c->slot != NULL) {
 		conn_count(&c->slot->bytes_in, (size_t)n);
-		atomic_store_explicit(&c->slot->heartbeat_ns, scoreboard_now(), memory_order_relaxed);
+		atomic_store_explicit(&c->slot->heartbeat_ns, c->last_read_ns, memory_order_relaxed);
 	}
 	if (framing_feed(&c->framing, buf, (size_t)n, conn_deliver, c, &why) == -1) {
 		log_notice("%s: closing connection: %s", c->svc->name, why);
@@ -188,9 +240,11 @@ int
 conn_run(struct conn *c, int sig_fd)
 {
 	while (!c->closing) {
-		if (!conn_wait(c, sig_fd))
+		enum conn_wake w = conn_wait(c, sig_fd);
+
+		if (w == CONN_SIGNAL)
 			return 0;
-		if (!conn_read(c))
+		if (w == CONN_END || !conn_read(c))
 			break;
 	}
 	return 1;

@@ -24,6 +24,7 @@ struct conn {
 	struct scoreboard_slot *slot;	/* counters; NULL in tests */
 	struct sockd_addr peer;
 	struct framing framing;
+	int64_t last_read_ns;		/* for timeouts.idle */
 };
 
 void conn_open(struct conn *c, int fd, const struct config_service *svc,

@@ -18,6 +18,8 @@ handler_get(enum config_handler kind)
 #ifdef SOCKD_TEST_HANDLERS
 	case HANDLER_TEST_CRASH:
 		return &handler_crash;
+	case HANDLER_TEST_HANG:
+		return &handler_hang;
 #endif
 	default:
 		return NULL;

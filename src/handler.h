@@ -19,7 +19,8 @@ struct handler {
 	void (*close)(struct conn *c);			/* may be NULL */
 };
 
-extern const struct handler handler_echo, handler_discard, handler_ack, handler_crash;
+extern const struct handler handler_echo, handler_discard, handler_ack, handler_crash,
+    handler_hang;
 
 const struct handler *handler_get(enum config_handler kind);
 

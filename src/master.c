@@ -116,6 +116,8 @@ master_spawn(struct master *m, size_t s, int64_t now)
 		return;
 	}
 	a.n_fds = listen_service_fds(&m->listeners, s, a.fds, WORKER_MAX_LISTENERS);
+	a.max_requests = pool_max_requests(svc->max_requests, svc->max_requests_jitter,
+	    arc4random());
 	pid = fork();
 	if (pid == -1) {
 		log_err("%s: fork: %s", svc->name, strerror(errno));
@@ -141,6 +143,24 @@ master_signal_kid(struct master_child *k, int sig, int64_t now)
 		k->stopping = true;
 		k->kill_at_ns = now + (int64_t)k->graceful_ms * POOL_MS;
 	}
+}
+
+/* A worker busy without a heartbeat: say what it was doing, then stop it
+ * with a short grace (it is probably not reading its signals). */
+static void
+master_stop_hung(const struct master *m, struct master_child *k, int64_t now)
+{
+	const struct scoreboard_slot *sl = k->slot;
+
+	log_warn("%s: worker %ld hung: busy with no heartbeat for %.1f s "
+	    "(%u connections open, %llu served, %llu messages, %llu bytes in); killing it",
+	    m->cfg->services[k->service].name, (long)k->pid,
+	    (double)(now - atomic_load(&sl->heartbeat_ns)) / 1e9, atomic_load(&sl->current),
+	    (unsigned long long)atomic_load(&sl->served),
+	    (unsigned long long)atomic_load(&sl->messages),
+	    (unsigned long long)atomic_load(&sl->bytes_in));
+	master_signal_kid(k, SIGTERM, now);
+	k->kill_at_ns = now + POOL_HUNG_GRACE_NS;
 }
 
 static void
@@ -216,11 +236,14 @@ master_apply(struct master *m, struct pool_state *ps, bool (*match)(const struct
 		w[n++] = (struct pool_worker){ .current = k->generation == m->generation,
 			.stopping = k->stopping, .kill_at_ns = k->kill_at_ns,
 			.busy = atomic_load(&k->slot->state) == SLOT_BUSY,
+			.heartbeat_ns = atomic_load(&k->slot->heartbeat_ns),
 			.served = atomic_load(&k->slot->served), .started_ns = k->started_ns };
 	}
 	pool_decide(ps, w, n, now, d);
 	for (size_t i = 0; i < n; i++)
-		if (w[i].action != POOL_KEEP)
+		if (w[i].action == POOL_HUNG)
+			master_stop_hung(m, &m->kids[idx[i]], now);
+		else if (w[i].action != POOL_KEEP)
 			master_signal_kid(&m->kids[idx[i]],
 			    w[i].action == POOL_KILL ? SIGKILL : SIGTERM, now);
 	master_wake_by(m, d->wake_ns);
@@ -367,7 +390,8 @@ master_set_pools(struct master *m)
 {
 	m->svc = xcalloc(m->cfg->n_services, sizeof(*m->svc));
 	for (size_t s = 0; s < m->cfg->n_services; s++)
-		pool_init(&m->svc[s].pool, m->cfg->services[s].workers);
+		pool_init(&m->svc[s].pool, m->cfg->services[s].workers,
+		    (int64_t)m->cfg->services[s].heartbeat_ms * POOL_MS);
 }
 
 /*

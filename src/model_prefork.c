@@ -11,7 +11,9 @@
  * EAGAIN (counted in its slot as accept_miss) instead of blocking.
  *
  * SIGTERM or SIGINT: stop accepting, finish the connection in hand, exit.
- * SIGQUIT: drop the connection and exit now.
+ * SIGQUIT: drop the connection and exit now. After max_requests
+ * connections (the master adds the jitter) a worker exits the same way and
+ * the master starts a fresh one.
  */
 #include <errno.h>
 #include <signal.h>
@@ -35,6 +37,23 @@ struct prefork {
 	bool closed;			/* listeners closed */
 };
 
+/* Stop accepting: finish what is in hand, then exit. */
+static void
+prefork_drain(struct prefork *p)
+{
+	p->draining = true;
+	if (p->closed)
+		return;
+	/* Our copies of the listeners go now: once the master's and every
+	 * draining worker's are closed, new clients are refused at once
+	 * instead of waiting in a backlog nobody will accept from. (On a
+	 * recycle the master's copy stays open and the next worker takes over.) */
+	for (size_t i = 0; i < p->a->n_fds; i++)
+		close(p->a->fds[i]);
+	p->closed = true;
+	atomic_store(&p->a->slot->state, SLOT_DRAINING);
+}
+
 /* Read pending signals; what they ask for is noted in P. */
 static void
 prefork_signals(struct prefork *p)
@@ -44,18 +63,22 @@ prefork_signals(struct prefork *p)
 	while ((sig = sig_next(p->sig_fd)) != 0) {
 		if (sig == SIGQUIT)
 			p->quit = true;
-		else if (sig == SIGTERM || sig == SIGINT)
-			p->draining = true;
+		if (sig == SIGQUIT || sig == SIGTERM || sig == SIGINT)
+			prefork_drain(p);
 	}
-	if ((p->draining || p->quit) && !p->closed) {
-		/* Our copies of the listeners go now: once the master's and every
-		 * draining worker's are closed, new clients are refused at once
-		 * instead of waiting in a backlog nobody will accept from. */
-		for (size_t i = 0; i < p->a->n_fds; i++)
-			close(p->a->fds[i]);
-		p->closed = true;
-		atomic_store(&p->a->slot->state, SLOT_DRAINING);
-	}
+}
+
+/* max_requests reached: exit so the master starts a fresh worker. */
+static void
+prefork_recycle(struct prefork *p)
+{
+	uint64_t served = atomic_load(&p->a->slot->served);
+
+	if (p->a->max_requests == 0 || served < (uint64_t)p->a->max_requests || p->draining)
+		return;
+	log_info("%s: worker recycles after %llu connections", p->a->svc->name,
+	    (unsigned long long)served);
+	prefork_drain(p);
 }
 
 static void
@@ -63,6 +86,7 @@ prefork_serve(struct prefork *p, int fd)
 {
 	struct conn c;
 
+	atomic_store(&p->a->slot->heartbeat_ns, scoreboard_now());
 	atomic_store(&p->a->slot->state, SLOT_BUSY);
 	conn_open(&c, fd, p->a->svc, p->a->slot);
 	while (conn_run(&c, p->sig_fd) == 0) {
@@ -75,6 +99,7 @@ prefork_serve(struct prefork *p, int fd)
 		log_debug("%s: close: %s", p->a->svc->name, strerror(errno));
 	if (!p->draining && !p->quit)
 		atomic_store(&p->a->slot->state, SLOT_IDLE);
+	prefork_recycle(p);
 }
 
 static void

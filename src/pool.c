@@ -13,14 +13,33 @@
  *   refilled one by one.
  * - The service is healthy again when a worker started after the last
  *   failure completes a connection, or after 10 s without a failure.
+ * - A busy worker whose heartbeat is older than the service's heartbeat
+ *   timeout is hung: it is asked to stop, killed a second later, and
+ *   replaced at once (it no longer counts as running).
  * - A worker asked to stop that is still there at its deadline is killed.
+ * - Each worker recycles after max_requests plus a random 0..jitter
+ *   connections, so a pool does not recycle all at once.
  */
+#include <limits.h>
+
 #include "pool.h"
 
 void
-pool_init(struct pool_state *ps, int desired)
+pool_init(struct pool_state *ps, int desired, int64_t heartbeat_ns)
 {
-	*ps = (struct pool_state){ .desired = desired };
+	*ps = (struct pool_state){ .desired = desired, .heartbeat_ns = heartbeat_ns };
+}
+
+/* The connection limit of one worker; RANDOM is any random number. */
+int
+pool_max_requests(int base, int jitter, uint32_t random)
+{
+	if (base == 0)
+		return 0;
+	if (jitter <= 0)
+		return base;
+	jitter = (int)(random % ((uint32_t)jitter + 1));
+	return base > INT_MAX - jitter ? INT_MAX : base + jitter;
 }
 
 int64_t
@@ -77,6 +96,19 @@ wake_by(struct pool_decision *d, int64_t t)
 		d->wake_ns = t;
 }
 
+/* Busy with no heartbeat for too long? If not, wake when it would be. */
+static bool
+pool_hung(const struct pool_state *ps, const struct pool_worker *w, int64_t now_ns,
+    struct pool_decision *d)
+{
+	if (ps->heartbeat_ns == 0 || !w->busy)
+		return false;
+	if (now_ns - w->heartbeat_ns >= ps->heartbeat_ns)
+		return true;
+	wake_by(d, w->heartbeat_ns + ps->heartbeat_ns);
+	return false;
+}
+
 /* Ask EXTRA of the running current workers to stop, idle ones first. */
 static void
 pool_trim(struct pool_worker *w, size_t n, int extra)
@@ -104,6 +136,8 @@ pool_decide(struct pool_state *ps, struct pool_worker *w, size_t n,
 			w[i].action = POOL_KILL;
 		else if (w[i].stopping)
 			wake_by(d, w[i].kill_at_ns);
+		else if (pool_hung(ps, &w[i], now_ns, d))
+			w[i].action = POOL_HUNG;
 		else if (w[i].current)
 			running++;
 	}

@@ -15,6 +15,7 @@
 #define POOL_BACKOFF_MIN_NS (10 * POOL_MS)
 #define POOL_BACKOFF_MAX_NS (5000 * POOL_MS)
 #define POOL_HEALTHY_NS (10000 * POOL_MS)	/* no failure this long: reset */
+#define POOL_HUNG_GRACE_NS (1000 * POOL_MS)	/* SIGTERM to SIGKILL for a hung worker */
 
 /* Per service, kept by the master across decisions. */
 struct pool_state {
@@ -22,9 +23,10 @@ struct pool_state {
 	unsigned failures;		/* failed starts since the last healthy sign */
 	int64_t last_failure_ns;
 	int64_t next_spawn_ns;		/* no spawn before this while failing */
+	int64_t heartbeat_ns;		/* busy without a heartbeat this long: hung (0: never) */
 };
 
-enum pool_action { POOL_KEEP, POOL_STOP, POOL_KILL };
+enum pool_action { POOL_KEEP, POOL_STOP, POOL_KILL, POOL_HUNG };
 
 /* One worker of the service as the decision sees it. */
 struct pool_worker {
@@ -33,6 +35,7 @@ struct pool_worker {
 	bool busy;			/* serving a connection (from the scoreboard) */
 	uint64_t served;		/* connections completed */
 	int64_t started_ns;
+	int64_t heartbeat_ns;		/* last sign of life (from the scoreboard) */
 	int64_t kill_at_ns;		/* stopping: SIGKILL from then on */
 	enum pool_action action;	/* out */
 };
@@ -43,10 +46,11 @@ struct pool_decision {
 	int64_t wake_ns;		/* decide again by then (0: no need) */
 };
 
-void pool_init(struct pool_state *ps, int desired);
+void pool_init(struct pool_state *ps, int desired, int64_t heartbeat_ns);
 void pool_exited(struct pool_state *ps, bool abnormal, uint64_t served, int64_t now_ns);
 void pool_decide(struct pool_state *ps, struct pool_worker *w, size_t n,
     int64_t now_ns, struct pool_decision *d);
 int64_t pool_backoff_ns(unsigned failures);
+int pool_max_requests(int base, int jitter, uint32_t random);
 
 #endif

@@ -19,6 +19,7 @@ struct worker_args {
 	int fds[WORKER_MAX_LISTENERS];	/* the service's listeners */
 	size_t n_fds;
 	struct scoreboard_slot *slot;
+	int max_requests;		/* recycle after this many connections; 0: never */
 	pid_t master;
 	const struct priv_ids *ids;
 };

@@ -78,6 +78,10 @@ test_minimal_defaults(void **state)
 	assert_int_equal(s->backlog, 511);
 	assert_int_equal(s->max_message, 65536);
 	assert_int_equal(s->graceful_ms, 30000);
+	assert_int_equal(s->idle_ms, 60000);
+	assert_int_equal(s->heartbeat_ms, 30000);
+	assert_int_equal(s->max_requests, 0);
+	assert_int_equal(s->max_requests_jitter, 0);
 	assert_null(s->reply);
 	assert_int_equal(s->unix_mode, -1);
 	assert_int_equal(s->unix_uid, -1);
@@ -487,15 +491,26 @@ test_limits_and_timeouts(void **state)
 	cfg = load_ok(SVC(ECHO " timeouts = { graceful = 0; };"));
 	assert_int_equal(cfg->services[0].graceful_ms, 0);
 	config_free(cfg);
+	cfg = load_ok(SVC(ECHO " timeouts = { idle = 0.5; heartbeat = 0; }; max_requests = 100;"
+	    " max_requests_jitter = 10;"));
+	assert_int_equal(cfg->services[0].idle_ms, 500);
+	assert_int_equal(cfg->services[0].heartbeat_ms, 0);
+	assert_int_equal(cfg->services[0].max_requests, 100);
+	assert_int_equal(cfg->services[0].max_requests_jitter, 10);
+	config_free(cfg);
 	expect_errors("services = ( {\n" ECHO "\n"
 	    " limits = { max_message = 0; max_connections = 10; mtu = 1; };\n"
-	    " timeouts = { graceful = -1; idle = 5; };\n"
+	    " timeouts = { graceful = -1; exec = 5; idle = 90000; };\n"
+	    " max_requests_jitter = 5; max_requests = -1;\n"
 	    "} );\n",
 	    "test.conf:3: services.[0].limits.max_connections: setting not supported by this version of sockd",
 	    "test.conf:3: services.[0].limits.mtu: unknown setting",
 	    "test.conf:3: services.[0].limits.max_message: must be an integer between 1 and 16777216 (got 0)",
-	    "test.conf:4: services.[0].timeouts.idle: setting not supported by this version of sockd",
+	    "test.conf:4: services.[0].timeouts.exec: setting not supported by this version of sockd",
 	    "test.conf:4: services.[0].timeouts.graceful: must be a number of seconds from 0 to 3600 (got -1)",
+	    "test.conf:4: services.[0].timeouts.idle: must be a number of seconds from 0 to 86400 (got 90000)",
+	    "test.conf:5: services.[0].max_requests: must be an integer between 0 and 2147483647 (got -1)",
+	    "test.conf:5: services.[0].max_requests_jitter: needs max_requests",
 	    NULL);
 	expect_errors(SVC(ECHO " limits = 5;"),
 	    "test.conf:1: services.[0].limits: must be a group { ... } (got 5)", NULL);

@@ -30,7 +30,7 @@ test_spawn_to_desired(void **state)
 	struct pool_worker w[4];
 
 	(void)state;
-	pool_init(&ps, 4);
+	pool_init(&ps, 4, 0);
 	pool_decide(&ps, NULL, 0, 100 * S, &d);
 	assert_int_equal(d.spawn, 4);
 	assert_false(d.backing_off);
@@ -54,7 +54,7 @@ test_trim_idle_first(void **state)
 	struct pool_worker w[6];
 
 	(void)state;
-	pool_init(&ps, 3);
+	pool_init(&ps, 3, 0);
 	for (int i = 0; i < 6; i++)
 		w[i] = running(1 * S, i % 2 == 0, 0);	/* 0, 2, 4 busy */
 	pool_decide(&ps, w, 6, 100 * S, &d);
@@ -66,7 +66,7 @@ test_trim_idle_first(void **state)
 	assert_int_equal(w[2].action, POOL_KEEP);
 	assert_int_equal(w[4].action, POOL_KEEP);
 	/* With too few idle ones, busy ones are asked to stop too. */
-	pool_init(&ps, 1);
+	pool_init(&ps, 1, 0);
 	pool_decide(&ps, w, 6, 100 * S, &d);
 	assert_int_equal(w[1].action + w[3].action + w[5].action, 3 * POOL_STOP);
 	assert_int_equal((w[0].action == POOL_STOP) + (w[2].action == POOL_STOP) +
@@ -81,7 +81,7 @@ test_stopping_and_old_generation(void **state)
 	struct pool_worker w[4];
 
 	(void)state;
-	pool_init(&ps, 2);
+	pool_init(&ps, 2, 0);
 	w[0] = running(1 * S, false, 0);
 	w[1] = running(1 * S, false, 0);
 	w[1].stopping = true;
@@ -122,7 +122,7 @@ test_what_counts_as_failure(void **state)
 	struct pool_state ps;
 
 	(void)state;
-	pool_init(&ps, 1);
+	pool_init(&ps, 1, 0);
 	pool_exited(&ps, false, 0, 10 * S);	/* clean exit */
 	assert_int_equal(ps.failures, 0);
 	pool_exited(&ps, true, 500, 10 * S);	/* crashed after serving */
@@ -146,7 +146,7 @@ test_backoff_then_probe(void **state)
 	struct pool_worker w[1];
 
 	(void)state;
-	pool_init(&ps, 4);
+	pool_init(&ps, 4, 0);
 	for (int i = 0; i < 3; i++)
 		pool_exited(&ps, true, 0, 100 * S);
 	assert_int_equal(ps.next_spawn_ns, 100 * S + 40 * MS);
@@ -178,7 +178,7 @@ test_refill_while_failing(void **state)
 	struct pool_worker w[3] = { running(1 * S, false, 5), running(1 * S, false, 5) };
 
 	(void)state;
-	pool_init(&ps, 3);
+	pool_init(&ps, 3, 0);
 	pool_exited(&ps, true, 0, 100 * S);		/* the third, killed young */
 	pool_decide(&ps, w, 2, 100 * S + 10 * MS, &d);
 	assert_int_equal(d.spawn, 1);			/* the older two are no probe */
@@ -196,7 +196,7 @@ test_reset_after_quiet_period(void **state)
 	struct pool_worker w[1] = { running(50 * S + 10 * MS, false, 0) };	/* a probe */
 
 	(void)state;
-	pool_init(&ps, 2);
+	pool_init(&ps, 2, 0);
 	pool_exited(&ps, true, 0, 50 * S);
 	pool_decide(&ps, w, 1, 59 * S, &d);
 	assert_int_equal(d.spawn, 0);
@@ -217,7 +217,7 @@ test_crash_loop_stays_small(void **state)
 	int forks = 0, alive = 0;
 
 	(void)state;
-	pool_init(&ps, 8);
+	pool_init(&ps, 8, 0);
 	for (; now < end; now += MS) {
 		struct pool_worker w[8];
 
@@ -230,6 +230,52 @@ test_crash_loop_stays_small(void **state)
 	}
 	/* 8 at start, then probes at 10, 20, 40 ... 2560 ms: 8 + 9 = 17. */
 	assert_in_range(forks, 8, 20);
+}
+
+static void
+test_hung_worker(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	struct pool_worker w[3] = {
+		running(1 * S, true, 5), running(1 * S, true, 5), running(1 * S, false, 5),
+	};
+
+	(void)state;
+	pool_init(&ps, 3, 30 * S);
+	w[0].heartbeat_ns = 69 * S;	/* busy, heartbeat 31 s old: hung */
+	w[1].heartbeat_ns = 90 * S;	/* busy, fresh */
+	w[2].heartbeat_ns = 10 * S;	/* idle: an old heartbeat means nothing */
+	pool_decide(&ps, w, 3, 100 * S, &d);
+	assert_int_equal(w[0].action, POOL_HUNG);
+	assert_int_equal(w[1].action, POOL_KEEP);
+	assert_int_equal(w[2].action, POOL_KEEP);
+	assert_int_equal(d.spawn, 1);			/* replaced at once */
+	assert_int_equal(d.wake_ns, 120 * S);		/* when w[1] would be hung */
+	/* Turned off: never hung. */
+	pool_init(&ps, 3, 0);
+	pool_decide(&ps, w, 3, 100 * S, &d);
+	assert_int_equal(w[0].action, POOL_KEEP);
+	assert_int_equal(d.spawn, 0);
+}
+
+static void
+test_max_requests_jitter(void **state)
+{
+	int seen_low = 0, seen_high = 0;
+
+	(void)state;
+	assert_int_equal(pool_max_requests(0, 100, 12345), 0);	/* no limit */
+	assert_int_equal(pool_max_requests(1000, 0, 12345), 1000);
+	for (uint32_t r = 0; r < 5000; r += 7) {
+		int v = pool_max_requests(1000, 100, r * 2654435761u);
+
+		assert_in_range(v, 1000, 1100);
+		seen_low |= v == 1000;
+		seen_high |= v == 1100;
+	}
+	assert_true(seen_low && seen_high);		/* both ends reachable */
+	assert_int_equal(pool_max_requests(INT32_MAX - 5, 100, 99), INT32_MAX);
 }
 
 int
@@ -245,6 +291,8 @@ main(void)
 		cmocka_unit_test(test_refill_while_failing),
 		cmocka_unit_test(test_reset_after_quiet_period),
 		cmocka_unit_test(test_crash_loop_stays_small),
+		cmocka_unit_test(test_hung_worker),
+		cmocka_unit_test(test_max_requests_jitter),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
