@@ -475,6 +475,27 @@ daemon_free(struct daemon *d)
 	free(d);
 }
 
+/* The real id in /proc/PID/status for FIELD ("Uid" or "Gid"); -1 if none. */
+long
+proc_id(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	size_t n = strlen(field);
+	long id = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strncmp(line, field, n) == 0 && line[n] == ':') {
+			id = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(fp);
+	return id;
+}
+
 int
 tcp_connect(const char *ip, int port)
 {

@@ -60,6 +60,7 @@ void daemon_free(struct daemon *d);
 /* cmocka teardown: kill and free every daemon a failed test left behind. */
 int harness_teardown(void **state);
 
+long proc_id(pid_t pid, const char *field);
 int tcp_connect(const char *ip, int port);
 int unix_connect(const char *path);
 int send_all(int fd, const void *buf, size_t len);

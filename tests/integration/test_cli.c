@@ -304,24 +304,6 @@ test_log_level_option(void **state)
 	daemon_free(d);
 }
 
-/* The real and effective uid of PID, from /proc/PID/status. */
-static long
-proc_uid(pid_t pid)
-{
-	char path[64], line[256];
-	long uid = -1;
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	fp = fopen(path, "re");
-	assert_non_null(fp);
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (sscanf(line, "Uid: %ld", &uid) == 1)
-			break;
-	fclose(fp);
-	return uid;
-}
-
 static void
 test_root_serves_as_nobody(void **state)
 {
@@ -340,11 +322,11 @@ test_root_serves_as_nobody(void **state)
 	assert_int_equal(daemon_workers(d, w, 4), 2);
 	/* The workers serve as nobody; the master keeps root to bind on reload. */
 	for (long end = now_ms() + HARNESS_TIMEOUT_MS; now_ms() < end &&
-	    (proc_uid(w[0]) != (long)pw->pw_uid || proc_uid(w[1]) != (long)pw->pw_uid);)
+	    (proc_id(w[0], "Uid") != (long)pw->pw_uid || proc_id(w[1], "Uid") != (long)pw->pw_uid);)
 		usleep(10000);
-	assert_int_equal(proc_uid(w[0]), (long)pw->pw_uid);
-	assert_int_equal(proc_uid(w[1]), (long)pw->pw_uid);
-	assert_int_equal(proc_uid(d->pid), 0);
+	assert_int_equal(proc_id(w[0], "Uid"), (long)pw->pw_uid);
+	assert_int_equal(proc_id(w[1], "Uid"), (long)pw->pw_uid);
+	assert_int_equal(proc_id(d->pid, "Uid"), 0);
 	assert_int_equal(daemon_stop(d, SIGTERM, HARNESS_TIMEOUT_MS), 0);
 	daemon_free(d);
 }
@@ -361,7 +343,7 @@ test_root_explicit_user(void **state)
 	    " listen = \"127.0.0.1:0\"; } );\n", NULL);
 	assert_true(daemon_wait_log(d, "notice: sockd " PACKAGE_VERSION " started", HARNESS_TIMEOUT_MS));
 	assert_true(daemon_wait_workers(d, 4, HARNESS_TIMEOUT_MS));
-	assert_int_equal(proc_uid(d->pid), 0);
+	assert_int_equal(proc_id(d->pid, "Uid"), 0);
 	assert_int_equal(daemon_stop(d, SIGTERM, HARNESS_TIMEOUT_MS), 0);
 	daemon_free(d);
 }

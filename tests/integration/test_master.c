@@ -501,11 +501,8 @@ test_workers_drop_root(void **state)
 {
 	struct passwd *pw = getpwnam("nobody");
 	struct group *gr = getgrnam("nogroup");
-	char path[64], line[256];
 	struct daemon *d;
-	long uid = -1, gid = -1;
 	pid_t w[4];
-	FILE *fp;
 	int port;
 
 	(void)state;
@@ -516,15 +513,8 @@ test_workers_drop_root(void **state)
 	assert_true(daemon_wait_workers(d, 1, T_MS));
 	assert_int_equal(daemon_workers(d, w, 4), 1);
 	assert_true(answers(port));	/* it serves only after dropping root */
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)w[0]);
-	assert_non_null(fp = fopen(path, "re"));
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		sscanf(line, "Uid: %ld", &uid);
-		sscanf(line, "Gid: %ld", &gid);
-	}
-	fclose(fp);
-	assert_int_equal(uid, (long)pw->pw_uid);
-	assert_int_equal(gid, (long)gr->gr_gid);
+	assert_int_equal(proc_id(w[0], "Uid"), (long)pw->pw_uid);
+	assert_int_equal(proc_id(w[0], "Gid"), (long)gr->gr_gid);
 	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
 	daemon_free(d);
 }
