@@ -85,6 +85,13 @@ static const struct config_choice model_choices[] = {
 	{ NULL, 0, false },
 };
 
+static const struct config_choice pool_choices[] = {
+	{ "static", POOL_MODE_STATIC, true },
+	{ "dynamic", POOL_MODE_DYNAMIC, true },
+	{ "ondemand", POOL_MODE_ONDEMAND, false },
+	{ NULL, 0, false },
+};
+
 static const struct config_choice level_choices[] = {
 	{ "error", LOG_ERR, true },
 	{ "warning", LOG_WARNING, true },
@@ -100,18 +107,19 @@ static const char *const global_settings[] = {
 static const char *const service_settings[] = {
 	"name", "listen", "handler", "framing", "model", "workers", "threads",
 	"backlog", "limits", "timeouts", "reply", "unix", "max_requests",
-	"max_requests_jitter", NULL,
+	"max_requests_jitter", "pool", NULL,
 };
 static const char *const limits_settings[] = { "max_message", NULL };
 static const char *const limits_reserved[] = { "max_connections", "per_ip", NULL };
 static const char *const timeouts_settings[] = { "graceful", "idle", "heartbeat", NULL };
 static const char *const timeouts_reserved[] = { "exec", NULL };
 static const char *const unix_settings[] = { "mode", "owner", "group", NULL };
+static const char *const pool_settings[] = { "mode", "min_spare", "max_spare", "max_workers", NULL };
 static const char *const none[] = { NULL };
 /* Designed in sockd.conf(5) but not implemented yet: a clearer error than
  * "unknown setting" for someone following the design ahead of the code. */
 static const char *const global_reserved[] = { "status", NULL };
-static const char *const service_reserved[] = { "pool", "allow", NULL };
+static const char *const service_reserved[] = { "allow", NULL };
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -602,6 +610,50 @@ config_parse_timeouts(struct config_ctx *ctx, const config_setting_t *group,
 	config_get_seconds(ctx, g, "heartbeat", 86400, &svc->heartbeat_ms);
 }
 
+/* The dynamic pool's numbers, with defaults that fit the given ones. */
+static void
+config_parse_spares(struct config_ctx *ctx, const config_setting_t *g,
+    struct config_service *svc)
+{
+	int r;
+
+	svc->min_spare = 1;
+	r = config_get_int(ctx, g, "min_spare", 1, 4096, &svc->min_spare);
+	svc->max_spare = svc->min_spare > 4 ? svc->min_spare : 4;
+	r |= config_get_int(ctx, g, "max_spare", 1, 4096, &svc->max_spare);
+	svc->max_workers = svc->workers > 256 ? svc->workers : 256;
+	r |= config_get_int(ctx, g, "max_workers", 1, 4096, &svc->max_workers);
+	if (r < 0)
+		return;
+	if (svc->max_spare < svc->min_spare)
+		config_error(ctx, g, "max_spare (%d) must be at least min_spare (%d)",
+		    svc->max_spare, svc->min_spare);
+	if (svc->max_workers < svc->workers || svc->max_workers < svc->min_spare)
+		config_error(ctx, g, "max_workers (%d) must be at least workers (%d) and min_spare (%d)",
+		    svc->max_workers, svc->workers, svc->min_spare);
+}
+
+static void
+config_parse_pool(struct config_ctx *ctx, const config_setting_t *group,
+    struct config_service *svc)
+{
+	config_setting_t *g = config_get_group(ctx, group, "pool", pool_settings, none);
+	int v = POOL_MODE_STATIC;
+
+	if (g == NULL)
+		return;
+	config_get_choice(ctx, g, "mode", pool_choices, &v);
+	svc->pool_mode = (enum config_pool)v;
+	if (svc->pool_mode == POOL_MODE_DYNAMIC) {
+		config_parse_spares(ctx, g, svc);
+		return;
+	}
+	for (const char *const *k = pool_settings + 1; *k != NULL; k++)
+		if (config_setting_get_member(g, *k) != NULL)
+			config_error(ctx, config_setting_get_member(g, *k),
+			    "only used with mode = \"dynamic\"");
+}
+
 static void
 config_parse_recycling(struct config_ctx *ctx, const config_setting_t *group,
     struct config_service *svc)
@@ -721,6 +773,7 @@ config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
 	config_parse_limits(ctx, group, svc);
 	config_parse_timeouts(ctx, group, svc);
 	config_parse_recycling(ctx, group, svc);
+	config_parse_pool(ctx, group, svc);
 	config_parse_reply(ctx, group, svc);
 	config_parse_unix(ctx, group, svc);
 }
@@ -910,11 +963,15 @@ config_free(struct sockd_config *cfg)
 void
 config_describe_service(const struct config_service *svc, char *buf, size_t size)
 {
+	char pool[96] = "";
 	size_t n;
 
-	snprintf(buf, size, "%s: handler %s, framing %s, model %s, %d worker%s x %d thread%s, backlog %d, listen",
+	if (svc->pool_mode == POOL_MODE_DYNAMIC)
+		snprintf(pool, sizeof(pool), " (dynamic: %d-%d idle, at most %d)",
+		    svc->min_spare, svc->max_spare, svc->max_workers);
+	snprintf(buf, size, "%s: handler %s, framing %s, model %s, %d worker%s%s x %d thread%s, backlog %d, listen",
 	    svc->name, config_handler_name(svc->handler), config_framing_name(svc->framing),
-	    config_model_name(svc->model), svc->workers, svc->workers == 1 ? "" : "s",
+	    config_model_name(svc->model), svc->workers, svc->workers == 1 ? "" : "s", pool,
 	    svc->threads, svc->threads == 1 ? "" : "s", svc->backlog);
 	for (size_t i = 0; i < svc->n_listen; i++) {
 		n = strlen(buf);

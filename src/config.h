@@ -22,6 +22,7 @@ enum config_handler { HANDLER_ECHO, HANDLER_DISCARD, HANDLER_ACK, HANDLER_HTTP,
 	HANDLER_EXEC, HANDLER_MODULE, HANDLER_TEST_CRASH, HANDLER_TEST_HANG };
 enum config_framing { FRAMING_RAW, FRAMING_LINE, FRAMING_LENGTH16, FRAMING_LENGTH32 };
 enum config_model { MODEL_PREFORK, MODEL_EVENT, MODEL_FORK, MODEL_THREAD };
+enum config_pool { POOL_MODE_STATIC, POOL_MODE_DYNAMIC, POOL_MODE_ONDEMAND };
 
 struct config_listen {
 	char *text;			/* as written in the file */
@@ -44,6 +45,10 @@ struct config_service {
 	int graceful_ms;		/* timeouts.graceful */
 	int idle_ms;			/* timeouts.idle; 0: none */
 	int heartbeat_ms;		/* timeouts.heartbeat; 0: none */
+	enum config_pool pool_mode;
+	int min_spare;			/* pool.min_spare (dynamic) */
+	int max_spare;			/* pool.max_spare (dynamic) */
+	int max_workers;		/* pool.max_workers (dynamic) */
 	int max_requests;		/* connections per worker; 0: no limit */
 	int max_requests_jitter;	/* plus 0..jitter, per worker */
 	char *reply;			/* handler "ack" */

@@ -389,9 +389,14 @@ static void
 master_set_pools(struct master *m)
 {
 	m->svc = xcalloc(m->cfg->n_services, sizeof(*m->svc));
-	for (size_t s = 0; s < m->cfg->n_services; s++)
-		pool_init(&m->svc[s].pool, m->cfg->services[s].workers,
-		    (int64_t)m->cfg->services[s].heartbeat_ms * POOL_MS);
+	for (size_t s = 0; s < m->cfg->n_services; s++) {
+		const struct config_service *svc = &m->cfg->services[s];
+
+		pool_init(&m->svc[s].pool, svc->workers, (int64_t)svc->heartbeat_ms * POOL_MS);
+		if (svc->pool_mode == POOL_MODE_DYNAMIC)
+			pool_init_dynamic(&m->svc[s].pool, svc->min_spare, svc->max_spare,
+			    svc->max_workers);
+	}
 }
 
 /*
@@ -461,6 +466,11 @@ master_resize(struct master *m, int delta)
 		struct pool_state *ps = &m->svc[s].pool;
 		int want = ps->desired + delta;
 
+		if (ps->mode == POOL_DYNAMIC) {
+			log_notice("%s: a dynamic pool sizes itself; SIGTTIN/SIGTTOU ignored",
+			    m->cfg->services[s].name);
+			continue;
+		}
 		if (want < 1 || want > MAX_WORKERS) {
 			log_notice("%s: staying at %d workers", m->cfg->services[s].name, ps->desired);
 			continue;

@@ -2,8 +2,12 @@
  * pool.c - the pool's decisions, as a pure function.
  *
  * Rules (after Apache's prefork and Postfix's master throttling):
- * - Keep `desired` workers of the current generation that are not stopping;
- *   start the missing ones, ask the extra ones (idle first) to stop.
+ * - Static: keep `desired` workers of the current generation that are not
+ *   stopping; start the missing ones, ask the extra ones (idle first) to stop.
+ * - Dynamic (Apache prefork's spare-server rule): while fewer than
+ *   min_spare workers are idle, start 1, 2, 4 ... up to 32 a second (never
+ *   beyond max_workers); while more than max_spare are idle, ask one idle
+ *   worker a second to stop. A starting worker counts as idle.
  * - A worker that dies abnormally before it completed a single connection
  *   is a failed start. Failed starts hold spawning back: 10 ms after the
  *   first, doubling up to 5 s; while the service is failing, one worker at
@@ -27,7 +31,19 @@
 void
 pool_init(struct pool_state *ps, int desired, int64_t heartbeat_ns)
 {
-	*ps = (struct pool_state){ .desired = desired, .heartbeat_ns = heartbeat_ns };
+	*ps = (struct pool_state){ .desired = desired, .heartbeat_ns = heartbeat_ns,
+		.spawn_rate = 1 };
+}
+
+/* After pool_init(): make the pool dynamic (pool_init's DESIRED is then
+ * only how many start). */
+void
+pool_init_dynamic(struct pool_state *ps, int min_spare, int max_spare, int max_workers)
+{
+	ps->mode = POOL_DYNAMIC;
+	ps->min_spare = min_spare;
+	ps->max_spare = max_spare;
+	ps->max_workers = max_workers;
 }
 
 /* The connection limit of one worker; RANDOM is any random number. */
@@ -122,6 +138,39 @@ pool_trim(struct pool_worker *w, size_t n, int extra)
 			}
 }
 
+/*
+ * Dynamic: how many workers to add (> 0) or retire (< 0) this round,
+ * counting the idle ones among the RUNNING current workers.
+ */
+static int
+pool_dynamic(struct pool_state *ps, const struct pool_worker *w, size_t n, int running,
+    int64_t now_ns, struct pool_decision *d)
+{
+	int idle = 0, add;
+
+	for (size_t i = 0; i < n; i++)
+		if (w[i].current && !w[i].stopping && w[i].action == POOL_KEEP && !w[i].busy)
+			idle++;
+	if (idle >= ps->min_spare && idle <= ps->max_spare) {
+		ps->spawn_rate = 1;
+		return 0;
+	}
+	if (now_ns < ps->next_round_ns) {
+		wake_by(d, ps->next_round_ns);
+		return 0;
+	}
+	ps->next_round_ns = now_ns + POOL_ROUND_NS;
+	wake_by(d, ps->next_round_ns);
+	if (idle > ps->max_spare)
+		return -1;
+	add = ps->spawn_rate;
+	if (add > ps->max_workers - running)
+		add = ps->max_workers - running;
+	if (ps->spawn_rate < POOL_SPAWN_RATE_MAX)
+		ps->spawn_rate *= 2;
+	return add;
+}
+
 void
 pool_decide(struct pool_state *ps, struct pool_worker *w, size_t n,
     int64_t now_ns, struct pool_decision *d)
@@ -141,7 +190,10 @@ pool_decide(struct pool_state *ps, struct pool_worker *w, size_t n,
 		else if (w[i].current)
 			running++;
 	}
-	missing = ps->desired - running;
+	if (ps->mode == POOL_DYNAMIC && running > 0)
+		missing = pool_dynamic(ps, w, n, running, now_ns, d);
+	else
+		missing = ps->desired - running;	/* static, or a dynamic start */
 	if (missing < 0)
 		pool_trim(w, n, -missing);
 	if (missing <= 0)

@@ -17,9 +17,20 @@
 #define POOL_HEALTHY_NS (10000 * POOL_MS)	/* no failure this long: reset */
 #define POOL_HUNG_GRACE_NS (1000 * POOL_MS)	/* SIGTERM to SIGKILL for a hung worker */
 
+enum pool_mode { POOL_STATIC, POOL_DYNAMIC };
+
+#define POOL_SPAWN_RATE_MAX 32		/* dynamic: most new workers per second */
+#define POOL_ROUND_NS (1000 * POOL_MS)	/* dynamic: one growing or shrinking step */
+
 /* Per service, kept by the master across decisions. */
 struct pool_state {
-	int desired;			/* workers wanted now (config +/- TTIN/TTOU) */
+	enum pool_mode mode;
+	int desired;			/* static: workers wanted (config +/- TTIN/TTOU) */
+	int min_spare;			/* dynamic: grow while fewer idle workers */
+	int max_spare;			/* dynamic: shrink while more idle workers */
+	int max_workers;		/* dynamic: never more */
+	int spawn_rate;			/* dynamic: 1, 2, 4 ... 32 per round while short */
+	int64_t next_round_ns;		/* dynamic: no growing or shrinking before */
 	unsigned failures;		/* failed starts since the last healthy sign */
 	int64_t last_failure_ns;
 	int64_t next_spawn_ns;		/* no spawn before this while failing */
@@ -47,6 +58,7 @@ struct pool_decision {
 };
 
 void pool_init(struct pool_state *ps, int desired, int64_t heartbeat_ns);
+void pool_init_dynamic(struct pool_state *ps, int min_spare, int max_spare, int max_workers);
 void pool_exited(struct pool_state *ps, bool abnormal, uint64_t served, int64_t now_ns);
 void pool_decide(struct pool_state *ps, struct pool_worker *w, size_t n,
     int64_t now_ns, struct pool_decision *d);

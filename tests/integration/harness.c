@@ -270,7 +270,7 @@ daemon_start(const char *conf_text, ...)
 }
 
 /* Read every datagram waiting on the notify socket into d->notes. */
-static void
+void
 daemon_read_notes(struct daemon *d)
 {
 	char buf[4096], cbuf[CMSG_SPACE(sizeof(int) * 16)];

@@ -48,6 +48,7 @@ int harness_run(char *const *args, char **out_r, char **err_r);
 struct daemon *daemon_start(const char *conf_text, ...);
 struct daemon *daemon_launch(const struct launch *l);
 bool daemon_wait_note(struct daemon *d, const char *needle, int timeout_ms);
+void daemon_read_notes(struct daemon *d);
 size_t daemon_workers(const struct daemon *d, pid_t *pids, size_t max);
 bool daemon_wait_workers(struct daemon *d, size_t n, int timeout_ms);
 int daemon_reload(struct daemon *d, const char *conf_text);

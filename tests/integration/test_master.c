@@ -695,6 +695,48 @@ test_idle_timeout(void **state)
 	daemon_free(d);
 }
 
+/* Dynamic pool: 6 clients holding a connection each (one worker each in
+ * prefork) make it grow past them; when they leave it shrinks back to at
+ * most max_spare idle workers, one a second. */
+static void
+test_dynamic_pool(void **state)
+{
+	struct launch l = { .notify = true };
+	struct daemon *d;
+	int port, fd[6];
+	size_t n;
+	pid_t w[32];
+
+	(void)state;
+	l.conf = config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; workers = 1;"
+	    " pool = { mode = \"dynamic\"; min_spare = 1; max_spare = 2; max_workers = 10; }; } );\n");
+	d = daemon_launch(&l);
+	port = daemon_port(d, "echo", "127.0.0.1");
+	assert_true(daemon_wait_note(d, "READY=1", T_MS));
+	assert_true(daemon_wait_workers(d, 1, T_MS));
+	for (int i = 0; i < 6; i++) {	/* each waits until a worker is free for it */
+		fd[i] = tcp_connect("127.0.0.1", port);
+		echo_line(fd[i], "busy\n");
+	}
+	/* 6 busy and between min_spare and max_spare idle (the doubling may
+	 * overshoot by a few; extra idle ones then go one a second). */
+	for (long long end = now_ms() + T_MS; strstr(d->notes, "(6 busy, 1 idle)") == NULL &&
+	    strstr(d->notes, "(6 busy, 2 idle)") == NULL; usleep(20000)) {
+		assert_true(now_ms() < end);
+		daemon_read_notes(d);
+	}
+	for (int i = 0; i < 6; i++)
+		close(fd[i]);
+	/* Back down to max_spare (2) idle, one worker a second. */
+	assert_true(daemon_wait_workers(d, 2, T_MS));
+	n = daemon_workers(d, w, 32);
+	assert_int_equal(n, 2);
+	assert_true(answers(port));
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
 int
 main(void)
 {
@@ -718,6 +760,7 @@ main(void)
 		T(test_max_requests),
 		T(test_hung_worker_killed),
 		T(test_idle_timeout),
+		T(test_dynamic_pool),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

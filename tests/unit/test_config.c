@@ -231,11 +231,11 @@ test_unknown_and_reserved(void **state)
 {
 	(void)state;
 	expect_errors("colour = \"blue\";\nstatus = { listen = \"127.0.0.1:9161\"; };\n"
-	    "services = ( {\n" ECHO "\n worker = 4;\n pool = { mode = \"static\"; };\n} );\n",
+	    "services = ( {\n" ECHO "\n worker = 4;\n allow = [ \"127.0.0.0/8\" ];\n} );\n",
 	    "test.conf:1: colour: unknown setting",
 	    "test.conf:2: status: setting not supported by this version of sockd",
 	    "test.conf:5: services.[0].worker: unknown setting",
-	    "test.conf:6: services.[0].pool: setting not supported by this version of sockd",
+	    "test.conf:6: services.[0].allow: setting not supported by this version of sockd",
 	    NULL);
 }
 
@@ -542,6 +542,38 @@ test_unix_options(void **state)
 }
 
 static void
+test_pool_modes(void **state)
+{
+	struct sockd_config *cfg;
+	char buf[512];
+
+	(void)state;
+	cfg = load_ok(SVC(ECHO " pool = { mode = \"static\"; };"));
+	assert_int_equal(cfg->services[0].pool_mode, POOL_MODE_STATIC);
+	config_free(cfg);
+	cfg = load_ok(SVC(ECHO " workers = 2; pool = { mode = \"dynamic\"; };"));
+	assert_int_equal(cfg->services[0].pool_mode, POOL_MODE_DYNAMIC);
+	assert_int_equal(cfg->services[0].min_spare, 1);
+	assert_int_equal(cfg->services[0].max_spare, 4);
+	assert_int_equal(cfg->services[0].max_workers, 256);
+	config_describe_service(&cfg->services[0], buf, sizeof(buf));
+	assert_non_null(strstr(buf, "2 workers (dynamic: 1-4 idle, at most 256) x 1 thread"));
+	config_free(cfg);
+	cfg = load_ok(SVC(ECHO " pool = { mode = \"dynamic\"; min_spare = 6; max_workers = 20; };"));
+	assert_int_equal(cfg->services[0].max_spare, 6);	/* follows min_spare */
+	config_free(cfg);
+	expect_errors(SVC(ECHO " pool = { mode = \"ondemand\"; };"),
+	    "test.conf:1: services.[0].pool.mode: \"ondemand\" is not available in this version of sockd (available: \"static\", \"dynamic\")",
+	    NULL);
+	expect_errors(SVC(ECHO " pool = { min_spare = 2; };"),
+	    "test.conf:1: services.[0].pool.min_spare: only used with mode = \"dynamic\"", NULL);
+	expect_errors(SVC(ECHO " workers = 8; pool = { mode = \"dynamic\"; min_spare = 3; max_spare = 2; max_workers = 4; };"),
+	    "test.conf:1: services.[0].pool: max_spare (2) must be at least min_spare (3)",
+	    "test.conf:1: services.[0].pool: max_workers (4) must be at least workers (8) and min_spare (3)",
+	    NULL);
+}
+
+static void
 test_listen_count(void **state)
 {
 	char text[8192] = "services = ( { name = \"a\"; handler = \"echo\"; listen = [ ";
@@ -580,6 +612,7 @@ main(void)
 		cmocka_unit_test(test_limits_and_timeouts),
 		cmocka_unit_test(test_unix_options),
 		cmocka_unit_test(test_listen_count),
+		cmocka_unit_test(test_pool_modes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

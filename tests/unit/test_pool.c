@@ -278,6 +278,81 @@ test_max_requests_jitter(void **state)
 	assert_int_equal(pool_max_requests(INT32_MAX - 5, 100, 99), INT32_MAX);
 }
 
+static struct pool_worker
+idle_worker(void)
+{
+	return running(1 * S, false, 1);
+}
+
+/* Apache's rule: 1, 2, 4 ... 32 a second while short of spares. */
+static void
+test_dynamic_grows(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	struct pool_worker w[100];
+	int expect[] = { 1, 2, 4, 8, 16, 32, 32 }, n = 2;
+	int64_t now = 100 * S;
+
+	(void)state;
+	pool_init(&ps, 2, 0);
+	pool_init_dynamic(&ps, 3, 6, 200);
+	w[0] = running(1 * S, true, 1);
+	w[1] = running(1 * S, true, 1);			/* both busy: 0 idle */
+	for (size_t r = 0; r < sizeof(expect) / sizeof(expect[0]); r++) {
+		pool_decide(&ps, w, (size_t)n, now, &d);
+		assert_int_equal(d.spawn, expect[r]);
+		assert_int_equal(d.wake_ns, now + 1 * S);
+		pool_decide(&ps, w, (size_t)n, now + 500 * MS, &d);
+		assert_int_equal(d.spawn, 0);		/* once per second */
+		for (int i = 0; i < expect[r]; i++)	/* the new ones get busy at once */
+			w[n++] = running(now, true, 0);
+		now += 1 * S;
+	}
+	/* Enough idle workers again: the rate starts over at 1. */
+	for (int i = 0; i < 3; i++)
+		w[n++] = idle_worker();
+	pool_decide(&ps, w, (size_t)n, now, &d);
+	assert_int_equal(d.spawn, 0);
+	assert_int_equal(ps.spawn_rate, 1);
+}
+
+static void
+test_dynamic_cap_and_shrink(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	struct pool_worker w[10];
+
+	(void)state;
+	pool_init(&ps, 2, 0);
+	pool_init_dynamic(&ps, 2, 3, 5);
+	for (int i = 0; i < 4; i++)
+		w[i] = running(1 * S, true, 1);
+	ps.spawn_rate = 8;
+	pool_decide(&ps, w, 4, 100 * S, &d);
+	assert_int_equal(d.spawn, 1);			/* max_workers 5 */
+	/* Six idle, max_spare 3: one a second goes, idle ones only. */
+	for (int i = 0; i < 6; i++)
+		w[i] = idle_worker();
+	w[6] = running(1 * S, true, 1);
+	pool_decide(&ps, w, 7, 200 * S, &d);
+	assert_int_equal(d.spawn, 0);
+	int stops = 0;
+	for (int i = 0; i < 7; i++)
+		stops += w[i].action == POOL_STOP;
+	assert_int_equal(stops, 1);
+	assert_int_equal(w[6].action, POOL_KEEP);	/* never the busy one */
+	pool_decide(&ps, w, 7, 200 * S + 100 * MS, &d);
+	stops = 0;
+	for (int i = 0; i < 7; i++)
+		stops += w[i].action == POOL_STOP;
+	assert_int_equal(stops, 0);			/* next one a second later */
+	/* No workers yet: start with pool_init's count. */
+	pool_decide(&ps, NULL, 0, 300 * S, &d);
+	assert_int_equal(d.spawn, 2);
+}
+
 int
 main(void)
 {
@@ -293,6 +368,8 @@ main(void)
 		cmocka_unit_test(test_crash_loop_stays_small),
 		cmocka_unit_test(test_hung_worker),
 		cmocka_unit_test(test_max_requests_jitter),
+		cmocka_unit_test(test_dynamic_grows),
+		cmocka_unit_test(test_dynamic_cap_and_shrink),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
