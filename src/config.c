@@ -39,6 +39,7 @@
 #define DEFAULT_IDLE_MS 60000
 #define DEFAULT_HEARTBEAT_MS 30000
 #define DEFAULT_REPLY "OK"
+#define DEFAULT_MAX_CHILDREN 256
 #define REPLY_MAX 4096
 
 struct config_ctx {
@@ -80,7 +81,7 @@ static const struct config_choice framing_choices[] = {
 static const struct config_choice model_choices[] = {
 	{ "prefork", MODEL_PREFORK, true },
 	{ "event", MODEL_EVENT, false },
-	{ "fork", MODEL_FORK, false },
+	{ "fork", MODEL_FORK, true },
 	{ "thread", MODEL_THREAD, false },
 	{ NULL, 0, false },
 };
@@ -107,7 +108,7 @@ static const char *const global_settings[] = {
 static const char *const service_settings[] = {
 	"name", "listen", "handler", "framing", "model", "workers", "threads",
 	"backlog", "limits", "timeouts", "reply", "unix", "max_requests",
-	"max_requests_jitter", "pool", NULL,
+	"max_requests_jitter", "pool", "max_children", NULL,
 };
 static const char *const limits_settings[] = { "max_message", NULL };
 static const char *const limits_reserved[] = { "max_connections", "per_ip", NULL };
@@ -655,6 +656,17 @@ config_parse_pool(struct config_ctx *ctx, const config_setting_t *group,
 }
 
 static void
+config_parse_model(struct config_ctx *ctx, const config_setting_t *group,
+    struct config_service *svc)
+{
+	config_setting_t *s = config_setting_get_member(group, "max_children");
+
+	if (config_get_int(ctx, group, "max_children", 1, 65535, &svc->max_children) == 1 &&
+	    svc->model != MODEL_FORK)
+		config_error(ctx, s, "only used with model = \"fork\"");
+}
+
+static void
 config_parse_recycling(struct config_ctx *ctx, const config_setting_t *group,
     struct config_service *svc)
 {
@@ -746,6 +758,7 @@ config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
 	svc->max_message = DEFAULT_MAX_MESSAGE;
 	svc->graceful_ms = DEFAULT_GRACEFUL_MS;
 	svc->idle_ms = DEFAULT_IDLE_MS;
+	svc->max_children = DEFAULT_MAX_CHILDREN;
 	svc->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
 	svc->unix_mode = -1;
 	svc->unix_uid = -1;
@@ -774,6 +787,7 @@ config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
 	config_parse_timeouts(ctx, group, svc);
 	config_parse_recycling(ctx, group, svc);
 	config_parse_pool(ctx, group, svc);
+	config_parse_model(ctx, group, svc);
 	config_parse_reply(ctx, group, svc);
 	config_parse_unix(ctx, group, svc);
 }

@@ -50,6 +50,7 @@ struct config_service {
 	int max_spare;			/* pool.max_spare (dynamic) */
 	int max_workers;		/* pool.max_workers (dynamic) */
 	int max_requests;		/* connections per worker; 0: no limit */
+	int max_children;		/* model "fork": connections at once per worker */
 	int max_requests_jitter;	/* plus 0..jitter, per worker */
 	char *reply;			/* handler "ack" */
 	int unix_mode;			/* -1: as umask leaves it */

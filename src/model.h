@@ -8,5 +8,6 @@
 #include "worker.h"
 
 void model_prefork_run(const struct worker_args *a, int sig_fd);
+void model_fork_run(const struct worker_args *a, int sig_fd);
 
 #endif

@@ -19,7 +19,8 @@
 #include "sig.h"
 #include "worker.h"
 
-static const int worker_signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP };
+/* SIGCHLD only matters to models with children (fork); blocked, it is harmless. */
+static const int worker_signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD };
 
 static int
 int_cmp(const void *a, const void *b)
@@ -69,6 +70,9 @@ worker_main(const struct worker_args *a)
 	if (priv_drop(a->ids) == -1)
 		exit(EXIT_OSERR);
 	worker_follow_master(a->master);
-	model_prefork_run(a, sig_fd);
+	if (a->svc->model == MODEL_FORK)
+		model_fork_run(a, sig_fd);
+	else
+		model_prefork_run(a, sig_fd);
 	exit(0);
 }

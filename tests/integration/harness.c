@@ -320,12 +320,19 @@ daemon_wait_note(struct daemon *d, const char *needle, int timeout_ms)
 size_t
 daemon_workers(const struct daemon *d, pid_t *pids, size_t max)
 {
+	return pid_children(d->pid, pids, max);
+}
+
+/* PID's child processes (zombies included, until reaped), from /proc. */
+size_t
+pid_children(pid_t pid, pid_t *pids, size_t max)
+{
 	char path[64], buf[4096];
 	size_t n = 0;
 	FILE *fp;
 	long v;
 
-	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)d->pid, (long)d->pid);
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)pid, (long)pid);
 	fp = fopen(path, "re");
 	if (fp == NULL)
 		return 0;

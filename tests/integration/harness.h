@@ -50,6 +50,7 @@ struct daemon *daemon_launch(const struct launch *l);
 bool daemon_wait_note(struct daemon *d, const char *needle, int timeout_ms);
 void daemon_read_notes(struct daemon *d);
 size_t daemon_workers(const struct daemon *d, pid_t *pids, size_t max);
+size_t pid_children(pid_t pid, pid_t *pids, size_t max);
 bool daemon_wait_workers(struct daemon *d, size_t n, int timeout_ms);
 int daemon_reload(struct daemon *d, const char *conf_text);
 bool daemon_wait_log(struct daemon *d, const char *needle, int timeout_ms);

@@ -1,7 +1,7 @@
 /*
- * test_handlers.c - echo, discard and ack under every framing, over IPv4,
- * IPv6 and a Unix socket, through the real daemon; and what happens to a
- * message over max_message.
+ * test_handlers.c - echo, discard and ack under every framing and every
+ * available model, over IPv4, IPv6 and a Unix socket, through the real
+ * daemon; and what happens to a message over max_message.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +21,7 @@
 
 static const char *const handlers[] = { "echo", "discard", "ack" };
 static const char *const framings[] = { "raw", "line", "length16", "length32" };
+static const char *const models[] = { "prefork", "fork" };
 static const char *const messages[] = { "hello", "", "a somewhat longer message" };
 #define N_MSG 3
 
@@ -50,7 +51,7 @@ frame(const char *framing, const char *msg, char *buf, size_t *len)
 static int
 setup(void **state)
 {
-	char conf[16384];
+	char conf[32768];
 	size_t n = 0;
 
 	(void)state;
@@ -58,12 +59,15 @@ setup(void **state)
 	if (geteuid() == 0)
 		n += (size_t)snprintf(conf + n, sizeof(conf) - n, "user = \"nobody\";\n");
 	n += (size_t)snprintf(conf + n, sizeof(conf) - n, "services = (\n");
-	for (size_t h = 0; h < 3; h++)
-		for (size_t f = 0; f < 4; f++)
-			n += (size_t)snprintf(conf + n, sizeof(conf) - n,
-			    "  { name = \"%s-%s\"; handler = \"%s\"; framing = \"%s\"; workers = 1;\n"
-			    "    listen = [ \"127.0.0.1:0\", \"[::1]:0\", \"unix:%s/%s-%s.sock\" ]; },\n",
-			    handlers[h], framings[f], handlers[h], framings[f], dir, handlers[h], framings[f]);
+	for (size_t m = 0; m < 2; m++)
+		for (size_t h = 0; h < 3; h++)
+			for (size_t f = 0; f < 4; f++)
+				n += (size_t)snprintf(conf + n, sizeof(conf) - n,
+				    "  { name = \"%s-%s-%s\"; handler = \"%s\"; framing = \"%s\";"
+				    " model = \"%s\"; workers = 1;\n"
+				    "    listen = [ \"127.0.0.1:0\", \"[::1]:0\", \"unix:%s/%s-%s-%s.sock\" ]; },\n",
+				    handlers[h], framings[f], models[m], handlers[h], framings[f], models[m],
+				    dir, handlers[h], framings[f], models[m]);
 	snprintf(conf + n, sizeof(conf) - n,
 	    "  { name = \"small\"; handler = \"echo\"; framing = \"line\"; workers = 1;\n"
 	    "    listen = \"127.0.0.1:0\"; limits = { max_message = 64; }; }\n);\n");
@@ -156,12 +160,14 @@ test_matrix(void **state)
 	char service[64], c;
 
 	(void)state;
+	for (size_t m = 0; m < 2; m++)
 	for (size_t h = 0; h < 3; h++)
 		for (size_t f = 0; f < 4; f++)
 			for (size_t a = 0; a < 3; a++) {
 				int fd;
 
-				snprintf(service, sizeof(service), "%s-%s", handlers[h], framings[f]);
+				snprintf(service, sizeof(service), "%s-%s-%s", handlers[h], framings[f],
+				    models[m]);
 				fd = connect_to(service, families[a]);
 				assert_true(fd >= 0);
 				if (strcmp(framings[f], "raw") == 0)

@@ -737,6 +737,120 @@ test_dynamic_pool(void **state)
 	daemon_free(d);
 }
 
+static pid_t
+the_acceptor(struct daemon *d)
+{
+	pid_t w[4];
+
+	assert_true(daemon_wait_workers(d, 1, T_MS));
+	assert_int_equal(daemon_workers(d, w, 4), 1);
+	return w[0];
+}
+
+/* Fork model: 50 clients at once, each with a process of its own, and no
+ * zombie left once they are gone. */
+static void
+test_fork_model_concurrency(void **state)
+{
+	struct daemon *d;
+	pid_t acceptor, kids[64];
+	int port, fd[50];
+
+	(void)state;
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; model = \"fork\"; workers = 1; max_children = 64; } );\n"), &port);
+	acceptor = the_acceptor(d);
+	for (int i = 0; i < 50; i++) {
+		fd[i] = tcp_connect("127.0.0.1", port);
+		assert_true(fd[i] >= 0);
+	}
+	for (int i = 0; i < 50; i++)	/* all 50 open at once, all served */
+		echo_line(fd[i], "concurrent\n");
+	assert_int_equal(pid_children(acceptor, kids, 64), 50);
+	for (int i = 0; i < 50; i++)
+		close(fd[i]);
+	for (long long end = now_ms() + T_MS; pid_children(acceptor, kids, 64) != 0; usleep(10000))
+		assert_true(now_ms() < end);	/* every child reaped */
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+/* max_children: the next client waits in the backlog, then is served. */
+static void
+test_fork_model_limit(void **state)
+{
+	struct daemon *d;
+	char buf[8];
+	int port, fd[4];
+
+	(void)state;
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; model = \"fork\"; workers = 1; max_children = 3; } );\n"), &port);
+	for (int i = 0; i < 3; i++) {
+		fd[i] = tcp_connect("127.0.0.1", port);
+		echo_line(fd[i], "in\n");
+	}
+	fd[3] = tcp_connect("127.0.0.1", port);		/* queued, not refused */
+	assert_true(fd[3] >= 0);
+	assert_int_equal(send_all(fd[3], "wait\n", 5), 0);
+	assert_int_equal(recv_exact(fd[3], buf, 5, 500), 0);	/* nobody serves it yet */
+	close(fd[0]);
+	assert_int_equal(recv_exact(fd[3], buf, 5, T_MS), 5);	/* now it is */
+	assert_memory_equal(buf, "wait\n", 5);
+	for (int i = 1; i < 4; i++)
+		close(fd[i]);
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+/* Graceful stop finishes a connection in flight; a crash stays in its process. */
+static void
+test_fork_model_stop_and_crash(void **state)
+{
+	struct launch l = { .binary = getenv("SOCKD_TEST") };
+	struct daemon *d;
+	char buf[8];
+	int port, fd, other;
+
+	(void)state;
+	l.conf = config("services = ( { name = \"echo\"; handler = \"hang\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; model = \"fork\"; workers = 1; } );\n");
+	d = daemon_launch(&l);
+	port = daemon_port(d, "echo", "127.0.0.1");
+	assert_true(daemon_wait_log(d, STARTED, T_MS));
+	fd = tcp_connect("127.0.0.1", port);
+	echo_line(fd, "one\n");
+	other = tcp_connect("127.0.0.1", port);
+	echo_line(other, "two\n");
+	assert_int_equal(send_all(fd, "ha", 2), 0);	/* a message in flight */
+	assert_int_equal(kill(d->pid, SIGTERM), 0);
+	assert_true(daemon_wait_log(d, "graceful stop", T_MS));
+	usleep(200 * 1000);
+	assert_int_equal(send_all(fd, "lf\n", 3), 0);
+	assert_int_equal(recv_exact(fd, buf, 5, T_MS), 5);
+	assert_memory_equal(buf, "half\n", 5);
+	close(fd);
+	close(other);
+	assert_int_equal(daemon_stop(d, 0, T_MS), 0);
+	daemon_free(d);
+
+	l.conf = config("services = ( { name = \"echo\"; handler = \"crash\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; model = \"fork\"; workers = 1; } );\n");
+	d = daemon_launch(&l);
+	port = daemon_port(d, "echo", "127.0.0.1");
+	assert_true(daemon_wait_log(d, STARTED, T_MS));
+	for (int i = 0; i < 3; i++) {
+		fd = tcp_connect("127.0.0.1", port);
+		assert_int_equal(send_all(fd, "boom\n", 5), 0);
+		assert_true(recv_eof(fd, T_MS));
+		close(fd);
+	}
+	assert_true(daemon_wait_log(d, "connection process", T_MS));
+	assert_null(strstr(d->log, "killed by signal"));	/* the acceptor lives on */
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
 int
 main(void)
 {
@@ -761,6 +875,9 @@ main(void)
 		T(test_hung_worker_killed),
 		T(test_idle_timeout),
 		T(test_dynamic_pool),
+		T(test_fork_model_concurrency),
+		T(test_fork_model_limit),
+		T(test_fork_model_stop_and_crash),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -216,7 +216,7 @@ test_enums(void **state)
 	    "test.conf:1: services.[0].framing: must be one of \"raw\", \"line\", \"length16\", \"length32\" (got \"lines\")",
 	    NULL);
 	expect_errors(SVC(ECHO " model = \"event\";"),
-	    "test.conf:1: services.[0].model: \"event\" is not available in this version of sockd (available: \"prefork\")",
+	    "test.conf:1: services.[0].model: \"event\" is not available in this version of sockd (available: \"prefork\", \"fork\")",
 	    NULL);
 	expect_errors(SVC("name = \"h\"; listen = \"127.0.0.1:80\"; handler = \"http\";"),
 	    "test.conf:1: services.[0].handler: \"http\" is not available in this version of sockd (available: \"echo\", \"discard\", \"ack\")",
@@ -333,12 +333,12 @@ test_every_error_reported(void **state)
 	expect_errors("log_level = 3;\n"
 	    "services = (\n"
 	    " { name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"echo\"; workers = -1; },\n"
-	    " { name = \"b\"; listen = \"nowhere\"; handler = \"echo\"; model = \"fork\"; }\n"
+	    " { name = \"b\"; listen = \"nowhere\"; handler = \"echo\"; model = \"thread\"; }\n"
 	    ");\n",
 	    "test.conf:1: log_level: must be one of \"error\", \"warning\", \"notice\", \"info\", \"debug\" (got 3)",
 	    "test.conf:3: services.[0].workers: must be an integer between 1 and 4096 (got -1)",
 	    "test.conf:4: services.[1].listen: expected ADDRESS:PORT, [IPv6]:PORT, *:PORT or unix:/PATH (got \"nowhere\")",
-	    "test.conf:4: services.[1].model: \"fork\" is not available in this version of sockd (available: \"prefork\")",
+	    "test.conf:4: services.[1].model: \"thread\" is not available in this version of sockd (available: \"prefork\", \"fork\")",
 	    NULL);
 }
 
@@ -542,6 +542,25 @@ test_unix_options(void **state)
 }
 
 static void
+test_fork_model(void **state)
+{
+	struct sockd_config *cfg;
+
+	(void)state;
+	cfg = load_ok(SVC(ECHO " model = \"fork\";"));
+	assert_int_equal(cfg->services[0].model, MODEL_FORK);
+	assert_int_equal(cfg->services[0].max_children, 256);
+	config_free(cfg);
+	cfg = load_ok(SVC(ECHO " model = \"fork\"; max_children = 3;"));
+	assert_int_equal(cfg->services[0].max_children, 3);
+	config_free(cfg);
+	expect_errors(SVC(ECHO " max_children = 3;"),
+	    "test.conf:1: services.[0].max_children: only used with model = \"fork\"", NULL);
+	expect_errors(SVC(ECHO " model = \"fork\"; max_children = 0;"),
+	    "test.conf:1: services.[0].max_children: must be an integer between 1 and 65535 (got 0)", NULL);
+}
+
+static void
 test_pool_modes(void **state)
 {
 	struct sockd_config *cfg;
@@ -613,6 +632,7 @@ main(void)
 		cmocka_unit_test(test_unix_options),
 		cmocka_unit_test(test_listen_count),
 		cmocka_unit_test(test_pool_modes),
+		cmocka_unit_test(test_fork_model),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,198 @@
+/*
+ * model_fork.c - the fork model: a worker is an acceptor that forks a child
+ * for every connection (inetd, tcpserver, Python's ForkingMixIn). Each
+ * connection gets a process of its own, so a handler may block or crash
+ * without touching the others.
+ *
+ * At most max_children children run at once: at the limit the acceptor
+ * stops watching its listeners, and new connections wait in the backlog
+ * instead of being accepted and dropped. Children are reaped on SIGCHLD
+ * (read from the signalfd), so none stays a zombie. Children die with the
+ * acceptor (PR_SET_PDEATHSIG), and update the acceptor's scoreboard slot
+ * (shared memory) through the connection layer.
+ *
+ * SIGTERM/SIGINT: stop accepting, pass SIGTERM on (each child finishes its
+ * connection), exit when the last child has. SIGQUIT: exit now; the
+ * children follow through their death signal.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "model.h"
+#include "sig.h"
+#include "util.h"
+
+#define FORK_TICK_MS 1000
+
+struct forker {
+	const struct worker_args *a;
+	int sig_fd;
+	int ep;
+	pid_t *kids;			/* max_children slots; 0: free */
+	int children;
+	bool watching;			/* listeners in the epoll set */
+	bool draining;
+	bool quit;
+};
+
+static void
+fork_watch(struct forker *f, bool on)
+{
+	if (f->watching == on || (on && f->draining))
+		return;
+	for (size_t i = 0; i < f->a->n_fds; i++) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = f->a->fds[i] };
+
+		if (epoll_ctl(f->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, f->a->fds[i], &ev) == -1)
+			fatal(EXIT_OSERR, "epoll_ctl: %s", strerror(errno));
+	}
+	f->watching = on;
+}
+
+/* In the child: serve the one connection and exit. */
+static noreturn void
+fork_child(const struct forker *f, int fd, pid_t acceptor)
+{
+	struct conn c;
+	bool quit = false;
+	int sig;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != acceptor)
+		_exit(0);
+	for (size_t i = 0; i < f->a->n_fds; i++)
+		close(f->a->fds[i]);
+	close(f->ep);
+	conn_open(&c, fd, f->a->svc, f->a->slot);
+	while (!quit && conn_run(&c, f->sig_fd) == 0)
+		while ((sig = sig_next(f->sig_fd)) != 0)	/* TERM: finish; QUIT: go */
+			quit |= sig == SIGQUIT;
+	conn_finish(&c);
+	exit(0);
+}
+
+static void
+fork_note_child(struct forker *f, pid_t pid, bool add)
+{
+	for (int i = 0; i < f->a->svc->max_children; i++)
+		if (f->kids[i] == (add ? 0 : pid)) {
+			f->kids[i] = add ? pid : 0;
+			f->children += add ? 1 : -1;
+			return;
+		}
+}
+
+static void
+fork_accept(struct forker *f, int lfd)
+{
+	pid_t self = getpid(), pid;
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd == -1) {
+		if (errno == EAGAIN)
+			atomic_fetch_add_explicit(&f->a->slot->accept_miss, 1, memory_order_relaxed);
+		else if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
+			log_err("%s: accept: %s", f->a->svc->name, strerror(errno));
+		return;
+	}
+	pid = fork();
+	if (pid == 0)
+		fork_child(f, fd, self);
+	if (pid == -1)
+		log_err("%s: fork: %s; connection dropped", f->a->svc->name, strerror(errno));
+	else
+		fork_note_child(f, pid, true);
+	if (f->children >= f->a->svc->max_children)
+		fork_watch(f, false);	/* at the limit: the backlog holds the rest */
+	close(fd);
+	if (f->children > 0)
+		atomic_store(&f->a->slot->state, SLOT_BUSY);
+}
+
+static void
+fork_reap(struct forker *f)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		fork_note_child(f, pid, false);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			log_warn("%s: connection process %ld ended by %s %d", f->a->svc->name,
+			    (long)pid, WIFSIGNALED(status) ? "signal" : "status",
+			    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	}
+	if (f->children < f->a->svc->max_children)
+		fork_watch(f, true);
+	if (f->children == 0 && !f->draining)
+		atomic_store(&f->a->slot->state, SLOT_IDLE);
+}
+
+/* Stop accepting; every child finishes its connection. */
+static void
+fork_drain(struct forker *f)
+{
+	fork_watch(f, false);
+	f->draining = true;
+	for (size_t i = 0; i < f->a->n_fds; i++)
+		close(f->a->fds[i]);
+	for (int i = 0; i < f->a->svc->max_children; i++)
+		if (f->kids[i] != 0 && kill(f->kids[i], SIGTERM) == -1 && errno != ESRCH)
+			log_warn("kill(%ld): %s", (long)f->kids[i], strerror(errno));
+	atomic_store(&f->a->slot->state, SLOT_DRAINING);
+}
+
+static void
+fork_signals(struct forker *f)
+{
+	int sig;
+
+	while ((sig = sig_next(f->sig_fd)) != 0) {
+		if (sig == SIGCHLD)
+			fork_reap(f);
+		else if (sig == SIGQUIT)
+			f->quit = true;
+		else if ((sig == SIGTERM || sig == SIGINT) && !f->draining)
+			fork_drain(f);
+	}
+}
+
+void
+model_fork_run(const struct worker_args *a, int sig_fd)
+{
+	struct forker f = { .a = a, .sig_fd = sig_fd,
+		.kids = xcalloc((size_t)a->svc->max_children, sizeof(pid_t)) };
+	struct epoll_event ev[WORKER_MAX_LISTENERS + 1];
+
+	f.ep = epoll_create1(EPOLL_CLOEXEC);
+	ev[0] = (struct epoll_event){ .events = EPOLLIN, .data.fd = sig_fd };
+	if (f.ep == -1 || epoll_ctl(f.ep, EPOLL_CTL_ADD, sig_fd, &ev[0]) == -1)
+		fatal(EXIT_OSERR, "epoll: %s", strerror(errno));
+	fork_watch(&f, true);
+	atomic_store(&a->slot->state, SLOT_IDLE);
+	while (!f.quit && !(f.draining && f.children == 0)) {
+		/* A tick keeps the heartbeat: children block, the acceptor does not. */
+		int n = epoll_wait(f.ep, ev, (int)(a->n_fds + 1), FORK_TICK_MS);
+
+		atomic_store(&a->slot->heartbeat_ns, scoreboard_now());
+		if (n == -1 && errno != EINTR)
+			fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
+		for (int i = 0; i < n && !f.quit; i++) {
+			if (ev[i].data.fd == sig_fd)
+				fork_signals(&f);
+			else if (!f.draining && f.watching)
+				fork_accept(&f, ev[i].data.fd);
+		}
+	}
+	close(f.ep);
+	free(f.kids);
+}
