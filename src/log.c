@@ -59,12 +59,6 @@ log_set_level(int priority)
 	log_level = priority;
 }
 
-int
-log_get_level(void)
-{
-	return log_level;
-}
-
 /* The names accepted by -l and log_level: the levels sockd uses. */
 int
 log_level_parse(const char *name)

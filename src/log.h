@@ -21,7 +21,6 @@ enum {
 
 void log_init(const char *ident);
 void log_set_level(int priority);
-int log_get_level(void);
 int log_level_parse(const char *name);
 const char *log_level_name(int priority);
 

@@ -68,31 +68,11 @@ scoreboard_claim(struct scoreboard *sb, pid_t pid, uint32_t generation,
 	return NULL;
 }
 
-struct scoreboard_slot *
-scoreboard_find(struct scoreboard *sb, pid_t pid)
-{
-	for (uint32_t i = 0; i < sb->n_slots; i++)
-		if (atomic_load(&sb->slots[i].state) != SLOT_FREE && sb->slots[i].pid == pid)
-			return &sb->slots[i];
-	return NULL;
-}
-
 void
 scoreboard_release(struct scoreboard_slot *slot)
 {
 	slot->pid = 0;
 	atomic_store(&slot->state, SLOT_FREE);
-}
-
-uint32_t
-scoreboard_free_slots(const struct scoreboard *sb)
-{
-	uint32_t n = 0;
-
-	for (uint32_t i = 0; i < sb->n_slots; i++)
-		if (atomic_load(&sb->slots[i].state) == SLOT_FREE)
-			n++;
-	return n;
 }
 
 int64_t

@@ -48,9 +48,7 @@ struct scoreboard *scoreboard_create(uint32_t n_slots);
 void scoreboard_destroy(struct scoreboard *sb);
 struct scoreboard_slot *scoreboard_claim(struct scoreboard *sb, pid_t pid,
     uint32_t generation, uint32_t service, int64_t now_ns);
-struct scoreboard_slot *scoreboard_find(struct scoreboard *sb, pid_t pid);
 void scoreboard_release(struct scoreboard_slot *slot);
-uint32_t scoreboard_free_slots(const struct scoreboard *sb);
 int64_t scoreboard_now(void);
 
 #endif
