@@ -556,6 +556,8 @@ config_add_listen(struct config_ctx *ctx, const config_setting_t *s,
 	l->text = xstrdup(config_setting_get_string(s));
 	l->addr = addr;
 	l->line = config_setting_source_line(s);
+	l->index = config_setting_is_aggregate(config_setting_parent(s)) &&
+	    !config_setting_is_group(config_setting_parent(s)) ? config_setting_index(s) : -1;
 }
 
 static void
@@ -792,6 +794,21 @@ config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
 	config_parse_unix(ctx, group, svc);
 }
 
+/* Does L (of the service in group GA) collide with B's first N addresses? */
+static void
+config_check_collisions(struct config_ctx *ctx, const config_setting_t *ga,
+    const struct config_listen *l, const struct config_service *b, size_t n)
+{
+	config_setting_t *s = config_setting_get_member(ga, "listen");
+
+	if (l->index >= 0)
+		s = config_setting_get_elem(s, (unsigned)l->index);
+	for (size_t m = 0; m < n; m++)
+		if (addr_conflict(&l->addr, &b->listen[m].addr))
+			config_error(ctx, s, "\"%s\" collides with \"%s\" of service \"%s\" (line %u)",
+			    l->text, b->listen[m].text, b->name ? b->name : "?", b->listen[m].line);
+}
+
 /* Names and addresses are unique across the whole file. */
 static void
 config_check_unique(struct config_ctx *ctx, const config_setting_t *list,
@@ -810,17 +827,9 @@ config_check_unique(struct config_ctx *ctx, const config_setting_t *list,
 				    a->name, b->line);
 		}
 		for (size_t k = 0; k < a->n_listen; k++)
-			for (size_t j = 0; j <= i; j++) {
-				const struct config_service *b = &cfg->services[j];
-
-				for (size_t m = 0; m < (j == i ? k : b->n_listen); m++)
-					if (addr_conflict(&a->listen[k].addr, &b->listen[m].addr))
-						errors_add_at(ctx->errs, ERROR_KEY(0, a->listen[k].line), xasprintf(
-						    "%s:%u: services.[%zu].listen: \"%s\" collides with \"%s\" of service \"%s\" (line %u)",
-						    ctx->file, a->listen[k].line, i, a->listen[k].text,
-						    b->listen[m].text, b->name ? b->name : "?",
-						    b->listen[m].line));
-			}
+			for (size_t j = 0; j <= i; j++)
+				config_check_collisions(ctx, ga, &a->listen[k], &cfg->services[j],
+				    j == i ? k : cfg->services[j].n_listen);
 	}
 }
 

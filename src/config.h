@@ -28,6 +28,7 @@ struct config_listen {
 	char *text;			/* as written in the file */
 	struct sockd_addr addr;
 	unsigned line;
+	int index;			/* in the listen list, or -1 for a lone string */
 };
 
 struct config_service {

@@ -10,9 +10,10 @@
  *
  * Waits wake at least once a second (or a quarter of timeouts.heartbeat) to
  * refresh the worker's heartbeat, so the master can tell a worker waiting
- * on a quiet client from one stuck in a handler. A client silent for
- * timeouts.idle is closed; so is one that does not take our output for as
- * long (SO_SNDTIMEO), so no client can pin a worker.
+ * on a quiet client from one stuck in a handler; blocked sends too (their
+ * SO_SNDTIMEO is that tick). A client silent for timeouts.idle is closed;
+ * so is one that takes none of our output for as long, so no client can
+ * pin a worker.
  */
 #include <errno.h>
 #include <poll.h>
@@ -36,6 +37,36 @@ conn_count(_Atomic uint64_t *counter, size_t n)
 	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
 }
 
+static int conn_tick_ms(const struct conn *c);
+
+/* A blocked send wakes every tick, to keep the heartbeat and to apply
+ * timeouts.idle to a client that takes no output. */
+static void
+conn_send_timeout(const struct conn *c)
+{
+	int ms = conn_tick_ms(c);
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	if (setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
+		log_warn("%s: SO_SNDTIMEO: %s", c->svc->name, strerror(errno));
+}
+
+/* A send made no progress for a tick: false once it is time to give up. */
+static bool
+conn_send_stalled(struct conn *c, int64_t since_ns)
+{
+	int64_t now = scoreboard_now();
+
+	if (c->slot != NULL)
+		atomic_store_explicit(&c->slot->heartbeat_ns, now, memory_order_relaxed);
+	if (c->svc->idle_ms == 0 || now - since_ns < (int64_t)c->svc->idle_ms * 1000000)
+		return true;
+	log_info("%s: closing connection: the client took no output for %d ms",
+	    c->svc->name, c->svc->idle_ms);
+	c->closing = true;
+	return false;
+}
+
 void
 conn_open(struct conn *c, int fd, const struct config_service *svc,
     struct scoreboard_slot *slot)
@@ -49,13 +80,7 @@ conn_open(struct conn *c, int fd, const struct config_service *svc,
 		addr_from_sockaddr((struct sockaddr *)&ss, len, &c->peer);
 	framing_init(&c->framing, svc->framing, (size_t)svc->max_message);
 	c->last_read_ns = scoreboard_now();
-	if (svc->idle_ms > 0) {
-		struct timeval tv = { .tv_sec = svc->idle_ms / 1000,
-			.tv_usec = (svc->idle_ms % 1000) * 1000 };
-
-		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
-			log_warn("%s: SO_SNDTIMEO: %s", svc->name, strerror(errno));
-	}
+	conn_send_timeout(c);
 	if (slot != NULL)
 		atomic_fetch_add(&slot->current, 1);
 	if (c->handler->open != NULL)
@@ -84,6 +109,7 @@ static int
 conn_writev(struct conn *c, struct iovec *iov, int n)
 {
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+	int64_t progress = 0;
 
 	while (mh.msg_iovlen > 0 && !c->closing) {
 		ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
@@ -91,11 +117,13 @@ conn_writev(struct conn *c, struct iovec *iov, int n)
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			log_info("%s: closing connection: the client took no output for %d ms",
-			    c->svc->name, c->svc->idle_ms);
-			c->closing = true;
-			return -1;
+			if (progress == 0)
+				progress = scoreboard_now() - (int64_t)conn_tick_ms(c) * 1000000;
+			if (!conn_send_stalled(c, progress))
+				return -1;
+			continue;
 		}
+		progress = 0;
 		if (w == -1) {
 			log_debug("%s: send: %s", c->svc->name, strerror(errno));
 			c->closing = true;

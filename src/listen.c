@@ -334,7 +334,9 @@ listen_build_abort(struct listen_build *b)
  * systemd's sockets (matched to services by name) and every socket whose
  * address is still configured (same fd, so its backlog survives). What is
  * kept is removed from OLD; the caller closes what is left there once no
- * worker uses it. On failure OLD is untouched and nothing new stays open.
+ * worker uses it. On failure OLD is untouched and nothing new stays open;
+ * the result is LISTEN_ECONFIG when a socket from systemd matches no
+ * service, -1 when the system refused something.
  */
 int
 listen_set_open(const struct sockd_config *cfg, struct listen_set *old,
@@ -343,8 +345,11 @@ listen_set_open(const struct sockd_config *cfg, struct listen_set *old,
 	struct listen_build b = { .cfg = cfg, .old = old,
 		.taken = xcalloc(old->n, sizeof(bool)) };
 
-	if (listen_take_activated(&b) == -1)
-		goto fail;
+	if (listen_take_activated(&b) == -1) {
+		listen_build_abort(&b);
+		free(b.taken);
+		return LISTEN_ECONFIG;
+	}
 	for (size_t s = 0; s < cfg->n_services; s++)
 		for (size_t k = 0; k < cfg->services[s].n_listen; k++)
 			if (listen_one(&b, s, &cfg->services[s].listen[k]) == -1)

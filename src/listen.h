@@ -30,6 +30,8 @@ struct listen_set {
 int listen_open(const struct sockd_addr *addr, int backlog, int *fd_r);
 int listen_local_addr(int fd, struct sockd_addr *addr_r);
 
+#define LISTEN_ECONFIG (-2)		/* listen_set_open: a socket matches no service */
+
 int listen_activated(struct listen_set *set);
 int listen_set_open(const struct sockd_config *cfg, struct listen_set *old,
     struct listen_set *set_r);

@@ -138,5 +138,5 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return status;
 	}
-	return master_run(cfg, opt.config_path);
+	return master_run(cfg, opt.config_path, opt.log_level != -1);
 }

@@ -68,6 +68,7 @@ struct master_service {
 
 struct master {
 	const char *path;
+	bool log_level_fixed;		/* -l given: log_level in the file is ignored */
 	struct sockd_config *cfg;
 	struct priv_ids ids;
 	struct listen_set listeners;
@@ -85,7 +86,7 @@ struct master {
 	uint64_t watchdog_usec;
 	int64_t next_watchdog_ns;
 	char reload_error[160];
-	char status[512];
+	char status[1024];
 };
 
 /* ---- children ---------------------------------------------------------- */
@@ -175,7 +176,7 @@ master_log_exit(const struct master *m, const struct master_child *k, int status
 		log_warn("%s: worker %ld exited with status %d", name, (long)k->pid,
 		    WEXITSTATUS(status));
 	else if (WIFSIGNALED(status) && k->stopping && WTERMSIG(status) == SIGKILL)
-		log_warn("%s: worker %ld killed: it overstayed its graceful stop", name, (long)k->pid);
+		log_warn("%s: worker %ld killed: it had been asked to stop", name, (long)k->pid);
 	else
 		log_warn("%s: worker %ld killed by signal %d (%s)", name, (long)k->pid,
 		    WTERMSIG(status), strsignal(WTERMSIG(status)));
@@ -236,6 +237,7 @@ master_apply(struct master *m, struct pool_state *ps, bool (*match)(const struct
 		w[n++] = (struct pool_worker){ .current = k->generation == m->generation,
 			.stopping = k->stopping, .kill_at_ns = k->kill_at_ns,
 			.busy = atomic_load(&k->slot->state) == SLOT_BUSY,
+			.draining = atomic_load(&k->slot->state) == SLOT_DRAINING,
 			.heartbeat_ns = atomic_load(&k->slot->heartbeat_ns),
 			.served = atomic_load(&k->slot->served), .started_ns = k->started_ns };
 	}
@@ -421,7 +423,7 @@ master_reload(struct master *m)
 		config_free(cfg);
 		return master_reload_failed(m, "cannot resolve user/group");
 	}
-	if (listen_set_open(cfg, &m->listeners, &set) == -1) {
+	if (listen_set_open(cfg, &m->listeners, &set) != 0) {
 		priv_ids_free(&ids);
 		config_free(cfg);
 		return master_reload_failed(m, "cannot open the new listeners");
@@ -432,6 +434,8 @@ master_reload(struct master *m)
 	m->ids = ids;
 	config_free(m->cfg);
 	m->cfg = cfg;
+	if (!m->log_level_fixed)
+		log_set_level(cfg->log_level);
 	free(m->svc);
 	master_set_pools(m);
 	m->generation++;
@@ -565,14 +569,15 @@ static int
 master_init(struct master *m, struct sockd_config *cfg, const char *path)
 {
 	struct listen_set activated = { 0 };
+	int r = 0;
 
 	*m = (struct master){ .path = path, .cfg = cfg, .generation = 1, .sig_fd = -1 };
 	if (priv_resolve(cfg->user, cfg->group, &m->ids) == -1)
 		return EXIT_CONFIG;
 	if (listen_activated(&activated) == -1 ||
-	    listen_set_open(cfg, &activated, &m->listeners) == -1) {
+	    (r = listen_set_open(cfg, &activated, &m->listeners)) != 0) {
 		listen_set_close(&activated);
-		return EXIT_OSERR;
+		return r == LISTEN_ECONFIG ? EXIT_CONFIG : EXIT_OSERR;
 	}
 	listen_set_close(&activated);
 	listen_log(&m->listeners, cfg);
@@ -603,10 +608,12 @@ master_fini(struct master *m)
 /* Run the master until it is told to stop; returns the exit status.
  * Takes CFG over (a reload replaces it). */
 int
-master_run(struct sockd_config *cfg, const char *path)
+master_run(struct sockd_config *cfg, const char *path, bool log_level_fixed)
 {
 	struct master m;
 	int r = master_init(&m, cfg, path);
+
+	m.log_level_fixed = log_level_fixed;
 
 	if (r != 0) {
 		master_fini(&m);

@@ -6,6 +6,8 @@
 
 #include "config.h"
 
-int master_run(struct sockd_config *cfg, const char *path);
+#include <stdbool.h>
+
+int master_run(struct sockd_config *cfg, const char *path, bool log_level_fixed);
 
 #endif

@@ -13,7 +13,8 @@
  *
  * SIGTERM/SIGINT: stop accepting, pass SIGTERM on (each child finishes its
  * connection), exit when the last child has. SIGQUIT: exit now; the
- * children follow through their death signal.
+ * children follow through their death signal. After max_requests
+ * connections the acceptor drains the same way and the master replaces it.
  */
 #include <errno.h>
 #include <signal.h>
@@ -40,6 +41,7 @@ struct forker {
 	int ep;
 	pid_t *kids;			/* max_children slots; 0: free */
 	int children;
+	uint64_t accepted;
 	bool watching;			/* listeners in the epoll set */
 	bool draining;
 	bool quit;
@@ -91,6 +93,20 @@ fork_note_child(struct forker *f, pid_t pid, bool add)
 		}
 }
 
+/* Stop accepting; every child finishes its connection. */
+static void
+fork_drain(struct forker *f)
+{
+	fork_watch(f, false);
+	f->draining = true;
+	for (size_t i = 0; i < f->a->n_fds; i++)
+		close(f->a->fds[i]);
+	for (int i = 0; i < f->a->svc->max_children; i++)
+		if (f->kids[i] != 0 && kill(f->kids[i], SIGTERM) == -1 && errno != ESRCH)
+			log_warn("kill(%ld): %s", (long)f->kids[i], strerror(errno));
+	atomic_store(&f->a->slot->state, SLOT_DRAINING);
+}
+
 static void
 fork_accept(struct forker *f, int lfd)
 {
@@ -114,6 +130,12 @@ fork_accept(struct forker *f, int lfd)
 	if (f->children >= f->a->svc->max_children)
 		fork_watch(f, false);	/* at the limit: the backlog holds the rest */
 	close(fd);
+	if (pid > 0 && f->a->max_requests > 0 && ++f->accepted >= (uint64_t)f->a->max_requests) {
+		log_info("%s: worker recycles after %llu connections", f->a->svc->name,
+		    (unsigned long long)f->accepted);
+		fork_drain(f);	/* its children finish; a fresh acceptor takes over */
+		return;
+	}
 	if (f->children > 0)
 		atomic_store(&f->a->slot->state, SLOT_BUSY);
 }
@@ -135,20 +157,6 @@ fork_reap(struct forker *f)
 		fork_watch(f, true);
 	if (f->children == 0 && !f->draining)
 		atomic_store(&f->a->slot->state, SLOT_IDLE);
-}
-
-/* Stop accepting; every child finishes its connection. */
-static void
-fork_drain(struct forker *f)
-{
-	fork_watch(f, false);
-	f->draining = true;
-	for (size_t i = 0; i < f->a->n_fds; i++)
-		close(f->a->fds[i]);
-	for (int i = 0; i < f->a->svc->max_children; i++)
-		if (f->kids[i] != 0 && kill(f->kids[i], SIGTERM) == -1 && errno != ESRCH)
-			log_warn("kill(%ld): %s", (long)f->kids[i], strerror(errno));
-	atomic_store(&f->a->slot->state, SLOT_DRAINING);
 }
 
 static void

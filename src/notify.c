@@ -51,7 +51,7 @@ notify_stopping(void)
 void
 notify_status(const char *fmt, ...)
 {
-	char msg[256] = "STATUS=";
+	char msg[1100] = "STATUS=";
 	va_list ap;
 
 	va_start(ap, fmt);

@@ -100,7 +100,8 @@ static bool
 pool_probing(const struct pool_state *ps, const struct pool_worker *w, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (w[i].current && !w[i].stopping && w[i].started_ns > ps->last_failure_ns)
+		if (w[i].current && !w[i].stopping && !w[i].draining &&
+		    w[i].started_ns > ps->last_failure_ns)
 			return true;
 	return false;
 }
@@ -131,8 +132,8 @@ pool_trim(struct pool_worker *w, size_t n, int extra)
 {
 	for (int pass = 0; pass < 2 && extra > 0; pass++)
 		for (size_t i = n; i-- > 0 && extra > 0;)
-			if (w[i].current && !w[i].stopping && w[i].action == POOL_KEEP &&
-			    w[i].busy == (pass == 1)) {
+			if (w[i].current && !w[i].stopping && !w[i].draining &&
+			    w[i].action == POOL_KEEP && w[i].busy == (pass == 1)) {
 				w[i].action = POOL_STOP;
 				extra--;
 			}
@@ -149,7 +150,8 @@ pool_dynamic(struct pool_state *ps, const struct pool_worker *w, size_t n, int r
 	int idle = 0, add;
 
 	for (size_t i = 0; i < n; i++)
-		if (w[i].current && !w[i].stopping && w[i].action == POOL_KEEP && !w[i].busy)
+		if (w[i].current && !w[i].stopping && !w[i].draining && w[i].action == POOL_KEEP &&
+		    !w[i].busy)
 			idle++;
 	if (idle >= ps->min_spare && idle <= ps->max_spare) {
 		ps->spawn_rate = 1;
@@ -185,6 +187,8 @@ pool_decide(struct pool_state *ps, struct pool_worker *w, size_t n,
 			w[i].action = POOL_KILL;
 		else if (w[i].stopping)
 			wake_by(d, w[i].kill_at_ns);
+		else if (w[i].draining)
+			continue;	/* on its way out: a replacement may start */
 		else if (pool_hung(ps, &w[i], now_ns, d))
 			w[i].action = POOL_HUNG;
 		else if (w[i].current)

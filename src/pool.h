@@ -43,6 +43,7 @@ enum pool_action { POOL_KEEP, POOL_STOP, POOL_KILL, POOL_HUNG };
 struct pool_worker {
 	bool current;			/* of the current generation */
 	bool stopping;			/* already asked to stop */
+	bool draining;			/* leaving on its own (recycling): not running */
 	bool busy;			/* serving a connection (from the scoreboard) */
 	uint64_t served;		/* connections completed */
 	int64_t started_ns;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -240,7 +241,7 @@ test_graceful_timeout_then_kill(void **state)
 	t0 = now_ms();
 	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
 	assert_true(now_ms() - t0 >= 400);
-	assert_non_null(strstr(d->log, "overstayed its graceful stop"));
+	assert_non_null(strstr(d->log, "killed: it had been asked to stop"));
 	assert_true(recv_eof(fd, T_MS));
 	close(fd);
 	daemon_free(d);
@@ -490,7 +491,7 @@ test_socket_activation(void **state)
 	assert_true(daemon_wait_log(d, "Listening on", T_MS));
 	fd = tcp_connect("127.0.0.1", port);
 	assert_true(daemon_wait_log(d, "socket from systemd named \"nobody-here\" matches no service", T_MS));
-	assert_int_not_equal(daemon_stop(d, 0, T_MS), 0);
+	assert_int_equal(daemon_stop(d, 0, T_MS), 78);	/* a configuration error */
 	if (fd >= 0)
 		close(fd);
 	daemon_free(d);
@@ -851,6 +852,79 @@ test_fork_model_stop_and_crash(void **state)
 	daemon_free(d);
 }
 
+/* A client that sends but never reads: its worker blocks in send, yet
+ * keeps its heartbeat, and the connection is closed after timeouts.idle. */
+static void
+test_client_not_reading(void **state)
+{
+	static char chunk[65536];
+	struct daemon *d;
+	int port, fd, rcv = 4096;
+	long long t0;
+
+	(void)state;
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\";"
+	    " listen = \"127.0.0.1:0\"; workers = 2;"
+	    " timeouts = { idle = 2; heartbeat = 0.5; }; } );\n"), &port);
+	fd = tcp_connect("127.0.0.1", port);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)), 0);
+	memset(chunk, 'x', sizeof(chunk));
+	t0 = now_ms();
+	/* For 1.5 s push whatever fits: the echoes pile up unread until every
+	 * buffer on the way is full and the worker blocks in send. */
+	while (now_ms() - t0 < 1500) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+		if (poll(&p, 1, 100) > 0 && send(fd, chunk, sizeof(chunk), MSG_DONTWAIT) == -1 &&
+		    errno != EAGAIN)
+			break;
+	}
+	assert_true(daemon_wait_log(d, "closing connection: the client took no output for 2000 ms", T_MS));
+	assert_null(strstr(d->log, "hung"));
+	assert_true(answers(port));
+	close(fd);
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+/* A reload applies the new log_level (unless -l fixed it). */
+static void
+test_reload_log_level(void **state)
+{
+	struct daemon *d;
+	int port;
+
+	(void)state;
+	d = start(config("log_level = \"info\";\nservices = ( { name = \"echo\"; handler = \"echo\";"
+	    " listen = \"127.0.0.1:0\"; workers = 1; } );\n"), &port);
+	assert_null(strstr(d->log, "debug:"));
+	daemon_reload(d, config("log_level = \"debug\";\nservices = ( { name = \"echo\";"
+	    " handler = \"echo\"; listen = \"127.0.0.1:0\"; workers = 1; } );\n"));
+	assert_true(daemon_wait_log(d, "debug: echo: started worker", T_MS));
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+/* max_requests under the fork model: the acceptor recycles, nothing fails. */
+static void
+test_fork_model_recycles(void **state)
+{
+	struct daemon *d;
+	int port;
+
+	(void)state;
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; model = \"fork\"; workers = 1; max_requests = 3; } );\n"), &port);
+	for (int i = 0; i < 10; i++)
+		assert_true(answers(port));
+	assert_true(daemon_wait_log(d, "worker recycles after 3 connections", T_MS));
+	while (daemon_read_log(d, now_ms() + 200))
+		;
+	assert_true(count(d->log, "worker recycles after 3 connections") >= 2);
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
 int
 main(void)
 {
@@ -878,6 +952,9 @@ main(void)
 		T(test_fork_model_concurrency),
 		T(test_fork_model_limit),
 		T(test_fork_model_stop_and_crash),
+		T(test_client_not_reading),
+		T(test_reload_log_level),
+		T(test_fork_model_recycles),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -306,10 +306,10 @@ test_duplicates(void **state)
 	    " { name = \"b\"; listen = \"*:7007\"; handler = \"echo\"; },\n"
 	    " { name = \"c\"; listen = [ \"unix:/tmp/s\",\n \"unix:/tmp/s\" ]; handler = \"echo\"; }\n"
 	    ");\n",
-	    "test.conf:2: services.[0].listen: \"127.0.0.1:7007\" collides with \"127.0.0.1:7007\" of service \"a\" (line 2)",
+	    "test.conf:2: services.[0].listen.[1]: \"127.0.0.1:7007\" collides with \"127.0.0.1:7007\" of service \"a\" (line 2)",
 	    "test.conf:3: services.[1].listen: \"*:7007\" collides with \"127.0.0.1:7007\" of service \"a\" (line 2)",
 	    "test.conf:3: services.[1].listen: \"*:7007\" collides with \"127.0.0.1:7007\" of service \"a\" (line 2)",
-	    "test.conf:5: services.[2].listen: \"unix:/tmp/s\" collides with \"unix:/tmp/s\" of service \"c\" (line 4)",
+	    "test.conf:5: services.[2].listen.[1]: \"unix:/tmp/s\" collides with \"unix:/tmp/s\" of service \"c\" (line 4)",
 	    NULL);
 	/* The same port on two families, and two ephemeral ports, are fine. */
 	config_free(load_ok(SVC("name = \"a\"; handler = \"echo\"; "
@@ -428,6 +428,19 @@ test_include(void **state)
 	assert_null(config_load_file(path, &errs));
 	assert_int_equal(errs.count, 1);
 	assert_true(asprintf(&want, "%s:3: services.[0].workers: must be an integer between 1 and 4096 (got 0)", inc) > 0);
+	assert_string_equal(errs.msg[0], want);
+	config_errors_free(&errs);
+	free(want);
+	free(inc);
+	free(path);
+
+	/* So does a collision found there. */
+	path = data_path("include-collide.conf");
+	inc = data_path("include-collide-services.conf");
+	assert_null(config_load_file(path, &errs));
+	assert_int_equal(errs.count, 1);
+	assert_true(asprintf(&want, "%s:3: services.[1].listen: \"127.0.0.1:7101\" collides with "
+	    "\"127.0.0.1:7101\" of service \"one\" (line 2)", inc) > 0);
 	assert_string_equal(errs.msg[0], want);
 	config_errors_free(&errs);
 	free(want);

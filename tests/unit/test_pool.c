@@ -232,6 +232,23 @@ test_crash_loop_stays_small(void **state)
 	assert_in_range(forks, 8, 20);
 }
 
+/* A worker recycling itself is on its way out: replace it now, never kill it. */
+static void
+test_draining_worker(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	struct pool_worker w[2] = { running(1 * S, false, 5), running(1 * S, true, 100) };
+
+	(void)state;
+	pool_init(&ps, 2, 30 * S);
+	w[1].draining = true;
+	w[1].heartbeat_ns = 1 * S;			/* stale: still not "hung" */
+	pool_decide(&ps, w, 2, 100 * S, &d);
+	assert_int_equal(d.spawn, 1);
+	assert_int_equal(w[1].action, POOL_KEEP);
+}
+
 static void
 test_hung_worker(void **state)
 {
@@ -366,6 +383,7 @@ main(void)
 		cmocka_unit_test(test_refill_while_failing),
 		cmocka_unit_test(test_reset_after_quiet_period),
 		cmocka_unit_test(test_crash_loop_stays_small),
+		cmocka_unit_test(test_draining_worker),
 		cmocka_unit_test(test_hung_worker),
 		cmocka_unit_test(test_max_requests_jitter),
 		cmocka_unit_test(test_dynamic_grows),
