@@ -111,15 +111,10 @@ static void
 fork_accept(struct forker *f, int lfd)
 {
 	pid_t self = getpid(), pid;
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = worker_accept(f->a, lfd);
 
-	if (fd == -1) {
-		if (errno == EAGAIN)
-			atomic_fetch_add_explicit(&f->a->slot->accept_miss, 1, memory_order_relaxed);
-		else if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
-			log_err("%s: accept: %s", f->a->svc->name, strerror(errno));
+	if (fd == -1)
 		return;
-	}
 	pid = fork();
 	if (pid == 0)
 		fork_child(f, fd, self);

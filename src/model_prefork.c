@@ -21,7 +21,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -105,20 +104,10 @@ prefork_serve(struct prefork *p, int fd)
 static void
 prefork_accept(struct prefork *p, int lfd)
 {
-	static const struct timespec pause = { 0, 100000000L };	/* 100 ms */
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = worker_accept(p->a, lfd);
 
-	if (fd != -1) {
+	if (fd != -1)
 		prefork_serve(p, fd);
-		return;
-	}
-	if (errno == EAGAIN)
-		atomic_fetch_add_explicit(&p->a->slot->accept_miss, 1, memory_order_relaxed);
-	else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-		log_warn("%s: accept: %s (pausing 100 ms)", p->a->svc->name, strerror(errno));
-		nanosleep(&pause, NULL);
-	} else if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
-		log_err("%s: accept: %s", p->a->svc->name, strerror(errno));
 }
 
 static int

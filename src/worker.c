@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -75,4 +77,28 @@ worker_main(const struct worker_args *a)
 	else
 		model_prefork_run(a, sig_fd);
 	exit(0);
+}
+
+/*
+ * Accept a connection on LFD for any model: the new fd, or -1 when there
+ * was none to take. A race lost to another worker (EAGAIN) is counted in
+ * the slot; running out of descriptors or memory pauses 100 ms rather than
+ * spinning; connections that died in the queue are skipped quietly.
+ */
+int
+worker_accept(const struct worker_args *a, int lfd)
+{
+	static const struct timespec pause = { 0, 100000000L };	/* 100 ms */
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd != -1)
+		return fd;
+	if (errno == EAGAIN)
+		atomic_fetch_add_explicit(&a->slot->accept_miss, 1, memory_order_relaxed);
+	else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+		log_warn("%s: accept: %s (pausing 100 ms)", a->svc->name, strerror(errno));
+		nanosleep(&pause, NULL);
+	} else if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
+		log_err("%s: accept: %s", a->svc->name, strerror(errno));
+	return -1;
 }

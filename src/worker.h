@@ -25,5 +25,6 @@ struct worker_args {
 };
 
 noreturn void worker_main(const struct worker_args *a);
+int worker_accept(const struct worker_args *a, int lfd);
 
 #endif
