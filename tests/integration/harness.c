@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -146,6 +147,9 @@ spawn_argv(char *const *argv, int out_fd, int err_fd, const char *notify)
 			out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		if (out_fd == -1 || dup2(out_fd, STDOUT_FILENO) == -1 ||
 		    dup2(err_fd, STDERR_FILENO) == -1)
+			_exit(127);
+		/* Nothing but stdio crosses into the daemon, as under systemd. */
+		if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == -1)
 			_exit(127);
 		unsetenv("JOURNAL_STREAM");
 		unsetenv("LISTEN_FDS");

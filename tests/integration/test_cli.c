@@ -55,6 +55,9 @@ test_version_and_help(void **state)
 	free(out); free(err);
 	assert_int_equal(run(&out, &err, "-h", END), 0);
 	assert_non_null(strstr(out, "usage: sockd"));
+	/* The default configuration is the one under the configured sysconfdir. */
+	assert_non_null(getenv("SOCKD_DEFAULT_CONFIG"));
+	assert_non_null(strstr(out, getenv("SOCKD_DEFAULT_CONFIG")));
 	assert_string_equal(err, "");
 	free(out); free(err);
 }

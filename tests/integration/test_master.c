@@ -516,6 +516,19 @@ test_workers_drop_root(void **state)
 	assert_true(answers(port));	/* it serves only after dropping root */
 	assert_int_equal(proc_id(w[0], "Uid"), (long)pw->pw_uid);
 	assert_int_equal(proc_id(w[0], "Gid"), (long)gr->gr_gid);
+	{	/* root's supplementary groups are gone too (initgroups) */
+		char path[64], line[256];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "/proc/%ld/status", (long)w[0]);
+		assert_non_null(fp = fopen(path, "re"));
+		while (fgets(line, sizeof(line), fp) != NULL)
+			if (strncmp(line, "Groups:", 7) == 0) {
+				assert_null(strstr(line, "\t0 "));
+				assert_null(strstr(line, " 0 "));
+			}
+		fclose(fp);
+	}
 	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
 	daemon_free(d);
 }
@@ -727,6 +740,7 @@ test_dynamic_pool(void **state)
 		assert_true(now_ms() < end);
 		daemon_read_notes(d);
 	}
+	assert_non_null(strstr(d->notes, "idle), 6 conns"));	/* counted in the scoreboard */
 	for (int i = 0; i < 6; i++)
 		close(fd[i]);
 	/* Back down to max_spare (2) idle, one worker a second. */
@@ -925,6 +939,128 @@ test_fork_model_recycles(void **state)
 	daemon_free(d);
 }
 
+/* A port free on both 0.0.0.0 and [::]. */
+static int
+free_port_both(void)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+		int port = free_port(), fd = socket(AF_INET6, SOCK_STREAM, 0), on = 1, ok;
+
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+		in6.sin6_port = htons((uint16_t)port);
+		ok = bind(fd, (struct sockaddr *)&in6, sizeof(in6)) == 0;
+		close(fd);
+		if (ok)
+			return port;
+	}
+	fail_msg("no port free on both families");
+	return -1;
+}
+
+/* Every descriptor of PID above stderr is close-on-exec. */
+static void
+assert_all_cloexec(pid_t pid)
+{
+	char path[64], line[128];
+	size_t checked = 0;
+
+	for (int fd = 3; fd < 1024; fd++) {
+		unsigned long flags = 0;
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "/proc/%ld/fdinfo/%d", (long)pid, fd);
+		if ((fp = fopen(path, "re")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), fp) != NULL)
+			sscanf(line, "flags: %lo", &flags);
+		fclose(fp);
+		if (!(flags & 02000000))
+			fail_msg("pid %ld fd %d is not close-on-exec", (long)pid, fd);
+		checked++;
+	}
+	assert_true(checked > 0);
+}
+
+/* [::]:P and *:P together (IPV6_V6ONLY), the backlog as configured,
+ * close-on-exec everywhere, and a restart on the same port at once even
+ * with connections in TIME_WAIT (SO_REUSEADDR). */
+static void
+test_listener_options(void **state)
+{
+	char cmd[128], line[256];
+	struct daemon *d;
+	pid_t w[4];
+	int port = free_port_both(), fd;
+	FILE *ss;
+
+	(void)state;
+	snprintf(conf, sizeof(conf), "%sservices = ( { name = \"echo\"; handler = \"echo\";"
+	    " framing = \"line\"; listen = [ \"*:%d\", \"[::]:%d\" ]; workers = 1; backlog = 77;"
+	    " timeouts = { graceful = 0; }; } );\n", geteuid() == 0 ? "user = \"nobody\";\n" : "",
+	    port, port);
+	d = daemon_start(conf, END);
+	assert_true(daemon_wait_log(d, STARTED, T_MS));
+	assert_true(answers(port));
+	fd = tcp_connect("::1", port);
+	echo_line(fd, "six\n");
+	assert_true(daemon_wait_workers(d, 1, T_MS));
+	assert_int_equal(daemon_workers(d, w, 4), 1);
+	assert_all_cloexec(d->pid);
+	assert_all_cloexec(w[0]);
+	snprintf(cmd, sizeof(cmd), "ss -Hltn 'sport = :%d' 2>/dev/null", port);
+	if ((ss = popen(cmd, "r")) != NULL) {	/* Send-Q of a listener is its backlog */
+		int lines = 0, backlog;
+
+		while (fgets(line, sizeof(line), ss) != NULL)
+			if (sscanf(line, "LISTEN %*d %d", &backlog) == 1) {
+				assert_int_equal(backlog, 77);
+				lines++;
+			}
+		pclose(ss);
+		assert_true(lines == 0 || lines == 2);	/* 0: no ss on this machine */
+	}
+	/* Stop while the client is connected: sockd closes first (TIME_WAIT). */
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	close(fd);
+	daemon_free(d);
+	d = daemon_start(conf, END);
+	assert_true(daemon_wait_log(d, STARTED, T_MS));
+	assert_true(answers(port));
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+/* A datagram socket from systemd is refused by its type (sd_is_socket). */
+static void
+test_activation_wrong_socket_type(void **state)
+{
+	const char *wrapper[] = { "systemd-socket-activate", "-d", "-l", NULL, "--fdname=echo", NULL };
+	struct launch l = { .wrapper = wrapper };
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	char addr[32];
+	struct daemon *d;
+	int port = free_port(), fd;
+
+	(void)state;
+	if (access("/usr/bin/systemd-socket-activate", X_OK) != 0)
+		skip();
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	wrapper[3] = addr;
+	l.conf = config("services = ( { name = \"echo\"; handler = \"echo\";"
+	    " listen = \"127.0.0.1:0\"; } );\n");
+	d = daemon_launch(&l);
+	assert_true(daemon_wait_log(d, "Listening on", T_MS));
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	in.sin_port = htons((uint16_t)port);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);	/* a datagram starts sockd */
+	assert_int_equal(sendto(fd, "x", 1, 0, (struct sockaddr *)&in, sizeof(in)), 1);
+	close(fd);
+	assert_true(daemon_wait_log(d, "is not a listening stream socket", T_MS));
+	assert_int_not_equal(daemon_stop(d, 0, T_MS), 0);
+	daemon_free(d);
+}
+
 int
 main(void)
 {
@@ -955,6 +1091,8 @@ main(void)
 		T(test_client_not_reading),
 		T(test_reload_log_level),
 		T(test_fork_model_recycles),
+		T(test_listener_options),
+		T(test_activation_wrong_socket_type),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
