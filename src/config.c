@@ -40,6 +40,9 @@
 #define DEFAULT_HEARTBEAT_MS 30000
 #define DEFAULT_REPLY "OK"
 #define DEFAULT_MAX_CHILDREN 256
+#define DEFAULT_MAX_THREADS 256
+#define DEFAULT_MAX_OUTPUT (1024 * 1024)
+#define DEFAULT_POOL_IDLE_MS 10000
 #define REPLY_MAX 4096
 
 struct config_ctx {
@@ -80,16 +83,16 @@ static const struct config_choice framing_choices[] = {
 
 static const struct config_choice model_choices[] = {
 	{ "prefork", MODEL_PREFORK, true },
-	{ "event", MODEL_EVENT, false },
+	{ "event", MODEL_EVENT, true },
 	{ "fork", MODEL_FORK, true },
-	{ "thread", MODEL_THREAD, false },
+	{ "thread", MODEL_THREAD, true },
 	{ NULL, 0, false },
 };
 
 static const struct config_choice pool_choices[] = {
 	{ "static", POOL_MODE_STATIC, true },
 	{ "dynamic", POOL_MODE_DYNAMIC, true },
-	{ "ondemand", POOL_MODE_ONDEMAND, false },
+	{ "ondemand", POOL_MODE_ONDEMAND, true },
 	{ NULL, 0, false },
 };
 
@@ -108,14 +111,16 @@ static const char *const global_settings[] = {
 static const char *const service_settings[] = {
 	"name", "listen", "handler", "framing", "model", "workers", "threads",
 	"backlog", "limits", "timeouts", "reply", "unix", "max_requests",
-	"max_requests_jitter", "pool", "max_children", NULL,
+	"max_requests_jitter", "pool", "max_children", "max_threads", NULL,
 };
-static const char *const limits_settings[] = { "max_message", NULL };
-static const char *const limits_reserved[] = { "max_connections", "per_ip", NULL };
+static const char *const limits_settings[] = { "max_message", "max_connections",
+	"max_output", NULL };
+static const char *const limits_reserved[] = { "per_ip", NULL };
 static const char *const timeouts_settings[] = { "graceful", "idle", "heartbeat", NULL };
 static const char *const timeouts_reserved[] = { "exec", NULL };
 static const char *const unix_settings[] = { "mode", "owner", "group", NULL };
-static const char *const pool_settings[] = { "mode", "min_spare", "max_spare", "max_workers", NULL };
+static const char *const pool_settings[] = { "mode", "min_spare", "max_spare", "max_workers",
+	"idle_timeout", NULL };
 static const char *const none[] = { NULL };
 /* Designed in sockd.conf(5) but not implemented yet: a clearer error than
  * "unknown setting" for someone following the design ahead of the code. */
@@ -595,8 +600,11 @@ config_parse_limits(struct config_ctx *ctx, const config_setting_t *group,
 {
 	config_setting_t *g = config_get_group(ctx, group, "limits", limits_settings, limits_reserved);
 
-	if (g != NULL)
-		config_get_int(ctx, g, "max_message", 1, 16 * 1024 * 1024, &svc->max_message);
+	if (g == NULL)
+		return;
+	config_get_int(ctx, g, "max_message", 1, 16 * 1024 * 1024, &svc->max_message);
+	config_get_int(ctx, g, "max_connections", 0, 1 << 20, &svc->max_connections);
+	config_get_int(ctx, g, "max_output", 1024, 256 * 1024 * 1024, &svc->max_output);
 }
 
 static void
@@ -636,6 +644,25 @@ config_parse_spares(struct config_ctx *ctx, const config_setting_t *g,
 		    svc->max_workers, svc->workers, svc->min_spare);
 }
 
+/* ondemand: no worker until a connection waits; up to max_workers; a
+ * worker idle for idle_timeout exits. */
+static void
+config_parse_ondemand(struct config_ctx *ctx, const config_setting_t *g,
+    struct config_service *svc)
+{
+	svc->max_workers = svc->workers;
+	config_get_int(ctx, g, "max_workers", 1, 4096, &svc->max_workers);
+	config_get_seconds(ctx, g, "idle_timeout", 86400, &svc->pool_idle_ms);
+	if (svc->pool_idle_ms == 0)
+		config_error(ctx, config_setting_get_member(g, "idle_timeout"),
+		    "must be more than 0 seconds");
+	for (const char *const *k = pool_settings + 1; *k != NULL; k++)
+		if (strcmp(*k, "max_workers") != 0 && strcmp(*k, "idle_timeout") != 0 &&
+		    config_setting_get_member(g, *k) != NULL)
+			config_error(ctx, config_setting_get_member(g, *k),
+			    "only used with mode = \"dynamic\"");
+}
+
 static void
 config_parse_pool(struct config_ctx *ctx, const config_setting_t *group,
     struct config_service *svc)
@@ -647,25 +674,39 @@ config_parse_pool(struct config_ctx *ctx, const config_setting_t *group,
 		return;
 	config_get_choice(ctx, g, "mode", pool_choices, &v);
 	svc->pool_mode = (enum config_pool)v;
+	if (svc->pool_mode == POOL_MODE_ONDEMAND)
+		return config_parse_ondemand(ctx, g, svc);
 	if (svc->pool_mode == POOL_MODE_DYNAMIC) {
+		if (config_setting_get_member(g, "idle_timeout") != NULL)
+			config_error(ctx, config_setting_get_member(g, "idle_timeout"),
+			    "only used with mode = \"ondemand\"");
 		config_parse_spares(ctx, g, svc);
 		return;
 	}
 	for (const char *const *k = pool_settings + 1; *k != NULL; k++)
 		if (config_setting_get_member(g, *k) != NULL)
 			config_error(ctx, config_setting_get_member(g, *k),
-			    "only used with mode = \"dynamic\"");
+			    "only used with mode = \"dynamic\" or \"ondemand\"");
 }
 
+/* Settings that belong to one model only. */
 static void
 config_parse_model(struct config_ctx *ctx, const config_setting_t *group,
     struct config_service *svc)
 {
-	config_setting_t *s = config_setting_get_member(group, "max_children");
-
 	if (config_get_int(ctx, group, "max_children", 1, 65535, &svc->max_children) == 1 &&
 	    svc->model != MODEL_FORK)
-		config_error(ctx, s, "only used with model = \"fork\"");
+		config_error(ctx, config_setting_get_member(group, "max_children"),
+		    "only used with model = \"fork\"");
+	if (config_get_int(ctx, group, "max_threads", 1, 65535, &svc->max_threads) == 1 &&
+	    svc->model != MODEL_THREAD)
+		config_error(ctx, config_setting_get_member(group, "max_threads"),
+		    "only used with model = \"thread\"");
+	if (config_get_int(ctx, group, "threads", 1, 1024, &svc->threads) == 1 &&
+	    svc->threads > 1 && svc->model != MODEL_PREFORK)
+		config_error(ctx, config_setting_get_member(group, "threads"),
+		    "more than one thread per worker is only used with model = \"prefork\" (got %d)",
+		    svc->threads);
 }
 
 static void
@@ -761,6 +802,9 @@ config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
 	svc->graceful_ms = DEFAULT_GRACEFUL_MS;
 	svc->idle_ms = DEFAULT_IDLE_MS;
 	svc->max_children = DEFAULT_MAX_CHILDREN;
+	svc->max_threads = DEFAULT_MAX_THREADS;
+	svc->max_output = DEFAULT_MAX_OUTPUT;
+	svc->pool_idle_ms = DEFAULT_POOL_IDLE_MS;
 	svc->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
 	svc->unix_mode = -1;
 	svc->unix_uid = -1;
@@ -779,11 +823,6 @@ config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
 	config_get_choice(ctx, group, "model", model_choices, &v);
 	svc->model = (enum config_model)v;
 	config_get_int(ctx, group, "workers", 1, 4096, &svc->workers);
-	if (config_get_int(ctx, group, "threads", 1, 1024, &svc->threads) == 1 &&
-	    svc->threads > 1)
-		config_error(ctx, config_setting_get_member(group, "threads"),
-		    "more than one thread per worker is not available in this version of sockd (got %d)",
-		    svc->threads);
 	config_get_int(ctx, group, "backlog", 1, 65535, &svc->backlog);
 	config_parse_limits(ctx, group, svc);
 	config_parse_timeouts(ctx, group, svc);
@@ -992,6 +1031,9 @@ config_describe_service(const struct config_service *svc, char *buf, size_t size
 	if (svc->pool_mode == POOL_MODE_DYNAMIC)
 		snprintf(pool, sizeof(pool), " (dynamic: %d-%d idle, at most %d)",
 		    svc->min_spare, svc->max_spare, svc->max_workers);
+	else if (svc->pool_mode == POOL_MODE_ONDEMAND)
+		snprintf(pool, sizeof(pool), " (ondemand: 0-%d, idle exit after %d ms)",
+		    svc->max_workers, svc->pool_idle_ms);
 	snprintf(buf, size, "%s: handler %s, framing %s, model %s, %d worker%s%s x %d thread%s, backlog %d, listen",
 	    svc->name, config_handler_name(svc->handler), config_framing_name(svc->framing),
 	    config_model_name(svc->model), svc->workers, svc->workers == 1 ? "" : "s", pool,

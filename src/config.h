@@ -43,15 +43,19 @@ struct config_service {
 	int threads;
 	int backlog;
 	int max_message;		/* limits.max_message, bytes */
+	int max_connections;		/* limits.max_connections, whole service; 0: none */
+	int max_output;			/* limits.max_output: bytes queued per connection */
 	int graceful_ms;		/* timeouts.graceful */
 	int idle_ms;			/* timeouts.idle; 0: none */
 	int heartbeat_ms;		/* timeouts.heartbeat; 0: none */
 	enum config_pool pool_mode;
 	int min_spare;			/* pool.min_spare (dynamic) */
 	int max_spare;			/* pool.max_spare (dynamic) */
-	int max_workers;		/* pool.max_workers (dynamic) */
+	int max_workers;		/* pool.max_workers (dynamic, ondemand) */
+	int pool_idle_ms;		/* pool.idle_timeout (ondemand) */
 	int max_requests;		/* connections per worker; 0: no limit */
 	int max_children;		/* model "fork": connections at once per worker */
+	int max_threads;		/* model "thread": connections at once per worker */
 	int max_requests_jitter;	/* plus 0..jitter, per worker */
 	char *reply;			/* handler "ack" */
 	int unix_mode;			/* -1: as umask leaves it */

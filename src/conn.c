@@ -57,8 +57,8 @@ conn_send_stalled(struct conn *c, int64_t since_ns)
 {
 	int64_t now = scoreboard_now();
 
-	if (c->slot != NULL)
-		atomic_store_explicit(&c->slot->heartbeat_ns, now, memory_order_relaxed);
+	if (c->heartbeat != NULL)
+		atomic_store_explicit(c->heartbeat, now, memory_order_relaxed);
 	if (c->svc->idle_ms == 0 || now - since_ns < (int64_t)c->svc->idle_ms * 1000000)
 		return true;
 	log_info("%s: closing connection: the client took no output for %d ms",
@@ -75,6 +75,7 @@ conn_open(struct conn *c, int fd, const struct config_service *svc,
 	socklen_t len = sizeof(ss);
 
 	*c = (struct conn){ .fd = fd, .svc = svc, .slot = slot,
+		.heartbeat = slot != NULL ? &slot->heartbeat_ns : NULL,
 		.handler = handler_get(svc->handler) };
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
 		addr_from_sockaddr((struct sockaddr *)&ss, len, &c->peer);
@@ -211,8 +212,8 @@ conn_wait(struct conn *c, int sig_fd)
 		int64_t now = scoreboard_now(), left_ms = conn_tick_ms(c);
 		int r;
 
-		if (c->slot != NULL)
-			atomic_store_explicit(&c->slot->heartbeat_ns, now, memory_order_relaxed);
+		if (c->heartbeat != NULL)
+			atomic_store_explicit(c->heartbeat, now, memory_order_relaxed);
 		if (c->svc->idle_ms > 0) {
 			int64_t idle_left = (c->last_read_ns - now) / 1000000 + c->svc->idle_ms;
 
@@ -251,8 +252,9 @@ conn_read(struct conn *c)
 	c->last_read_ns = scoreboard_now();
 	if (c->slot != NULL) {
 		conn_count(&c->slot->bytes_in, (size_t)n);
-		atomic_store_explicit(&c->slot->heartbeat_ns, c->last_read_ns, memory_order_relaxed);
 	}
+	if (c->heartbeat != NULL)
+		atomic_store_explicit(c->heartbeat, c->last_read_ns, memory_order_relaxed);
 	if (framing_feed(&c->framing, buf, (size_t)n, conn_deliver, c, &why) == -1) {
 		log_notice("%s: closing connection: %s", c->svc->name, why);
 		return false;

@@ -22,6 +22,8 @@ struct conn {
 	const struct config_service *svc;
 	const struct handler *handler;
 	struct scoreboard_slot *slot;	/* counters; NULL in tests */
+	_Atomic int64_t *heartbeat;	/* refreshed while waiting; the slot's, or
+					 * a thread's own (models with threads) */
 	struct sockd_addr peer;
 	struct framing framing;
 	int64_t last_read_ns;		/* for timeouts.idle */

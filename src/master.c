@@ -73,6 +73,7 @@ struct master {
 	struct priv_ids ids;
 	struct listen_set listeners;
 	struct master_service *svc;	/* one per cfg service */
+	_Atomic uint32_t *conns;	/* per cfg service, shared: open connections */
 	uint32_t generation;
 	struct scoreboard *sb;
 	struct master_child *kids;
@@ -104,7 +105,8 @@ static void
 master_spawn(struct master *m, size_t s, int64_t now)
 {
 	const struct config_service *svc = &m->cfg->services[s];
-	struct worker_args a = { .svc = svc, .master = getpid(), .ids = &m->ids };
+	struct worker_args a = { .svc = svc, .master = getpid(), .ids = &m->ids,
+		.conns = &m->conns[s] };
 	struct master_child *k;
 	pid_t pid;
 
@@ -182,6 +184,22 @@ master_log_exit(const struct master *m, const struct master_child *k, int status
 		    WTERMSIG(status), strsignal(WTERMSIG(status)));
 }
 
+/* A worker that died holding connections (killed, crashed) never gave
+ * them back to the service's max_connections count: do it for it.
+ * XXX a worker killed between reserving and accepting leaks one. */
+static void
+master_return_conns(struct master *m, const struct master_child *k)
+{
+	uint32_t held = atomic_load(&k->slot->current), have;
+
+	if (held == 0 || m->cfg->services[k->service].max_connections == 0)
+		return;
+	have = atomic_load(&m->conns[k->service]);
+	while (!atomic_compare_exchange_weak(&m->conns[k->service], &have,
+	    have > held ? have - held : 0))
+		;
+}
+
 /* Reap every child that has exited; no zombie survives a pass. */
 static void
 master_reap(struct master *m, int64_t now)
@@ -201,6 +219,7 @@ master_reap(struct master *m, int64_t now)
 			struct master_service *ms = &m->svc[k->service];
 
 			ms->retired_messages += atomic_load(&k->slot->messages);
+			master_return_conns(m, k);
 			pool_exited(&ms->pool, abnormal, atomic_load(&k->slot->served), now);
 		}
 		scoreboard_release(k->slot);
@@ -391,6 +410,7 @@ static void
 master_set_pools(struct master *m)
 {
 	m->svc = xcalloc(m->cfg->n_services, sizeof(*m->svc));
+	m->conns = scoreboard_counters(m->cfg->n_services);
 	for (size_t s = 0; s < m->cfg->n_services; s++) {
 		const struct config_service *svc = &m->cfg->services[s];
 
@@ -430,6 +450,7 @@ master_reload(struct master *m)
 	}
 	listen_set_close(&m->listeners);	/* what the new config no longer has */
 	m->listeners = set;
+	scoreboard_counters_free(m->conns, m->cfg->n_services);	/* workers keep theirs */
 	priv_ids_free(&m->ids);
 	m->ids = ids;
 	config_free(m->cfg);
@@ -600,6 +621,8 @@ master_fini(struct master *m)
 	scoreboard_destroy(m->sb);
 	sig_close(m->sig_fd);
 	priv_ids_free(&m->ids);
+	if (m->conns != NULL)
+		scoreboard_counters_free(m->conns, m->cfg->n_services);
 	free(m->kids);
 	free(m->svc);
 	config_free(m->cfg);

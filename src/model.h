@@ -9,5 +9,7 @@
 
 void model_prefork_run(const struct worker_args *a, int sig_fd);
 void model_fork_run(const struct worker_args *a, int sig_fd);
+void model_event_run(const struct worker_args *a, int sig_fd);
+void model_thread_run(const struct worker_args *a, int sig_fd);
 
 #endif

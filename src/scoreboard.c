@@ -84,3 +84,26 @@ scoreboard_now(void)
 		panic("clock_gettime(CLOCK_MONOTONIC): %s", strerror(errno));
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+/*
+ * N counters in shared memory (one per service of a generation: open
+ * connections, for limits.max_connections). Workers forked afterwards
+ * share them; the master's munmap at a reload leaves theirs mapped.
+ */
+_Atomic uint32_t *
+scoreboard_counters(size_t n)
+{
+	void *p = mmap(NULL, (n > 0 ? n : 1) * sizeof(_Atomic uint32_t), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		fatal(EXIT_OSERR, "scoreboard: mmap of %zu counters: %s", n, strerror(errno));
+	return p;
+}
+
+void
+scoreboard_counters_free(_Atomic uint32_t *c, size_t n)
+{
+	if (c != NULL && munmap((void *)c, (n > 0 ? n : 1) * sizeof(*c)) == -1)
+		log_warn("scoreboard: munmap: %s", strerror(errno));
+}

@@ -11,6 +11,7 @@
 #define SOCKD_SCOREBOARD_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -50,5 +51,7 @@ struct scoreboard_slot *scoreboard_claim(struct scoreboard *sb, pid_t pid,
     uint32_t generation, uint32_t service, int64_t now_ns);
 void scoreboard_release(struct scoreboard_slot *slot);
 int64_t scoreboard_now(void);
+_Atomic uint32_t *scoreboard_counters(size_t n);
+void scoreboard_counters_free(_Atomic uint32_t *c, size_t n);
 
 #endif

@@ -72,10 +72,20 @@ worker_main(const struct worker_args *a)
 	if (priv_drop(a->ids) == -1)
 		exit(EXIT_OSERR);
 	worker_follow_master(a->master);
-	if (a->svc->model == MODEL_FORK)
+	switch (a->svc->model) {
+	case MODEL_FORK:
 		model_fork_run(a, sig_fd);
-	else
+		break;
+	case MODEL_EVENT:
+		model_event_run(a, sig_fd);
+		break;
+	case MODEL_THREAD:
+		model_thread_run(a, sig_fd);
+		break;
+	default:
 		model_prefork_run(a, sig_fd);
+		break;
+	}
 	exit(0);
 }
 
@@ -101,4 +111,29 @@ worker_accept(const struct worker_args *a, int lfd)
 	} else if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
 		log_err("%s: accept: %s", a->svc->name, strerror(errno));
 	return -1;
+}
+
+/*
+ * limits.max_connections: take one of the service's connections before
+ * accepting (false at the limit: leave the client in the backlog), give it
+ * back when the connection ends or the accept found nothing. The counter is
+ * shared by every worker of the service's generation; the master takes back
+ * what a worker that died still held.
+ */
+bool
+worker_conn_reserve(const struct worker_args *a)
+{
+	if (a->svc->max_connections == 0 || a->conns == NULL)
+		return true;
+	if (atomic_fetch_add(a->conns, 1) < (uint32_t)a->svc->max_connections)
+		return true;
+	atomic_fetch_sub(a->conns, 1);
+	return false;
+}
+
+void
+worker_conn_release(const struct worker_args *a)
+{
+	if (a->svc->max_connections != 0 && a->conns != NULL)
+		atomic_fetch_sub(a->conns, 1);
 }

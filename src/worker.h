@@ -5,6 +5,7 @@
 #ifndef SOCKD_WORKER_H
 #define SOCKD_WORKER_H
 
+#include <stdbool.h>
 #include <stdnoreturn.h>
 #include <sys/types.h>
 
@@ -19,6 +20,8 @@ struct worker_args {
 	int fds[WORKER_MAX_LISTENERS];	/* the service's listeners */
 	size_t n_fds;
 	struct scoreboard_slot *slot;
+	_Atomic uint32_t *conns;	/* the service's open connections, all workers
+					 * (shared memory), for limits.max_connections */
 	int max_requests;		/* recycle after this many connections; 0: never */
 	pid_t master;
 	const struct priv_ids *ids;
@@ -26,5 +29,7 @@ struct worker_args {
 
 noreturn void worker_main(const struct worker_args *a);
 int worker_accept(const struct worker_args *a, int lfd);
+bool worker_conn_reserve(const struct worker_args *a);
+void worker_conn_release(const struct worker_args *a);
 
 #endif

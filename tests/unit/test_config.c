@@ -201,8 +201,8 @@ test_ranges(void **state)
 	    "test.conf:1: services.[0].backlog: must be an integer between 1 and 65535 (got 0)", NULL);
 	expect_errors(SVC(ECHO " backlog = 65536;"),
 	    "test.conf:1: services.[0].backlog: must be an integer between 1 and 65535 (got 65536)", NULL);
-	expect_errors(SVC(ECHO " threads = 2;"),
-	    "test.conf:1: services.[0].threads: more than one thread per worker is not available in this version of sockd (got 2)",
+	expect_errors(SVC(ECHO " model = \"event\"; threads = 2;"),
+	    "test.conf:1: services.[0].threads: more than one thread per worker is only used with model = \"prefork\" (got 2)",
 	    NULL);
 	expect_errors(SVC(ECHO " threads = 0;"),
 	    "test.conf:1: services.[0].threads: must be an integer between 1 and 1024 (got 0)", NULL);
@@ -215,8 +215,8 @@ test_enums(void **state)
 	expect_errors(SVC(ECHO " framing = \"lines\";"),
 	    "test.conf:1: services.[0].framing: must be one of \"raw\", \"line\", \"length16\", \"length32\" (got \"lines\")",
 	    NULL);
-	expect_errors(SVC(ECHO " model = \"event\";"),
-	    "test.conf:1: services.[0].model: \"event\" is not available in this version of sockd (available: \"prefork\", \"fork\")",
+	expect_errors(SVC(ECHO " model = \"events\";"),
+	    "test.conf:1: services.[0].model: must be one of \"prefork\", \"event\", \"fork\", \"thread\" (got \"events\")",
 	    NULL);
 	expect_errors(SVC("name = \"h\"; listen = \"127.0.0.1:80\"; handler = \"http\";"),
 	    "test.conf:1: services.[0].handler: \"http\" is not available in this version of sockd (available: \"echo\", \"discard\", \"ack\")",
@@ -333,12 +333,12 @@ test_every_error_reported(void **state)
 	expect_errors("log_level = 3;\n"
 	    "services = (\n"
 	    " { name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"echo\"; workers = -1; },\n"
-	    " { name = \"b\"; listen = \"nowhere\"; handler = \"echo\"; model = \"thread\"; }\n"
+	    " { name = \"b\"; listen = \"nowhere\"; handler = \"echo\"; model = \"threads\"; }\n"
 	    ");\n",
 	    "test.conf:1: log_level: must be one of \"error\", \"warning\", \"notice\", \"info\", \"debug\" (got 3)",
 	    "test.conf:3: services.[0].workers: must be an integer between 1 and 4096 (got -1)",
 	    "test.conf:4: services.[1].listen: expected ADDRESS:PORT, [IPv6]:PORT, *:PORT or unix:/PATH (got \"nowhere\")",
-	    "test.conf:4: services.[1].model: \"thread\" is not available in this version of sockd (available: \"prefork\", \"fork\")",
+	    "test.conf:4: services.[1].model: must be one of \"prefork\", \"event\", \"fork\", \"thread\" (got \"threads\")",
 	    NULL);
 }
 
@@ -512,13 +512,15 @@ test_limits_and_timeouts(void **state)
 	assert_int_equal(cfg->services[0].max_requests_jitter, 10);
 	config_free(cfg);
 	expect_errors("services = ( {\n" ECHO "\n"
-	    " limits = { max_message = 0; max_connections = 10; mtu = 1; };\n"
+	    " limits = { max_message = 0; max_connections = -1; per_ip = 1; mtu = 1; max_output = 10; };\n"
 	    " timeouts = { graceful = -1; exec = 5; idle = 90000; };\n"
 	    " max_requests_jitter = 5; max_requests = -1;\n"
 	    "} );\n",
-	    "test.conf:3: services.[0].limits.max_connections: setting not supported by this version of sockd",
+	    "test.conf:3: services.[0].limits.per_ip: setting not supported by this version of sockd",
 	    "test.conf:3: services.[0].limits.mtu: unknown setting",
 	    "test.conf:3: services.[0].limits.max_message: must be an integer between 1 and 16777216 (got 0)",
+	    "test.conf:3: services.[0].limits.max_connections: must be an integer between 0 and 1048576 (got -1)",
+	    "test.conf:3: services.[0].limits.max_output: must be an integer between 1024 and 268435456 (got 10)",
 	    "test.conf:4: services.[0].timeouts.exec: setting not supported by this version of sockd",
 	    "test.conf:4: services.[0].timeouts.graceful: must be a number of seconds from 0 to 3600 (got -1)",
 	    "test.conf:4: services.[0].timeouts.idle: must be a number of seconds from 0 to 86400 (got 90000)",
@@ -594,15 +596,58 @@ test_pool_modes(void **state)
 	cfg = load_ok(SVC(ECHO " pool = { mode = \"dynamic\"; min_spare = 6; max_workers = 20; };"));
 	assert_int_equal(cfg->services[0].max_spare, 6);	/* follows min_spare */
 	config_free(cfg);
-	expect_errors(SVC(ECHO " pool = { mode = \"ondemand\"; };"),
-	    "test.conf:1: services.[0].pool.mode: \"ondemand\" is not available in this version of sockd (available: \"static\", \"dynamic\")",
-	    NULL);
-	expect_errors(SVC(ECHO " pool = { min_spare = 2; };"),
+	cfg = load_ok(SVC(ECHO " workers = 3; pool = { mode = \"ondemand\"; };"));
+	assert_int_equal(cfg->services[0].pool_mode, POOL_MODE_ONDEMAND);
+	assert_int_equal(cfg->services[0].max_workers, 3);	/* follows workers */
+	assert_int_equal(cfg->services[0].pool_idle_ms, 10000);
+	config_free(cfg);
+	cfg = load_ok(SVC(ECHO " pool = { mode = \"ondemand\"; max_workers = 7; idle_timeout = 0.5; };"));
+	assert_int_equal(cfg->services[0].max_workers, 7);
+	assert_int_equal(cfg->services[0].pool_idle_ms, 500);
+	config_free(cfg);
+	expect_errors(SVC(ECHO " pool = { mode = \"ondemand\"; idle_timeout = 0; min_spare = 1; };"),
+	    "test.conf:1: services.[0].pool.idle_timeout: must be more than 0 seconds",
 	    "test.conf:1: services.[0].pool.min_spare: only used with mode = \"dynamic\"", NULL);
+	expect_errors(SVC(ECHO " pool = { mode = \"dynamic\"; idle_timeout = 3; };"),
+	    "test.conf:1: services.[0].pool.idle_timeout: only used with mode = \"ondemand\"", NULL);
+	expect_errors(SVC(ECHO " pool = { min_spare = 2; };"),
+	    "test.conf:1: services.[0].pool.min_spare: only used with mode = \"dynamic\" or \"ondemand\"", NULL);
 	expect_errors(SVC(ECHO " workers = 8; pool = { mode = \"dynamic\"; min_spare = 3; max_spare = 2; max_workers = 4; };"),
 	    "test.conf:1: services.[0].pool: max_spare (2) must be at least min_spare (3)",
 	    "test.conf:1: services.[0].pool: max_workers (4) must be at least workers (8) and min_spare (3)",
 	    NULL);
+}
+
+static void
+test_models(void **state)
+{
+	struct sockd_config *cfg;
+
+	(void)state;
+	cfg = load_ok(SVC(ECHO " threads = 8;"));
+	assert_int_equal(cfg->services[0].threads, 8);
+	assert_int_equal(cfg->services[0].max_connections, 0);
+	assert_int_equal(cfg->services[0].max_output, 1024 * 1024);
+	config_free(cfg);
+	cfg = load_ok(SVC(ECHO " model = \"event\"; limits = { max_connections = 100; max_output = 4096; };"));
+	assert_int_equal(cfg->services[0].model, MODEL_EVENT);
+	assert_int_equal(cfg->services[0].max_connections, 100);
+	assert_int_equal(cfg->services[0].max_output, 4096);
+	config_free(cfg);
+	cfg = load_ok(SVC(ECHO " model = \"thread\";"));
+	assert_int_equal(cfg->services[0].model, MODEL_THREAD);
+	assert_int_equal(cfg->services[0].max_threads, 256);
+	config_free(cfg);
+	cfg = load_ok(SVC(ECHO " model = \"thread\"; max_threads = 9;"));
+	assert_int_equal(cfg->services[0].max_threads, 9);
+	config_free(cfg);
+	expect_errors(SVC(ECHO " max_threads = 9;"),
+	    "test.conf:1: services.[0].max_threads: only used with model = \"thread\"", NULL);
+	expect_errors(SVC(ECHO " model = \"fork\"; threads = 2;"),
+	    "test.conf:1: services.[0].threads: more than one thread per worker is only used with model = \"prefork\" (got 2)",
+	    NULL);
+	expect_errors(SVC(ECHO " model = \"thread\"; max_threads = 0;"),
+	    "test.conf:1: services.[0].max_threads: must be an integer between 1 and 65535 (got 0)", NULL);
 }
 
 static void
@@ -646,6 +691,7 @@ main(void)
 		cmocka_unit_test(test_listen_count),
 		cmocka_unit_test(test_pool_modes),
 		cmocka_unit_test(test_fork_model),
+		cmocka_unit_test(test_models),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
