@@ -1,7 +1,7 @@
 /*
  * test_handlers.c - echo, discard and ack under every framing and every
- * available model, over IPv4, IPv6 and a Unix socket, through the real
- * daemon; and what happens to a message over max_message.
+ * model, over IPv4, IPv6 and a Unix socket, through the real daemon; and
+ * what happens to a message over max_message, under every model.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +21,18 @@
 
 static const char *const handlers[] = { "echo", "discard", "ack" };
 static const char *const framings[] = { "raw", "line", "length16", "length32" };
-static const char *const models[] = { "prefork", "fork" };
+/* A model as a service name part and its settings. */
+static const struct model {
+	const char *name;
+	const char *conf;
+} models[] = {
+	{ "prefork", "model = \"prefork\";" },
+	{ "threads", "model = \"prefork\"; threads = 2;" },
+	{ "event", "model = \"event\";" },
+	{ "fork", "model = \"fork\";" },
+	{ "thread", "model = \"thread\";" },
+};
+#define N_MODELS (sizeof(models) / sizeof(models[0]))
 static const char *const messages[] = { "hello", "", "a somewhat longer message" };
 #define N_MSG 3
 
@@ -51,7 +62,7 @@ frame(const char *framing, const char *msg, char *buf, size_t *len)
 static int
 setup(void **state)
 {
-	char conf[32768];
+	static char conf[131072];
 	size_t n = 0;
 
 	(void)state;
@@ -59,18 +70,21 @@ setup(void **state)
 	if (geteuid() == 0)
 		n += (size_t)snprintf(conf + n, sizeof(conf) - n, "user = \"nobody\";\n");
 	n += (size_t)snprintf(conf + n, sizeof(conf) - n, "services = (\n");
-	for (size_t m = 0; m < 2; m++)
+	for (size_t m = 0; m < N_MODELS; m++) {
 		for (size_t h = 0; h < 3; h++)
 			for (size_t f = 0; f < 4; f++)
 				n += (size_t)snprintf(conf + n, sizeof(conf) - n,
 				    "  { name = \"%s-%s-%s\"; handler = \"%s\"; framing = \"%s\";"
-				    " model = \"%s\"; workers = 1;\n"
+				    " %s workers = 1;\n"
 				    "    listen = [ \"127.0.0.1:0\", \"[::1]:0\", \"unix:%s/%s-%s-%s.sock\" ]; },\n",
-				    handlers[h], framings[f], models[m], handlers[h], framings[f], models[m],
-				    dir, handlers[h], framings[f], models[m]);
-	snprintf(conf + n, sizeof(conf) - n,
-	    "  { name = \"small\"; handler = \"echo\"; framing = \"line\"; workers = 1;\n"
-	    "    listen = \"127.0.0.1:0\"; limits = { max_message = 64; }; }\n);\n");
+				    handlers[h], framings[f], models[m].name, handlers[h], framings[f],
+				    models[m].conf, dir, handlers[h], framings[f], models[m].name);
+		n += (size_t)snprintf(conf + n, sizeof(conf) - n,
+		    "  { name = \"small-%s\"; handler = \"echo\"; framing = \"line\"; %s workers = 1;\n"
+		    "    listen = \"127.0.0.1:0\"; limits = { max_message = 64; }; }%s\n",
+		    models[m].name, models[m].conf, m + 1 < N_MODELS ? "," : "");
+	}
+	snprintf(conf + n, sizeof(conf) - n, ");\n");
 	d = daemon_start(conf, END);
 	return daemon_wait_log(d, "notice: sockd " PACKAGE_VERSION " started", T_MS) ? 0 : -1;
 }
@@ -160,14 +174,14 @@ test_matrix(void **state)
 	char service[64], c;
 
 	(void)state;
-	for (size_t m = 0; m < 2; m++)
+	for (size_t m = 0; m < N_MODELS; m++)
 	for (size_t h = 0; h < 3; h++)
 		for (size_t f = 0; f < 4; f++)
 			for (size_t a = 0; a < 3; a++) {
 				int fd;
 
 				snprintf(service, sizeof(service), "%s-%s-%s", handlers[h], framings[f],
-				    models[m]);
+				    models[m].name);
 				fd = connect_to(service, families[a]);
 				assert_true(fd >= 0);
 				if (strcmp(framings[f], "raw") == 0)
@@ -185,22 +199,27 @@ test_matrix(void **state)
 static void
 test_oversized_message(void **state)
 {
-	char big[100], buf[8];
+	char big[100], buf[8], name[32], line[128];
 	int fd;
 
 	(void)state;
 	memset(big, 'x', sizeof(big));
-	fd = connect_to("small", 4);
-	assert_int_equal(send_all(fd, big, sizeof(big)), 0);
-	assert_true(recv_eof(fd, T_MS));
-	close(fd);
-	assert_true(daemon_wait_log(d, "small: closing connection: line longer than max_message (64 bytes)", T_MS));
-	/* The service carries on. */
-	fd = connect_to("small", 4);
-	assert_int_equal(send_all(fd, "fits\n", 5), 0);
-	assert_int_equal(recv_exact(fd, buf, 5, T_MS), 5);
-	assert_memory_equal(buf, "fits\n", 5);
-	close(fd);
+	for (size_t m = 0; m < N_MODELS; m++) {
+		snprintf(name, sizeof(name), "small-%s", models[m].name);
+		fd = connect_to(name, 4);
+		assert_int_equal(send_all(fd, big, sizeof(big)), 0);
+		assert_true(recv_eof(fd, T_MS));
+		close(fd);
+		snprintf(line, sizeof(line),
+		    "%s: closing connection: line longer than max_message (64 bytes)", name);
+		assert_true(daemon_wait_log(d, line, T_MS));
+		/* The service carries on. */
+		fd = connect_to(name, 4);
+		assert_int_equal(send_all(fd, "fits\n", 5), 0);
+		assert_int_equal(recv_exact(fd, buf, 5, T_MS), 5);
+		assert_memory_equal(buf, "fits\n", 5);
+		close(fd);
+	}
 }
 
 int
