@@ -11,6 +11,12 @@
  * acceptor (PR_SET_PDEATHSIG), and update the acceptor's scoreboard slot
  * (shared memory) through the connection layer.
  *
+ * Each child keeps a heartbeat of its own in memory shared with the
+ * acceptor (one per child slot); the acceptor, which ticks the worker's
+ * heartbeat itself, kills a child whose heartbeat is older than
+ * timeouts.heartbeat and logs it: a handler stuck in one connection costs
+ * that connection, not the acceptor and its other children.
+ *
  * SIGTERM/SIGINT: stop accepting, pass SIGTERM on (each child finishes its
  * connection), exit when the last child has. SIGQUIT: exit now; the
  * children follow through their death signal. After max_requests
@@ -22,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -40,12 +47,22 @@ struct forker {
 	int sig_fd;
 	int ep;
 	pid_t *kids;			/* max_children slots; 0: free */
+	_Atomic int64_t *beats;		/* per slot, shared: the child's heartbeat */
 	int children;
 	uint64_t accepted;
 	bool watching;			/* listeners in the epoll set */
 	bool draining;
 	bool quit;
 };
+
+/* Wake often enough to see a hung child within a quarter of the timeout. */
+static int
+fork_tick_ms(const struct config_service *svc)
+{
+	int tick = svc->heartbeat_ms > 0 ? svc->heartbeat_ms / 4 : FORK_TICK_MS;
+
+	return tick < 10 ? 10 : tick > FORK_TICK_MS ? FORK_TICK_MS : tick;
+}
 
 static void
 fork_watch(struct forker *f, bool on)
@@ -63,7 +80,7 @@ fork_watch(struct forker *f, bool on)
 
 /* In the child: serve the one connection and exit. */
 static noreturn void
-fork_child(const struct forker *f, int fd, pid_t acceptor)
+fork_child(const struct forker *f, int fd, pid_t acceptor, int kid)
 {
 	struct conn c;
 	bool quit = false;
@@ -75,6 +92,7 @@ fork_child(const struct forker *f, int fd, pid_t acceptor)
 		close(f->a->fds[i]);
 	close(f->ep);
 	conn_open(&c, fd, f->a->svc, f->a->slot);
+	c.heartbeat = &f->beats[kid];
 	while (!quit && conn_run(&c, f->sig_fd) == 0)
 		while ((sig = sig_next(f->sig_fd)) != 0)	/* TERM: finish; QUIT: go */
 			quit |= sig == SIGQUIT;
@@ -82,15 +100,35 @@ fork_child(const struct forker *f, int fd, pid_t acceptor)
 	exit(0);
 }
 
-static void
-fork_note_child(struct forker *f, pid_t pid, bool add)
+/* The slot of child PID (0: a free one), or -1. */
+static int
+fork_find_child(const struct forker *f, pid_t pid)
 {
 	for (int i = 0; i < f->a->svc->max_children; i++)
-		if (f->kids[i] == (add ? 0 : pid)) {
-			f->kids[i] = add ? pid : 0;
-			f->children += add ? 1 : -1;
-			return;
-		}
+		if (f->kids[i] == pid)
+			return i;
+	return -1;
+}
+
+/* Kill the children whose heartbeat is older than timeouts.heartbeat. */
+static void
+fork_check_hung(struct forker *f, int64_t now)
+{
+	int64_t limit = (int64_t)f->a->svc->heartbeat_ms * 1000000;
+
+	if (limit == 0)
+		return;
+	for (int i = 0; i < f->a->svc->max_children; i++) {
+		int64_t beat = atomic_load(&f->beats[i]);
+
+		if (f->kids[i] == 0 || now - beat < limit)
+			continue;
+		log_warn("%s: connection process %ld hung: no heartbeat for %.1f s; killing it",
+		    f->a->svc->name, (long)f->kids[i], (double)(now - beat) / 1e9);
+		if (kill(f->kids[i], SIGKILL) == -1 && errno != ESRCH)
+			log_warn("kill(%ld): %s", (long)f->kids[i], strerror(errno));
+		atomic_store(&f->beats[i], now);	/* once; reaped on SIGCHLD */
+	}
 }
 
 /* Stop accepting; every child finishes its connection. */
@@ -111,17 +149,22 @@ static void
 fork_accept(struct forker *f, int lfd)
 {
 	pid_t self = getpid(), pid;
-	int fd = worker_accept(f->a, lfd);
+	int kid = fork_find_child(f, 0), fd;
 
-	if (fd == -1)
+	if (kid == -1)
+		return;		/* at max_children: not watching; a stale event */
+	if ((fd = worker_accept(f->a, lfd)) == -1)
 		return;
+	atomic_store(&f->beats[kid], scoreboard_now());
 	pid = fork();
 	if (pid == 0)
-		fork_child(f, fd, self);
+		fork_child(f, fd, self, kid);
 	if (pid == -1)
 		log_err("%s: fork: %s; connection dropped", f->a->svc->name, strerror(errno));
-	else
-		fork_note_child(f, pid, true);
+	else {
+		f->kids[kid] = pid;
+		f->children++;
+	}
 	if (f->children >= f->a->svc->max_children)
 		fork_watch(f, false);	/* at the limit: the backlog holds the rest */
 	close(fd);
@@ -142,7 +185,12 @@ fork_reap(struct forker *f)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		fork_note_child(f, pid, false);
+		int kid = fork_find_child(f, pid);
+
+		if (kid != -1) {
+			f->kids[kid] = 0;
+			f->children--;
+		}
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			log_warn("%s: connection process %ld ended by %s %d", f->a->svc->name,
 			    (long)pid, WIFSIGNALED(status) ? "signal" : "status",
@@ -174,8 +222,12 @@ model_fork_run(const struct worker_args *a, int sig_fd)
 {
 	struct forker f = { .a = a, .sig_fd = sig_fd,
 		.kids = xcalloc((size_t)a->svc->max_children, sizeof(pid_t)) };
+	size_t beats_size = (size_t)a->svc->max_children * sizeof(*f.beats);
 	struct epoll_event ev[WORKER_MAX_LISTENERS + 1];
 
+	f.beats = mmap(NULL, beats_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (f.beats == MAP_FAILED)
+		fatal(EXIT_OSERR, "mmap: %s", strerror(errno));
 	f.ep = epoll_create1(EPOLL_CLOEXEC);
 	ev[0] = (struct epoll_event){ .events = EPOLLIN, .data.fd = sig_fd };
 	if (f.ep == -1 || epoll_ctl(f.ep, EPOLL_CTL_ADD, sig_fd, &ev[0]) == -1)
@@ -184,9 +236,11 @@ model_fork_run(const struct worker_args *a, int sig_fd)
 	atomic_store(&a->slot->state, SLOT_IDLE);
 	while (!f.quit && !(f.draining && f.children == 0)) {
 		/* A tick keeps the heartbeat: children block, the acceptor does not. */
-		int n = epoll_wait(f.ep, ev, (int)(a->n_fds + 1), FORK_TICK_MS);
+		int n = epoll_wait(f.ep, ev, (int)(a->n_fds + 1), fork_tick_ms(a->svc));
+		int64_t now = scoreboard_now();
 
-		atomic_store(&a->slot->heartbeat_ns, scoreboard_now());
+		atomic_store(&a->slot->heartbeat_ns, now);
+		fork_check_hung(&f, now);
 		if (n == -1 && errno != EINTR)
 			fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
 		for (int i = 0; i < n && !f.quit; i++) {
@@ -198,4 +252,6 @@ model_fork_run(const struct worker_args *a, int sig_fd)
 	}
 	close(f.ep);
 	free(f.kids);
+	if (munmap((void *)f.beats, beats_size) == -1)
+		log_warn("munmap: %s", strerror(errno));
 }

@@ -866,6 +866,41 @@ test_fork_model_stop_and_crash(void **state)
 	daemon_free(d);
 }
 
+/* Fork model: a handler stuck in one connection process is killed by the
+ * acceptor after timeouts.heartbeat; the acceptor and the other
+ * connections carry on. */
+static void
+test_fork_model_hung_child(void **state)
+{
+	struct launch l = { .binary = getenv("SOCKD_TEST") };
+	struct daemon *d;
+	pid_t acceptor;
+	int port, fd, other;
+
+	(void)state;
+	l.conf = config("services = ( { name = \"echo\"; handler = \"hang\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; model = \"fork\"; workers = 1;"
+	    " timeouts = { heartbeat = 1; }; } );\n");
+	d = daemon_launch(&l);
+	port = daemon_port(d, "echo", "127.0.0.1");
+	assert_true(daemon_wait_log(d, STARTED, T_MS));
+	acceptor = the_acceptor(d);
+	other = tcp_connect("127.0.0.1", port);
+	echo_line(other, "before\n");
+	fd = tcp_connect("127.0.0.1", port);
+	assert_int_equal(send_all(fd, "hang\n", 5), 0);
+	assert_true(daemon_wait_log(d, "hung: no heartbeat for", T_MS));
+	assert_true(recv_eof(fd, T_MS));
+	close(fd);
+	echo_line(other, "after\n");	/* quiet for longer than the timeout, yet kept */
+	close(other);
+	assert_true(answers(port));
+	assert_int_equal(the_acceptor(d), acceptor);	/* not replaced */
+	assert_null(strstr(d->log, "hung: busy"));	/* the master saw nothing amiss */
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
 /* A client that sends but never reads: its worker blocks in send, yet
  * keeps its heartbeat, and the connection is closed after timeouts.idle. */
 static void
@@ -1093,6 +1128,7 @@ main(void)
 		T(test_fork_model_concurrency),
 		T(test_fork_model_limit),
 		T(test_fork_model_stop_and_crash),
+		T(test_fork_model_hung_child),
 		T(test_client_not_reading),
 		T(test_reload_log_level),
 		T(test_fork_model_recycles),
