@@ -108,20 +108,28 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # "RSS_KB PSS_KB PROCS THREADS" of the tree now; RSS "-" where /proc is closed
-# to us (a non-dumpable sockd, as a user other than root).
+# to us (a non-dumpable sockd, as a user other than root). Files are read
+# with bash builtins: a sample of 100 processes must not load the machine it
+# measures. Processes that exit meanwhile, and zombies, are left out.
 mem_sample() {
-	local rss=0 pss=0 procs=0 threads=0 closed=0 p v
+	local rss=0 pss=0 procs=0 threads=0 closed=0 p line v st sm
 
 	for p in $(tree_pids "$1"); do
-		[ -r "/proc/$p/status" ] || continue
+		{ mapfile -t st < "/proc/$p/status"; } 2>/dev/null || continue
+		[[ ${st[*]} == *$'State:\tZ'* ]] && continue
 		procs=$((procs + 1))
-		v=$(awk '/^Threads:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
-		threads=$((threads + ${v:-0}))
-		v=$(awk '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } END { if (r != "") print r, p }' \
-		    "/proc/$p/smaps_rollup" 2>/dev/null)
-		if [ -z "$v" ]; then closed=1; continue; fi
-		rss=$((rss + ${v% *}))
-		pss=$((pss + ${v#* }))
+		for line in "${st[@]}"; do
+			[[ $line == Threads:* ]] && threads=$((threads + ${line#Threads:}))
+		done
+		if ! { mapfile -t sm < "/proc/$p/smaps_rollup"; } 2>/dev/null; then
+			[ -d "/proc/$p" ] && closed=1
+			continue
+		fi
+		for line in "${sm[@]}"; do
+			[[ $line =~ ^(Rss|Pss):\ +([0-9]+) ]] || continue
+			v=${BASH_REMATCH[2]}
+			[ "${BASH_REMATCH[1]}" = Rss ] && rss=$((rss + v)) || pss=$((pss + v))
+		done
 	done
 	[ $closed = 1 ] && { rss=-; pss=-; }
 	echo "$rss $pss $procs $threads"
@@ -501,7 +509,9 @@ done
 	print_table
 	echo
 	print_event_ratio
-	[ -s "$notes" ] && { echo; sed 's/^/note: /' "$notes"; }
+	grep -q '	-	-	' "$rows" &&
+	    echo "RSS/PSS \"-\": /proc/PID/smaps_rollup was closed to this user (sockd is non-dumpable); run as root to see them" >> "$notes"
+	[ -s "$notes" ] && { echo; awk '!seen[$0]++ { print "note: " $0 }' "$notes"; }
 } > "$tmp/table"
 cat "$tmp/table"
 [ -n "${BENCH_OUT:-}" ] && cp "$tmp/table" "$BENCH_OUT"
