@@ -504,7 +504,7 @@ done
 [ "$http" = 1 ] && { note "http servers"; bench_http; }
 
 {
-	echo "sockd benchmark: $(nproc) cores, $(uname -r), ${seconds} s per line, ${size}-byte echo messages"
+	echo "sockd benchmark: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), Linux $(uname -r), ${seconds} s per line, ${size}-byte echo messages"
 	echo
 	print_table
 	echo
