@@ -116,8 +116,8 @@ worker_thread_report(const struct worker_args *a, struct worker_thread *t, size_
 			oldest = hb;
 	}
 	atomic_store(&a->slot->heartbeat_ns, oldest);
+	/* DRAINING again, in case a thread started the drain after we looked. */
+	atomic_store(&a->slot->state, draining ? SLOT_DRAINING : busy ? SLOT_BUSY : SLOT_IDLE);
 	if (draining)
 		worker_thread_stuck(a, oldest, now);
-	else
-		atomic_store(&a->slot->state, busy ? SLOT_BUSY : SLOT_IDLE);
 }
