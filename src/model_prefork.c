@@ -301,13 +301,15 @@ prefork_crew_start(struct prefork_crew *crew)
 	    (e = pthread_rwlock_init(&crew->lock, &ra)) != 0)
 		fatal(EXIT_OSERR, "pthread_rwlock_init: %s", strerror(e));
 	pthread_rwlockattr_destroy(&ra);
+	/* Every epoll set first: a thread that drains (max_requests) goes
+	 * through all of them, and may do so before the last thread starts. */
 	crew->t = xcalloc((size_t)crew->n, sizeof(*crew->t));
-	for (int i = 0; i < crew->n; i++) {
-		struct worker_thread *t = &crew->t[i];
-
-		*t = (struct worker_thread){ .model = crew, .fd = -1, .index = (size_t)i,
+	for (int i = 0; i < crew->n; i++)
+		crew->t[i] = (struct worker_thread){ .model = crew, .fd = -1, .index = (size_t)i,
 			.ep = prefork_epoll(crew->a, crew->stop_fd) };
-		if ((e = pthread_create(&t->tid, worker_thread_attr(), prefork_thread_main, t)) != 0)
+	for (int i = 0; i < crew->n; i++) {
+		e = pthread_create(&crew->t[i].tid, worker_thread_attr(), prefork_thread_main, &crew->t[i]);
+		if (e != 0)
 			fatal(EXIT_OSERR, "%s: pthread_create: %s", crew->a->svc->name, strerror(e));
 	}
 }
