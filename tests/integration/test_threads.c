@@ -204,17 +204,16 @@ test_thread_limit(void **state)
 	daemon_free(d);
 }
 
-/* limits.max_connections holds the thread model too, with room in max_threads. */
+/* limits.max_connections holds with room in max_threads or threads. */
 static void
-test_thread_max_connections(void **state)
+max_connections(const char *model)
 {
 	struct daemon *d;
 	int port, fd[3];
 
-	(void)state;
 	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
-	    " listen = \"127.0.0.1:0\"; " THREAD " workers = 2; limits = { max_connections = 2; };"
-	    " } );\n"), &port);
+	    " listen = \"127.0.0.1:0\"; %s workers = 2; limits = { max_connections = 2; };"
+	    " } );\n", model), &port);
 	for (int i = 0; i < 2; i++) {
 		fd[i] = tcp_connect("127.0.0.1", port);
 		echo_line(fd[i], "in\n");
@@ -227,6 +226,14 @@ test_thread_max_connections(void **state)
 	close(fd[2]);
 	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
 	daemon_free(d);
+}
+
+static void
+test_max_connections(void **state)
+{
+	(void)state;
+	max_connections(THREAD);
+	max_connections(PREFORK4);
 }
 
 /* prefork, threads = 4, one worker: four clients at once, the fifth waits. */
@@ -511,7 +518,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_thread_concurrency),
 		T(test_thread_limit),
-		T(test_thread_max_connections),
+		T(test_max_connections),
 		T(test_prefork_threads_limit),
 		T(test_thread_hung),
 		T(test_prefork_threads_hung),
