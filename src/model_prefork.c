@@ -14,12 +14,31 @@
  * SIGQUIT: drop the connection and exit now. After max_requests
  * connections (the master adds the jitter) a worker exits the same way and
  * the master starts a fresh one.
+ *
+ * threads = T > 1 (Apache's worker MPM): each worker runs T threads that
+ * each do what a single-threaded worker does - wait on an epoll instance
+ * of their own (listeners EPOLLEXCLUSIVE, so a connection wakes one thread
+ * of one worker), accept, serve one connection at a time - while the main
+ * thread reads the signalfd and reports the threads into the slot (see
+ * worker_thread.c: BUSY while any thread serves, the oldest busy thread's
+ * heartbeat). A shared eventfd, written once and never read, wakes every
+ * thread to stop. The listeners are closed under a write lock that every
+ * accept holds for reading, after they left every thread's epoll set, so
+ * no thread accepts on a descriptor number that was just closed (and maybe
+ * reused). limits.max_connections is honoured there (a thread at the limit
+ * stops watching for CONN_LIMIT_MS); threads = 1 is the path above, as it
+ * always was. A worker that cannot start all its threads exits EXIT_OSERR
+ * and the master replaces it whole.
  */
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +46,10 @@
 #include "log.h"
 #include "model.h"
 #include "sig.h"
+#include "util.h"
+#include "worker_thread.h"
+
+#define CONN_LIMIT_MS 50
 
 struct prefork {
 	const struct worker_args *a;
@@ -110,13 +133,15 @@ prefork_accept(struct prefork *p, int lfd)
 		prefork_serve(p, fd);
 }
 
+/* An epoll instance with the listeners (EPOLLEXCLUSIVE) and WAKE_FD, which
+ * says to stop (the signalfd, or with threads the shared stop eventfd). */
 static int
-prefork_epoll(const struct worker_args *a, int sig_fd)
+prefork_epoll(const struct worker_args *a, int wake_fd)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = sig_fd };
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = wake_fd };
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 
-	if (ep == -1 || epoll_ctl(ep, EPOLL_CTL_ADD, sig_fd, &ev) == -1)
+	if (ep == -1 || epoll_ctl(ep, EPOLL_CTL_ADD, wake_fd, &ev) == -1)
 		fatal(EXIT_OSERR, "epoll: %s", strerror(errno));
 	for (size_t i = 0; i < a->n_fds; i++) {
 		ev = (struct epoll_event){ .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = a->fds[i] };
@@ -126,12 +151,232 @@ prefork_epoll(const struct worker_args *a, int sig_fd)
 	return ep;
 }
 
+/* ---- threads > 1 ---------------------------------------------------- */
+
+struct prefork_crew {
+	const struct worker_args *a;
+	int stop_fd;			/* eventfd: written once, never read */
+	int done_fd;			/* eventfd: a thread has ended */
+	pthread_rwlock_t lock;		/* read: accepting; write: closing listeners */
+	bool closed;			/* listeners closed (under lock) */
+	_Atomic bool stop;		/* draining: accept no more */
+	_Atomic uint64_t accepted;
+	_Atomic int ended;		/* threads that have returned */
+	struct worker_thread *t;
+	int n;
+};
+
+static void
+prefork_lock(struct prefork_crew *crew, int how)	/* 'r', 'w' or 0: unlock */
+{
+	int e = how == 'r' ? pthread_rwlock_rdlock(&crew->lock) :
+	    how == 'w' ? pthread_rwlock_wrlock(&crew->lock) : pthread_rwlock_unlock(&crew->lock);
+
+	if (e != 0)
+		panic("pthread_rwlock: %s", strerror(e));
+}
+
+/* Put the listeners in or take them out of thread T's epoll set. The
+ * caller holds the lock and has seen them open. */
+static void
+prefork_thread_watch(const struct prefork_crew *crew, const struct worker_thread *t, bool on)
+{
+	for (size_t i = 0; i < crew->a->n_fds; i++) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE,
+			.data.fd = crew->a->fds[i] };
+
+		if (epoll_ctl(t->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, crew->a->fds[i], &ev) == -1 &&
+		    !(errno == ENOENT && !on))	/* already out: paused at the limit */
+			fatal(EXIT_OSERR, "epoll_ctl: %s", strerror(errno));
+	}
+}
+
+/* Stop accepting, from the main thread (signal) or a serving one
+ * (max_requests): wake every thread, take the listeners out of every
+ * epoll set, close them. Connections in hand finish. */
+static void
+prefork_crew_stop(struct prefork_crew *crew)
+{
+	uint64_t one = 1;
+
+	if (atomic_exchange(&crew->stop, true))
+		return;
+	atomic_store(&crew->a->slot->state, SLOT_DRAINING);
+	while (write(crew->stop_fd, &one, sizeof(one)) == -1)
+		if (errno != EINTR)
+			fatal(EXIT_OSERR, "eventfd write: %s", strerror(errno));
+	prefork_lock(crew, 'w');
+	for (int i = 0; i < crew->n; i++)
+		prefork_thread_watch(crew, &crew->t[i], false);
+	for (size_t i = 0; i < crew->a->n_fds; i++)
+		close(crew->a->fds[i]);
+	crew->closed = true;
+	prefork_lock(crew, 0);
+}
+
+/* limits.max_connections reached: let the backlog hold new clients for a
+ * moment (another worker may free a place; nothing tells us when). */
+static void
+prefork_thread_pause(struct prefork_crew *crew, struct worker_thread *t)
+{
+	struct epoll_event ev;
+
+	prefork_lock(crew, 'r');
+	if (!crew->closed)
+		prefork_thread_watch(crew, t, false);
+	prefork_lock(crew, 0);
+	if (epoll_wait(t->ep, &ev, 1, CONN_LIMIT_MS) == -1 && errno != EINTR)
+		fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
+	prefork_lock(crew, 'r');
+	if (!crew->closed)
+		prefork_thread_watch(crew, t, true);
+	prefork_lock(crew, 0);
+}
+
+static void
+prefork_thread_accept(struct prefork_crew *crew, struct worker_thread *t, int lfd)
+{
+	const struct worker_args *a = crew->a;
+	uint64_t n;
+	int fd;
+
+	if (!worker_conn_reserve(a)) {
+		prefork_thread_pause(crew, t);
+		return;
+	}
+	prefork_lock(crew, 'r');
+	fd = crew->closed ? -1 : worker_accept(a, lfd);
+	prefork_lock(crew, 0);
+	if (fd == -1) {
+		worker_conn_release(a);
+		return;
+	}
+	n = atomic_fetch_add(&crew->accepted, 1) + 1;
+	if (a->max_requests > 0 && n == (uint64_t)a->max_requests) {
+		log_info("%s: worker recycles after %llu connections", a->svc->name,
+		    (unsigned long long)n);
+		prefork_crew_stop(crew);	/* this one is still served */
+	}
+	worker_thread_serve(a, t, fd);
+}
+
+/* A serving thread: wait, accept, serve, until the crew stops. */
+static void *
+prefork_thread_main(void *arg)
+{
+	struct worker_thread *t = arg;
+	struct prefork_crew *crew = t->model;
+	struct epoll_event ev[WORKER_MAX_LISTENERS + 1];
+	uint64_t one = 1;
+
+	while (!atomic_load(&crew->stop)) {
+		int n = epoll_wait(t->ep, ev, (int)(crew->a->n_fds + 1), -1);
+
+		if (n == -1 && errno != EINTR)
+			fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
+		for (int i = 0; i < n && !atomic_load(&crew->stop); i++)
+			if (ev[i].data.fd != crew->stop_fd)
+				prefork_thread_accept(crew, t, ev[i].data.fd);
+	}
+	atomic_fetch_add(&crew->ended, 1);
+	while (write(crew->done_fd, &one, sizeof(one)) == -1)
+		if (errno != EINTR)
+			fatal(EXIT_OSERR, "eventfd write: %s", strerror(errno));
+	return NULL;
+}
+
+static void
+prefork_crew_start(struct prefork_crew *crew)
+{
+	pthread_rwlockattr_t ra;
+	int e;
+
+	crew->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	crew->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (crew->stop_fd == -1 || crew->done_fd == -1)
+		fatal(EXIT_OSERR, "eventfd: %s", strerror(errno));
+	/* Writers first: a drain must not wait behind a stream of accepts. */
+	if ((e = pthread_rwlockattr_init(&ra)) != 0 ||
+	    (e = pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP)) != 0 ||
+	    (e = pthread_rwlock_init(&crew->lock, &ra)) != 0)
+		fatal(EXIT_OSERR, "pthread_rwlock_init: %s", strerror(e));
+	pthread_rwlockattr_destroy(&ra);
+	/* Every epoll set first: a thread that drains (max_requests) goes
+	 * through all of them, and may do so before the last thread starts. */
+	crew->t = xcalloc((size_t)crew->n, sizeof(*crew->t));
+	for (int i = 0; i < crew->n; i++)
+		crew->t[i] = (struct worker_thread){ .model = crew, .fd = -1, .index = (size_t)i,
+			.ep = prefork_epoll(crew->a, crew->stop_fd) };
+	for (int i = 0; i < crew->n; i++) {
+		e = pthread_create(&crew->t[i].tid, worker_thread_attr(), prefork_thread_main, &crew->t[i]);
+		if (e != 0)
+			fatal(EXIT_OSERR, "%s: pthread_create: %s", crew->a->svc->name, strerror(e));
+	}
+}
+
+/* The main thread until every serving thread has ended. */
+static void
+prefork_crew_wait(struct prefork_crew *crew, int sig_fd)
+{
+	int tick = worker_thread_tick_ms(crew->a->svc);
+	uint64_t n;
+	int sig;
+
+	while (atomic_load(&crew->ended) < crew->n) {
+		struct pollfd p[2] = { { .fd = sig_fd, .events = POLLIN },
+			{ .fd = crew->done_fd, .events = POLLIN } };
+
+		if (poll(p, 2, tick) == -1 && errno != EINTR)
+			fatal(EXIT_OSERR, "poll: %s", strerror(errno));
+		while (p[0].revents != 0 && (sig = sig_next(sig_fd)) != 0) {
+			if (sig == SIGQUIT)
+				_exit(0);	/* connections in hand go with the process */
+			if (sig == SIGTERM || sig == SIGINT)
+				prefork_crew_stop(crew);
+		}
+		if (p[1].revents != 0 && read(crew->done_fd, &n, sizeof(n)) == -1 &&
+		    errno != EAGAIN && errno != EINTR)
+			fatal(EXIT_OSERR, "eventfd read: %s", strerror(errno));
+		worker_thread_report(crew->a, crew->t, (size_t)crew->n, atomic_load(&crew->stop));
+	}
+}
+
+static void
+prefork_crew_run(const struct worker_args *a, int sig_fd)
+{
+	struct prefork_crew crew = { .a = a, .n = a->svc->threads };
+
+	prefork_crew_start(&crew);
+	atomic_store(&a->slot->state, SLOT_IDLE);
+	prefork_crew_wait(&crew, sig_fd);
+	for (int i = 0; i < crew.n; i++) {
+		int e = pthread_join(crew.t[i].tid, NULL);
+
+		if (e != 0)
+			panic("pthread_join: %s", strerror(e));
+		close(crew.t[i].ep);
+	}
+	close(crew.stop_fd);
+	close(crew.done_fd);
+	pthread_rwlock_destroy(&crew.lock);
+	free(crew.t);
+	log_debug("%s: worker exits after %llu connections (%llu accept races lost)",
+	    a->svc->name, (unsigned long long)atomic_load(&a->slot->served),
+	    (unsigned long long)atomic_load(&a->slot->accept_miss));
+}
+
 void
 model_prefork_run(const struct worker_args *a, int sig_fd)
 {
 	struct prefork p = { .a = a, .sig_fd = sig_fd };
 	struct epoll_event ev[WORKER_MAX_LISTENERS + 1];
-	int ep = prefork_epoll(a, sig_fd);
+	int ep;
+
+	if (a->svc->threads > 1) {
+		prefork_crew_run(a, sig_fd);
+		return;
+	}
+	ep = prefork_epoll(a, sig_fd);
 
 	atomic_store(&a->slot->state, SLOT_IDLE);
 	while (!p.draining && !p.quit) {

@@ -1,13 +1,275 @@
 /*
- * model_thread.c - the thread model (ThreadingMixIn): one process, a
- * thread per connection. Not written yet.
+ * model_thread.c - the thread model (Python's ThreadingMixIn): a worker is
+ * an acceptor that starts a thread for every connection, and each thread
+ * serves its connection with the blocking connection layer. Cheaper than a
+ * process per connection; a handler that crashes takes the worker with it.
+ *
+ * At most max_threads connections are served at once: at the limit the
+ * acceptor takes its listeners out of its epoll set, so new clients wait in
+ * the backlog (as model_fork.c does with max_children). A finished thread
+ * leaves its index on a done list and says so through an eventfd; the
+ * acceptor joins it and watches the listeners again. limits.max_connections
+ * works the same way, except that the acceptor cannot be told when another
+ * worker frees a place, so it looks again every CONN_LIMIT_MS.
+ *
+ * Only the main thread reads signals and writes the slot; hung detection
+ * and the slot's state are as worker_thread.c explains.
+ *
+ * SIGTERM/SIGINT: stop accepting, let every open connection finish, exit.
+ * SIGQUIT: exit now. After max_requests connections the acceptor drains the
+ * same way and the master starts a fresh one.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include "log.h"
 #include "model.h"
+#include "sig.h"
+#include "util.h"
+#include "worker_thread.h"
+
+#define CONN_LIMIT_MS 50
+
+struct threader {
+	const struct worker_args *a;
+	int sig_fd;
+	int ep;
+	int done_fd;			/* eventfd: a thread finished */
+	struct worker_thread *t;	/* max_threads of them */
+	size_t *unused;			/* indices of unused t[], a stack */
+	size_t n_unused;
+	pthread_mutex_t lock;		/* guards done, n_done */
+	size_t *done;			/* finished, not joined yet */
+	size_t n_done;
+	int running;
+	uint64_t accepted;
+	int64_t limited_until;		/* max_connections reached: look again then */
+	bool watching;			/* listeners in the epoll set */
+	bool draining;
+	bool quit;
+};
+
+static void
+thread_lock(pthread_mutex_t *m, bool on)
+{
+	int e = on ? pthread_mutex_lock(m) : pthread_mutex_unlock(m);
+
+	if (e != 0)
+		panic("pthread_mutex: %s", strerror(e));
+}
+
+/* Watch the listeners while another connection may be taken. */
+static void
+thread_watch(struct threader *f)
+{
+	bool on = !f->draining && f->running < f->a->svc->max_threads &&
+	    scoreboard_now() >= f->limited_until;
+
+	if (f->watching == on)
+		return;
+	for (size_t i = 0; i < f->a->n_fds; i++) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = f->a->fds[i] };
+
+		if (epoll_ctl(f->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, f->a->fds[i], &ev) == -1)
+			fatal(EXIT_OSERR, "epoll_ctl: %s", strerror(errno));
+	}
+	f->watching = on;
+}
+
+/* A serving thread: the connection, then the done list and the eventfd. */
+static void *
+thread_main(void *arg)
+{
+	struct worker_thread *t = arg;
+	struct threader *f = t->model;
+	uint64_t one = 1;
+
+	worker_thread_serve(f->a, t, t->fd);
+	thread_lock(&f->lock, true);
+	f->done[f->n_done++] = t->index;
+	thread_lock(&f->lock, false);
+	while (write(f->done_fd, &one, sizeof(one)) == -1)
+		if (errno != EINTR)
+			fatal(EXIT_OSERR, "eventfd write: %s", strerror(errno));
+	return NULL;
+}
+
+/* Join the threads that finished, and make their places free. */
+static void
+thread_reap(struct threader *f)
+{
+	uint64_t n;
+
+	if (read(f->done_fd, &n, sizeof(n)) == -1 && errno != EAGAIN && errno != EINTR)
+		fatal(EXIT_OSERR, "eventfd read: %s", strerror(errno));
+	for (;;) {
+		size_t i;
+		int e;
+
+		thread_lock(&f->lock, true);
+		if (f->n_done == 0) {
+			thread_lock(&f->lock, false);
+			return;
+		}
+		i = f->done[--f->n_done];
+		thread_lock(&f->lock, false);
+		if ((e = pthread_join(f->t[i].tid, NULL)) != 0)
+			panic("pthread_join: %s", strerror(e));
+		f->unused[f->n_unused++] = i;
+		f->running--;
+	}
+}
+
+/* Serve FD on a thread of its own; if none can be had, drop it. */
+static void
+thread_start(struct threader *f, int fd)
+{
+	struct worker_thread *t = &f->t[f->unused[--f->n_unused]];
+	int e;
+
+	t->fd = fd;
+	atomic_store(&t->heartbeat_ns, scoreboard_now());
+	atomic_store(&t->busy, true);	/* busy from now: the report sees it at once */
+	e = pthread_create(&t->tid, worker_thread_attr(), thread_main, t);
+	if (e == 0) {
+		f->running++;
+		atomic_store(&f->a->slot->state, SLOT_BUSY);
+		return;
+	}
+	log_err("%s: pthread_create: %s; connection dropped", f->a->svc->name, strerror(e));
+	atomic_store(&t->busy, false);
+	f->unused[f->n_unused++] = t->index;
+	close(fd);
+	worker_conn_release(f->a);
+}
+
+/* Stop accepting; every thread finishes its connection. */
+static void
+thread_drain(struct threader *f)
+{
+	f->draining = true;
+	thread_watch(f);	/* out of the epoll set before they are closed */
+	for (size_t i = 0; i < f->a->n_fds; i++)
+		close(f->a->fds[i]);
+	atomic_store(&f->a->slot->state, SLOT_DRAINING);
+}
+
+static void
+thread_accept(struct threader *f, int lfd)
+{
+	int fd;
+
+	if (!worker_conn_reserve(f->a)) {
+		f->limited_until = scoreboard_now() + CONN_LIMIT_MS * 1000000LL;
+		return;		/* the backlog holds it; thread_watch() looks later */
+	}
+	if ((fd = worker_accept(f->a, lfd)) == -1) {
+		worker_conn_release(f->a);
+		return;
+	}
+	thread_start(f, fd);
+	if (f->a->max_requests > 0 && ++f->accepted >= (uint64_t)f->a->max_requests) {
+		log_info("%s: worker recycles after %llu connections", f->a->svc->name,
+		    (unsigned long long)f->accepted);
+		thread_drain(f);	/* its threads finish; a fresh worker takes over */
+	}
+}
+
+static void
+thread_signals(struct threader *f)
+{
+	int sig;
+
+	while ((sig = sig_next(f->sig_fd)) != 0) {
+		if (sig == SIGQUIT)
+			f->quit = true;
+		else if ((sig == SIGTERM || sig == SIGINT) && !f->draining)
+			thread_drain(f);
+	}
+}
+
+static void
+thread_setup(struct threader *f)
+{
+	size_t n = (size_t)f->a->svc->max_threads;
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = f->sig_fd };
+	int e;
+
+	f->t = xcalloc(n, sizeof(*f->t));
+	f->unused = xcalloc(n, sizeof(*f->unused));
+	f->done = xcalloc(n, sizeof(*f->done));
+	for (size_t i = 0; i < n; i++) {
+		f->t[i] = (struct worker_thread){ .model = f, .fd = -1, .ep = -1, .index = i };
+		f->unused[f->n_unused++] = n - 1 - i;
+	}
+	if ((e = pthread_mutex_init(&f->lock, NULL)) != 0)
+		fatal(EXIT_OSERR, "pthread_mutex_init: %s", strerror(e));
+	f->ep = epoll_create1(EPOLL_CLOEXEC);
+	f->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->ep == -1 || f->done_fd == -1 || epoll_ctl(f->ep, EPOLL_CTL_ADD, f->sig_fd, &ev) == -1)
+		fatal(EXIT_OSERR, "epoll: %s", strerror(errno));
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = f->done_fd };
+	if (epoll_ctl(f->ep, EPOLL_CTL_ADD, f->done_fd, &ev) == -1)
+		fatal(EXIT_OSERR, "epoll_ctl: %s", strerror(errno));
+	thread_watch(f);
+}
+
+static void
+thread_events(struct threader *f, const struct epoll_event *ev, int n)
+{
+	for (int i = 0; i < n && !f->quit; i++) {
+		if (ev[i].data.fd == f->sig_fd)
+			thread_signals(f);
+		else if (ev[i].data.fd == f->done_fd)
+			thread_reap(f);
+		else if (f->watching)
+			thread_accept(f, ev[i].data.fd);
+		thread_watch(f);
+	}
+}
+
+/* A tick, or sooner while max_connections keeps the listeners unwatched. */
+static int
+thread_timeout(const struct threader *f, int tick)
+{
+	int64_t left = (f->limited_until - scoreboard_now()) / 1000000 + 1;
+
+	return f->watching || f->draining || left <= 0 || left > tick ? tick : (int)left;
+}
 
 void
 model_thread_run(const struct worker_args *a, int sig_fd)
 {
-	(void)sig_fd;
-	fatal(EXIT_CONFIG, "%s: model \"thread\" is not written yet", a->svc->name);
+	struct threader f = { .a = a, .sig_fd = sig_fd };
+	struct epoll_event ev[WORKER_MAX_LISTENERS + 2];
+	int tick = worker_thread_tick_ms(a->svc);
+
+	thread_setup(&f);
+	atomic_store(&a->slot->state, SLOT_IDLE);
+	while (!f.quit && !(f.draining && f.running == 0)) {
+		int n = epoll_wait(f.ep, ev, (int)(a->n_fds + 2), thread_timeout(&f, tick));
+
+		if (n == -1 && errno != EINTR)
+			fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
+		thread_events(&f, ev, n);
+		thread_watch(&f);
+		worker_thread_report(a, f.t, (size_t)a->svc->max_threads, f.draining);
+	}
+	if (f.quit && f.running > 0)
+		_exit(0);	/* threads still serve: end them with the process */
+	close(f.done_fd);
+	close(f.ep);
+	pthread_mutex_destroy(&f.lock);
+	free(f.t);
+	free(f.unused);
+	free(f.done);
+	log_debug("%s: worker exits after %llu connections", a->svc->name,
+	    (unsigned long long)atomic_load(&a->slot->served));
 }

@@ -1,0 +1,123 @@
+/*
+ * worker_thread.c - what the threaded models (model_thread.c, and
+ * model_prefork.c with threads > 1) share: serving one connection in a
+ * thread, and the main thread's report of all its threads into the
+ * worker's scoreboard slot.
+ *
+ * The master knows processes, not threads. Each thread keeps a heartbeat
+ * of its own; every tick the main thread writes the oldest heartbeat among
+ * the busy threads (or now, if none is busy) into the slot, and marks the
+ * slot BUSY while any thread serves a connection. So one thread stuck in a
+ * handler makes the whole worker look hung, and the master kills and
+ * replaces it whole: a process that lost a thread is not worth keeping.
+ *
+ * BUSY means "serving at least one connection" in every model
+ * (scoreboard.h), because the pool's hung detection only looks at BUSY
+ * workers. The price is in pool.mode = "dynamic": a worker counts as idle
+ * only while all its threads are, so spare capacity is counted in whole
+ * idle workers (min_spare idle workers are at least min_spare * threads
+ * idle threads): more spare threads than Apache's worker MPM keeps, never
+ * fewer.
+ *
+ * The pool does not watch draining workers, and a worker that recycles
+ * (max_requests) drains on its own and is never killed for it. A thread
+ * stuck while its worker drains would keep the process forever, so the
+ * main thread itself ends the process once a busy thread has had no
+ * heartbeat for timeouts.heartbeat.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "worker_thread.h"
+
+#define WORKER_THREAD_TICK_MS 1000
+#define WORKER_THREAD_STACK (512 * 1024)	/* a conn needs ~20 KiB; the rest is margin */
+#define WORKER_THREAD_EXIT_STUCK 70		/* EX_SOFTWARE */
+
+/* Attributes for every serving thread: joinable, with a modest stack so
+ * that hundreds of threads do not reserve 8 MiB of address space each. */
+pthread_attr_t *
+worker_thread_attr(void)
+{
+	static pthread_attr_t attr;
+	static bool ready;
+	int e;
+
+	if (ready)
+		return &attr;
+	if ((e = pthread_attr_init(&attr)) != 0 ||
+	    (e = pthread_attr_setstacksize(&attr, WORKER_THREAD_STACK)) != 0)
+		fatal(EXIT_OSERR, "pthread_attr: %s", strerror(e));
+	ready = true;
+	return &attr;
+}
+
+/* How often the main thread reports: as conn.c ticks its heartbeat. */
+int
+worker_thread_tick_ms(const struct config_service *svc)
+{
+	int tick = svc->heartbeat_ms > 0 ? svc->heartbeat_ms / 4 : WORKER_THREAD_TICK_MS;
+
+	return tick < 10 ? 10 : tick > WORKER_THREAD_TICK_MS ? WORKER_THREAD_TICK_MS : tick;
+}
+
+/*
+ * Serve FD to its end on the calling thread, with T's own heartbeat, then
+ * close it and give back its limits.max_connections place. No signal
+ * descriptor: only the main thread reads signals, and a draining worker
+ * lets its connections finish anyway.
+ */
+void
+worker_thread_serve(const struct worker_args *a, struct worker_thread *t, int fd)
+{
+	struct conn c;
+
+	atomic_store(&t->heartbeat_ns, scoreboard_now());
+	atomic_store(&t->busy, true);
+	conn_open(&c, fd, a->svc, a->slot);
+	c.heartbeat = &t->heartbeat_ns;
+	conn_run(&c, -1);	/* poll ignores fd -1: returns only at the end */
+	conn_finish(&c);
+	if (close(fd) == -1 && errno != EINTR)
+		log_debug("%s: close: %s", a->svc->name, strerror(errno));
+	worker_conn_release(a);
+	atomic_store(&t->busy, false);
+}
+
+/* A draining worker with a thread stuck this long ends itself (see above). */
+static void
+worker_thread_stuck(const struct worker_args *a, int64_t oldest, int64_t now)
+{
+	if (a->svc->heartbeat_ms == 0 || now - oldest < (int64_t)a->svc->heartbeat_ms * 1000000)
+		return;
+	log_err("%s: draining worker has a thread with no heartbeat for %lld ms; exiting",
+	    a->svc->name, (long long)((now - oldest) / 1000000));
+	_exit(WORKER_THREAD_EXIT_STUCK);
+}
+
+/* The main thread, every tick: the N threads in T summed up in the slot. */
+void
+worker_thread_report(const struct worker_args *a, struct worker_thread *t, size_t n,
+    bool draining)
+{
+	int64_t now = scoreboard_now(), oldest = now;
+	bool busy = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!atomic_load(&t[i].busy))
+			continue;
+		int64_t hb = atomic_load(&t[i].heartbeat_ns);
+
+		busy = true;
+		if (hb < oldest)
+			oldest = hb;
+	}
+	atomic_store(&a->slot->heartbeat_ns, oldest);
+	/* DRAINING again, in case a thread started the drain after we looked. */
+	atomic_store(&a->slot->state, draining ? SLOT_DRAINING : busy ? SLOT_BUSY : SLOT_IDLE);
+	if (draining)
+		worker_thread_stuck(a, oldest, now);
+}

@@ -1,0 +1,535 @@
+/*
+ * test_threads.c - the threaded models through the real binary: model
+ * "thread" (a thread per connection, bounded by max_threads and by
+ * limits.max_connections) and model "prefork" with threads > 1 (T threads
+ * accepting in each worker). Concurrency and its limits, a hung thread
+ * getting its whole worker replaced, graceful stop, max_requests, and
+ * every handler under line and length32 framing in both.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define T_MS HARNESS_TIMEOUT_MS
+#define STARTED "notice: sockd " PACKAGE_VERSION " started"
+#define THREAD "model = \"thread\";"
+#define PREFORK4 "model = \"prefork\"; threads = 4;"
+
+static char conf[8192];
+
+/* A configuration: "user" when root, then one service from the format. */
+static const char *
+config(const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(conf, sizeof(conf), "%s", geteuid() == 0 ? "user = \"nobody\";\n" : "");
+
+	va_start(ap, fmt);
+	vsnprintf(conf + n, sizeof(conf) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return conf;
+}
+
+static struct daemon *
+start_with(const char *binary, const char *text, int *port_r)
+{
+	struct launch l = { .binary = binary, .conf = text };
+	struct daemon *d = daemon_launch(&l);
+
+	*port_r = daemon_port(d, "echo", "127.0.0.1");
+	assert_true(*port_r > 0);
+	assert_true(daemon_wait_log(d, STARTED, T_MS));
+	return d;
+}
+
+static struct daemon *
+start(const char *text, int *port_r)
+{
+	return start_with(NULL, text, port_r);
+}
+
+static void
+echo_line(int fd, const char *line)
+{
+	char buf[256];
+	size_t n = strlen(line);
+
+	assert_true(fd >= 0);
+	assert_int_equal(send_all(fd, line, n), 0);
+	assert_int_equal(recv_exact(fd, buf, n, T_MS), (ssize_t)n);
+	assert_memory_equal(buf, line, n);
+}
+
+static bool
+answers(int port)
+{
+	int fd = tcp_connect("127.0.0.1", port);
+	char buf[6];
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = send_all(fd, "ping\n", 5) == 0 && recv_exact(fd, buf, 5, T_MS) == 5 &&
+	    memcmp(buf, "ping\n", 5) == 0;
+	close(fd);
+	return ok;
+}
+
+static int
+count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+static pid_t
+the_worker(struct daemon *d)
+{
+	pid_t w[4];
+
+	assert_true(daemon_wait_workers(d, 1, T_MS));
+	assert_int_equal(daemon_workers(d, w, 4), 1);
+	return w[0];
+}
+
+/* Threads of PID, from /proc/PID/task. */
+static int
+threads_of(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	if ((dir = opendir(path)) == NULL)
+		return -1;
+	while ((e = readdir(dir)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+static void
+wait_threads(pid_t pid, int n)
+{
+	for (long long end = now_ms() + T_MS; threads_of(pid) != n; usleep(10000))
+		assert_true(now_ms() < end);
+}
+
+/* FD gets no answer to what it sent while the others hold their places. */
+static void
+assert_waits(int fd)
+{
+	char buf[8];
+
+	assert_true(fd >= 0);		/* queued in the backlog, not refused */
+	assert_int_equal(send_all(fd, "wait\n", 5), 0);
+	assert_int_equal(recv_exact(fd, buf, 5, 500), 0);
+}
+
+static void
+assert_answered(int fd)
+{
+	char buf[8];
+
+	assert_int_equal(recv_exact(fd, buf, 5, T_MS), 5);
+	assert_memory_equal(buf, "wait\n", 5);
+}
+
+/* 50 clients at once on one worker: 50 threads, all answered, and back
+ * to the main thread alone once they are gone. */
+static void
+test_thread_concurrency(void **state)
+{
+	struct daemon *d;
+	pid_t worker;
+	int port, fd[50];
+
+	(void)state;
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; " THREAD " workers = 1; max_threads = 64; } );\n"), &port);
+	worker = the_worker(d);
+	wait_threads(worker, 1);
+	for (int i = 0; i < 50; i++) {
+		fd[i] = tcp_connect("127.0.0.1", port);
+		assert_true(fd[i] >= 0);
+	}
+	for (int i = 0; i < 50; i++)	/* all open at once, all served */
+		echo_line(fd[i], "concurrent\n");
+	assert_true(threads_of(worker) >= 51);
+	for (int i = 0; i < 50; i++)
+		close(fd[i]);
+	wait_threads(worker, 1);	/* every thread joined */
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+/* max_threads = 2: the third client waits in the backlog until one leaves. */
+static void
+test_thread_limit(void **state)
+{
+	struct daemon *d;
+	int port, fd[3];
+
+	(void)state;
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; " THREAD " workers = 1; max_threads = 2; } );\n"), &port);
+	for (int i = 0; i < 2; i++) {
+		fd[i] = tcp_connect("127.0.0.1", port);
+		echo_line(fd[i], "in\n");
+	}
+	fd[2] = tcp_connect("127.0.0.1", port);
+	assert_waits(fd[2]);
+	echo_line(fd[1], "still\n");
+	close(fd[0]);
+	assert_answered(fd[2]);
+	close(fd[1]);
+	close(fd[2]);
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+/* limits.max_connections holds with room in max_threads or threads. */
+static void
+max_connections(const char *model)
+{
+	struct daemon *d;
+	int port, fd[3];
+
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; %s workers = 2; limits = { max_connections = 2; };"
+	    " } );\n", model), &port);
+	for (int i = 0; i < 2; i++) {
+		fd[i] = tcp_connect("127.0.0.1", port);
+		echo_line(fd[i], "in\n");
+	}
+	fd[2] = tcp_connect("127.0.0.1", port);
+	assert_waits(fd[2]);
+	close(fd[0]);
+	assert_answered(fd[2]);
+	close(fd[1]);
+	close(fd[2]);
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+static void
+test_max_connections(void **state)
+{
+	(void)state;
+	max_connections(THREAD);
+	max_connections(PREFORK4);
+}
+
+/* prefork, threads = 4, one worker: four clients at once, the fifth waits. */
+static void
+test_prefork_threads_limit(void **state)
+{
+	struct daemon *d;
+	pid_t worker;
+	int port, fd[5];
+
+	(void)state;
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; " PREFORK4 " workers = 1; } );\n"), &port);
+	worker = the_worker(d);
+	wait_threads(worker, 5);	/* the main thread and four serving ones */
+	for (int i = 0; i < 4; i++) {
+		fd[i] = tcp_connect("127.0.0.1", port);
+		echo_line(fd[i], "in\n");
+	}
+	fd[4] = tcp_connect("127.0.0.1", port);
+	assert_waits(fd[4]);
+	for (int i = 1; i < 4; i++)
+		echo_line(fd[i], "still\n");
+	close(fd[0]);
+	assert_answered(fd[4]);
+	for (int i = 1; i < 5; i++)
+		close(fd[i]);
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+static bool
+talked(int fd)
+{
+	char buf[8];
+
+	return send_all(fd, "talk\n", 5) == 0 && recv_exact(fd, buf, 5, T_MS) == 5 &&
+	    memcmp(buf, "talk\n", 5) == 0;
+}
+
+/*
+ * One thread stuck in a handler while another idles and a third talks:
+ * the talking one is still served, the worker is found hung and replaced
+ * whole (its other connections end too), and the service answers again.
+ */
+static void
+hung_thread(const char *model)
+{
+	struct daemon *d;
+	int port, idle, talk, stuck, talks = 0;
+	pid_t before;
+
+	d = start_with(getenv("SOCKD_TEST"), config("services = ( { name = \"echo\"; handler = \"hang\";"
+	    " framing = \"line\"; listen = \"127.0.0.1:0\"; %s workers = 1;"
+	    " timeouts = { heartbeat = 1; }; } );\n", model), &port);
+	before = the_worker(d);
+	idle = tcp_connect("127.0.0.1", port);
+	echo_line(idle, "idle\n");
+	talk = tcp_connect("127.0.0.1", port);
+	echo_line(talk, "talk\n");
+	stuck = tcp_connect("127.0.0.1", port);
+	assert_int_equal(send_all(stuck, "hang\n", 5), 0);
+	/* The other threads still serve (a killed worker ends this early). */
+	for (long long end = now_ms() + T_MS; talked(talk); talks++) {
+		daemon_read_log(d, now_ms() + 100);
+		assert_true(now_ms() < end);
+	}
+	assert_true(talks > 0);
+	assert_true(daemon_wait_log(d, "hung: busy with no heartbeat", T_MS));
+	assert_true(recv_eof(stuck, T_MS));	/* the whole worker is gone */
+	assert_true(recv_eof(idle, T_MS));
+	close(stuck);
+	close(idle);
+	close(talk);
+	for (int i = 0; i < 5; i++)
+		assert_true(answers(port));
+	assert_int_not_equal(the_worker(d), before);
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+static void
+test_thread_hung(void **state)
+{
+	(void)state;
+	hung_thread(THREAD);
+}
+
+static void
+test_prefork_threads_hung(void **state)
+{
+	(void)state;
+	hung_thread(PREFORK4);
+}
+
+/* SIGTERM: a message in flight is finished, nobody accepts any more. */
+static void
+graceful_stop(const char *model)
+{
+	struct daemon *d;
+	char buf[16];
+	int port, fd, other;
+
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; %s workers = 1; } );\n", model), &port);
+	fd = tcp_connect("127.0.0.1", port);
+	echo_line(fd, "first\n");
+	other = tcp_connect("127.0.0.1", port);
+	echo_line(other, "other\n");
+	close(other);			/* one ended, one in flight */
+	assert_int_equal(send_all(fd, "hal", 3), 0);
+	assert_int_equal(kill(d->pid, SIGTERM), 0);
+	assert_true(daemon_wait_log(d, "graceful stop", T_MS));
+	usleep(200 * 1000);
+	assert_int_equal(send_all(fd, "f\n", 2), 0);
+	assert_int_equal(recv_exact(fd, buf, 5, T_MS), 5);
+	assert_memory_equal(buf, "half\n", 5);
+	other = tcp_connect("127.0.0.1", port);
+	if (other >= 0) {
+		assert_true(recv_eof(other, T_MS));
+		close(other);
+	}
+	close(fd);
+	assert_int_equal(daemon_stop(d, 0, T_MS), 0);
+	assert_non_null(strstr(d->log, "notice: stopped"));
+	assert_null(strstr(d->log, "killed"));
+	daemon_free(d);
+}
+
+static void
+test_thread_graceful_stop(void **state)
+{
+	(void)state;
+	graceful_stop(THREAD);
+}
+
+static void
+test_prefork_threads_graceful_stop(void **state)
+{
+	(void)state;
+	graceful_stop(PREFORK4);
+}
+
+/* SIGQUIT ends the worker at once, open connections and all. */
+static void
+fast_stop(const char *model)
+{
+	struct daemon *d;
+	int port, fd;
+
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; %s workers = 1; } );\n", model), &port);
+	fd = tcp_connect("127.0.0.1", port);
+	echo_line(fd, "x\n");
+	assert_int_equal(daemon_stop(d, SIGQUIT, 3000), 0);
+	assert_true(recv_eof(fd, T_MS));
+	close(fd);
+	daemon_free(d);
+}
+
+static void
+test_fast_stop(void **state)
+{
+	(void)state;
+	fast_stop(THREAD);
+	fast_stop(PREFORK4);
+}
+
+/* max_requests: recycled and replaced, no request failing meanwhile,
+ * with clients overlapping so that the drain has connections to finish. */
+static void
+recycles(const char *model)
+{
+	struct daemon *d;
+	int port, held;
+
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; %s workers = 1; max_requests = 5; } );\n", model), &port);
+	held = tcp_connect("127.0.0.1", port);
+	echo_line(held, "held\n");
+	for (int i = 0; i < 20; i++) {
+		assert_true(answers(port));
+		if (i == 6) {
+			echo_line(held, "still\n");	/* served by a draining worker */
+			close(held);
+		}
+	}
+	while (daemon_read_log(d, now_ms() + 200))
+		;
+	assert_true(count(d->log, "worker recycles after 5 connections") >= 3);
+	assert_null(strstr(d->log, "killed"));
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+static void
+test_thread_recycles(void **state)
+{
+	(void)state;
+	recycles(THREAD);
+}
+
+static void
+test_prefork_threads_recycles(void **state)
+{
+	(void)state;
+	recycles(PREFORK4);
+}
+
+/* MSG framed as FRAMING into BUF; its length. */
+static size_t
+frame(const char *framing, const char *msg, char *buf)
+{
+	size_t n = strlen(msg);
+
+	if (strcmp(framing, "line") == 0) {
+		memcpy(buf, msg, n);
+		buf[n] = '\n';
+		return n + 1;
+	}
+	buf[0] = 0;
+	buf[1] = 0;
+	buf[2] = (char)(n >> 8);
+	buf[3] = (char)n;
+	memcpy(buf + 4, msg, n);
+	return n + 4;
+}
+
+static void
+handler_framing(const char *model, const char *handler, const char *framing)
+{
+	char req[64], want[64], got[64];
+	bool ack = strcmp(handler, "ack") == 0;
+	size_t rn, wn;
+	struct daemon *d;
+	int port, fd[3];
+
+	d = start(config("services = ( { name = \"echo\"; handler = \"%s\"; framing = \"%s\";"
+	    " listen = \"127.0.0.1:0\"; %s workers = 1;%s } );\n", handler, framing, model,
+	    ack ? " reply = \"PONG\";" : ""), &port);
+	rn = frame(framing, "hello", req);
+	wn = frame(framing, ack ? "PONG" : "hello", want);
+	for (int i = 0; i < 3; i++) {	/* three at once */
+		fd[i] = tcp_connect("127.0.0.1", port);
+		assert_true(fd[i] >= 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(send_all(fd[i], req, rn), 0);
+		assert_int_equal(send_all(fd[i], req, rn), 0);
+		if (strcmp(handler, "discard") != 0) {
+			assert_int_equal(recv_exact(fd[i], got, wn, T_MS), (ssize_t)wn);
+			assert_memory_equal(got, want, wn);
+			assert_int_equal(recv_exact(fd[i], got, wn, T_MS), (ssize_t)wn);
+			assert_memory_equal(got, want, wn);
+		}
+		shutdown(fd[i], SHUT_WR);
+		assert_true(recv_eof(fd[i], T_MS));	/* nothing more (discard: nothing) */
+		close(fd[i]);
+	}
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+static void
+test_handlers_and_framings(void **state)
+{
+	static const char *const models[] = { THREAD, PREFORK4 };
+	static const char *const handlers[] = { "echo", "ack", "discard" };
+	static const char *const framings[] = { "line", "length32" };
+
+	(void)state;
+	for (size_t m = 0; m < 2; m++)
+		for (size_t h = 0; h < 3; h++)
+			for (size_t f = 0; f < 2; f++)
+				handler_framing(models[m], handlers[h], framings[f]);
+}
+
+int
+main(void)
+{
+#define T(f) cmocka_unit_test_teardown(f, harness_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_thread_concurrency),
+		T(test_thread_limit),
+		T(test_max_connections),
+		T(test_prefork_threads_limit),
+		T(test_thread_hung),
+		T(test_prefork_threads_hung),
+		T(test_thread_graceful_stop),
+		T(test_prefork_threads_graceful_stop),
+		T(test_fast_stop),
+		T(test_thread_recycles),
+		T(test_prefork_threads_recycles),
+		T(test_handlers_and_framings),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
