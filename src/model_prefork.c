@@ -26,7 +26,7 @@
  * accept holds for reading, after they left every thread's epoll set, so
  * no thread accepts on a descriptor number that was just closed (and maybe
  * reused). limits.max_connections is honoured there (a thread at the limit
- * stops watching for CONN_LIMIT_MS); threads = 1 is the path above, as it
+ * stops watching for WORKER_LIMIT_PAUSE_MS); threads = 1 is the path above, as it
  * always was. A worker that cannot start all its threads exits EXIT_OSERR
  * and the master replaces it whole.
  */
@@ -49,7 +49,6 @@
 #include "util.h"
 #include "worker_thread.h"
 
-#define CONN_LIMIT_MS 50
 
 struct prefork {
 	const struct worker_args *a;
@@ -57,6 +56,7 @@ struct prefork {
 	bool draining;			/* stop after the current connection */
 	bool quit;			/* stop now */
 	bool closed;			/* listeners closed */
+	bool limited;			/* at limits.max_connections: pause */
 };
 
 /* Stop accepting: finish what is in hand, then exit. */
@@ -127,10 +127,35 @@ prefork_serve(struct prefork *p, int fd)
 static void
 prefork_accept(struct prefork *p, int lfd)
 {
-	int fd = worker_accept(p->a, lfd);
+	int fd;
 
-	if (fd != -1)
+	if (!worker_conn_reserve(p->a)) {
+		p->limited = true;
+		return;
+	}
+	if ((fd = worker_accept(p->a, lfd)) != -1)
 		prefork_serve(p, fd);
+	worker_conn_release(p->a);
+}
+
+/* At limits.max_connections: leave new clients in the backlog for a
+ * moment, listening only for signals. */
+static void
+prefork_pause(struct prefork *p, int ep)
+{
+	struct epoll_event ev;
+
+	for (size_t i = 0; i < p->a->n_fds; i++)
+		if (epoll_ctl(ep, EPOLL_CTL_DEL, p->a->fds[i], NULL) == -1)
+			fatal(EXIT_OSERR, "epoll_ctl: %s", strerror(errno));
+	if (epoll_wait(ep, &ev, 1, WORKER_LIMIT_PAUSE_MS) == -1 && errno != EINTR)
+		fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
+	for (size_t i = 0; i < p->a->n_fds; i++) {
+		ev = (struct epoll_event){ .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = p->a->fds[i] };
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, p->a->fds[i], &ev) == -1)
+			fatal(EXIT_OSERR, "epoll_ctl: %s", strerror(errno));
+	}
+	p->limited = false;
 }
 
 /* An epoll instance with the listeners (EPOLLEXCLUSIVE) and WAKE_FD, which
@@ -225,7 +250,7 @@ prefork_thread_pause(struct prefork_crew *crew, struct worker_thread *t)
 	if (!crew->closed)
 		prefork_thread_watch(crew, t, false);
 	prefork_lock(crew, 0);
-	if (epoll_wait(t->ep, &ev, 1, CONN_LIMIT_MS) == -1 && errno != EINTR)
+	if (epoll_wait(t->ep, &ev, 1, WORKER_LIMIT_PAUSE_MS) == -1 && errno != EINTR)
 		fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
 	prefork_lock(crew, 'r');
 	if (!crew->closed)
@@ -380,7 +405,11 @@ model_prefork_run(const struct worker_args *a, int sig_fd)
 
 	atomic_store(&a->slot->state, SLOT_IDLE);
 	while (!p.draining && !p.quit) {
-		int n = epoll_wait(ep, ev, (int)(a->n_fds + 1), -1);
+		int n;
+
+		if (p.limited)
+			prefork_pause(&p, ep);
+		n = epoll_wait(ep, ev, (int)(a->n_fds + 1), -1);
 
 		if (n == -1 && errno == EINTR)
 			continue;

@@ -10,7 +10,7 @@
  * leaves its index on a done list and says so through an eventfd; the
  * acceptor joins it and watches the listeners again. limits.max_connections
  * works the same way, except that the acceptor cannot be told when another
- * worker frees a place, so it looks again every CONN_LIMIT_MS.
+ * worker frees a place, so it looks again every WORKER_LIMIT_PAUSE_MS.
  *
  * Only the main thread reads signals and writes the slot; hung detection
  * and the slot's state are as worker_thread.c explains.
@@ -35,7 +35,6 @@
 #include "util.h"
 #include "worker_thread.h"
 
-#define CONN_LIMIT_MS 50
 
 struct threader {
 	const struct worker_args *a;
@@ -167,7 +166,7 @@ thread_accept(struct threader *f, int lfd)
 	int fd;
 
 	if (!worker_conn_reserve(f->a)) {
-		f->limited_until = scoreboard_now() + CONN_LIMIT_MS * 1000000LL;
+		f->limited_until = scoreboard_now() + WORKER_LIMIT_PAUSE_MS * 1000000LL;
 		return;		/* the backlog holds it; thread_watch() looks later */
 	}
 	if ((fd = worker_accept(f->a, lfd)) == -1) {

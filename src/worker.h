@@ -14,6 +14,9 @@
 #include "scoreboard.h"
 
 #define WORKER_MAX_LISTENERS 64
+/* limits.max_connections reached: look again this often (another worker
+ * may free a place; nothing tells us when). */
+#define WORKER_LIMIT_PAUSE_MS 50
 
 struct worker_args {
 	const struct config_service *svc;

@@ -204,7 +204,8 @@ test_thread_limit(void **state)
 	daemon_free(d);
 }
 
-/* limits.max_connections holds with room in max_threads or threads. */
+/* limits.max_connections holds with room in max_threads, threads or
+ * workers (MODEL sets workers itself). */
 static void
 max_connections(const char *model)
 {
@@ -212,7 +213,7 @@ max_connections(const char *model)
 	int port, fd[3];
 
 	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
-	    " listen = \"127.0.0.1:0\"; %s workers = 2; limits = { max_connections = 2; };"
+	    " listen = \"127.0.0.1:0\"; %s limits = { max_connections = 2; };"
 	    " } );\n", model), &port);
 	for (int i = 0; i < 2; i++) {
 		fd[i] = tcp_connect("127.0.0.1", port);
@@ -232,8 +233,9 @@ static void
 test_max_connections(void **state)
 {
 	(void)state;
-	max_connections(THREAD);
-	max_connections(PREFORK4);
+	max_connections(THREAD " workers = 2;");
+	max_connections(PREFORK4 " workers = 2;");
+	max_connections("model = \"prefork\"; workers = 4;");	/* one thread each */
 }
 
 /* prefork, threads = 4, one worker: four clients at once, the fifth waits. */
