@@ -120,6 +120,7 @@ event_drain(struct event *e)
 	for (size_t i = 0; i < e->a->n_fds; i++)
 		close(e->lis[i].fd);
 	e->draining = true;
+	e->recheck_ns = 0;
 	event_state(e);
 }
 
@@ -261,15 +262,13 @@ event_signals(struct event *e)
 	}
 }
 
-/* Close connections idle for timeouts.idle; ms until the next one is due. */
-static int64_t
+/* Close the connections idle for timeouts.idle, oldest first. */
+static void
 event_expire(struct event *e, int64_t now)
 {
 	int64_t idle = (int64_t)e->a->svc->idle_ms * EVENT_MS;
 
-	if (idle == 0)
-		return EVENT_TICK_MS;
-	while (e->head != NULL && now - e->head->c.last_read_ns >= idle) {
+	while (idle > 0 && e->head != NULL && now - e->head->c.last_read_ns >= idle) {
 		struct event_conn *ec = e->head;
 
 		if (conn_pending(&ec->c))
@@ -280,28 +279,42 @@ event_expire(struct event *e, int64_t now)
 			    e->a->svc->idle_ms);
 		event_close(e, ec);
 	}
-	if (e->head == NULL)
-		return EVENT_TICK_MS;
-	return (e->head->c.last_read_ns + idle - now + EVENT_MS - 1) / EVENT_MS;
+}
+
+/* At max_connections: time to put the listeners back and try again? */
+static void
+event_recheck(struct event *e, int64_t now)
+{
+	if (e->recheck_ns != 0 && e->recheck_ns <= now)
+		event_watch(e, true);
+}
+
+/* ms from NOW until AT, rounded up so the wait does not end just short. */
+static int64_t
+event_ms_until(int64_t at, int64_t now)
+{
+	return at <= now ? 0 : (at - now + EVENT_MS - 1) / EVENT_MS;
 }
 
 /* How long epoll_wait may sleep: the heartbeat tick (as conn.c's), the
  * next idle expiry, the next look at the listeners when at the limit. */
 static int
-event_timeout(struct event *e, int64_t now)
+event_timeout(const struct event *e, int64_t now)
 {
 	int hb = e->a->svc->heartbeat_ms;
 	int64_t ms = hb > 0 && hb / 4 < EVENT_TICK_MS ? hb / 4 : EVENT_TICK_MS;
-	int64_t idle = event_expire(e, now);
+	int64_t t;
 
 	if (ms < 10)
 		ms = 10;
-	if (idle < ms)
-		ms = idle;
-	if (e->recheck_ns != 0 && e->recheck_ns <= now)
-		event_watch(e, true);
-	if (e->recheck_ns != 0 && (e->recheck_ns - now) / EVENT_MS + 1 < ms)
-		ms = (e->recheck_ns - now) / EVENT_MS + 1;
+	if (e->a->svc->idle_ms > 0 && e->head != NULL) {
+		t = event_ms_until(e->head->c.last_read_ns + e->a->svc->idle_ms * EVENT_MS, now);
+		ms = t < ms ? t : ms;
+	}
+	if (e->recheck_ns != 0) {
+		t = event_ms_until(e->recheck_ns, now);
+		ms = t < ms ? t : ms;
+	}
 	return (int)ms;
 }
 
@@ -343,6 +356,8 @@ model_event_run(const struct worker_args *a, int sig_fd)
 		int n;
 
 		atomic_store(&a->slot->heartbeat_ns, now);
+		event_expire(&e, now);
+		event_recheck(&e, now);
 		n = epoll_wait(e.ep, ev, EVENT_MAX_EVENTS, event_timeout(&e, now));
 		if (n == -1 && errno != EINTR)
 			fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
