@@ -242,6 +242,10 @@ event_accept(struct event *e, int lfd)
 		}
 		if ((fd = worker_accept(e->a, lfd)) == -1) {
 			worker_conn_release(e->a);
+			/* worker_accept() counts every EAGAIN as a race lost; after
+			 * the first of a batch it only means the backlog is empty. */
+			if (i > 0 && errno == EAGAIN)
+				atomic_fetch_sub(&e->a->slot->accept_miss, 1);
 			return;
 		}
 		event_add(e, fd);
