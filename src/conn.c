@@ -203,6 +203,8 @@ conn_append(struct conn *c, const struct iovec *iov, int n, size_t skip)
 	for (int i = 0; i < n; i++)
 		total += iov[i].iov_len;
 	total -= skip;
+	if (total == 0)
+		return 0;
 	if (c->out_len + total > (size_t)c->svc->max_output) {
 		log_notice("%s: closing connection: more than %d bytes of output queued",
 		    c->svc->name, c->svc->max_output);
