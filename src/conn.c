@@ -14,9 +14,21 @@
  * SO_SNDTIMEO is that tick). A client silent for timeouts.idle is closed;
  * so is one that takes none of our output for as long, so no client can
  * pin a worker.
+ *
+ * Buffered mode (the event model) drives the same framing and handlers
+ * from the caller's loop instead: conn_input() reads once and delivers,
+ * conn_reply()/conn_send() send what the socket takes at once and queue
+ * the rest, conn_flush() sends the queue when the socket is writable. The
+ * queue is one contiguous buffer, allocated only while output waits and
+ * never larger than limits.max_output: past that the connection is
+ * closed, so a client that does not read costs at most that much memory.
+ * The caller stops reading while output waits, which bounds the queue by
+ * what one read's messages produce.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -25,6 +37,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "util.h"
 
 #define CONN_READ_SIZE 16384
 #define CONN_TICK_MS 1000
@@ -67,25 +80,55 @@ conn_send_stalled(struct conn *c, int64_t since_ns)
 	return false;
 }
 
-void
-conn_open(struct conn *c, int fd, const struct config_service *svc,
-    struct scoreboard_slot *slot)
+/* Buffered mode must never block the loop that serves everyone else. */
+static void
+conn_nonblock(struct conn *c)
+{
+	int fl = fcntl(c->fd, F_GETFL);
+
+	if (fl == -1 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+		log_warn("%s: O_NONBLOCK: %s", c->svc->name, strerror(errno));
+		c->closing = c->broken = true;
+	}
+}
+
+static void
+conn_init(struct conn *c, int fd, const struct config_service *svc,
+    struct scoreboard_slot *slot, bool buffered)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
 	*c = (struct conn){ .fd = fd, .svc = svc, .slot = slot,
 		.heartbeat = slot != NULL ? &slot->heartbeat_ns : NULL,
-		.handler = handler_get(svc->handler) };
+		.handler = handler_get(svc->handler), .buffered = buffered };
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
 		addr_from_sockaddr((struct sockaddr *)&ss, len, &c->peer);
 	framing_init(&c->framing, svc->framing, (size_t)svc->max_message);
 	c->last_read_ns = scoreboard_now();
-	conn_send_timeout(c);
+	if (buffered)
+		conn_nonblock(c);
+	else
+		conn_send_timeout(c);
 	if (slot != NULL)
 		atomic_fetch_add(&slot->current, 1);
 	if (c->handler->open != NULL)
 		c->handler->open(c);
+}
+
+void
+conn_open(struct conn *c, int fd, const struct config_service *svc,
+    struct scoreboard_slot *slot)
+{
+	conn_init(c, fd, svc, slot, false);
+}
+
+/* For a caller's event loop: see conn_input() and conn_flush(). */
+void
+conn_open_buffered(struct conn *c, int fd, const struct config_service *svc,
+    struct scoreboard_slot *slot)
+{
+	conn_init(c, fd, svc, slot, true);
 }
 
 void
@@ -99,10 +142,130 @@ conn_finish(struct conn *c)
 	if (c->handler->close != NULL)
 		c->handler->close(c);
 	framing_free(&c->framing);
+	free(c->out);
+	c->out = NULL;
 	if (c->slot != NULL) {
 		atomic_fetch_sub(&c->slot->current, 1);
 		conn_count(&c->slot->served, 1);
 	}
+}
+
+/* Buffered mode: one non-blocking sendmsg; bytes sent, 0 when the socket
+ * is full, -1 when the connection is broken. */
+static ssize_t
+conn_sendmsg(struct conn *c, struct iovec *iov, int n)
+{
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+	ssize_t w;
+
+	do
+		w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w == -1 && errno == EINTR);
+	if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (w == -1) {
+		log_debug("%s: send: %s", c->svc->name, strerror(errno));
+		c->closing = c->broken = true;
+		return -1;
+	}
+	if (c->slot != NULL)
+		conn_count(&c->slot->bytes_out, (size_t)w);
+	return w;
+}
+
+/* Make room in the queue for NEED more bytes; the caller checked max_output. */
+static void
+conn_room(struct conn *c, size_t need)
+{
+	size_t cap = c->out_cap > 0 ? c->out_cap : 4096;
+
+	if (c->out_off + c->out_len + need <= c->out_cap)
+		return;
+	if (c->out_off > 0 && c->out_len > 0)
+		memmove(c->out, c->out + c->out_off, c->out_len);
+	c->out_off = 0;
+	if (c->out_len + need <= c->out_cap)
+		return;
+	while (cap < c->out_len + need)
+		cap *= 2;
+	if (cap > (size_t)c->svc->max_output)
+		cap = (size_t)c->svc->max_output;
+	c->out = xreallocarray(c->out, cap, 1);
+	c->out_cap = cap;
+}
+
+/* Queue IOV but its first SKIP bytes (sent already), within max_output. */
+static int
+conn_append(struct conn *c, const struct iovec *iov, int n, size_t skip)
+{
+	size_t total = 0;
+
+	for (int i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	total -= skip;
+	if (total == 0)
+		return 0;
+	if (c->out_len + total > (size_t)c->svc->max_output) {
+		log_notice("%s: closing connection: more than %d bytes of output queued",
+		    c->svc->name, c->svc->max_output);
+		c->closing = c->broken = true;
+		return -1;
+	}
+	conn_room(c, total);
+	for (int i = 0; i < n; i++) {
+		size_t off = skip < iov[i].iov_len ? skip : iov[i].iov_len;
+
+		memcpy(c->out + c->out_off + c->out_len, (char *)iov[i].iov_base + off,
+		    iov[i].iov_len - off);
+		c->out_len += iov[i].iov_len - off;
+		skip -= off;
+	}
+	return 0;
+}
+
+/* Buffered mode: send at once what the socket takes (unless output is
+ * queued already: it goes first), queue the rest. */
+static int
+conn_queue(struct conn *c, struct iovec *iov, int n)
+{
+	ssize_t sent = 0;
+
+	if (c->closing)
+		return -1;
+	if (c->out_len == 0 && (sent = conn_sendmsg(c, iov, n)) == -1)
+		return -1;
+	return conn_append(c, iov, n, (size_t)sent);
+}
+
+/*
+ * Buffered mode: send queued output. 1 when some went out, 0 when none
+ * could (or none waits), -1 when the connection is broken. The buffer is
+ * freed once empty, so a quiet connection holds no output memory.
+ */
+int
+conn_flush(struct conn *c)
+{
+	struct iovec iov = { .iov_base = c->out + c->out_off, .iov_len = c->out_len };
+	ssize_t w;
+
+	if (c->out_len == 0)
+		return 0;
+	if ((w = conn_sendmsg(c, &iov, 1)) <= 0)
+		return (int)w;
+	c->out_off += (size_t)w;
+	c->out_len -= (size_t)w;
+	if (c->out_len == 0) {
+		free(c->out);
+		c->out = NULL;
+		c->out_off = c->out_cap = 0;
+	}
+	return 1;
+}
+
+bool
+conn_pending(const struct conn *c)
+{
+	return c->out_len > 0;
 }
 
 /* sendmsg all of IOV, retrying partial writes and EINTR. */
@@ -111,6 +274,9 @@ conn_writev(struct conn *c, struct iovec *iov, int n)
 {
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
 	int64_t progress = 0;
+
+	if (c->buffered)
+		return conn_queue(c, iov, n);
 
 	while (mh.msg_iovlen > 0 && !c->closing) {
 		ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
@@ -235,20 +401,23 @@ conn_wait(struct conn *c, int sig_fd)
 	}
 }
 
-/* Read one chunk and deliver its messages; false when the connection ends. */
-static bool
-conn_read(struct conn *c)
+/*
+ * Read one chunk into BUF and deliver its messages: 1 when bytes came, 0
+ * when none were there yet, -1 when the connection ends (the peer closed,
+ * an error, a protocol error). The handler may have set c->closing.
+ */
+int
+conn_input(struct conn *c, char *buf, size_t size)
 {
-	char buf[CONN_READ_SIZE];
 	const char *why;
-	ssize_t n = read(c->fd, buf, sizeof(buf));
+	ssize_t n = read(c->fd, buf, size);
 
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
-		return true;
+		return 0;
 	if (n == -1)
 		log_debug("%s: read: %s", c->svc->name, strerror(errno));
 	if (n <= 0)
-		return false;
+		return -1;
 	c->last_read_ns = scoreboard_now();
 	if (c->slot != NULL) {
 		conn_count(&c->slot->bytes_in, (size_t)n);
@@ -257,9 +426,18 @@ conn_read(struct conn *c)
 		atomic_store_explicit(c->heartbeat, c->last_read_ns, memory_order_relaxed);
 	if (framing_feed(&c->framing, buf, (size_t)n, conn_deliver, c, &why) == -1) {
 		log_notice("%s: closing connection: %s", c->svc->name, why);
-		return false;
+		return -1;
 	}
-	return !c->closing;
+	return 1;
+}
+
+/* Blocking mode: read and deliver one chunk; false when the connection ends. */
+static bool
+conn_read(struct conn *c)
+{
+	char buf[CONN_READ_SIZE];
+
+	return conn_input(c, buf, sizeof(buf)) >= 0 && !c->closing;
 }
 
 /*

@@ -3,6 +3,13 @@
  * drive it. Bytes read are cut into messages by the service's framing and
  * handed to the handler; the handler answers with conn_reply() (framed like
  * the request) or conn_send() (raw bytes).
+ *
+ * Two ways to drive it. Blocking (prefork, fork, thread): conn_run() serves
+ * the connection to its end, and every answer is written before the next
+ * read. Buffered (event): the socket is non-blocking, the caller's loop
+ * calls conn_input() when it is readable and conn_flush() when writable;
+ * answers that do not go out at once wait in a per-connection queue of at
+ * most limits.max_output bytes.
  */
 #ifndef SOCKD_CONN_H
 #define SOCKD_CONN_H
@@ -27,12 +34,26 @@ struct conn {
 	struct sockd_addr peer;
 	struct framing framing;
 	int64_t last_read_ns;		/* for timeouts.idle */
+	/* Buffered mode only (conn_open_buffered). */
+	bool buffered;
+	bool broken;			/* close now, without flushing: a send failed
+					 * or the queue would pass max_output */
+	char *out;			/* queued output: out[out_off .. out_off + out_len) */
+	size_t out_off;
+	size_t out_len;
+	size_t out_cap;			/* never above max_output */
 };
 
 void conn_open(struct conn *c, int fd, const struct config_service *svc,
     struct scoreboard_slot *slot);
 int conn_run(struct conn *c, int sig_fd);
 void conn_finish(struct conn *c);
+
+void conn_open_buffered(struct conn *c, int fd, const struct config_service *svc,
+    struct scoreboard_slot *slot);
+int conn_input(struct conn *c, char *buf, size_t size);
+int conn_flush(struct conn *c);
+bool conn_pending(const struct conn *c);
 
 int conn_send(struct conn *c, const void *data, size_t len);
 int conn_reply(struct conn *c, const void *msg, size_t len);

@@ -1,13 +1,379 @@
 /*
- * model_event.c - the event model (nginx): each worker serves many
- * connections at once from one epoll loop. Not written yet.
+ * model_event.c - the event model (nginx): each worker process serves many
+ * connections at once from one epoll loop, with non-blocking sockets and
+ * the same framing and handlers as the other models (conn.c, buffered
+ * mode, does the per-connection I/O; this file owns the loop).
+ *
+ * Accepting: every worker registers the listeners EPOLLEXCLUSIVE, so a new
+ * connection wakes one worker, not all, and accepts a small batch per
+ * wakeup. limits.max_connections is taken from the service-wide counter
+ * before each accept; at the limit the listeners leave the epoll set and
+ * are looked at again on a short timer, so clients wait in the backlog.
+ *
+ * Fairness and memory: a connection with output queued is not read until
+ * the queue drains, so a client that does not read costs only its own
+ * queue (at most limits.max_output, then it is closed) and never delays
+ * the others. One read buffer serves the whole loop.
+ *
+ * timeouts.idle: all connections of a service share one timeout, so a list
+ * in order of last activity (moved to the tail on every read or write
+ * progress) expires from its head in O(1). The loop wakes at least every
+ * heartbeat tick and stores the heartbeat each time round: a handler stuck
+ * in message() stops it, and the master kills the worker.
+ *
+ * SIGTERM/SIGINT, or max_requests connections accepted: close our copies
+ * of the listeners, serve the open connections to their end, exit.
+ * SIGQUIT: exit now.
  */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "conn.h"
 #include "log.h"
 #include "model.h"
+#include "sig.h"
+#include "util.h"
+
+#define EVENT_READ_SIZE 65536
+#define EVENT_MAX_EVENTS 256
+#define EVENT_ACCEPT_BATCH 16
+#define EVENT_RECHECK_MS 50		/* at max_connections: look again after */
+#define EVENT_TICK_MS 1000
+#define EVENT_MS 1000000LL		/* ns */
+
+enum event_kind { EVENT_SIGNAL, EVENT_LISTENER, EVENT_CONN };
+
+/* What an epoll event's data.ptr points at. */
+struct event_source {
+	enum event_kind kind;
+	int fd;
+};
+
+struct event_conn {
+	struct event_source src;	/* first: epoll's data.ptr */
+	struct conn c;
+	struct event_conn *prev, *next;	/* in order of last activity */
+	uint32_t events;		/* as registered with epoll */
+};
+
+struct event {
+	const struct worker_args *a;
+	int ep;
+	struct event_source sig;
+	struct event_source lis[WORKER_MAX_LISTENERS];
+	struct event_conn *head, *tail;	/* least recently active first */
+	size_t conns;
+	uint64_t accepted;
+	int64_t recheck_ns;		/* listeners out at the limit: when to retry */
+	bool watching;			/* listeners in the epoll set */
+	bool draining;
+	bool quit;
+};
+
+/* One per process: a worker runs one loop, and reads never keep it. */
+static char event_buf[EVENT_READ_SIZE];
+
+static void
+event_ctl(struct event *e, int op, int fd, uint32_t events, void *ptr)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = ptr };
+
+	if (epoll_ctl(e->ep, op, fd, &ev) == -1)
+		fatal(EXIT_OSERR, "epoll_ctl: %s", strerror(errno));
+}
+
+/* Listeners in or out of the epoll set (EPOLLEXCLUSIVE cannot be MODded). */
+static void
+event_watch(struct event *e, bool on)
+{
+	if (e->watching == on || (on && e->draining))
+		return;
+	for (size_t i = 0; i < e->a->n_fds; i++)
+		event_ctl(e, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, e->lis[i].fd,
+		    EPOLLIN | EPOLLEXCLUSIVE, &e->lis[i]);
+	e->watching = on;
+	e->recheck_ns = 0;
+}
+
+static void
+event_state(struct event *e)
+{
+	int st = e->draining ? SLOT_DRAINING : e->conns > 0 ? SLOT_BUSY : SLOT_IDLE;
+
+	atomic_store(&e->a->slot->state, st);
+}
+
+/* Stop accepting: serve the open connections to their end, then exit. */
+static void
+event_drain(struct event *e)
+{
+	if (e->draining)
+		return;
+	event_watch(e, false);
+	/* Our copies go now, as in prefork: once every worker's and the
+	 * master's are closed, new clients are refused at once. */
+	for (size_t i = 0; i < e->a->n_fds; i++)
+		close(e->lis[i].fd);
+	e->draining = true;
+	e->recheck_ns = 0;
+	event_state(e);
+}
+
+static void
+event_unlink(struct event *e, struct event_conn *ec)
+{
+	*(ec->prev != NULL ? &ec->prev->next : &e->head) = ec->next;
+	*(ec->next != NULL ? &ec->next->prev : &e->tail) = ec->prev;
+	ec->prev = ec->next = NULL;
+}
+
+static void
+event_append(struct event *e, struct event_conn *ec)
+{
+	ec->prev = e->tail;
+	*(e->tail != NULL ? &e->tail->next : &e->head) = ec;
+	e->tail = ec;
+}
+
+/* Activity: restart the connection's idle time. */
+static void
+event_touch(struct event *e, struct event_conn *ec)
+{
+	ec->c.last_read_ns = scoreboard_now();
+	event_unlink(e, ec);
+	event_append(e, ec);
+}
+
+static void
+event_close(struct event *e, struct event_conn *ec)
+{
+	event_unlink(e, ec);
+	conn_finish(&ec->c);
+	if (close(ec->src.fd) == -1 && errno != EINTR)
+		log_debug("%s: close: %s", e->a->svc->name, strerror(errno));
+	free(ec);
+	e->conns--;
+	worker_conn_release(e->a);
+	event_watch(e, true);	/* if out at the limit: there is room again */
+	event_state(e);
+}
+
+/* After I/O: close, or wait for what the connection needs next (output
+ * queued: writable only, so nothing more is read until it drains). */
+static void
+event_update(struct event *e, struct event_conn *ec)
+{
+	uint32_t want = conn_pending(&ec->c) ? EPOLLOUT : EPOLLIN;
+
+	if (ec->c.broken || (ec->c.closing && !conn_pending(&ec->c))) {
+		event_close(e, ec);
+		return;
+	}
+	if (want != ec->events)
+		event_ctl(e, EPOLL_CTL_MOD, ec->src.fd, want, ec);
+	ec->events = want;
+}
+
+static void
+event_conn_ready(struct event *e, struct event_conn *ec, uint32_t revents)
+{
+	int r = 0;
+
+	if (ec->events == EPOLLOUT)
+		r = conn_flush(&ec->c);
+	else if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
+		r = conn_input(&ec->c, event_buf, sizeof(event_buf));
+	if (r == -1) {
+		event_close(e, ec);
+		return;
+	}
+	if (r == 1)
+		event_touch(e, ec);
+	event_update(e, ec);
+}
+
+/* A new connection: count it, watch it, let the handler open it. */
+static void
+event_add(struct event *e, int fd)
+{
+	struct event_conn *ec = xcalloc(1, sizeof(*ec));
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = ec };
+
+	ec->src = (struct event_source){ .kind = EVENT_CONN, .fd = fd };
+	ec->events = EPOLLIN;
+	e->conns++;
+	event_append(e, ec);
+	atomic_store(&e->a->slot->heartbeat_ns, scoreboard_now());
+	event_state(e);
+	conn_open_buffered(&ec->c, fd, e->a->svc, e->a->slot);
+	if (epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		log_warn("%s: epoll_ctl: %s; connection dropped", e->a->svc->name, strerror(errno));
+		ec->c.broken = true;
+	}
+	event_update(e, ec);
+}
+
+/* max_requests connections accepted: a fresh worker takes over. */
+static void
+event_recycle(struct event *e)
+{
+	if (e->a->max_requests == 0 || ++e->accepted < (uint64_t)e->a->max_requests)
+		return;
+	log_info("%s: worker recycles after %llu connections", e->a->svc->name,
+	    (unsigned long long)e->accepted);
+	event_drain(e);
+}
+
+static void
+event_accept(struct event *e, int lfd)
+{
+	for (int i = 0; i < EVENT_ACCEPT_BATCH && e->watching; i++) {
+		int fd;
+
+		if (!worker_conn_reserve(e->a)) {
+			event_watch(e, false);	/* the backlog holds the rest */
+			e->recheck_ns = scoreboard_now() + EVENT_RECHECK_MS * EVENT_MS;
+			return;
+		}
+		if ((fd = worker_accept(e->a, lfd)) == -1) {
+			worker_conn_release(e->a);
+			/* worker_accept() counts every EAGAIN as a race lost; after
+			 * the first of a batch it only means the backlog is empty. */
+			if (i > 0 && errno == EAGAIN)
+				atomic_fetch_sub(&e->a->slot->accept_miss, 1);
+			return;
+		}
+		event_add(e, fd);
+		event_recycle(e);
+	}
+}
+
+static void
+event_signals(struct event *e)
+{
+	int sig;
+
+	while ((sig = sig_next(e->sig.fd)) != 0) {
+		if (sig == SIGQUIT)
+			e->quit = true;
+		if (sig == SIGQUIT || sig == SIGTERM || sig == SIGINT)
+			event_drain(e);
+	}
+}
+
+/* Close the connections idle for timeouts.idle, oldest first. */
+static void
+event_expire(struct event *e, int64_t now)
+{
+	int64_t idle = (int64_t)e->a->svc->idle_ms * EVENT_MS;
+
+	while (idle > 0 && e->head != NULL && now - e->head->c.last_read_ns >= idle) {
+		struct event_conn *ec = e->head;
+
+		if (conn_pending(&ec->c))
+			log_info("%s: closing connection: the client took no output for %d ms",
+			    e->a->svc->name, e->a->svc->idle_ms);
+		else
+			log_info("%s: closing connection: idle for %d ms", e->a->svc->name,
+			    e->a->svc->idle_ms);
+		event_close(e, ec);
+	}
+}
+
+/* At max_connections: time to put the listeners back and try again? */
+static void
+event_recheck(struct event *e, int64_t now)
+{
+	if (e->recheck_ns != 0 && e->recheck_ns <= now)
+		event_watch(e, true);
+}
+
+/* ms from NOW until AT, rounded up so the wait does not end just short. */
+static int64_t
+event_ms_until(int64_t at, int64_t now)
+{
+	return at <= now ? 0 : (at - now + EVENT_MS - 1) / EVENT_MS;
+}
+
+/* How long epoll_wait may sleep: the heartbeat tick (as conn.c's), the
+ * next idle expiry, the next look at the listeners when at the limit. */
+static int
+event_timeout(const struct event *e, int64_t now)
+{
+	int hb = e->a->svc->heartbeat_ms;
+	int64_t ms = hb > 0 && hb / 4 < EVENT_TICK_MS ? hb / 4 : EVENT_TICK_MS;
+	int64_t t;
+
+	if (ms < 10)
+		ms = 10;
+	if (e->a->svc->idle_ms > 0 && e->head != NULL) {
+		t = event_ms_until(e->head->c.last_read_ns + e->a->svc->idle_ms * EVENT_MS, now);
+		ms = t < ms ? t : ms;
+	}
+	if (e->recheck_ns != 0) {
+		t = event_ms_until(e->recheck_ns, now);
+		ms = t < ms ? t : ms;
+	}
+	return (int)ms;
+}
+
+static void
+event_open(struct event *e, const struct worker_args *a, int sig_fd)
+{
+	*e = (struct event){ .a = a, .sig = { EVENT_SIGNAL, sig_fd } };
+	if ((e->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal(EXIT_OSERR, "epoll_create1: %s", strerror(errno));
+	event_ctl(e, EPOLL_CTL_ADD, sig_fd, EPOLLIN, &e->sig);
+	for (size_t i = 0; i < a->n_fds; i++)
+		e->lis[i] = (struct event_source){ EVENT_LISTENER, a->fds[i] };
+	event_watch(e, true);
+	event_state(e);
+}
+
+static void
+event_dispatch(struct event *e, const struct epoll_event *ev)
+{
+	struct event_source *src = ev->data.ptr;
+
+	if (src->kind == EVENT_SIGNAL)
+		event_signals(e);
+	else if (src->kind == EVENT_LISTENER)
+		event_accept(e, src->fd);
+	else
+		event_conn_ready(e, (struct event_conn *)src, ev->events);
+}
 
 void
 model_event_run(const struct worker_args *a, int sig_fd)
 {
-	(void)sig_fd;
-	fatal(EXIT_CONFIG, "%s: model \"event\" is not written yet", a->svc->name);
+	struct epoll_event ev[EVENT_MAX_EVENTS];
+	struct event e;
+
+	event_open(&e, a, sig_fd);
+	while (!e.quit && !(e.draining && e.conns == 0)) {
+		int64_t now = scoreboard_now();
+		int n;
+
+		atomic_store(&a->slot->heartbeat_ns, now);
+		event_expire(&e, now);
+		event_recheck(&e, now);
+		n = epoll_wait(e.ep, ev, EVENT_MAX_EVENTS, event_timeout(&e, now));
+		if (n == -1 && errno != EINTR)
+			fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
+		/* Only an event's own connection is closed while handling it,
+		 * so the later events of the batch stay valid. */
+		for (int i = 0; i < n && !e.quit; i++)
+			event_dispatch(&e, &ev[i]);
+	}
+	while (e.head != NULL)
+		event_close(&e, e.head);
+	close(e.ep);
+	log_debug("%s: worker exits after %llu connections (%llu accept races lost)",
+	    a->svc->name, (unsigned long long)atomic_load(&a->slot->served),
+	    (unsigned long long)atomic_load(&a->slot->accept_miss));
 }
