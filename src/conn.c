@@ -26,7 +26,6 @@
  * what one read's messages produce.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,18 +79,6 @@ conn_send_stalled(struct conn *c, int64_t since_ns)
 	return false;
 }
 
-/* Buffered mode must never block the loop that serves everyone else. */
-static void
-conn_nonblock(struct conn *c)
-{
-	int fl = fcntl(c->fd, F_GETFL);
-
-	if (fl == -1 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) == -1) {
-		log_warn("%s: O_NONBLOCK: %s", c->svc->name, strerror(errno));
-		c->closing = c->broken = true;
-	}
-}
-
 static void
 conn_init(struct conn *c, int fd, const struct config_service *svc,
     struct scoreboard_slot *slot, bool buffered)
@@ -106,9 +93,7 @@ conn_init(struct conn *c, int fd, const struct config_service *svc,
 		addr_from_sockaddr((struct sockaddr *)&ss, len, &c->peer);
 	framing_init(&c->framing, svc->framing, (size_t)svc->max_message);
 	c->last_read_ns = scoreboard_now();
-	if (buffered)
-		conn_nonblock(c);
-	else
+	if (!buffered)
 		conn_send_timeout(c);
 	if (slot != NULL)
 		atomic_fetch_add(&slot->current, 1);
@@ -123,7 +108,8 @@ conn_open(struct conn *c, int fd, const struct config_service *svc,
 	conn_init(c, fd, svc, slot, false);
 }
 
-/* For a caller's event loop: see conn_input() and conn_flush(). */
+/* For a caller's event loop: see conn_input() and conn_flush(). FD must
+ * be non-blocking already (accepted with SOCK_NONBLOCK). */
 void
 conn_open_buffered(struct conn *c, int fd, const struct config_service *svc,
     struct scoreboard_slot *slot)

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -42,7 +43,6 @@
 #define EVENT_READ_SIZE 65536
 #define EVENT_MAX_EVENTS 256
 #define EVENT_ACCEPT_BATCH 16
-#define EVENT_RECHECK_MS 50		/* at max_connections: look again after */
 #define EVENT_TICK_MS 1000
 #define EVENT_MS 1000000LL		/* ns */
 
@@ -237,10 +237,10 @@ event_accept(struct event *e, int lfd)
 
 		if (!worker_conn_reserve(e->a)) {
 			event_watch(e, false);	/* the backlog holds the rest */
-			e->recheck_ns = scoreboard_now() + EVENT_RECHECK_MS * EVENT_MS;
+			e->recheck_ns = scoreboard_now() + WORKER_LIMIT_PAUSE_MS * EVENT_MS;
 			return;
 		}
-		if ((fd = worker_accept(e->a, lfd)) == -1) {
+		if ((fd = worker_accept(e->a, lfd, SOCK_NONBLOCK)) == -1) {
 			worker_conn_release(e->a);
 			/* worker_accept() counts every EAGAIN as a race lost; after
 			 * the first of a batch it only means the backlog is empty. */

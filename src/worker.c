@@ -90,16 +90,17 @@ worker_main(const struct worker_args *a)
 }
 
 /*
- * Accept a connection on LFD for any model: the new fd, or -1 when there
+ * Accept a connection on LFD for any model, with accept4 FLAGS besides
+ * SOCK_CLOEXEC (SOCK_NONBLOCK for the event model): the new fd, or -1 when there
  * was none to take. A race lost to another worker (EAGAIN) is counted in
  * the slot; running out of descriptors or memory pauses 100 ms rather than
  * spinning; connections that died in the queue are skipped quietly.
  */
 int
-worker_accept(const struct worker_args *a, int lfd)
+worker_accept(const struct worker_args *a, int lfd, int flags)
 {
 	static const struct timespec pause = { 0, 100000000L };	/* 100 ms */
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | flags);
 
 	if (fd != -1)
 		return fd;

@@ -31,7 +31,7 @@ struct worker_args {
 };
 
 noreturn void worker_main(const struct worker_args *a);
-int worker_accept(const struct worker_args *a, int lfd);
+int worker_accept(const struct worker_args *a, int lfd, int flags);
 bool worker_conn_reserve(const struct worker_args *a);
 void worker_conn_release(const struct worker_args *a);
 
