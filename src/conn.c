@@ -80,8 +80,8 @@ conn_send_stalled(struct conn *c, int64_t since_ns)
 }
 
 static void
-conn_init(struct conn *c, int fd, const struct config_service *svc,
-    struct scoreboard_slot *slot, bool buffered)
+conn_init(struct conn *c, int fd, const struct sockd_addr *peer,
+    const struct config_service *svc, struct scoreboard_slot *slot, bool buffered)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -89,7 +89,9 @@ conn_init(struct conn *c, int fd, const struct config_service *svc,
 	*c = (struct conn){ .fd = fd, .svc = svc, .slot = slot,
 		.heartbeat = slot != NULL ? &slot->heartbeat_ns : NULL,
 		.handler = handler_get(svc->handler), .buffered = buffered };
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+	if (peer != NULL)
+		c->peer = *peer;	/* from accept4: no getpeername */
+	else if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
 		addr_from_sockaddr((struct sockaddr *)&ss, len, &c->peer);
 	framing_init(&c->framing, svc->framing, (size_t)svc->max_message);
 	c->last_read_ns = scoreboard_now();
@@ -105,16 +107,17 @@ void
 conn_open(struct conn *c, int fd, const struct config_service *svc,
     struct scoreboard_slot *slot)
 {
-	conn_init(c, fd, svc, slot, false);
+	conn_init(c, fd, NULL, svc, slot, false);
 }
 
 /* For a caller's event loop: see conn_input() and conn_flush(). FD must
- * be non-blocking already (accepted with SOCK_NONBLOCK). */
+ * be non-blocking already (accepted with SOCK_NONBLOCK); PEER is the
+ * client's address as accept4 gave it. */
 void
-conn_open_buffered(struct conn *c, int fd, const struct config_service *svc,
-    struct scoreboard_slot *slot)
+conn_open_buffered(struct conn *c, int fd, const struct sockd_addr *peer,
+    const struct config_service *svc, struct scoreboard_slot *slot)
 {
-	conn_init(c, fd, svc, slot, true);
+	conn_init(c, fd, peer, svc, slot, true);
 }
 
 void

@@ -49,8 +49,8 @@ void conn_open(struct conn *c, int fd, const struct config_service *svc,
 int conn_run(struct conn *c, int sig_fd);
 void conn_finish(struct conn *c);
 
-void conn_open_buffered(struct conn *c, int fd, const struct config_service *svc,
-    struct scoreboard_slot *slot);
+void conn_open_buffered(struct conn *c, int fd, const struct sockd_addr *peer,
+    const struct config_service *svc, struct scoreboard_slot *slot);
 int conn_input(struct conn *c, char *buf, size_t size);
 int conn_flush(struct conn *c);
 bool conn_pending(const struct conn *c);

@@ -199,7 +199,7 @@ event_conn_ready(struct event *e, struct event_conn *ec, uint32_t revents)
 
 /* A new connection: count it, watch it, let the handler open it. */
 static void
-event_add(struct event *e, int fd)
+event_add(struct event *e, int fd, const struct sockd_addr *peer)
 {
 	struct event_conn *ec = xcalloc(1, sizeof(*ec));
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = ec };
@@ -210,7 +210,7 @@ event_add(struct event *e, int fd)
 	event_append(e, ec);
 	atomic_store(&e->a->slot->heartbeat_ns, scoreboard_now());
 	event_state(e);
-	conn_open_buffered(&ec->c, fd, e->a->svc, e->a->slot);
+	conn_open_buffered(&ec->c, fd, peer, e->a->svc, e->a->slot);
 	if (epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
 		log_warn("%s: epoll_ctl: %s; connection dropped", e->a->svc->name, strerror(errno));
 		ec->c.broken = true;
@@ -233,6 +233,7 @@ static void
 event_accept(struct event *e, int lfd)
 {
 	for (int i = 0; i < EVENT_ACCEPT_BATCH && e->watching; i++) {
+		struct sockd_addr peer;
 		int fd;
 
 		if (!worker_conn_reserve(e->a)) {
@@ -240,7 +241,7 @@ event_accept(struct event *e, int lfd)
 			e->recheck_ns = scoreboard_now() + WORKER_LIMIT_PAUSE_MS * EVENT_MS;
 			return;
 		}
-		if ((fd = worker_accept(e->a, lfd, SOCK_NONBLOCK)) == -1) {
+		if ((fd = worker_accept(e->a, lfd, SOCK_NONBLOCK, &peer)) == -1) {
 			worker_conn_release(e->a);
 			/* worker_accept() counts every EAGAIN as a race lost; after
 			 * the first of a batch it only means the backlog is empty. */
@@ -248,7 +249,7 @@ event_accept(struct event *e, int lfd)
 				atomic_fetch_sub(&e->a->slot->accept_miss, 1);
 			return;
 		}
-		event_add(e, fd);
+		event_add(e, fd, &peer);
 		event_recycle(e);
 	}
 }

@@ -153,7 +153,7 @@ fork_accept(struct forker *f, int lfd)
 
 	if (kid == -1)
 		return;		/* at max_children: not watching; a stale event */
-	if ((fd = worker_accept(f->a, lfd, 0)) == -1)
+	if ((fd = worker_accept(f->a, lfd, 0, NULL)) == -1)
 		return;
 	atomic_store(&f->beats[kid], scoreboard_now());
 	pid = fork();

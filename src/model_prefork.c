@@ -133,7 +133,7 @@ prefork_accept(struct prefork *p, int lfd)
 		p->limited = true;
 		return;
 	}
-	if ((fd = worker_accept(p->a, lfd, 0)) != -1)
+	if ((fd = worker_accept(p->a, lfd, 0, NULL)) != -1)
 		prefork_serve(p, fd);
 	worker_conn_release(p->a);
 }
@@ -270,7 +270,7 @@ prefork_thread_accept(struct prefork_crew *crew, struct worker_thread *t, int lf
 		return;
 	}
 	prefork_lock(crew, 'r');
-	fd = crew->closed ? -1 : worker_accept(a, lfd, 0);
+	fd = crew->closed ? -1 : worker_accept(a, lfd, 0, NULL);
 	prefork_lock(crew, 0);
 	if (fd == -1) {
 		worker_conn_release(a);

@@ -169,7 +169,7 @@ thread_accept(struct threader *f, int lfd)
 		f->limited_until = scoreboard_now() + WORKER_LIMIT_PAUSE_MS * 1000000LL;
 		return;		/* the backlog holds it; thread_watch() looks later */
 	}
-	if ((fd = worker_accept(f->a, lfd, 0)) == -1) {
+	if ((fd = worker_accept(f->a, lfd, 0, NULL)) == -1) {
 		worker_conn_release(f->a);
 		return;
 	}

@@ -91,19 +91,26 @@ worker_main(const struct worker_args *a)
 
 /*
  * Accept a connection on LFD for any model, with accept4 FLAGS besides
- * SOCK_CLOEXEC (SOCK_NONBLOCK for the event model): the new fd, or -1 when there
+ * SOCK_CLOEXEC (SOCK_NONBLOCK for the event model), and the client's
+ * address in *PEER_R if not NULL: the new fd, or -1 when there
  * was none to take. A race lost to another worker (EAGAIN) is counted in
  * the slot; running out of descriptors or memory pauses 100 ms rather than
  * spinning; connections that died in the queue are skipped quietly.
  */
 int
-worker_accept(const struct worker_args *a, int lfd, int flags)
+worker_accept(const struct worker_args *a, int lfd, int flags, struct sockd_addr *peer_r)
 {
 	static const struct timespec pause = { 0, 100000000L };	/* 100 ms */
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | flags);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd = accept4(lfd, peer_r != NULL ? (struct sockaddr *)&ss : NULL,
+	    peer_r != NULL ? &len : NULL, SOCK_CLOEXEC | flags);
 
-	if (fd != -1)
+	if (fd != -1) {
+		if (peer_r != NULL)
+			addr_from_sockaddr((struct sockaddr *)&ss, len, peer_r);
 		return fd;
+	}
 	if (errno == EAGAIN)
 		atomic_fetch_add_explicit(&a->slot->accept_miss, 1, memory_order_relaxed);
 	else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {

@@ -9,6 +9,7 @@
 #include <stdnoreturn.h>
 #include <sys/types.h>
 
+#include "addr.h"
 #include "config.h"
 #include "priv.h"
 #include "scoreboard.h"
@@ -31,7 +32,7 @@ struct worker_args {
 };
 
 noreturn void worker_main(const struct worker_args *a);
-int worker_accept(const struct worker_args *a, int lfd, int flags);
+int worker_accept(const struct worker_args *a, int lfd, int flags, struct sockd_addr *peer_r);
 bool worker_conn_reserve(const struct worker_args *a);
 void worker_conn_release(const struct worker_args *a);
 
