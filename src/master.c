@@ -3,17 +3,19 @@
  * the scoreboard, keeps every service's pool of workers whole, and tells
  * systemd how things stand. It never reads or writes client data.
  *
- * One loop: wait (signals or the next timed decision) -> act on signals ->
- * reap children -> apply the pool decisions -> STATUS and watchdog. The
- * waiting happens in exactly one place, on a signalfd, so no signal is
- * lost between a check and a wait.
+ * One loop: wait (signals, the next timed decision, or a client waiting
+ * for an ondemand service) -> act on signals -> reap children -> apply the
+ * pool decisions -> STATUS and watchdog. The waiting happens in exactly one
+ * place, on a signalfd (plus the listeners of the ondemand services that
+ * asked for it), so no signal is lost between a check and a wait. The
+ * master only looks at whether a listener is readable; it never accepts.
  *
  * Signal -> action:
  *   SIGTERM, SIGINT   graceful stop: workers finish their connections
  *                     (up to timeouts.graceful), then are killed; exit 0
  *   SIGQUIT           fast stop: workers are killed at once; exit 0
  *   SIGHUP            reload (see master_reload)
- *   SIGTTIN, SIGTTOU  one worker more / fewer in every service
+ *   SIGTTIN, SIGTTOU  one worker more / fewer in every static service
  *   SIGCHLD           reap
  */
 #include <errno.h>
@@ -56,6 +58,8 @@ struct master_child {
 	int graceful_ms;
 	bool stopping;
 	int64_t kill_at_ns;
+	int64_t last_active_ns;		/* last seen busy or with more served */
+	uint64_t last_served;
 };
 
 struct master_service {
@@ -64,6 +68,7 @@ struct master_service {
 	uint64_t last_messages;		/* for the rate */
 	double rate;			/* messages per second */
 	bool warned_full;
+	bool watch;			/* ondemand: poll its listeners for a waiting client */
 };
 
 struct master {
@@ -101,7 +106,7 @@ master_find_kid(struct master *m, pid_t pid)
 	return NULL;
 }
 
-static void
+static bool
 master_spawn(struct master *m, size_t s, int64_t now)
 {
 	const struct config_service *svc = &m->cfg->services[s];
@@ -116,7 +121,7 @@ master_spawn(struct master *m, size_t s, int64_t now)
 			log_err("%s: no free scoreboard slot (%u in all): restart sockd to make room",
 			    svc->name, m->sb->n_slots);
 		m->svc[s].warned_full = true;
-		return;
+		return false;
 	}
 	a.n_fds = listen_service_fds(&m->listeners, s, a.fds, WORKER_MAX_LISTENERS);
 	a.max_requests = pool_max_requests(svc->max_requests, svc->max_requests_jitter,
@@ -125,7 +130,7 @@ master_spawn(struct master *m, size_t s, int64_t now)
 	if (pid == -1) {
 		log_err("%s: fork: %s", svc->name, strerror(errno));
 		scoreboard_release(a.slot);
-		return;
+		return false;
 	}
 	if (pid == 0)
 		worker_main(&a);
@@ -133,8 +138,10 @@ master_spawn(struct master *m, size_t s, int64_t now)
 	m->kids = xreallocarray(m->kids, m->n_kids + 1, sizeof(*m->kids));
 	k = &m->kids[m->n_kids++];
 	*k = (struct master_child){ .pid = pid, .generation = m->generation, .service = s,
-		.slot = a.slot, .started_ns = now, .graceful_ms = svc->graceful_ms };
+		.slot = a.slot, .started_ns = now, .graceful_ms = svc->graceful_ms,
+		.last_active_ns = now };
 	log_debug("%s: started worker %ld", svc->name, (long)pid);
+	return true;
 }
 
 static void
@@ -238,6 +245,42 @@ master_wake_by(struct master *m, int64_t t)
 		m->wake_ns = t;
 }
 
+/* Is a client waiting on one of service S's listeners? Asked after the
+ * workers were looked at, so a client a worker took meanwhile is gone. */
+static bool
+master_client_waiting(const struct master *m, size_t s)
+{
+	struct pollfd p[WORKER_MAX_LISTENERS];
+	int fds[WORKER_MAX_LISTENERS];
+	size_t n = listen_service_fds(&m->listeners, s, fds, WORKER_MAX_LISTENERS);
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+	if ((r = poll(p, n, 0)) == -1 && errno != EINTR)
+		log_warn("poll: %s", strerror(errno));
+	/* Any event counts (an error too): it must not be watched again at once. */
+	return r > 0;
+}
+
+/* The worker as the decision sees it; notes when it was last active. */
+static struct pool_worker
+master_observe(const struct master *m, struct master_child *k, int64_t now)
+{
+	int st = atomic_load(&k->slot->state);
+	uint64_t served = atomic_load(&k->slot->served);
+
+	if (st == SLOT_BUSY || served != k->last_served) {
+		k->last_active_ns = now;
+		k->last_served = served;
+	}
+	return (struct pool_worker){ .current = k->generation == m->generation,
+		.stopping = k->stopping, .kill_at_ns = k->kill_at_ns,
+		.busy = st == SLOT_BUSY, .draining = st == SLOT_DRAINING,
+		.heartbeat_ns = atomic_load(&k->slot->heartbeat_ns), .served = served,
+		.started_ns = k->started_ns, .last_active_ns = k->last_active_ns };
+}
+
 /* Run the pool decision over the kids for which MATCH is true. */
 static void
 master_apply(struct master *m, struct pool_state *ps, bool (*match)(const struct master *,
@@ -248,18 +291,13 @@ master_apply(struct master *m, struct pool_state *ps, bool (*match)(const struct
 	size_t n = 0;
 
 	for (size_t i = 0; i < m->n_kids; i++) {
-		const struct master_child *k = &m->kids[i];
-
-		if (!match(m, k, s))
+		if (!match(m, &m->kids[i], s))
 			continue;
 		idx[n] = i;
-		w[n++] = (struct pool_worker){ .current = k->generation == m->generation,
-			.stopping = k->stopping, .kill_at_ns = k->kill_at_ns,
-			.busy = atomic_load(&k->slot->state) == SLOT_BUSY,
-			.draining = atomic_load(&k->slot->state) == SLOT_DRAINING,
-			.heartbeat_ns = atomic_load(&k->slot->heartbeat_ns),
-			.served = atomic_load(&k->slot->served), .started_ns = k->started_ns };
+		w[n++] = master_observe(m, &m->kids[i], now);
 	}
+	if (ps->mode == POOL_ONDEMAND)
+		ps->waiting = master_client_waiting(m, s);
 	pool_decide(ps, w, n, now, d);
 	for (size_t i = 0; i < n; i++)
 		if (w[i].action == POOL_HUNG)
@@ -294,9 +332,13 @@ master_maintain(struct master *m, int64_t now)
 	m->wake_ns = 0;
 	if (!m->stopping)
 		for (size_t s = 0; s < m->cfg->n_services; s++) {
-			master_apply(m, &m->svc[s].pool, match_service, s, now, &d);
+			struct master_service *ms = &m->svc[s];
+
+			master_apply(m, &ms->pool, match_service, s, now, &d);
+			ms->watch = d.watch;
 			for (int i = 0; i < d.spawn; i++)
-				master_spawn(m, s, scoreboard_now());
+				if (!master_spawn(m, s, scoreboard_now()))
+					ms->watch = false;	/* retried at the tick, not in a spin */
 		}
 	master_apply(m, &retired, match_retired, 0, now, &d);	/* overdue stops */
 }
@@ -418,6 +460,9 @@ master_set_pools(struct master *m)
 		if (svc->pool_mode == POOL_MODE_DYNAMIC)
 			pool_init_dynamic(&m->svc[s].pool, svc->min_spare, svc->max_spare,
 			    svc->max_workers);
+		else if (svc->pool_mode == POOL_MODE_ONDEMAND)
+			pool_init_ondemand(&m->svc[s].pool, svc->max_workers,
+			    (int64_t)svc->pool_idle_ms * POOL_MS);
 	}
 }
 
@@ -491,9 +536,10 @@ master_resize(struct master *m, int delta)
 		struct pool_state *ps = &m->svc[s].pool;
 		int want = ps->desired + delta;
 
-		if (ps->mode == POOL_DYNAMIC) {
-			log_notice("%s: a dynamic pool sizes itself; SIGTTIN/SIGTTOU ignored",
-			    m->cfg->services[s].name);
+		if (ps->mode != POOL_STATIC) {
+			log_notice("%s: a%s pool sizes itself; SIGTTIN/SIGTTOU ignored",
+			    m->cfg->services[s].name,
+			    ps->mode == POOL_DYNAMIC ? " dynamic" : "n ondemand");
 			continue;
 		}
 		if (want < 1 || want > MAX_WORKERS) {
@@ -548,14 +594,37 @@ master_timeout_ms(const struct master *m, int64_t now)
 	return next <= now ? 0 : (int)((next - now + POOL_MS - 1) / POOL_MS);
 }
 
+/* The signalfd, then the listeners of the services that watch them; read
+ * anew every time, as a reload replaces the listener set. */
+static size_t
+master_poll_set(const struct master *m, struct pollfd *p)
+{
+	int fds[WORKER_MAX_LISTENERS];
+	size_t n = 0;
+
+	p[n++] = (struct pollfd){ .fd = m->sig_fd, .events = POLLIN };
+	for (size_t s = 0; s < m->cfg->n_services && !m->stopping; s++) {
+		size_t k;
+
+		if (!m->svc[s].watch)
+			continue;
+		k = listen_service_fds(&m->listeners, s, fds, WORKER_MAX_LISTENERS);
+		for (size_t i = 0; i < k; i++)
+			p[n++] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+	}
+	return n;
+}
+
 static void
 master_wait(struct master *m)
 {
-	struct pollfd p = { .fd = m->sig_fd, .events = POLLIN };
+	struct pollfd *p = xcalloc(m->listeners.n + 1, sizeof(*p));
+	size_t n = master_poll_set(m, p);
 	int64_t now = scoreboard_now();
 
-	if (poll(&p, 1, master_timeout_ms(m, now)) == -1 && errno != EINTR)
+	if (poll(p, n, master_timeout_ms(m, now)) == -1 && errno != EINTR)
 		fatal(EXIT_OSERR, "poll: %s", strerror(errno));
+	free(p);
 }
 
 static void
@@ -580,8 +649,12 @@ master_slots(const struct sockd_config *cfg)
 {
 	uint64_t n = 0;
 
-	for (size_t s = 0; s < cfg->n_services; s++)
-		n += (uint64_t)cfg->services[s].workers;
+	for (size_t s = 0; s < cfg->n_services; s++) {
+		const struct config_service *svc = &cfg->services[s];
+
+		n += (uint64_t)(svc->pool_mode == POOL_MODE_STATIC || svc->max_workers < svc->workers ?
+		    svc->workers : svc->max_workers);
+	}
 	n *= 4;
 	return n < 64 ? 64 : n > 65536 ? 65536 : (uint32_t)n;
 }

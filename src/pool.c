@@ -8,6 +8,14 @@
  *   min_spare workers are idle, start 1, 2, 4 ... up to 32 a second (never
  *   beyond max_workers); while more than max_spare are idle, ask one idle
  *   worker a second to stop. A starting worker counts as idle.
+ * - Ondemand (php-fpm's): no worker until a client waits in a listener's
+ *   backlog; then one more, when no worker is free (idle or starting) to
+ *   take it, up to max_workers. A worker without a connection for idle_ns
+ *   is asked to stop, so the pool goes back to none. The master watches the
+ *   listeners only while no client waits there (a level-triggered wait
+ *   would return at once, again and again): with a client waiting, it
+ *   decides again after a start or 20 ms later, by when a free worker has
+ *   taken the client or has shown it will not.
  * - A worker that dies abnormally before it completed a single connection
  *   is a failed start. Failed starts hold spawning back: 10 ms after the
  *   first, doubling up to 5 s; while the service is failing, one worker at
@@ -44,6 +52,16 @@ pool_init_dynamic(struct pool_state *ps, int min_spare, int max_spare, int max_w
 	ps->min_spare = min_spare;
 	ps->max_spare = max_spare;
 	ps->max_workers = max_workers;
+}
+
+/* After pool_init(): make the pool ondemand, starting from no worker. */
+void
+pool_init_ondemand(struct pool_state *ps, int max_workers, int64_t idle_ns)
+{
+	ps->mode = POOL_ONDEMAND;
+	ps->desired = 0;
+	ps->max_workers = max_workers;
+	ps->idle_ns = idle_ns;
 }
 
 /* The connection limit of one worker; RANDOM is any random number. */
@@ -173,6 +191,57 @@ pool_dynamic(struct pool_state *ps, const struct pool_worker *w, size_t n, int r
 	return add;
 }
 
+/*
+ * Ondemand: stop the workers idle for idle_ns and say whether a worker is
+ * missing: a client waits, no worker is free to take it, and fewer than
+ * max_workers run. *RUNNING_R loses the workers stopped here.
+ */
+static int
+pool_ondemand(struct pool_state *ps, struct pool_worker *w, size_t n, int *running_r,
+    int64_t now_ns, struct pool_decision *d)
+{
+	int free = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!w[i].current || w[i].stopping || w[i].draining || w[i].busy ||
+		    w[i].action != POOL_KEEP)
+			continue;
+		if (now_ns - w[i].last_active_ns < ps->idle_ns)
+			wake_by(d, w[i].last_active_ns + ps->idle_ns);
+		else if (!ps->waiting) {	/* else it is about to take the client */
+			w[i].action = POOL_STOP;
+			(*running_r)--;
+			continue;
+		}
+		free++;
+	}
+	d->watch = !ps->waiting && *running_r < ps->max_workers;
+	if (!ps->waiting || *running_r >= ps->max_workers)
+		return 0;
+	if (free > 0) {
+		wake_by(d, now_ns + POOL_RECHECK_NS);	/* taken by then, or one more */
+		return 0;
+	}
+	return 1;
+}
+
+/* MISSING workers short: start them, or one probe at a time while failing. */
+static void
+pool_spawn(struct pool_state *ps, const struct pool_worker *w, size_t n, int missing,
+    int64_t now_ns, struct pool_decision *d)
+{
+	if (ps->failures == 0) {
+		d->spawn = missing;
+		return;
+	}
+	d->backing_off = true;
+	wake_by(d, ps->last_failure_ns + POOL_HEALTHY_NS);
+	if (now_ns < ps->next_spawn_ns)
+		wake_by(d, ps->next_spawn_ns);
+	else if (!pool_probing(ps, w, n))
+		d->spawn = 1;	/* one probe at a time while failing */
+}
+
 void
 pool_decide(struct pool_state *ps, struct pool_worker *w, size_t n,
     int64_t now_ns, struct pool_decision *d)
@@ -194,22 +263,16 @@ pool_decide(struct pool_state *ps, struct pool_worker *w, size_t n,
 		else if (w[i].current)
 			running++;
 	}
-	if (ps->mode == POOL_DYNAMIC && running > 0)
+	if (ps->mode == POOL_ONDEMAND)
+		missing = pool_ondemand(ps, w, n, &running, now_ns, d);
+	else if (ps->mode == POOL_DYNAMIC && running > 0)
 		missing = pool_dynamic(ps, w, n, running, now_ns, d);
 	else
 		missing = ps->desired - running;	/* static, or a dynamic start */
 	if (missing < 0)
 		pool_trim(w, n, -missing);
-	if (missing <= 0)
-		return;
-	if (ps->failures == 0) {
-		d->spawn = missing;
-		return;
-	}
-	d->backing_off = true;
-	wake_by(d, ps->last_failure_ns + POOL_HEALTHY_NS);
-	if (now_ns < ps->next_spawn_ns)
-		wake_by(d, ps->next_spawn_ns);
-	else if (!pool_probing(ps, w, n))
-		d->spawn = 1;	/* one probe at a time while failing */
+	if (missing > 0)
+		pool_spawn(ps, w, n, missing, now_ns, d);
+	if (ps->mode == POOL_ONDEMAND && d->spawn > 0)
+		wake_by(d, now_ns + POOL_RECHECK_NS);	/* did it take the client? */
 }

@@ -17,10 +17,11 @@
 #define POOL_HEALTHY_NS (10000 * POOL_MS)	/* no failure this long: reset */
 #define POOL_HUNG_GRACE_NS (1000 * POOL_MS)	/* SIGTERM to SIGKILL for a hung worker */
 
-enum pool_mode { POOL_STATIC, POOL_DYNAMIC };
+enum pool_mode { POOL_STATIC, POOL_DYNAMIC, POOL_ONDEMAND };
 
 #define POOL_SPAWN_RATE_MAX 32		/* dynamic: most new workers per second */
 #define POOL_ROUND_NS (1000 * POOL_MS)	/* dynamic: one growing or shrinking step */
+#define POOL_RECHECK_NS (20 * POOL_MS)	/* ondemand: look again at a free worker's client */
 
 /* Per service, kept by the master across decisions. */
 struct pool_state {
@@ -28,13 +29,16 @@ struct pool_state {
 	int desired;			/* static: workers wanted (config +/- TTIN/TTOU) */
 	int min_spare;			/* dynamic: grow while fewer idle workers */
 	int max_spare;			/* dynamic: shrink while more idle workers */
-	int max_workers;		/* dynamic: never more */
+	int max_workers;		/* dynamic, ondemand: never more */
+	int64_t idle_ns;		/* ondemand: stop a worker without a connection this long */
 	int spawn_rate;			/* dynamic: 1, 2, 4 ... 32 per round while short */
 	int64_t next_round_ns;		/* dynamic: no growing or shrinking before */
 	unsigned failures;		/* failed starts since the last healthy sign */
 	int64_t last_failure_ns;
 	int64_t next_spawn_ns;		/* no spawn before this while failing */
 	int64_t heartbeat_ns;		/* busy without a heartbeat this long: hung (0: never) */
+	/* Input, set by the caller before each pool_decide(): */
+	bool waiting;			/* ondemand: a client waits in a listener's backlog */
 };
 
 enum pool_action { POOL_KEEP, POOL_STOP, POOL_KILL, POOL_HUNG };
@@ -48,6 +52,7 @@ struct pool_worker {
 	uint64_t served;		/* connections completed */
 	int64_t started_ns;
 	int64_t heartbeat_ns;		/* last sign of life (from the scoreboard) */
+	int64_t last_active_ns;		/* last seen busy or with more served (ondemand) */
 	int64_t kill_at_ns;		/* stopping: SIGKILL from then on */
 	enum pool_action action;	/* out */
 };
@@ -56,10 +61,12 @@ struct pool_decision {
 	int spawn;			/* new workers to start now */
 	bool backing_off;		/* spawns held back by failures */
 	int64_t wake_ns;		/* decide again by then (0: no need) */
+	bool watch;			/* ondemand: decide again as soon as a client waits */
 };
 
 void pool_init(struct pool_state *ps, int desired, int64_t heartbeat_ns);
 void pool_init_dynamic(struct pool_state *ps, int min_spare, int max_spare, int max_workers);
+void pool_init_ondemand(struct pool_state *ps, int max_workers, int64_t idle_ns);
 void pool_exited(struct pool_state *ps, bool abnormal, uint64_t served, int64_t now_ns);
 void pool_decide(struct pool_state *ps, struct pool_worker *w, size_t n,
     int64_t now_ns, struct pool_decision *d);

@@ -1,7 +1,9 @@
 /*
  * test_pool.c - the pool's decisions: spawning, replacing, trimming,
- * killing at deadlines, backoff growth and reset, and a simulated crash
- * loop that must stay a handful of forks.
+ * killing at deadlines, backoff growth and reset, a simulated crash loop
+ * that must stay a handful of forks, dynamic growing and shrinking, and the
+ * ondemand pool (none until a client waits, back to none when idle, never
+ * a decision that would make the master spin on a waiting client).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -370,6 +372,170 @@ test_dynamic_cap_and_shrink(void **state)
 	assert_int_equal(d.spawn, 2);
 }
 
+static void
+ondemand(struct pool_state *ps, int max_workers)
+{
+	pool_init(ps, 3, 0);			/* "workers" means nothing here */
+	pool_init_ondemand(ps, max_workers, 10 * S);
+}
+
+static void
+test_ondemand_nothing_until_a_client(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+
+	(void)state;
+	ondemand(&ps, 2);
+	assert_int_equal(ps.desired, 0);	/* READY=1 waits for no worker */
+	pool_decide(&ps, NULL, 0, 100 * S, &d);
+	assert_int_equal(d.spawn, 0);
+	assert_true(d.watch);			/* wake me when a client comes */
+	assert_int_equal(d.wake_ns, 0);		/* and not before */
+	ps.waiting = true;
+	pool_decide(&ps, NULL, 0, 100 * S, &d);
+	assert_int_equal(d.spawn, 1);		/* one, not max_workers */
+	assert_false(d.watch);
+	assert_int_equal(d.wake_ns, 100 * S + POOL_RECHECK_NS);
+}
+
+/* A free worker (idle or starting) takes the waiting client: no second one;
+ * a busy one does not, so one more starts, up to max_workers. */
+static void
+test_ondemand_one_more_when_none_free(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	struct pool_worker w[2] = { running(100 * S, false, 0) };
+
+	(void)state;
+	ondemand(&ps, 2);
+	w[0].last_active_ns = 100 * S;
+	ps.waiting = true;
+	pool_decide(&ps, w, 1, 100 * S + 5 * MS, &d);	/* starting or idle */
+	assert_int_equal(d.spawn, 0);
+	assert_false(d.watch);
+	assert_int_equal(d.wake_ns, 100 * S + 5 * MS + POOL_RECHECK_NS);
+	w[0].busy = true;
+	pool_decide(&ps, w, 1, 100 * S + 30 * MS, &d);
+	assert_int_equal(d.spawn, 1);
+	ps.waiting = false;				/* no client: just watch */
+	pool_decide(&ps, w, 1, 100 * S + 30 * MS, &d);
+	assert_int_equal(d.spawn, 0);
+	assert_true(d.watch);
+	w[1] = running(100 * S + 30 * MS, true, 0);	/* both busy, at max_workers */
+	w[1].last_active_ns = 100 * S + 30 * MS;
+	ps.waiting = true;
+	pool_decide(&ps, w, 2, 100 * S + 60 * MS, &d);
+	assert_int_equal(d.spawn, 0);			/* the client waits in the backlog */
+	assert_false(d.watch);				/* and the master does not spin on it */
+	ps.waiting = false;
+	pool_decide(&ps, w, 2, 100 * S + 60 * MS, &d);
+	assert_false(d.watch);				/* nothing to do at max_workers */
+	/* A worker on its way out (recycling, or asked to stop) is no longer
+	 * running: a waiting client gets a new one. */
+	w[1].draining = true;
+	ps.waiting = true;
+	pool_decide(&ps, w, 2, 100 * S + 70 * MS, &d);
+	assert_int_equal(d.spawn, 1);
+}
+
+/* Idle longer than idle_timeout: stopped; busy or active lately: kept. */
+static void
+test_ondemand_idle_workers_stop(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	struct pool_worker w[3] = {
+		running(1 * S, false, 4), running(1 * S, true, 9), running(1 * S, false, 7),
+	};
+
+	(void)state;
+	ondemand(&ps, 4);
+	w[0].last_active_ns = 90 * S;		/* idle 10 s */
+	w[1].last_active_ns = 50 * S;		/* busy: the master keeps it active anyway */
+	w[2].last_active_ns = 95 * S;		/* served something 5 s ago */
+	pool_decide(&ps, w, 3, 100 * S, &d);
+	assert_int_equal(w[0].action, POOL_STOP);
+	assert_int_equal(w[1].action, POOL_KEEP);
+	assert_int_equal(w[2].action, POOL_KEEP);
+	assert_int_equal(d.spawn, 0);
+	assert_int_equal(d.wake_ns, 105 * S);	/* when w[2] would be idle too long */
+	assert_true(d.watch);
+	/* With a client waiting, an idle worker is about to take it: kept. */
+	ps.waiting = true;
+	pool_decide(&ps, w, 3, 100 * S, &d);
+	assert_int_equal(w[0].action, POOL_KEEP);
+	assert_int_equal(d.spawn, 0);
+	/* Back to none: the last one goes, and the pool watches again. */
+	ps.waiting = false;
+	w[1].busy = false;
+	w[0].stopping = true;
+	w[0].kill_at_ns = 130 * S;
+	pool_decide(&ps, w, 3, 106 * S, &d);
+	assert_int_equal(w[1].action, POOL_STOP);
+	assert_int_equal(w[2].action, POOL_STOP);
+	assert_int_equal(d.spawn, 0);
+	assert_true(d.watch);
+	pool_decide(&ps, NULL, 0, 107 * S, &d);
+	assert_int_equal(d.spawn, 0);
+	assert_int_equal(d.wake_ns, 0);
+}
+
+/* Workers that die before serving hold spawning back, as in a static pool,
+ * and a held-back pool does not watch (the client would wake it at once). */
+static void
+test_ondemand_backoff(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+
+	(void)state;
+	ondemand(&ps, 4);
+	pool_exited(&ps, true, 0, 100 * S);
+	pool_exited(&ps, true, 0, 100 * S);
+	pool_decide(&ps, NULL, 0, 100 * S + 1 * MS, &d);
+	assert_true(d.watch);				/* nothing waits: nothing held back */
+	ps.waiting = true;
+	pool_decide(&ps, NULL, 0, 100 * S + 1 * MS, &d);
+	assert_int_equal(d.spawn, 0);
+	assert_true(d.backing_off);
+	assert_false(d.watch);
+	assert_int_equal(d.wake_ns, 100 * S + 20 * MS);
+	pool_decide(&ps, NULL, 0, 100 * S + 20 * MS, &d);
+	assert_int_equal(d.spawn, 1);			/* the probe */
+}
+
+/*
+ * The master must not spin: whenever a client waits, the decision neither
+ * watches the listeners nor asks to be woken before a later time. Run a
+ * client through every state a worker can be seen in.
+ */
+static void
+test_ondemand_never_spins(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	struct pool_worker w[2];
+	int64_t now = 100 * S;
+
+	(void)state;
+	ondemand(&ps, 2);
+	ps.waiting = true;
+	for (int mask = 0; mask < 64; mask++, now += MS) {
+		size_t n = (size_t)(mask & 1) + (size_t)((mask >> 1) & 1);
+
+		for (size_t i = 0; i < n; i++) {
+			w[i] = running(now - 20 * S, (mask >> (2 + i)) & 1, 0);
+			w[i].last_active_ns = now - 20 * S;
+			w[i].draining = (mask >> (4 + i)) & 1;
+		}
+		pool_decide(&ps, w, n, now, &d);
+		assert_false(d.watch);
+		assert_true(d.wake_ns == 0 || d.wake_ns > now);
+	}
+}
+
 int
 main(void)
 {
@@ -388,6 +554,11 @@ main(void)
 		cmocka_unit_test(test_max_requests_jitter),
 		cmocka_unit_test(test_dynamic_grows),
 		cmocka_unit_test(test_dynamic_cap_and_shrink),
+		cmocka_unit_test(test_ondemand_nothing_until_a_client),
+		cmocka_unit_test(test_ondemand_one_more_when_none_free),
+		cmocka_unit_test(test_ondemand_idle_workers_stop),
+		cmocka_unit_test(test_ondemand_backoff),
+		cmocka_unit_test(test_ondemand_never_spins),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
