@@ -169,7 +169,7 @@ pool_dynamic(struct pool_state *ps, const struct pool_worker *w, size_t n, int r
 
 	for (size_t i = 0; i < n; i++)
 		if (w[i].current && !w[i].stopping && !w[i].draining && w[i].action == POOL_KEEP &&
-		    !w[i].busy)
+		    !w[i].full)
 			idle++;
 	if (idle >= ps->min_spare && idle <= ps->max_spare) {
 		ps->spawn_rate = 1;
@@ -203,9 +203,12 @@ pool_ondemand(struct pool_state *ps, struct pool_worker *w, size_t n, int *runni
 	int free = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!w[i].current || w[i].stopping || w[i].draining || w[i].busy ||
-		    w[i].action != POOL_KEEP)
+		if (!w[i].current || w[i].stopping || w[i].draining || w[i].action != POOL_KEEP)
 			continue;
+		if (w[i].busy) {	/* never stopped; free if it has room */
+			free += !w[i].full;
+			continue;
+		}
 		if (now_ns - w[i].last_active_ns < ps->idle_ns)
 			wake_by(d, w[i].last_active_ns + ps->idle_ns);
 		else if (!ps->waiting) {	/* else it is about to take the client */

@@ -49,6 +49,9 @@ struct pool_worker {
 	bool stopping;			/* already asked to stop */
 	bool draining;			/* leaving on its own (recycling): not running */
 	bool busy;			/* serving a connection (from the scoreboard) */
+	bool full;			/* cannot take another connection: busy, for
+					 * one connection at a time; at max_children,
+					 * max_threads or threads for the others */
 	uint64_t served;		/* connections completed */
 	int64_t started_ns;
 	int64_t heartbeat_ns;		/* last sign of life (from the scoreboard) */

@@ -194,6 +194,35 @@ test_ondemand_max_workers(void **state)
 	daemon_free(d);
 }
 
+/* Models that serve many connections per worker: a worker with room is
+ * not "busy" for the pool, so three clients need one worker, not three. */
+static void
+test_ondemand_many_per_worker(void **state)
+{
+	static const char *const models[] = { "event", "thread", "fork" };
+	struct daemon *d;
+	int port, fd[3];
+
+	(void)state;
+	for (size_t m = 0; m < 3; m++) {
+		d = start_notify(config("services = ( { name = \"echo\"; handler = \"echo\";"
+		    " framing = \"line\"; listen = \"127.0.0.1:0\"; model = \"%s\"; workers = 1;"
+		    " pool = { mode = \"ondemand\"; max_workers = 3; idle_timeout = 10; }; } );\n",
+		    models[m]), &port);
+		for (int i = 0; i < 3; i++) {
+			fd[i] = tcp_connect("127.0.0.1", port);
+			echo_line(fd[i], "held\n");
+			usleep(100 * 1000);	/* the master has looked again */
+		}
+		usleep(300 * 1000);
+		assert_int_equal(workers(d), 1);
+		for (int i = 0; i < 3; i++)
+			close(fd[i]);
+		assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+		daemon_free(d);
+	}
+}
+
 /* Several clients at once: workers start one after another for them. */
 static void
 test_ondemand_burst(void **state)
@@ -334,6 +363,7 @@ main(void)
 		T(test_ondemand_zero_one_zero),
 		T(test_ondemand_max_workers),
 		T(test_ondemand_burst),
+		T(test_ondemand_many_per_worker),
 		T(test_ondemand_signals_and_reload),
 		T(test_recycle_under_load_static),
 		T(test_recycle_under_load_ondemand),

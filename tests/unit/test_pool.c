@@ -20,8 +20,8 @@
 static struct pool_worker
 running(int64_t started, bool busy, uint64_t served)
 {
-	return (struct pool_worker){ .current = true, .busy = busy, .served = served,
-		.started_ns = started };
+	return (struct pool_worker){ .current = true, .busy = busy, .full = busy,
+		.served = served, .started_ns = started };
 }
 
 static void
@@ -416,7 +416,7 @@ test_ondemand_one_more_when_none_free(void **state)
 	assert_int_equal(d.spawn, 0);
 	assert_false(d.watch);
 	assert_int_equal(d.wake_ns, 100 * S + 5 * MS + POOL_RECHECK_NS);
-	w[0].busy = true;
+	w[0].busy = w[0].full = true;
 	pool_decide(&ps, w, 1, 100 * S + 30 * MS, &d);
 	assert_int_equal(d.spawn, 1);
 	ps.waiting = false;				/* no client: just watch */
@@ -438,6 +438,44 @@ test_ondemand_one_more_when_none_free(void **state)
 	ps.waiting = true;
 	pool_decide(&ps, w, 2, 100 * S + 70 * MS, &d);
 	assert_int_equal(d.spawn, 1);
+}
+
+/* Workers serving many connections at once (event, thread, fork, threads):
+ * one with connections but room for more is a spare for the dynamic and
+ * ondemand rules, yet never stopped as idle, and still hang-checked. */
+static void
+test_busy_but_not_full(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	struct pool_worker w[2] = { running(1 * S, true, 3), running(1 * S, true, 5) };
+
+	(void)state;
+	w[0].full = w[1].full = false;
+	w[0].last_active_ns = w[1].last_active_ns = 1 * S;
+	w[0].heartbeat_ns = w[1].heartbeat_ns = 100 * S;
+	ondemand(&ps, 4);
+	ps.waiting = true;
+	pool_decide(&ps, w, 2, 100 * S, &d);
+	assert_int_equal(d.spawn, 0);			/* they can take the client */
+	ps.waiting = false;
+	pool_decide(&ps, w, 2, 100 * S, &d);
+	assert_int_equal(w[0].action, POOL_KEEP);	/* idle 99 s, but not idle */
+	assert_int_equal(w[1].action, POOL_KEEP);
+	w[0].full = w[1].full = true;
+	ps.waiting = true;
+	pool_decide(&ps, w, 2, 100 * S, &d);
+	assert_int_equal(d.spawn, 1);			/* both full: one more */
+
+	pool_init(&ps, 2, 30 * S);
+	pool_init_dynamic(&ps, 1, 1, 8);
+	w[0].full = w[1].full = false;
+	pool_decide(&ps, w, 2, 100 * S, &d);		/* two spares, max_spare 1 */
+	assert_int_equal(d.spawn, 0);
+	assert_true(w[0].action == POOL_STOP || w[1].action == POOL_STOP);
+	pool_decide(&ps, w, 2, 140 * S, &d);		/* busy: hang-checked as ever */
+	assert_int_equal(w[0].action, POOL_HUNG);
+	assert_int_equal(w[1].action, POOL_HUNG);
 }
 
 /* Idle longer than idle_timeout: stopped; busy or active lately: kept. */
@@ -469,7 +507,7 @@ test_ondemand_idle_workers_stop(void **state)
 	assert_int_equal(d.spawn, 0);
 	/* Back to none: the last one goes, and the pool watches again. */
 	ps.waiting = false;
-	w[1].busy = false;
+	w[1].busy = w[1].full = false;
 	w[0].stopping = true;
 	w[0].kill_at_ns = 130 * S;
 	pool_decide(&ps, w, 3, 106 * S, &d);
@@ -557,6 +595,7 @@ main(void)
 		cmocka_unit_test(test_ondemand_nothing_until_a_client),
 		cmocka_unit_test(test_ondemand_one_more_when_none_free),
 		cmocka_unit_test(test_ondemand_idle_workers_stop),
+		cmocka_unit_test(test_busy_but_not_full),
 		cmocka_unit_test(test_ondemand_backoff),
 		cmocka_unit_test(test_ondemand_never_spins),
 	};
