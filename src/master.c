@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,6 +85,7 @@ struct master {
 	struct master_child *kids;
 	size_t n_kids;
 	int sig_fd;
+	int wake_fd;			/* eventfd workers write when they start draining */
 	bool stopping;
 	bool waiting_ready;		/* READY=1 (and draining old workers) pending */
 	int64_t ready_since_ns;
@@ -111,6 +113,7 @@ master_spawn(struct master *m, size_t s, int64_t now)
 {
 	const struct config_service *svc = &m->cfg->services[s];
 	struct worker_args a = { .svc = svc, .master = getpid(), .ids = &m->ids,
+		.wake_fd = m->wake_fd,
 		.conns = &m->conns[s] };
 	struct master_child *k;
 	pid_t pid;
@@ -622,6 +625,7 @@ master_poll_set(const struct master *m, struct pollfd *p)
 	size_t n = 0;
 
 	p[n++] = (struct pollfd){ .fd = m->sig_fd, .events = POLLIN };
+	p[n++] = (struct pollfd){ .fd = m->wake_fd, .events = POLLIN };
 	for (size_t s = 0; s < m->cfg->n_services && !m->stopping; s++) {
 		size_t k;
 
@@ -637,12 +641,16 @@ master_poll_set(const struct master *m, struct pollfd *p)
 static void
 master_wait(struct master *m)
 {
-	struct pollfd *p = xcalloc(m->listeners.n + 1, sizeof(*p));
+	struct pollfd *p = xcalloc(m->listeners.n + 2, sizeof(*p));
 	size_t n = master_poll_set(m, p);
 	int64_t now = scoreboard_now();
+	uint64_t wakes;
 
 	if (poll(p, n, master_timeout_ms(m, now)) == -1 && errno != EINTR)
 		fatal(EXIT_OSERR, "poll: %s", strerror(errno));
+	if (p[1].revents != 0 && read(m->wake_fd, &wakes, sizeof(wakes)) == -1 &&
+	    errno != EAGAIN && errno != EINTR)
+		fatal(EXIT_OSERR, "eventfd read: %s", strerror(errno));
 	free(p);
 }
 
@@ -684,7 +692,8 @@ master_init(struct master *m, struct sockd_config *cfg, const char *path)
 	struct listen_set activated = { 0 };
 	int r = 0;
 
-	*m = (struct master){ .path = path, .cfg = cfg, .generation = 1, .sig_fd = -1 };
+	*m = (struct master){ .path = path, .cfg = cfg, .generation = 1, .sig_fd = -1,
+		.wake_fd = -1 };
 	if (priv_resolve(cfg->user, cfg->group, &m->ids) == -1)
 		return EXIT_CONFIG;
 	if (listen_activated(&activated) == -1 ||
@@ -697,6 +706,9 @@ master_init(struct master *m, struct sockd_config *cfg, const char *path)
 	m->sb = scoreboard_create(master_slots(cfg));
 	master_set_pools(m);
 	m->sig_fd = sig_open(master_sigset, ARRAY_SIZE(master_sigset));
+	m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->wake_fd == -1)
+		fatal(EXIT_OSERR, "eventfd: %s", strerror(errno));
 	m->watchdog_usec = notify_watchdog_usec();
 	m->waiting_ready = true;
 	m->ready_since_ns = scoreboard_now();
@@ -712,6 +724,8 @@ master_fini(struct master *m)
 	listen_set_close(&m->listeners);
 	scoreboard_destroy(m->sb);
 	sig_close(m->sig_fd);
+	if (m->wake_fd != -1)
+		close(m->wake_fd);
 	priv_ids_free(&m->ids);
 	if (m->conns != NULL)
 		scoreboard_counters_free(m->conns, m->cfg->n_services);

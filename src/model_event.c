@@ -121,7 +121,7 @@ event_drain(struct event *e)
 		close(e->lis[i].fd);
 	e->draining = true;
 	e->recheck_ns = 0;
-	event_state(e);
+	worker_draining(e->a);
 }
 
 static void

@@ -142,7 +142,7 @@ fork_drain(struct forker *f)
 	for (int i = 0; i < f->a->svc->max_children; i++)
 		if (f->kids[i] != 0 && kill(f->kids[i], SIGTERM) == -1 && errno != ESRCH)
 			log_warn("kill(%ld): %s", (long)f->kids[i], strerror(errno));
-	atomic_store(&f->a->slot->state, SLOT_DRAINING);
+	worker_draining(f->a);
 }
 
 static void

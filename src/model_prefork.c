@@ -73,7 +73,7 @@ prefork_drain(struct prefork *p)
 	for (size_t i = 0; i < p->a->n_fds; i++)
 		close(p->a->fds[i]);
 	p->closed = true;
-	atomic_store(&p->a->slot->state, SLOT_DRAINING);
+	worker_draining(p->a);
 }
 
 /* Read pending signals; what they ask for is noted in P. */
@@ -226,7 +226,7 @@ prefork_crew_stop(struct prefork_crew *crew)
 
 	if (atomic_exchange(&crew->stop, true))
 		return;
-	atomic_store(&crew->a->slot->state, SLOT_DRAINING);
+	worker_draining(crew->a);
 	while (write(crew->stop_fd, &one, sizeof(one)) == -1)
 		if (errno != EINTR)
 			fatal(EXIT_OSERR, "eventfd write: %s", strerror(errno));

@@ -157,7 +157,7 @@ thread_drain(struct threader *f)
 	thread_watch(f);	/* out of the epoll set before they are closed */
 	for (size_t i = 0; i < f->a->n_fds; i++)
 		close(f->a->fds[i]);
-	atomic_store(&f->a->slot->state, SLOT_DRAINING);
+	worker_draining(f->a);
 }
 
 static void

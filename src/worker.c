@@ -30,11 +30,11 @@ int_cmp(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-/* Close every descriptor above stderr except the listeners in FDS. */
+/* Close every descriptor above stderr except those in FDS. */
 static void
 worker_close_others(const int *fds, size_t n)
 {
-	int keep[WORKER_MAX_LISTENERS];
+	int keep[WORKER_MAX_LISTENERS + 1];
 	unsigned from = 3;
 
 	memcpy(keep, fds, n * sizeof(*fds));
@@ -63,10 +63,12 @@ worker_follow_master(pid_t master)
 noreturn void
 worker_main(const struct worker_args *a)
 {
-	int sig_fd;
+	int keep[WORKER_MAX_LISTENERS + 1], sig_fd;
 
 	worker_follow_master(a->master);
-	worker_close_others(a->fds, a->n_fds);	/* the master's signalfd too */
+	memcpy(keep, a->fds, a->n_fds * sizeof(*keep));
+	keep[a->n_fds] = a->wake_fd;
+	worker_close_others(keep, a->n_fds + 1);	/* the master's signalfd too */
 	/* The master's signal mask is inherited: no signal is lost in between. */
 	sig_fd = sig_open(worker_signals, sizeof(worker_signals) / sizeof(worker_signals[0]));
 	if (priv_drop(a->ids) == -1)
@@ -144,4 +146,19 @@ worker_conn_release(const struct worker_args *a)
 {
 	if (a->svc->max_connections != 0 && a->conns != NULL)
 		atomic_fetch_sub(a->conns, 1);
+}
+
+/*
+ * The worker is leaving on its own (recycling) or was told to: say so in
+ * its slot, and wake the master so that a replacement starts now rather
+ * than at its next tick (clients wait in the backlog meanwhile).
+ */
+void
+worker_draining(const struct worker_args *a)
+{
+	uint64_t one = 1;
+
+	atomic_store(&a->slot->state, SLOT_DRAINING);
+	if (write(a->wake_fd, &one, sizeof(one)) == -1 && errno != EAGAIN && errno != EINTR)
+		log_warn("%s: waking the master: %s", a->svc->name, strerror(errno));
 }

@@ -27,12 +27,14 @@ struct worker_args {
 	_Atomic uint32_t *conns;	/* the service's open connections, all workers
 					 * (shared memory), for limits.max_connections */
 	int max_requests;		/* recycle after this many connections; 0: never */
+	int wake_fd;			/* the master's eventfd: "look at the scoreboard" */
 	pid_t master;
 	const struct priv_ids *ids;
 };
 
 noreturn void worker_main(const struct worker_args *a);
 int worker_accept(const struct worker_args *a, int lfd, int flags, struct sockd_addr *peer_r);
+void worker_draining(const struct worker_args *a);
 bool worker_conn_reserve(const struct worker_args *a);
 void worker_conn_release(const struct worker_args *a);
 

@@ -649,6 +649,39 @@ test_max_requests(void **state)
 	daemon_free(d);
 }
 
+/* A worker that recycles while it still has a connection wakes the master,
+ * so its replacement starts at once, not at the master's next 1 s tick:
+ * ten rounds of it take well under the five seconds ticks would cost. */
+static void
+test_recycle_wakes_master(void **state)
+{
+	struct launch l = { .notify = true };
+	struct daemon *d;
+	long long t0;
+	int port, held[10];
+
+	(void)state;
+	l.conf = config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; model = \"event\"; workers = 1; max_requests = 2; } );\n");
+	d = daemon_launch(&l);
+	port = daemon_port(d, "echo", "127.0.0.1");
+	/* After READY=1 the master no longer polls every 20 ms for it. */
+	assert_true(daemon_wait_note(d, "READY=1", T_MS));
+	t0 = now_ms();
+	for (int i = 0; i < 10; i++) {
+		held[i] = tcp_connect("127.0.0.1", port);	/* keeps its worker draining */
+		echo_line(held[i], "held\n");
+		assert_true(answers(port));	/* the second: the worker recycles */
+	}
+	assert_true(answers(port));		/* served by the eleventh worker */
+	print_message("10 recycles with a connection held: %lld ms\n", now_ms() - t0);
+	assert_true(now_ms() - t0 < 3000);
+	for (int i = 0; i < 10; i++)
+		close(held[i]);
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
 /* A handler stuck in a message is killed by the heartbeat; the rest goes on. */
 static void
 test_hung_worker_killed(void **state)
@@ -1122,6 +1155,7 @@ main(void)
 		T(test_unix_socket_files),
 		T(test_privileged_port),
 		T(test_max_requests),
+		T(test_recycle_wakes_master),
 		T(test_hung_worker_killed),
 		T(test_idle_timeout),
 		T(test_dynamic_pool),
