@@ -297,7 +297,8 @@ master_observe(const struct master *m, struct master_child *k, int64_t now)
 	}
 	return (struct pool_worker){ .current = current,
 		.stopping = k->stopping, .kill_at_ns = k->kill_at_ns,
-		.busy = st == SLOT_BUSY, .draining = st == SLOT_DRAINING,
+		.busy = st == SLOT_BUSY || (st == SLOT_DRAINING && atomic_load(&k->slot->current) > 0),
+		.draining = st == SLOT_DRAINING,
 		.full = st == SLOT_BUSY && atomic_load(&k->slot->current) >= cap,
 		.heartbeat_ns = atomic_load(&k->slot->heartbeat_ns), .served = served,
 		.started_ns = k->started_ns, .last_active_ns = k->last_active_ns };

@@ -259,10 +259,10 @@ pool_decide(struct pool_state *ps, struct pool_worker *w, size_t n,
 			w[i].action = POOL_KILL;
 		else if (w[i].stopping)
 			wake_by(d, w[i].kill_at_ns);
+		else if (pool_hung(ps, &w[i], now_ns, d))	/* draining ones too */
+			w[i].action = POOL_HUNG;
 		else if (w[i].draining)
 			continue;	/* on its way out: a replacement may start */
-		else if (pool_hung(ps, &w[i], now_ns, d))
-			w[i].action = POOL_HUNG;
 		else if (w[i].current)
 			running++;
 	}

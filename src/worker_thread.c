@@ -17,13 +17,8 @@
  * only while all its threads are, so spare capacity is counted in whole
  * idle workers (min_spare idle workers are at least min_spare * threads
  * idle threads): more spare threads than Apache's worker MPM keeps, never
- * fewer.
- *
- * The pool does not watch draining workers, and a worker that recycles
- * (max_requests) drains on its own and is never killed for it. A thread
- * stuck while its worker drains would keep the process forever, so the
- * main thread itself ends the process once a busy thread has had no
- * heartbeat for timeouts.heartbeat.
+ * fewer. A draining worker keeps reporting, so the master's hung rule
+ * applies to it too (pool.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -35,7 +30,6 @@
 
 #define WORKER_THREAD_TICK_MS 1000
 #define WORKER_THREAD_STACK (512 * 1024)	/* a conn needs ~20 KiB; the rest is margin */
-#define WORKER_THREAD_EXIT_STUCK 70		/* EX_SOFTWARE */
 
 /* Attributes for every serving thread: joinable, with a modest stack so
  * that hundreds of threads do not reserve 8 MiB of address space each. */
@@ -87,17 +81,6 @@ worker_thread_serve(const struct worker_args *a, struct worker_thread *t, int fd
 	atomic_store(&t->busy, false);
 }
 
-/* A draining worker with a thread stuck this long ends itself (see above). */
-static void
-worker_thread_stuck(const struct worker_args *a, int64_t oldest, int64_t now)
-{
-	if (a->svc->heartbeat_ms == 0 || now - oldest < (int64_t)a->svc->heartbeat_ms * 1000000)
-		return;
-	log_err("%s: draining worker has a thread with no heartbeat for %lld ms; exiting",
-	    a->svc->name, (long long)((now - oldest) / 1000000));
-	_exit(WORKER_THREAD_EXIT_STUCK);
-}
-
 /* The main thread, every tick: the N threads in T summed up in the slot. */
 void
 worker_thread_report(const struct worker_args *a, struct worker_thread *t, size_t n,
@@ -118,6 +101,4 @@ worker_thread_report(const struct worker_args *a, struct worker_thread *t, size_
 	atomic_store(&a->slot->heartbeat_ns, oldest);
 	/* DRAINING again, in case a thread started the drain after we looked. */
 	atomic_store(&a->slot->state, draining ? SLOT_DRAINING : busy ? SLOT_BUSY : SLOT_IDLE);
-	if (draining)
-		worker_thread_stuck(a, oldest, now);
 }

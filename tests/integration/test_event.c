@@ -338,6 +338,36 @@ test_hung_handler(void **state)
 	stop(d);
 }
 
+/* A handler that hangs while its worker drains (recycling, connections
+ * still open) is caught by the heartbeat all the same. */
+static void
+test_hung_while_draining(void **state)
+{
+	struct launch l = { .binary = getenv("SOCKD_TEST") };
+	struct daemon *d;
+	int port, fd, other;
+
+	(void)state;
+	l.conf = config("services = ( { name = \"echo\"; handler = \"hang\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; model = \"event\"; workers = 1; max_requests = 2;"
+	    " timeouts = { heartbeat = 1; }; } );\n");
+	d = daemon_launch(&l);
+	port = daemon_port(d, "echo", "127.0.0.1");
+	assert_true(daemon_wait_log(d, STARTED, T_MS));
+	other = tcp_connect("127.0.0.1", port);
+	echo_line(other, "one\n");
+	fd = tcp_connect("127.0.0.1", port);
+	echo_line(fd, "two\n");		/* the second: the worker recycles */
+	assert_true(daemon_wait_log(d, "worker recycles after 2 connections", T_MS));
+	assert_int_equal(send_all(fd, "hang\n", 5), 0);
+	assert_true(daemon_wait_log(d, "hung: busy with no heartbeat", T_MS));
+	assert_true(recv_eof(other, T_MS));
+	close(fd);
+	close(other);
+	assert_true(answers(port));
+	stop(d);
+}
+
 /* max_connections = 3 over two workers: a fourth client waits in the
  * backlog until one of the three leaves. */
 static void
@@ -430,6 +460,7 @@ main(void)
 		T(test_max_output),
 		T(test_idle_timeout),
 		T(test_hung_handler),
+		T(test_hung_while_draining),
 		T(test_max_connections),
 		T(test_max_requests),
 		T(test_sigterm_drains),

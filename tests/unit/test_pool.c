@@ -234,21 +234,32 @@ test_crash_loop_stays_small(void **state)
 	assert_in_range(forks, 8, 20);
 }
 
-/* A worker recycling itself is on its way out: replace it now, never kill it. */
+/* A worker recycling itself is on its way out: replace it now, never stop
+ * it; but one whose connections stopped its heartbeat is hung all the same. */
 static void
 test_draining_worker(void **state)
 {
 	struct pool_state ps;
 	struct pool_decision d;
-	struct pool_worker w[2] = { running(1 * S, false, 5), running(1 * S, true, 100) };
+	struct pool_worker w[2] = { running(1 * S, false, 5), running(1 * S, false, 100) };
 
 	(void)state;
 	pool_init(&ps, 2, 30 * S);
 	w[1].draining = true;
-	w[1].heartbeat_ns = 1 * S;			/* stale: still not "hung" */
+	w[1].heartbeat_ns = 1 * S;			/* stale, but no connection left */
 	pool_decide(&ps, w, 2, 100 * S, &d);
 	assert_int_equal(d.spawn, 1);
 	assert_int_equal(w[1].action, POOL_KEEP);
+	w[1].busy = true;				/* still serving, fresh heartbeat */
+	w[1].heartbeat_ns = 99 * S;
+	pool_decide(&ps, w, 2, 100 * S, &d);
+	assert_int_equal(d.spawn, 1);
+	assert_int_equal(w[1].action, POOL_KEEP);
+	assert_int_equal(d.wake_ns, 129 * S);		/* when it would be hung */
+	w[1].heartbeat_ns = 60 * S;			/* a handler stuck while draining */
+	pool_decide(&ps, w, 2, 100 * S, &d);
+	assert_int_equal(w[1].action, POOL_HUNG);
+	assert_int_equal(d.spawn, 1);
 }
 
 static void
