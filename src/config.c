@@ -25,11 +25,11 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_priv.h"
 #include "log.h"
 #include "util.h"
 
 #define PATH_TEXT_MAX 256
-#define VALUE_TEXT_MAX 48
 
 #define DEFAULT_WORKERS 4
 #define DEFAULT_THREADS 1
@@ -43,13 +43,10 @@
 #define DEFAULT_MAX_THREADS 256
 #define DEFAULT_MAX_OUTPUT (1024 * 1024)
 #define DEFAULT_POOL_IDLE_MS 10000
+#define DEFAULT_MAX_HEADER_BYTES 8192
+#define DEFAULT_MAX_REQUEST_LINE 8192
 #define REPLY_MAX 4096
 
-struct config_ctx {
-	const char *file;		/* name for messages when libconfig has none */
-	const char *include_dir;	/* where @include names are relative to */
-	struct config_errors *errs;
-};
 
 /* A value of an enumerated setting; "available" is false for values that are
  * designed (and documented as coming) but not implemented yet. */
@@ -63,9 +60,9 @@ static const struct config_choice handler_choices[] = {
 	{ "echo", HANDLER_ECHO, true },
 	{ "discard", HANDLER_DISCARD, true },
 	{ "ack", HANDLER_ACK, true },
-	{ "http", HANDLER_HTTP, false },
-	{ "exec", HANDLER_EXEC, false },
-	{ "module", HANDLER_MODULE, false },
+	{ "http", HANDLER_HTTP, true },
+	{ "exec", HANDLER_EXEC, true },
+	{ "module", HANDLER_MODULE, true },
 #ifdef SOCKD_TEST_HANDLERS
 	{ "crash", HANDLER_TEST_CRASH, true },
 	{ "hang", HANDLER_TEST_HANG, true },
@@ -111,13 +108,14 @@ static const char *const global_settings[] = {
 static const char *const service_settings[] = {
 	"name", "listen", "handler", "framing", "model", "workers", "threads",
 	"backlog", "limits", "timeouts", "reply", "unix", "max_requests",
-	"max_requests_jitter", "pool", "max_children", "max_threads", NULL,
+	"max_requests_jitter", "pool", "max_children", "max_threads", "http", "exec",
+	"module", NULL,
 };
 static const char *const limits_settings[] = { "max_message", "max_connections",
-	"max_output", NULL };
+	"max_output", "max_header_bytes", "max_request_line", NULL };
 static const char *const limits_reserved[] = { "per_ip", NULL };
-static const char *const timeouts_settings[] = { "graceful", "idle", "heartbeat", NULL };
-static const char *const timeouts_reserved[] = { "exec", NULL };
+static const char *const timeouts_settings[] = { "graceful", "idle", "heartbeat", "exec",
+	NULL };
 static const char *const unix_settings[] = { "mode", "owner", "group", NULL };
 static const char *const pool_settings[] = { "mode", "min_spare", "max_spare", "max_workers",
 	"idle_timeout", NULL };
@@ -196,11 +194,7 @@ config_path(const config_setting_t *s, char *buf, size_t size)
 		snprintf(buf + n, size - n, "%s[%d]", n ? "." : "", config_setting_index(s));
 }
 
-static void
-config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
+void
 config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 {
 	const char *inc = config_setting_source_file(s);	/* NULL: the main file */
@@ -226,7 +220,7 @@ config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt,
 }
 
 /* The "(got ...)" part of a message: what the file actually says. */
-static void
+void
 config_value_text(const config_setting_t *s, char *buf, size_t size)
 {
 	const char *str;
@@ -268,10 +262,12 @@ name_in(const char *name, const char *const *names)
 	return false;
 }
 
-static void
+void
 config_check_members(struct config_ctx *ctx, const config_setting_t *group,
     const char *const *known, const char *const *reserved)
 {
+	if (known == NULL)
+		return;		/* any name goes: env = { ... }, a module's config */
 	for (int i = 0; i < config_setting_length(group); i++) {
 		config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
 		const char *name = config_setting_name(m);
@@ -286,7 +282,7 @@ config_check_members(struct config_ctx *ctx, const config_setting_t *group,
 }
 
 /* 1 and *out_r set: present and valid; 0: absent; -1: present, invalid. */
-static int
+int
 config_get_int(struct config_ctx *ctx, const config_setting_t *group,
     const char *name, long long min, long long max, int *out_r)
 {
@@ -309,7 +305,7 @@ config_get_int(struct config_ctx *ctx, const config_setting_t *group,
 	return -1;
 }
 
-static int
+int
 config_get_string(struct config_ctx *ctx, const config_setting_t *group,
     const char *name, const char **out_r)
 {
@@ -328,7 +324,7 @@ config_get_string(struct config_ctx *ctx, const config_setting_t *group,
 }
 
 /* A duration in seconds, integer or decimal, stored as milliseconds. */
-static int
+int
 config_get_seconds(struct config_ctx *ctx, const config_setting_t *group,
     const char *name, int max_s, int *ms_r)
 {
@@ -352,7 +348,7 @@ config_get_seconds(struct config_ctx *ctx, const config_setting_t *group,
 }
 
 /* A sub-group such as limits = { ... }: checked for unknown members. */
-static config_setting_t *
+config_setting_t *
 config_get_group(struct config_ctx *ctx, const config_setting_t *parent,
     const char *name, const char *const *known, const char *const *reserved)
 {
@@ -605,20 +601,22 @@ config_parse_limits(struct config_ctx *ctx, const config_setting_t *group,
 	config_get_int(ctx, g, "max_message", 1, 16 * 1024 * 1024, &svc->max_message);
 	config_get_int(ctx, g, "max_connections", 0, 1 << 20, &svc->max_connections);
 	config_get_int(ctx, g, "max_output", 1024, 256 * 1024 * 1024, &svc->max_output);
+	config_get_int(ctx, g, "max_header_bytes", 256, 1024 * 1024, &svc->max_header_bytes);
+	config_get_int(ctx, g, "max_request_line", 64, 1024 * 1024, &svc->max_request_line);
 }
 
 static void
 config_parse_timeouts(struct config_ctx *ctx, const config_setting_t *group,
     struct config_service *svc)
 {
-	config_setting_t *g = config_get_group(ctx, group, "timeouts", timeouts_settings,
-	    timeouts_reserved);
+	config_setting_t *g = config_get_group(ctx, group, "timeouts", timeouts_settings, none);
 
 	if (g == NULL)
 		return;
 	config_get_seconds(ctx, g, "graceful", 3600, &svc->graceful_ms);
 	config_get_seconds(ctx, g, "idle", 86400, &svc->idle_ms);
 	config_get_seconds(ctx, g, "heartbeat", 86400, &svc->heartbeat_ms);
+	config_get_seconds(ctx, g, "exec", 86400, &svc->exec_timeout_ms);
 }
 
 /* The dynamic pool's numbers, with defaults that fit the given ones. */
@@ -695,9 +693,9 @@ config_parse_model(struct config_ctx *ctx, const config_setting_t *group,
     struct config_service *svc)
 {
 	if (config_get_int(ctx, group, "max_children", 1, 65535, &svc->max_children) == 1 &&
-	    svc->model != MODEL_FORK)
+	    svc->model != MODEL_FORK && svc->handler != HANDLER_EXEC)
 		config_error(ctx, config_setting_get_member(group, "max_children"),
-		    "only used with model = \"fork\"");
+		    "only used with model = \"fork\" or handler = \"exec\"");
 	if (config_get_int(ctx, group, "max_threads", 1, 65535, &svc->max_threads) == 1 &&
 	    svc->model != MODEL_THREAD)
 		config_error(ctx, config_setting_get_member(group, "max_threads"),
@@ -806,6 +804,8 @@ config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
 	svc->max_output = DEFAULT_MAX_OUTPUT;
 	svc->pool_idle_ms = DEFAULT_POOL_IDLE_MS;
 	svc->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+	svc->max_header_bytes = DEFAULT_MAX_HEADER_BYTES;
+	svc->max_request_line = DEFAULT_MAX_REQUEST_LINE;
 	svc->unix_mode = -1;
 	svc->unix_uid = -1;
 	svc->unix_gid = -1;
@@ -830,6 +830,7 @@ config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
 	config_parse_pool(ctx, group, svc);
 	config_parse_model(ctx, group, svc);
 	config_parse_reply(ctx, group, svc);
+	config_parse_handler(ctx, group, svc);
 	config_parse_unix(ctx, group, svc);
 }
 
@@ -1014,6 +1015,7 @@ config_free(struct sockd_config *cfg)
 		free(svc->listen);
 		free(svc->name);
 		free(svc->reply);
+		config_handler_free(svc);
 	}
 	free(cfg->services);
 	free(cfg->user);

@@ -58,6 +58,24 @@ struct config_service {
 	int max_threads;		/* model "thread": connections at once per worker */
 	int max_requests_jitter;	/* plus 0..jitter, per worker */
 	char *reply;			/* handler "ack" */
+	int max_header_bytes;		/* limits.max_header_bytes (http) */
+	int max_request_line;		/* limits.max_request_line (http) */
+	/* handler "http": a fixed response, or files from root */
+	int http_status;
+	char *http_content_type;
+	char *http_body;		/* NULL when serving root */
+	size_t http_body_len;
+	char *http_root;		/* NULL for the fixed response */
+	char *http_index;
+	char *http_access_log;		/* a file, or NULL: none */
+	/* handler "exec" */
+	char **exec_argv;		/* NULL-terminated */
+	char **exec_env;		/* "NAME=value", NULL-terminated */
+	int exec_timeout_ms;		/* timeouts.exec; 0: none */
+	/* handler "module" */
+	char *module_path;
+	char **module_keys;		/* its config group, flattened: name and */
+	char **module_values;		/* value as text, NULL-terminated */
 	int unix_mode;			/* -1: as umask leaves it */
 	long unix_uid;			/* -1: unchanged */
 	long unix_gid;			/* -1: unchanged */

@@ -88,7 +88,7 @@ conn_init(struct conn *c, int fd, const struct sockd_addr *peer,
 
 	*c = (struct conn){ .fd = fd, .svc = svc, .slot = slot,
 		.heartbeat = slot != NULL ? &slot->heartbeat_ns : NULL,
-		.handler = handler_get(svc->handler), .buffered = buffered };
+		.handler = handler_get(svc), .buffered = buffered };
 	if (peer != NULL)
 		c->peer = *peer;	/* from accept4: no getpeername */
 	else if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)

@@ -28,6 +28,7 @@ struct conn {
 	bool closing;			/* conn_close() was called, or the peer went away */
 	const struct config_service *svc;
 	const struct handler *handler;
+	void *data;			/* the handler's, per connection */
 	struct scoreboard_slot *slot;	/* counters; NULL in tests */
 	_Atomic int64_t *heartbeat;	/* refreshed while waiting; the slot's, or
 					 * a thread's own (models with threads) */

@@ -6,9 +6,9 @@
 #include "handler.h"
 
 const struct handler *
-handler_get(enum config_handler kind)
+handler_get(const struct config_service *svc)
 {
-	switch (kind) {
+	switch (svc->handler) {
 	case HANDLER_ECHO:
 		return &handler_echo;
 	case HANDLER_DISCARD:

@@ -12,8 +12,16 @@
 
 struct conn;
 
+/*
+ * A worker serves one service, so a handler's per-service state lives in
+ * the handler's own file; start() sets it up once per worker process,
+ * before the worker gives up root (so it may open files root can), and
+ * returns -1 after logging why the worker cannot serve. Per-connection
+ * state goes in conn->data (open() sets it, close() frees it).
+ */
 struct handler {
 	const char *name;
+	int (*start)(const struct config_service *svc);	/* may be NULL */
 	void (*open)(struct conn *c);			/* may be NULL */
 	void (*message)(struct conn *c, const char *data, size_t len);
 	void (*close)(struct conn *c);			/* may be NULL */
@@ -22,6 +30,7 @@ struct handler {
 extern const struct handler handler_echo, handler_discard, handler_ack, handler_crash,
     handler_hang;
 
-const struct handler *handler_get(enum config_handler kind);
+/* The handler of SVC; NULL if this build has none for it. */
+const struct handler *handler_get(const struct config_service *svc);
 
 #endif

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "handler.h"
 #include "log.h"
 #include "model.h"
 #include "sig.h"
@@ -60,6 +61,19 @@ worker_follow_master(pid_t master)
 		_exit(0);	/* the master died before we could ask to follow it */
 }
 
+/* The handler's per-worker setup, still as root if sockd was started so. */
+static void
+worker_start_handler(const struct config_service *svc)
+{
+	const struct handler *h = handler_get(svc);
+
+	if (h == NULL)
+		fatal(EXIT_CONFIG, "%s: handler \"%s\" is not in this build", svc->name,
+		    config_handler_name(svc->handler));
+	if (h->start != NULL && h->start(svc) == -1)
+		exit(EXIT_CONFIG);
+}
+
 noreturn void
 worker_main(const struct worker_args *a)
 {
@@ -71,6 +85,7 @@ worker_main(const struct worker_args *a)
 	worker_close_others(keep, a->n_fds + 1);	/* the master's signalfd too */
 	/* The master's signal mask is inherited: no signal is lost in between. */
 	sig_fd = sig_open(worker_signals, sizeof(worker_signals) / sizeof(worker_signals[0]));
+	worker_start_handler(a->svc);
 	if (priv_drop(a->ids) == -1)
 		exit(EXIT_OSERR);
 	worker_follow_master(a->master);

@@ -218,9 +218,6 @@ test_enums(void **state)
 	expect_errors(SVC(ECHO " model = \"events\";"),
 	    "test.conf:1: services.[0].model: must be one of \"prefork\", \"event\", \"fork\", \"thread\" (got \"events\")",
 	    NULL);
-	expect_errors(SVC("name = \"h\"; listen = \"127.0.0.1:80\"; handler = \"http\";"),
-	    "test.conf:1: services.[0].handler: \"http\" is not available in this version of sockd (available: \"echo\", \"discard\", \"ack\")",
-	    NULL);
 	expect_errors(SVC("name = \"h\"; listen = \"127.0.0.1:80\"; handler = \"ECHO\";"),
 	    "test.conf:1: services.[0].handler: must be one of \"echo\", \"discard\", \"ack\", \"http\", \"exec\", \"module\" (got \"ECHO\")",
 	    NULL);
@@ -513,7 +510,7 @@ test_limits_and_timeouts(void **state)
 	config_free(cfg);
 	expect_errors("services = ( {\n" ECHO "\n"
 	    " limits = { max_message = 0; max_connections = -1; per_ip = 1; mtu = 1; max_output = 10; };\n"
-	    " timeouts = { graceful = -1; exec = 5; idle = 90000; };\n"
+	    " timeouts = { graceful = -1; exec = -5; idle = 90000; };\n"
 	    " max_requests_jitter = 5; max_requests = -1;\n"
 	    "} );\n",
 	    "test.conf:3: services.[0].limits.per_ip: setting not supported by this version of sockd",
@@ -521,9 +518,9 @@ test_limits_and_timeouts(void **state)
 	    "test.conf:3: services.[0].limits.max_message: must be an integer between 1 and 16777216 (got 0)",
 	    "test.conf:3: services.[0].limits.max_connections: must be an integer between 0 and 1048576 (got -1)",
 	    "test.conf:3: services.[0].limits.max_output: must be an integer between 1024 and 268435456 (got 10)",
-	    "test.conf:4: services.[0].timeouts.exec: setting not supported by this version of sockd",
 	    "test.conf:4: services.[0].timeouts.graceful: must be a number of seconds from 0 to 3600 (got -1)",
 	    "test.conf:4: services.[0].timeouts.idle: must be a number of seconds from 0 to 86400 (got 90000)",
+	    "test.conf:4: services.[0].timeouts.exec: must be a number of seconds from 0 to 86400 (got -5)",
 	    "test.conf:5: services.[0].max_requests: must be an integer between 0 and 2147483647 (got -1)",
 	    "test.conf:5: services.[0].max_requests_jitter: needs max_requests",
 	    NULL);
@@ -570,7 +567,7 @@ test_fork_model(void **state)
 	assert_int_equal(cfg->services[0].max_children, 3);
 	config_free(cfg);
 	expect_errors(SVC(ECHO " max_children = 3;"),
-	    "test.conf:1: services.[0].max_children: only used with model = \"fork\"", NULL);
+	    "test.conf:1: services.[0].max_children: only used with model = \"fork\" or handler = \"exec\"", NULL);
 	expect_errors(SVC(ECHO " model = \"fork\"; max_children = 0;"),
 	    "test.conf:1: services.[0].max_children: must be an integer between 1 and 65535 (got 0)", NULL);
 }
@@ -650,6 +647,102 @@ test_models(void **state)
 	    "test.conf:1: services.[0].max_threads: must be an integer between 1 and 65535 (got 0)", NULL);
 }
 
+#define HTTP "name = \"h\"; listen = \"127.0.0.1:80\"; handler = \"http\";"
+
+static void
+test_http_settings(void **state)
+{
+	struct sockd_config *cfg;
+
+	(void)state;
+	cfg = load_ok(SVC(HTTP));
+	assert_int_equal(cfg->services[0].http_status, 200);
+	assert_string_equal(cfg->services[0].http_body, "Hello world!\n");
+	assert_int_equal(cfg->services[0].http_body_len, 13);
+	assert_string_equal(cfg->services[0].http_content_type, "text/plain; charset=utf-8");
+	assert_null(cfg->services[0].http_root);
+	assert_int_equal(cfg->services[0].max_header_bytes, 8192);
+	config_free(cfg);
+	cfg = load_ok(SVC(HTTP " http = { status = 404; body = \"no\"; content_type = \"text/html\";"
+	    " access_log = \"/var/log/sockd/h.log\"; }; limits = { max_header_bytes = 1024; };"));
+	assert_int_equal(cfg->services[0].http_status, 404);
+	assert_string_equal(cfg->services[0].http_body, "no");
+	assert_string_equal(cfg->services[0].http_access_log, "/var/log/sockd/h.log");
+	assert_int_equal(cfg->services[0].max_header_bytes, 1024);
+	config_free(cfg);
+	cfg = load_ok(SVC(HTTP " http = { root = \"/\"; };"));
+	assert_string_equal(cfg->services[0].http_root, "/");
+	assert_string_equal(cfg->services[0].http_index, "index.html");
+	assert_null(cfg->services[0].http_body);
+	config_free(cfg);
+	expect_errors(SVC(HTTP " http = { root = \"/nonexistent\"; };"),
+	    "test.conf:1: services.[0].http.root: not a directory: \"/nonexistent\"", NULL);
+	expect_errors(SVC(HTTP " http = { root = \"/\"; body = \"x\"; index = \"../x\"; };"),
+	    "test.conf:1: services.[0].http.index: must be a file name, without '/' or a leading '.' (got \"../x\")",
+	    "test.conf:1: services.[0].http.body: a fixed response and root exclude each other", NULL);
+	expect_errors(SVC(HTTP " http = { root = \"srv\"; status = 99; };"),
+	    "test.conf:1: services.[0].http.root: must be an absolute path (got \"srv\")", NULL);
+	expect_errors(SVC(HTTP " http = { status = 99; index = \"a\"; port = 1; };"),
+	    "test.conf:1: services.[0].http.port: unknown setting",
+	    "test.conf:1: services.[0].http.status: must be an integer between 200 and 599 (got 99)",
+	    "test.conf:1: services.[0].http.index: only used with root", NULL);
+	expect_errors(SVC(ECHO " http = { };"),
+	    "test.conf:1: services.[0].http: only used with handler = \"http\"", NULL);
+}
+
+#define EXEC "name = \"x\"; listen = \"127.0.0.1:80\"; handler = \"exec\";"
+
+static void
+test_exec_settings(void **state)
+{
+	struct sockd_config *cfg;
+
+	(void)state;
+	cfg = load_ok(SVC(EXEC " exec = { argv = [ \"/bin/cat\", \"-u\" ]; env = { TZ = \"UTC\"; };"
+	    " }; timeouts = { exec = 2.5; }; max_children = 7;"));
+	assert_string_equal(cfg->services[0].exec_argv[0], "/bin/cat");
+	assert_string_equal(cfg->services[0].exec_argv[1], "-u");
+	assert_null(cfg->services[0].exec_argv[2]);
+	assert_string_equal(cfg->services[0].exec_env[0], "TZ=UTC");
+	assert_null(cfg->services[0].exec_env[1]);
+	assert_int_equal(cfg->services[0].exec_timeout_ms, 2500);
+	assert_int_equal(cfg->services[0].max_children, 7);
+	config_free(cfg);
+	expect_errors(SVC(EXEC), "test.conf:1: services.[0]: missing required setting \"exec\"", NULL);
+	expect_errors(SVC(EXEC " exec = { env = { }; };"),
+	    "test.conf:1: services.[0].exec: missing required setting \"argv\"", NULL);
+	expect_errors(SVC(EXEC " exec = { argv = [ \"cat\" ]; };"),
+	    "test.conf:1: services.[0].exec.argv.[0]: the program must be an absolute path (got \"cat\")",
+	    NULL);
+	expect_errors(SVC(EXEC " exec = { argv = [ \"/nonexistent\" ]; };"),
+	    "test.conf:1: services.[0].exec.argv.[0]: not an executable file: \"/nonexistent\"", NULL);
+	expect_errors(SVC(EXEC " exec = { argv = [ ]; };"),
+	    "test.conf:1: services.[0].exec.argv: must be a non-empty list of strings (got a list)", NULL);
+	expect_errors(SVC(EXEC " exec = { argv = [ \"/bin/cat\" ]; env = { A = 1; }; };"),
+	    "test.conf:1: services.[0].exec.env.A: must be a string (got 1)", NULL);
+}
+
+static void
+test_module_settings(void **state)
+{
+	struct sockd_config *cfg;
+
+	(void)state;
+	cfg = load_ok(SVC("name = \"m\"; listen = \"127.0.0.1:80\"; handler = \"module\";"
+	    " module = { path = \"/usr/lib/x.so\"; config = { greeting = \"hi\"; times = 3; }; };"));
+	assert_string_equal(cfg->services[0].module_path, "/usr/lib/x.so");
+	assert_string_equal(cfg->services[0].module_keys[0], "greeting");
+	assert_string_equal(cfg->services[0].module_values[0], "hi");
+	assert_string_equal(cfg->services[0].module_keys[1], "times");
+	assert_string_equal(cfg->services[0].module_values[1], "3");
+	assert_null(cfg->services[0].module_keys[2]);
+	config_free(cfg);
+	expect_errors(SVC("name = \"m\"; listen = \"127.0.0.1:80\"; handler = \"module\";"
+	    " module = { path = \"x.so\"; config = { g = { }; }; };"),
+	    "test.conf:1: services.[0].module.path: must be an absolute path (got \"x.so\")",
+	    "test.conf:1: services.[0].module.config.g: must be a string, number or boolean", NULL);
+}
+
 static void
 test_listen_count(void **state)
 {
@@ -692,6 +785,9 @@ main(void)
 		cmocka_unit_test(test_pool_modes),
 		cmocka_unit_test(test_fork_model),
 		cmocka_unit_test(test_models),
+		cmocka_unit_test(test_http_settings),
+		cmocka_unit_test(test_exec_settings),
+		cmocka_unit_test(test_module_settings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
