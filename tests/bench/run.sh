@@ -148,6 +148,24 @@ mem_watch() {
 	[ "$seconds" = 1 ] && { sleep 0.5; mem_sample "$root" >> "$out"; }
 }
 
+# CPU time (utime + stime, the process's reaped children included) of the
+# tree, in clock ticks: the server's own cost, whatever the load client costs.
+cpu_ticks() {
+	local total=0 p f
+
+	for p in $(tree_pids "$1"); do
+		{ read -r -a f < "/proc/$p/stat"; } 2>/dev/null || continue
+		total=$((total + f[13] + f[14] + f[15] + f[16]))
+	done
+	echo "$total"
+}
+
+# Microseconds of server CPU per request, from ticks before and after.
+cpu_per_req() {
+	awk -v t0="$1" -v t1="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		if (n + 0 == 0) print "-"; else printf "%.1f\n", (t1 - t0) / hz * 1e6 / n }'
+}
+
 mem_max() {
 	sort -k1,1n "$1" | tail -n 1 | awk '{
 		if (NF < 4) { print "?\t?\t?\t?"; exit }
@@ -189,12 +207,17 @@ kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<< " $2"; }
 echo_measure() {
 	local server=$1 model=$2 config=$3 pid=$4 port=$5 mode=$6 conns=$7 out
 
+	local t0 t1
+
 	mem_watch "$pid" "$tmp/mem" & local watcher=$!
+	t0=$(cpu_ticks "$pid")
 	out=$("$loadgen" -p "$port" -c "$conns" -d "$seconds" -m "$mode" -s "$size" -o)
+	t1=$(cpu_ticks "$pid")
 	wait "$watcher"
 	add_row "$server" "$model" "$config" "$mode" "$conns" "$(kv rps "$out")" \
 	    "$(kv p50_us "$out")" "$(kv p99_us "$out")" \
-	    "$(( $(kv errors "$out") + $(kv timeouts "$out") ))" "$(mem_max "$tmp/mem")"
+	    "$(( $(kv errors "$out") + $(kv timeouts "$out") ))" "$(mem_max "$tmp/mem")" \
+	    "$(cpu_per_req "$t0" "$t1" "$(kv requests "$out")")"
 }
 
 # One message answered within a second, or the server is not serving.
@@ -207,7 +230,7 @@ echo_probe() {
 
 na_rows() {
 	for mode in persist close; do
-		add_row "$1" "$2" "$3" "$mode" "$4" n/a n/a n/a n/a n/a n/a n/a n/a
+		add_row "$1" "$2" "$3" "$mode" "$4" n/a n/a n/a n/a n/a n/a n/a n/a n/a
 	done
 }
 
@@ -299,18 +322,22 @@ wrk_us() {
 http_measure() {
 	local server=$1 config=$2 pid=$3 port=$4 mode=$5 conns=$6 out hdr=()
 
+	local t0 t1 rps
+
 	[ "$mode" = close ] && hdr=(-H "Connection: close")
 	mem_watch "$pid" "$tmp/mem" & local watcher=$!
+	t0=$(cpu_ticks "$pid")
 	out=$(timeout $((seconds + 15)) wrk -t 1 -c "$conns" -d "${seconds}s" --timeout 2s \
 	    --latency "${hdr[@]}" "http://127.0.0.1:$port/hello.txt" 2>&1)
+	t1=$(cpu_ticks "$pid")
 	wait "$watcher"
-	add_row "$server" http "$config" "$mode" "$conns" \
-	    "$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<< "$out")" \
+	rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<< "$out")
+	add_row "$server" http "$config" "$mode" "$conns" "$rps" \
 	    "$(wrk_us "$(awk '$1 == "50%" { print $2 }' <<< "$out")")" \
 	    "$(wrk_us "$(awk '$1 == "99%" { print $2 }' <<< "$out")")" \
 	    "$(awk '/Socket errors:/ { gsub(",", ""); e += $4 + $6 + $8 + $10 }
 		/Non-2xx/ { e += $NF } END { print e + 0 }' <<< "$out")" \
-	    "$(mem_max "$tmp/mem")"
+	    "$(mem_max "$tmp/mem")" "$(cpu_per_req "$t0" "$t1" "$((${rps:-0} * seconds))")"
 }
 
 # nginx: 2 workers, a fixed 13-byte answer, all paths in our temp dir.
@@ -468,28 +495,31 @@ print_table() {
 		$1 == "epoll_echo" { base[$4 "/" $5] = $6 }
 		{ row[NR] = $0 }
 		END {
-			print "| server | model | config | mode | conns | req/s | p50 us | p99 us | errors | RSS MiB | PSS MiB | procs | threads | vs epoll |"
-			print "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+			print "| server | model | config | mode | conns | req/s | p50 us | p99 us | errors | RSS MiB | PSS MiB | procs | threads | CPU us/req | vs epoll |"
+			print "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 			for (i = 1; i <= NR; i++) {
 				split(row[i], f, "\t")
 				b = base[f[4] "/" f[5]]
 				ratio = (f[2] == "http" || f[6] !~ /^[0-9]+$/ || b + 0 == 0) ? "" : sprintf("%.2f", f[6] / b)
-				printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", \
-				    f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[13], ratio
+				printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", \
+				    f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[13], \
+				    (f[14] == "" ? "-" : f[14]), ratio
 			}
 		}' "$rows"
 }
 
 print_event_ratio() {
 	awk -F '\t' '
-		$1 == "epoll_echo" { base[$4 " " $5] = $6 }
-		$1 == "sockd" && $2 == "event" { ev[$4 " " $5] = $6 }
+		$1 == "epoll_echo" { base[$4 " " $5] = $6; bcpu[$4 " " $5] = $14 }
+		$1 == "sockd" && $2 == "event" { ev[$4 " " $5] = $6; ecpu[$4 " " $5] = $14 }
 		END {
 			for (k in base) {
 				r = (k in ev && ev[k] != "n/a" && base[k] > 0) ? sprintf("%.2f", ev[k] / base[k]) : "n/a"
-				printf "event / epoll_echo req/s, %s conns: %s\n", k, r
+				c = (k in ecpu && ecpu[k] + 0 > 0 && bcpu[k] + 0 > 0) ? \
+				    sprintf("%.2f", bcpu[k] / ecpu[k]) : "n/a"
+				printf "event / epoll_echo, %s conns: req/s %s, requests per CPU second %s\n", k, r, c
 			}
-		}' "$rows" | sort -k6,6 -k7n
+		}' "$rows" | sort
 }
 
 # ---- main --------------------------------------------------------------
