@@ -145,16 +145,10 @@ prefork_pause(struct prefork *p, int ep)
 {
 	struct epoll_event ev;
 
-	for (size_t i = 0; i < p->a->n_fds; i++)
-		if (epoll_ctl(ep, EPOLL_CTL_DEL, p->a->fds[i], NULL) == -1)
-			fatal(EXIT_OSERR, "epoll_ctl: %s", strerror(errno));
+	worker_watch(p->a, ep, false);
 	if (epoll_wait(ep, &ev, 1, WORKER_LIMIT_PAUSE_MS) == -1 && errno != EINTR)
 		fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
-	for (size_t i = 0; i < p->a->n_fds; i++) {
-		ev = (struct epoll_event){ .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = p->a->fds[i] };
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, p->a->fds[i], &ev) == -1)
-			fatal(EXIT_OSERR, "epoll_ctl: %s", strerror(errno));
-	}
+	worker_watch(p->a, ep, true);
 	p->limited = false;
 }
 
@@ -168,11 +162,7 @@ prefork_epoll(const struct worker_args *a, int wake_fd)
 
 	if (ep == -1 || epoll_ctl(ep, EPOLL_CTL_ADD, wake_fd, &ev) == -1)
 		fatal(EXIT_OSERR, "epoll: %s", strerror(errno));
-	for (size_t i = 0; i < a->n_fds; i++) {
-		ev = (struct epoll_event){ .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = a->fds[i] };
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, a->fds[i], &ev) == -1)
-			fatal(EXIT_OSERR, "epoll_ctl: %s", strerror(errno));
-	}
+	worker_watch(a, ep, true);
 	return ep;
 }
 
@@ -206,14 +196,7 @@ prefork_lock(struct prefork_crew *crew, int how)	/* 'r', 'w' or 0: unlock */
 static void
 prefork_thread_watch(const struct prefork_crew *crew, const struct worker_thread *t, bool on)
 {
-	for (size_t i = 0; i < crew->a->n_fds; i++) {
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE,
-			.data.fd = crew->a->fds[i] };
-
-		if (epoll_ctl(t->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, crew->a->fds[i], &ev) == -1 &&
-		    !(errno == ENOENT && !on))	/* already out: paused at the limit */
-			fatal(EXIT_OSERR, "epoll_ctl: %s", strerror(errno));
-	}
+	worker_watch(crew->a, t->ep, on);
 }
 
 /* Stop accepting, from the main thread (signal) or a serving one

@@ -73,12 +73,7 @@ thread_watch(struct threader *f)
 
 	if (f->watching == on)
 		return;
-	for (size_t i = 0; i < f->a->n_fds; i++) {
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = f->a->fds[i] };
-
-		if (epoll_ctl(f->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, f->a->fds[i], &ev) == -1)
-			fatal(EXIT_OSERR, "epoll_ctl: %s", strerror(errno));
-	}
+	worker_watch(f->a, f->ep, on);
 	f->watching = on;
 }
 

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -176,4 +177,21 @@ worker_draining(const struct worker_args *a)
 	atomic_store(&a->slot->state, SLOT_DRAINING);
 	if (write(a->wake_fd, &one, sizeof(one)) == -1 && errno != EAGAIN && errno != EINTR)
 		log_warn("%s: waking the master: %s", a->svc->name, strerror(errno));
+}
+
+/*
+ * Put the worker's listeners in epoll set EP (EPOLLEXCLUSIVE, data.fd set)
+ * or take them out. Taking out one that is not there is no error: a model
+ * may pause at a limit and drain in the same turn.
+ */
+void
+worker_watch(const struct worker_args *a, int ep, bool on)
+{
+	for (size_t i = 0; i < a->n_fds; i++) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = a->fds[i] };
+
+		if (epoll_ctl(ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, a->fds[i], &ev) == -1 &&
+		    !(errno == ENOENT && !on))
+			fatal(EXIT_OSERR, "epoll_ctl: %s", strerror(errno));
+	}
 }

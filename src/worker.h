@@ -35,6 +35,7 @@ struct worker_args {
 noreturn void worker_main(const struct worker_args *a);
 int worker_accept(const struct worker_args *a, int lfd, int flags, struct sockd_addr *peer_r);
 void worker_draining(const struct worker_args *a);
+void worker_watch(const struct worker_args *a, int ep, bool on);
 bool worker_conn_reserve(const struct worker_args *a);
 void worker_conn_release(const struct worker_args *a);
 
