@@ -18,87 +18,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "testlib.h"
 
-#define T_MS HARNESS_TIMEOUT_MS
-#define STARTED "notice: sockd " PACKAGE_VERSION " started"
 #define LINE_LEN 100			/* test_blocked_reader's lines */
-
-static char conf[8192];
-
-/* A configuration: "user" when root, then the services of the format. */
-static const char *
-config(const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(conf, sizeof(conf), "%s", geteuid() == 0 ? "user = \"nobody\";\n" : "");
-
-	va_start(ap, fmt);
-	vsnprintf(conf + n, sizeof(conf) - (size_t)n, fmt, ap);
-	va_end(ap);
-	return conf;
-}
-
-static struct daemon *
-start(const char *text, int *port_r)
-{
-	struct daemon *d = daemon_start(text, END);
-
-	*port_r = daemon_port(d, "echo", "127.0.0.1");
-	assert_true(*port_r > 0);
-	assert_true(daemon_wait_log(d, STARTED, T_MS));
-	return d;
-}
-
-/* Send MSG, expect ANSWER back. */
-static void
-exchange(int fd, const void *msg, size_t len, const void *answer, size_t alen)
-{
-	char buf[256];
-
-	assert_true(fd >= 0 && alen <= sizeof(buf));
-	assert_int_equal(send_all(fd, msg, len), 0);
-	assert_int_equal(recv_exact(fd, buf, alen, T_MS), (ssize_t)alen);
-	assert_memory_equal(buf, answer, alen);
-}
-
-static void
-echo_line(int fd, const char *line)
-{
-	exchange(fd, line, strlen(line), line, strlen(line));
-}
-
-static bool
-answers(int port)
-{
-	int fd = tcp_connect("127.0.0.1", port);
-	char buf[6];
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = send_all(fd, "ping\n", 5) == 0 && recv_exact(fd, buf, 5, T_MS) == 5 &&
-	    memcmp(buf, "ping\n", 5) == 0;
-	close(fd);
-	return ok;
-}
-
-static int
-count(const char *hay, const char *needle)
-{
-	int n = 0;
-
-	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
-		n++;
-	return n;
-}
-
-static void
-stop(struct daemon *d)
-{
-	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
-	daemon_free(d);
-}
 
 /* 50 clients hold a connection each to one worker, and their messages
  * interleave: prefork would serve only the first. */

@@ -24,52 +24,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "testlib.h"
 
-#define T_MS HARNESS_TIMEOUT_MS
-#define STARTED "notice: sockd " PACKAGE_VERSION " started"
-
-static char conf[8192];
-
-/* A configuration: "user" when root, then one service from the format. */
-static const char *
-config(const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(conf, sizeof(conf), "%s", geteuid() == 0 ? "user = \"nobody\";\n" : "");
-
-	va_start(ap, fmt);
-	vsnprintf(conf + n, sizeof(conf) - (size_t)n, fmt, ap);
-	va_end(ap);
-	return conf;
-}
-
-static void
-echo_line(int fd, const char *line)
-{
-	char buf[256];
-	size_t n = strlen(line);
-
-	assert_true(fd >= 0);
-	assert_int_equal(send_all(fd, line, n), 0);
-	assert_int_equal(recv_exact(fd, buf, n, T_MS), (ssize_t)n);
-	assert_memory_equal(buf, line, n);
-}
-
-static bool
-answers(int port)
-{
-	int fd = tcp_connect("127.0.0.1", port);
-	char buf[6];
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = send_all(fd, "ping\n", 5) == 0 && recv_exact(fd, buf, 5, T_MS) == 5 &&
-	    memcmp(buf, "ping\n", 5) == 0;
-	close(fd);
-	return ok;
-}
 
 static bool
 pid_gone(pid_t pid)
@@ -86,17 +42,6 @@ pid_gone(pid_t pid)
 		state = 0;
 	fclose(fp);
 	return state == 'Z';
-}
-
-static struct daemon *
-start(const char *text, int *port_r)
-{
-	struct daemon *d = daemon_start(text, END);
-
-	*port_r = daemon_port(d, "echo", "127.0.0.1");
-	assert_true(*port_r > 0);
-	assert_true(daemon_wait_log(d, STARTED, T_MS));
-	return d;
 }
 
 static void
@@ -619,16 +564,6 @@ test_privileged_port(void **state)
 	daemon_free(d);
 }
 
-static int
-count(const char *hay, const char *needle)
-{
-	int n = 0;
-
-	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
-		n++;
-	return n;
-}
-
 /* Recycled after max_requests, replaced, and no request fails meanwhile. */
 static void
 test_max_requests(void **state)
@@ -1067,13 +1002,13 @@ test_listener_options(void **state)
 	pid_t w[4];
 	int port = free_port_both(), fd;
 	FILE *ss;
+	const char *text;
 
 	(void)state;
-	snprintf(conf, sizeof(conf), "%sservices = ( { name = \"echo\"; handler = \"echo\";"
+	text = config("services = ( { name = \"echo\"; handler = \"echo\";"
 	    " framing = \"line\"; listen = [ \"*:%d\", \"[::]:%d\" ]; workers = 1; backlog = 77;"
-	    " timeouts = { graceful = 0; }; } );\n", geteuid() == 0 ? "user = \"nobody\";\n" : "",
-	    port, port);
-	d = daemon_start(conf, END);
+	    " timeouts = { graceful = 0; }; } );\n", port, port);
+	d = daemon_start(text, END);
 	assert_true(daemon_wait_log(d, STARTED, T_MS));
 	assert_true(answers(port));
 	fd = tcp_connect("::1", port);
@@ -1098,7 +1033,7 @@ test_listener_options(void **state)
 	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
 	close(fd);
 	daemon_free(d);
-	d = daemon_start(conf, END);
+	d = daemon_start(text, END);	/* the same port at once */
 	assert_true(daemon_wait_log(d, STARTED, T_MS));
 	assert_true(answers(port));
 	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);

@@ -19,72 +19,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "testlib.h"
 
-#define T_MS HARNESS_TIMEOUT_MS
 #define ONDEMAND(max, idle) \
 	"services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";" \
 	" listen = \"127.0.0.1:0\"; workers = 1;" \
 	" pool = { mode = \"ondemand\"; max_workers = " #max "; idle_timeout = " #idle "; }; } );\n"
-
-static char conf[8192];
-
-/* A configuration: "user" when root, then the services. */
-static const char *
-config(const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(conf, sizeof(conf), "%s", geteuid() == 0 ? "user = \"nobody\";\n" : "");
-
-	va_start(ap, fmt);
-	vsnprintf(conf + n, sizeof(conf) - (size_t)n, fmt, ap);
-	va_end(ap);
-	return conf;
-}
-
-static void
-echo_line(int fd, const char *line)
-{
-	char buf[256];
-	size_t n = strlen(line);
-
-	assert_true(fd >= 0);
-	assert_int_equal(send_all(fd, line, n), 0);
-	assert_int_equal(recv_exact(fd, buf, n, T_MS), (ssize_t)n);
-	assert_memory_equal(buf, line, n);
-}
-
-/* One round trip on a new connection. */
-static bool
-answers_on(const char *ip, int port)
-{
-	int fd = tcp_connect(ip, port);
-	char buf[6];
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = send_all(fd, "ping\n", 5) == 0 && recv_exact(fd, buf, 5, T_MS) == 5 &&
-	    memcmp(buf, "ping\n", 5) == 0;
-	close(fd);
-	return ok;
-}
-
-static bool
-answers(int port)
-{
-	return answers_on("127.0.0.1", port);
-}
-
-static int
-count(const char *hay, const char *needle)
-{
-	int n = 0;
-
-	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
-		n++;
-	return n;
-}
 
 static size_t
 workers(const struct daemon *d)

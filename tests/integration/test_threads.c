@@ -19,82 +19,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "testlib.h"
 
-#define T_MS HARNESS_TIMEOUT_MS
-#define STARTED "notice: sockd " PACKAGE_VERSION " started"
 #define THREAD "model = \"thread\";"
 #define PREFORK4 "model = \"prefork\"; threads = 4;"
-
-static char conf[8192];
-
-/* A configuration: "user" when root, then one service from the format. */
-static const char *
-config(const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(conf, sizeof(conf), "%s", geteuid() == 0 ? "user = \"nobody\";\n" : "");
-
-	va_start(ap, fmt);
-	vsnprintf(conf + n, sizeof(conf) - (size_t)n, fmt, ap);
-	va_end(ap);
-	return conf;
-}
-
-static struct daemon *
-start_with(const char *binary, const char *text, int *port_r)
-{
-	struct launch l = { .binary = binary, .conf = text };
-	struct daemon *d = daemon_launch(&l);
-
-	*port_r = daemon_port(d, "echo", "127.0.0.1");
-	assert_true(*port_r > 0);
-	assert_true(daemon_wait_log(d, STARTED, T_MS));
-	return d;
-}
-
-static struct daemon *
-start(const char *text, int *port_r)
-{
-	return start_with(NULL, text, port_r);
-}
-
-static void
-echo_line(int fd, const char *line)
-{
-	char buf[256];
-	size_t n = strlen(line);
-
-	assert_true(fd >= 0);
-	assert_int_equal(send_all(fd, line, n), 0);
-	assert_int_equal(recv_exact(fd, buf, n, T_MS), (ssize_t)n);
-	assert_memory_equal(buf, line, n);
-}
-
-static bool
-answers(int port)
-{
-	int fd = tcp_connect("127.0.0.1", port);
-	char buf[6];
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = send_all(fd, "ping\n", 5) == 0 && recv_exact(fd, buf, 5, T_MS) == 5 &&
-	    memcmp(buf, "ping\n", 5) == 0;
-	close(fd);
-	return ok;
-}
-
-static int
-count(const char *hay, const char *needle)
-{
-	int n = 0;
-
-	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
-		n++;
-	return n;
-}
 
 static pid_t
 the_worker(struct daemon *d)
