@@ -41,10 +41,11 @@ hello_init(const struct sockd_config_view *cfg, void **state_r)
 
 	if (h == NULL || (h->greeting = strdup(greeting != NULL ? greeting : "hello")) == NULL) {
 		free(h);
-		sockd_log(LOG_ERR, "hello: out of memory");
+		sockd_log(LOG_ERR, "out of memory");
 		return -1;
 	}
 	*state_r = h;
+	sockd_log(LOG_DEBUG, "greeting \"%s\"", h->greeting);	/* prefixed by the service name */
 	return 0;
 }
 
@@ -53,6 +54,7 @@ hello_fini(void *state)
 {
 	struct hello *h = state;
 
+	sockd_log(LOG_DEBUG, "worker done");
 	free(h->greeting);
 	free(h);
 }
@@ -92,7 +94,7 @@ hello_message(struct sockd_conn *c, const void *data, size_t len)
 		return;
 	}
 	if ((answer = malloc(sizeof(prefix) - 1 + len)) == NULL) {
-		sockd_log(LOG_WARNING, "hello: out of memory; closing the connection");
+		sockd_log(LOG_WARNING, "out of memory; closing the connection");
 		sockd_close(c);
 		return;
 	}
@@ -109,7 +111,7 @@ hello_close(struct sockd_conn *c)
 
 	if (hc == NULL)
 		return;
-	sockd_log(LOG_DEBUG, "hello: connection closed after %lu messages", hc->messages);
+	sockd_log(LOG_DEBUG, "connection closed after %lu messages", hc->messages);
 	free(hc);
 }
 
