@@ -2,6 +2,7 @@
  * test_module.c - the "module" handler through the real binary: the example
  * module tests/modules/hello.so under every model (its configuration read,
  * the client's address seen, per-connection data kept, init and fini run),
+ * a module turning clients away in open(),
  * and modules that must be refused, by sockd -t, at startup and at reload,
  * with the file and line of module.path.
  */
@@ -178,6 +179,35 @@ test_replies_follow_framing(void **state)
 	daemon_free(d);
 }
 
+/* open() returning -1 turns the client away after what it sent; close()
+ * still runs and message() never does, blocking or buffered. */
+static void
+refuse(const char *extra)
+{
+	struct daemon *d;
+	int port, fd;
+
+	d = start(config("refuse.so", extra), &port);
+	fd = tcp_connect("127.0.0.1", port);
+	assert_true(fd >= 0);
+	(void)send_all(fd, "hello?\n", 7);	/* may meet a closed socket already */
+	expect(fd, "busy\n");
+	assert_true(recv_eof(fd, T_MS));
+	close(fd);
+	assert_true(daemon_wait_log(d, "hi: refused a client", T_MS));
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	assert_null(strstr(d->log, "message() after open()"));
+	daemon_free(d);
+}
+
+static void
+test_open_refuses(void **state)
+{
+	(void)state;
+	refuse("workers = 1;");
+	refuse("model = \"event\"; workers = 1;");
+}
+
 /* sockd -t, and a plain start, refuse MODULE with WHY, naming file and line. */
 static void
 refused(const char *module, const char *why)
@@ -257,6 +287,7 @@ main(void)
 		cmocka_unit_test_teardown(test_fork, harness_teardown),
 		cmocka_unit_test_teardown(test_thread, harness_teardown),
 		cmocka_unit_test_teardown(test_replies_follow_framing, harness_teardown),
+		cmocka_unit_test_teardown(test_open_refuses, harness_teardown),
 		cmocka_unit_test(test_wrong_abi),
 		cmocka_unit_test(test_missing_symbol),
 		cmocka_unit_test(test_no_such_file),
