@@ -76,6 +76,8 @@ struct config_service {
 	char *module_path;
 	char **module_keys;		/* its config group, flattened: name and */
 	char **module_values;		/* value as text, NULL-terminated */
+	char *module_where;		/* "FILE:LINE: services.[N].module.path" */
+	void *module_dl;		/* its dlopen handle, once loaded (handler_module.c) */
 	int unix_mode;			/* -1: as umask leaves it */
 	long unix_uid;			/* -1: unchanged */
 	long unix_gid;			/* -1: unchanged */

@@ -6,9 +6,11 @@
  * handler's required settings are an error when missing. Paths are checked
  * as far as can be without serving: absolute, and for exec an executable
  * file; root a directory. A module is loaded and its ABI checked later, by
- * the module handler (handler_module.c), with errors reported the same way.
+ * the module handler (handler_module.c), with errors reported the same way;
+ * its handle belongs to the configuration and is closed with it.
  */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -217,6 +219,26 @@ config_module_group(struct config_ctx *ctx, const config_setting_t *g, struct co
 	}
 }
 
+/*
+ * Where S stands, "FILE:LINE: services.[N].module.path": the module is
+ * loaded after parsing (handler_module.c), and its errors must read like
+ * the parser's. This is the prefix config_error() gives an empty message.
+ */
+static char *
+config_module_where(struct config_ctx *ctx, const config_setting_t *s)
+{
+	struct config_errors scratch = { 0 };
+	struct config_ctx at = *ctx;
+	char *where;
+
+	at.errs = &scratch;
+	config_error(&at, s, "%s", "");
+	where = xstrdup(scratch.msg[0]);
+	where[strlen(where) - 2] = '\0';	/* the ": " before the empty message */
+	config_errors_free(&scratch);
+	return where;
+}
+
 static void
 config_module(struct config_ctx *ctx, const config_setting_t *group, const config_setting_t *g,
     struct config_service *svc)
@@ -228,8 +250,10 @@ config_module(struct config_ctx *ctx, const config_setting_t *group, const confi
 		    g != NULL ? "path" : "module");
 		return;
 	}
-	if (config_get_string(ctx, g, "path", &path) == 1 && config_absolute(ctx, g, "path", path))
+	if (config_get_string(ctx, g, "path", &path) == 1 && config_absolute(ctx, g, "path", path)) {
 		svc->module_path = xstrdup(path);
+		svc->module_where = config_module_where(ctx, config_setting_get_member(g, "path"));
+	}
 	config_module_group(ctx, g, svc);
 }
 
@@ -283,7 +307,10 @@ config_handler_free(struct config_service *svc)
 	free(svc->http_access_log);
 	config_free_vector(svc->exec_argv);
 	config_free_vector(svc->exec_env);
+	if (svc->module_dl != NULL)
+		dlclose(svc->module_dl);	/* the module goes with the configuration */
 	free(svc->module_path);
+	free(svc->module_where);
 	config_free_vector(svc->module_keys);
 	config_free_vector(svc->module_values);
 }

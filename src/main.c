@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "handler_module.h"
 #include "log.h"
 #include "master.h"
 
@@ -92,6 +93,10 @@ load_config(const struct options *opt)
 	struct config_errors errs = { 0 };
 	struct sockd_config *cfg = config_load_file(opt->config_path, &errs);
 
+	if (cfg != NULL && handler_module_load(cfg, &errs) == -1) {
+		config_free(cfg);	/* a module that cannot load is a config error */
+		cfg = NULL;
+	}
 	for (size_t i = 0; i < errs.count; i++) {
 		if (opt->test)
 			fprintf(stderr, "%s\n", errs.msg[i]);

@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "handler_module.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
@@ -463,6 +464,10 @@ master_load(const char *path, char *why, size_t size)
 	struct config_errors errs = { 0 };
 	struct sockd_config *cfg = config_load_file(path, &errs);
 
+	if (cfg != NULL && handler_module_load(cfg, &errs) == -1) {
+		config_free(cfg);
+		cfg = NULL;
+	}
 	for (size_t i = 0; i < errs.count; i++)
 		log_err("%s", errs.msg[i]);
 	if (cfg == NULL)

@@ -756,6 +756,22 @@ test_listen_count(void **state)
 	expect_errors(text, "test.conf:1: services.[0].listen: at most 64 addresses per service (got 65)", NULL);
 }
 
+/* Where module.path stands, for the module loader's errors (handler_module.c). */
+static void
+test_module_where(void **state)
+{
+	struct sockd_config *cfg;
+
+	(void)state;
+	cfg = load_ok("services = ( { " ECHO " },\n"
+	    "  { name = \"m\"; listen = \"127.0.0.1:81\"; handler = \"module\";\n"
+	    "    module = {\n      path = \"/usr/lib/x.so\"; }; } );\n");
+	assert_null(cfg->services[0].module_where);
+	assert_string_equal(cfg->services[1].module_where, "test.conf:4: services.[1].module.path");
+	assert_null(cfg->services[1].module_dl);	/* loading is the handler's job */
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -788,6 +804,7 @@ main(void)
 		cmocka_unit_test(test_http_settings),
 		cmocka_unit_test(test_exec_settings),
 		cmocka_unit_test(test_module_settings),
+		cmocka_unit_test(test_module_where),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
