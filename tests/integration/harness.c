@@ -393,6 +393,10 @@ daemon_read_log(struct daemon *d, long long deadline)
 	long long left = deadline - now_ms();
 	ssize_t n;
 
+	/* Like systemd, take every notification as it comes: a full notify
+	 * socket would block the master in sd_notify. */
+	if (d->notify_fd != -1)
+		daemon_read_notes(d);
 	if (d->err_fd == -1 || left <= 0)
 		return false;
 	if (poll(&p, 1, (int)left) <= 0)
