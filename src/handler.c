@@ -5,6 +5,8 @@
 
 #include "handler.h"
 
+extern const struct handler handler_http;	/* handler_http.c */
+
 const struct handler *
 handler_get(const struct config_service *svc)
 {
@@ -15,6 +17,8 @@ handler_get(const struct config_service *svc)
 		return &handler_discard;
 	case HANDLER_ACK:
 		return &handler_ack;
+	case HANDLER_HTTP:
+		return &handler_http;
 #ifdef SOCKD_TEST_HANDLERS
 	case HANDLER_TEST_CRASH:
 		return &handler_crash;
