@@ -420,6 +420,8 @@ conn_sendfile_all(struct conn *c, int fd, off_t off, size_t len)
 		}
 		if (c->slot != NULL)
 			conn_count(&c->slot->bytes_out, (size_t)w);
+		if (c->heartbeat != NULL)	/* a long file to a slow client is not a hang */
+			atomic_store_explicit(c->heartbeat, scoreboard_now(), memory_order_relaxed);
 		len -= (size_t)w;
 	}
 	return c->closing ? -1 : 0;
