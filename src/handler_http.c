@@ -204,17 +204,26 @@ http_answer_fixed(struct conn *c, const struct http_request *req)
 static void
 http_redirect(struct conn *c, const struct http_request *req)
 {
-	const char *q = memchr(req->target.p, '?', req->target.len);
-	size_t path = q != NULL ? (size_t)(q - req->target.p) : req->target.len;
+	struct http_str t = req->target;
+	const char *q;
+	size_t path;
 	char extra[HTTP_HEAD_MAX / 2];
 
-	if (req->target.len + sizeof("Location: /\r\n") > sizeof(extra)) {
+	/* "//host/dir" would send the client to another host. */
+	while (t.len > 1 && t.p[1] == '/') {
+		t.p++;
+		t.len--;
+	}
+	q = memchr(t.p, '?', t.len);
+	path = q != NULL ? (size_t)(q - t.p) : t.len;
+
+	if (t.len + sizeof("Location: /\r\n") > sizeof(extra)) {
 		http_status_page(c, req, (struct http_str){ 0 }, 404, "", req->keep_alive);
 		return;
 	}
 	/* The target has no CR, LF or space (the parser saw to that). */
-	snprintf(extra, sizeof(extra), "Location: %.*s/%.*s\r\n", (int)path, req->target.p,
-	    (int)(req->target.len - path), req->target.p + path);
+	snprintf(extra, sizeof(extra), "Location: %.*s/%.*s\r\n", (int)path, t.p,
+	    (int)(t.len - path), t.p + path);
 	http_status_page(c, req, (struct http_str){ 0 }, 301, extra, req->keep_alive);
 }
 

@@ -494,6 +494,9 @@ check_static(int port)
 	assert_int_equal(fetch(port, GET("/sub?a=b"), &rs), 301);
 	assert_string_equal(header(&rs, "Location"), "/sub/?a=b");
 	free(rs.body);
+	assert_int_equal(fetch(port, GET("//sub"), &rs), 301);	/* not to host "sub" */
+	assert_string_equal(header(&rs, "Location"), "/sub/");
+	free(rs.body);
 	assert_int_equal(fetch(port, GET("/empty/"), &rs), 403);	/* no listing */
 	free(rs.body);
 	assert_int_equal(fetch(port, "HEAD /a.txt HTTP/1.1\r\nHost: t\r\n\r\n", &rs), 200);
