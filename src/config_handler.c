@@ -96,6 +96,17 @@ config_http_fixed(struct config_ctx *ctx, const config_setting_t *g, struct conf
 		config_error(ctx, config_setting_get_member(g, "index"), "only used with root");
 }
 
+/* HTTP finds its own message boundaries: it needs every byte as it came. */
+static void
+config_http_framing(struct config_ctx *ctx, const config_setting_t *group,
+    struct config_service *svc)
+{
+	if (svc->framing != FRAMING_RAW)
+		config_error(ctx, config_setting_get_member(group, "framing"),
+		    "handler \"http\" needs framing = \"raw\" (got \"%s\")",
+		    config_framing_name(svc->framing));
+}
+
 static void
 config_http(struct config_ctx *ctx, const config_setting_t *g, struct config_service *svc)
 {
@@ -281,8 +292,10 @@ config_parse_handler(struct config_ctx *ctx, const config_setting_t *group,
 	exec = config_handler_group(ctx, group, "exec", exec_settings, svc->handler == HANDLER_EXEC);
 	module = config_handler_group(ctx, group, "module", module_settings,
 	    svc->handler == HANDLER_MODULE);
-	if (svc->handler == HANDLER_HTTP)
+	if (svc->handler == HANDLER_HTTP) {
+		config_http_framing(ctx, group, svc);
 		config_http(ctx, http, svc);
+	}
 	else if (svc->handler == HANDLER_EXEC)
 		config_exec(ctx, group, exec, svc);
 	else if (svc->handler == HANDLER_MODULE)

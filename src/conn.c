@@ -24,12 +24,20 @@
  * closed, so a client that does not read costs at most that much memory.
  * The caller stops reading while output waits, which bounds the queue by
  * what one read's messages produce.
+ *
+ * A file body (conn_send_file) goes out with sendfile, never through the
+ * queue: blocking mode loops until it is sent; buffered mode keeps the
+ * descriptor, offset and length after the queued bytes and conn_flush()
+ * sends it once they are out, then closes it. Only one file waits at a
+ * time; conn_congested() tells a handler to hold further answers until
+ * its drained() hook runs.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/sendfile.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -40,6 +48,7 @@
 
 #define CONN_READ_SIZE 16384
 #define CONN_TICK_MS 1000
+#define CONN_SENDFILE_CHUNK (1 << 20)	/* per call: the heartbeat and other clients go on */
 
 enum conn_wake { CONN_READABLE, CONN_SIGNAL, CONN_END };
 
@@ -88,7 +97,7 @@ conn_init(struct conn *c, int fd, const struct sockd_addr *peer,
 
 	*c = (struct conn){ .fd = fd, .svc = svc, .slot = slot,
 		.heartbeat = slot != NULL ? &slot->heartbeat_ns : NULL,
-		.handler = handler_get(svc), .buffered = buffered };
+		.handler = handler_get(svc), .buffered = buffered, .file_fd = -1 };
 	if (peer != NULL)
 		c->peer = *peer;	/* from accept4: no getpeername */
 	else if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
@@ -133,6 +142,9 @@ conn_finish(struct conn *c)
 	framing_free(&c->framing);
 	free(c->out);
 	c->out = NULL;
+	if (c->file_fd >= 0 && close(c->file_fd) == -1 && errno != EINTR)
+		log_debug("%s: close: %s", c->svc->name, strerror(errno));
+	c->file_fd = -1;
 	if (c->slot != NULL) {
 		atomic_fetch_sub(&c->slot->current, 1);
 		conn_count(&c->slot->served, 1);
@@ -142,13 +154,13 @@ conn_finish(struct conn *c)
 /* Buffered mode: one non-blocking sendmsg; bytes sent, 0 when the socket
  * is full, -1 when the connection is broken. */
 static ssize_t
-conn_sendmsg(struct conn *c, struct iovec *iov, int n)
+conn_sendmsg(struct conn *c, struct iovec *iov, int n, int flags)
 {
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
 	ssize_t w;
 
 	do
-		w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT | flags);
 	while (w == -1 && errno == EINTR);
 	if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
@@ -215,15 +227,52 @@ conn_append(struct conn *c, const struct iovec *iov, int n, size_t skip)
 /* Buffered mode: send at once what the socket takes (unless output is
  * queued already: it goes first), queue the rest. */
 static int
-conn_queue(struct conn *c, struct iovec *iov, int n)
+conn_queue(struct conn *c, struct iovec *iov, int n, int flags)
 {
 	ssize_t sent = 0;
 
 	if (c->closing)
 		return -1;
-	if (c->out_len == 0 && (sent = conn_sendmsg(c, iov, n)) == -1)
+	if (c->file_fd >= 0) {
+		/* Bytes cannot pass a queued file: the handler should have
+		 * waited for drained(). */
+		log_err("%s: output behind a queued file; closing", c->svc->name);
+		c->closing = c->broken = true;
+		return -1;
+	}
+	if (c->out_len == 0 && (sent = conn_sendmsg(c, iov, n, flags)) == -1)
 		return -1;
 	return conn_append(c, iov, n, (size_t)sent);
+}
+
+/* Buffered mode: sendfile what the socket takes now of the queued file;
+ * bytes sent, 0 when the socket is full, -1 when the connection broke. */
+static ssize_t
+conn_sendfile_some(struct conn *c)
+{
+	size_t n = c->file_len < CONN_SENDFILE_CHUNK ? c->file_len : CONN_SENDFILE_CHUNK;
+	ssize_t w;
+
+	do
+		w = sendfile(c->fd, c->file_fd, &c->file_off, n);
+	while (w == -1 && errno == EINTR);
+	if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (w <= 0) {
+		/* 0: the file shrank under us; the length we promised is a lie now. */
+		log_info("%s: sendfile: %s", c->svc->name, w == 0 ? "file truncated" : strerror(errno));
+		c->closing = c->broken = true;
+		return -1;
+	}
+	if (c->slot != NULL)
+		conn_count(&c->slot->bytes_out, (size_t)w);
+	c->file_len -= (size_t)w;
+	if (c->file_len == 0) {
+		if (close(c->file_fd) == -1 && errno != EINTR)
+			log_debug("%s: close: %s", c->svc->name, strerror(errno));
+		c->file_fd = -1;
+	}
+	return w;
 }
 
 /*
@@ -231,15 +280,13 @@ conn_queue(struct conn *c, struct iovec *iov, int n)
  * could (or none waits), -1 when the connection is broken. The buffer is
  * freed once empty, so a quiet connection holds no output memory.
  */
-int
-conn_flush(struct conn *c)
+static int
+conn_flush_bytes(struct conn *c)
 {
 	struct iovec iov = { .iov_base = c->out + c->out_off, .iov_len = c->out_len };
 	ssize_t w;
 
-	if (c->out_len == 0)
-		return 0;
-	if ((w = conn_sendmsg(c, &iov, 1)) <= 0)
+	if ((w = conn_sendmsg(c, &iov, 1, c->file_fd >= 0 ? MSG_MORE : 0)) <= 0)
 		return (int)w;
 	c->out_off += (size_t)w;
 	c->out_len -= (size_t)w;
@@ -251,31 +298,72 @@ conn_flush(struct conn *c)
 	return 1;
 }
 
+/*
+ * Buffered mode: send queued output, bytes first, then the file. 1 when
+ * some went out, 0 when none could (or none waits), -1 when the
+ * connection is broken. The buffer is freed once empty, so a quiet
+ * connection holds no output memory. When the last byte is out, the
+ * handler's drained() hook may answer what it held back.
+ */
+int
+conn_flush(struct conn *c)
+{
+	int r = 0;
+	ssize_t w;
+
+	if (c->out_len > 0 && (r = conn_flush_bytes(c)) <= 0)
+		return r;
+	if (c->out_len == 0 && c->file_fd >= 0) {
+		if ((w = conn_sendfile_some(c)) == -1)
+			return -1;
+		r |= w > 0;
+	}
+	if (r == 1 && !conn_pending(c) && c->drained != NULL && !c->closing)
+		c->drained(c);
+	return c->broken ? -1 : r;
+}
+
 bool
 conn_pending(const struct conn *c)
 {
-	return c->out_len > 0;
+	return c->out_len > 0 || c->file_fd >= 0;
+}
+
+/* Should a handler hold further answers until drained()? A file waits
+ * (nothing may pass it), or the queue is half way to max_output. */
+bool
+conn_congested(const struct conn *c)
+{
+	return c->file_fd >= 0 || c->out_len > (size_t)c->svc->max_output / 2;
+}
+
+/* Blocking mode: a send made no progress for a tick; false when it is time
+ * to give up. *SINCE_NS is when progress stopped (0: it had not). */
+static bool
+conn_blocked(struct conn *c, int64_t *since_ns)
+{
+	if (*since_ns == 0)
+		*since_ns = scoreboard_now() - (int64_t)conn_tick_ms(c) * 1000000;
+	return conn_send_stalled(c, *since_ns);
 }
 
 /* sendmsg all of IOV, retrying partial writes and EINTR. */
 static int
-conn_writev(struct conn *c, struct iovec *iov, int n)
+conn_writev_flags(struct conn *c, struct iovec *iov, int n, int flags)
 {
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
 	int64_t progress = 0;
 
 	if (c->buffered)
-		return conn_queue(c, iov, n);
+		return conn_queue(c, iov, n, flags);
 
 	while (mh.msg_iovlen > 0 && !c->closing) {
-		ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | flags);
 
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (progress == 0)
-				progress = scoreboard_now() - (int64_t)conn_tick_ms(c) * 1000000;
-			if (!conn_send_stalled(c, progress))
+			if (!conn_blocked(c, &progress))
 				return -1;
 			continue;
 		}
@@ -300,12 +388,86 @@ conn_writev(struct conn *c, struct iovec *iov, int n)
 	return c->closing ? -1 : 0;
 }
 
+static int
+conn_writev(struct conn *c, struct iovec *iov, int n)
+{
+	return conn_writev_flags(c, iov, n, 0);
+}
+
+/* Blocking mode: sendfile all LEN bytes of FD from OFF, as conn_writev. */
+static int
+conn_sendfile_all(struct conn *c, int fd, off_t off, size_t len)
+{
+	int64_t progress = 0;
+
+	while (len > 0 && !c->closing) {
+		ssize_t w = sendfile(c->fd, fd, &off, len < CONN_SENDFILE_CHUNK ? len :
+		    CONN_SENDFILE_CHUNK);
+
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (!conn_blocked(c, &progress))
+				return -1;
+			continue;
+		}
+		progress = 0;
+		if (w <= 0) {
+			log_info("%s: sendfile: %s", c->svc->name,
+			    w == 0 ? "file truncated" : strerror(errno));
+			c->closing = true;
+			return -1;
+		}
+		if (c->slot != NULL)
+			conn_count(&c->slot->bytes_out, (size_t)w);
+		if (c->heartbeat != NULL)	/* a long file to a slow client is not a hang */
+			atomic_store_explicit(c->heartbeat, scoreboard_now(), memory_order_relaxed);
+		len -= (size_t)w;
+	}
+	return c->closing ? -1 : 0;
+}
+
+/*
+ * Send HEAD (HEAD_LEN bytes, raw) and then LEN bytes of file FD from OFF
+ * with sendfile. FD is the connection's from now on: it is closed when
+ * sent, or when the connection ends first. Buffered mode queues what does
+ * not go out at once; see conn_congested().
+ */
+int
+conn_send_file(struct conn *c, const void *head, size_t head_len, int fd, off_t off,
+    size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)head, .iov_len = head_len };
+	int r = conn_writev_flags(c, &iov, 1, len > 0 ? MSG_MORE : 0);
+
+	if (r == 0 && c->buffered && len > 0) {
+		c->file_fd = fd;
+		c->file_off = off;
+		c->file_len = len;
+		if (c->out_len == 0 && conn_sendfile_some(c) == -1)
+			return -1;	/* conn_finish() closes the file */
+		return 0;
+	}
+	if (r == 0 && len > 0)
+		r = conn_sendfile_all(c, fd, off, len);
+	if (close(fd) == -1 && errno != EINTR)
+		log_debug("%s: close: %s", c->svc->name, strerror(errno));
+	return r;
+}
+
 int
 conn_send(struct conn *c, const void *data, size_t len)
 {
 	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
 
 	return conn_writev(c, &iov, 1);
+}
+
+/* Raw, gathered: one sendmsg for a head and a body. IOV may be changed. */
+int
+conn_sendv(struct conn *c, struct iovec *iov, int n)
+{
+	return conn_writev(c, iov, n);
 }
 
 int

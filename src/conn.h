@@ -10,7 +10,18 @@
  * calls conn_input() when it is readable and conn_flush() when writable;
  * answers that do not go out at once wait in a per-connection queue of at
  * most limits.max_output bytes.
+ *
+ * File bodies go out with sendfile (conn_send_file). Blocking mode sends
+ * the whole file before returning. Buffered mode sends what the socket
+ * takes and queues the rest after the queued bytes: the file's descriptor
+ * (not its bytes, so it counts against nothing) stays open until the last
+ * byte is out. At most one file waits at a time: a handler that has more
+ * to say checks conn_congested() and waits for its drained() hook, which
+ * conn_flush() calls whenever the whole queue has gone out.
  */
+#include <sys/types.h>
+#include <sys/uio.h>
+
 #ifndef SOCKD_CONN_H
 #define SOCKD_CONN_H
 
@@ -43,6 +54,10 @@ struct conn {
 	size_t out_off;
 	size_t out_len;
 	size_t out_cap;			/* never above max_output */
+	int file_fd;			/* queued after out: a file, or -1 */
+	off_t file_off;
+	size_t file_len;		/* bytes of it still to send */
+	void (*drained)(struct conn *c);	/* the handler's: all output is out */
 };
 
 void conn_open(struct conn *c, int fd, const struct config_service *svc,
@@ -55,9 +70,13 @@ void conn_open_buffered(struct conn *c, int fd, const struct sockd_addr *peer,
 int conn_input(struct conn *c, char *buf, size_t size);
 int conn_flush(struct conn *c);
 bool conn_pending(const struct conn *c);
+bool conn_congested(const struct conn *c);
 
 int conn_send(struct conn *c, const void *data, size_t len);
+int conn_sendv(struct conn *c, struct iovec *iov, int n);
 int conn_reply(struct conn *c, const void *msg, size_t len);
+int conn_send_file(struct conn *c, const void *head, size_t head_len, int fd, off_t off,
+    size_t len);
 void conn_close(struct conn *c);
 
 #endif

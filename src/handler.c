@@ -16,6 +16,8 @@ handler_get(const struct config_service *svc)
 		return &handler_discard;
 	case HANDLER_ACK:
 		return &handler_ack;
+	case HANDLER_HTTP:
+		return &handler_http;
 	case HANDLER_MODULE:
 		return &handler_module;
 #ifdef SOCKD_TEST_HANDLERS

@@ -27,8 +27,8 @@ struct handler {
 	void (*close)(struct conn *c);			/* may be NULL */
 };
 
-extern const struct handler handler_echo, handler_discard, handler_ack, handler_crash,
-    handler_hang;
+extern const struct handler handler_echo, handler_discard, handler_ack, handler_http,
+    handler_crash, handler_hang;
 
 /* The handler of SVC; NULL if this build has none for it. */
 const struct handler *handler_get(const struct config_service *svc);

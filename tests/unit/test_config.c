@@ -690,6 +690,23 @@ test_http_settings(void **state)
 	    "test.conf:1: services.[0].http: only used with handler = \"http\"", NULL);
 }
 
+/* HTTP finds request boundaries itself: only framing raw makes sense. */
+static void
+test_http_needs_raw_framing(void **state)
+{
+	struct sockd_config *cfg;
+
+	(void)state;
+	cfg = load_ok(SVC(HTTP " framing = \"raw\";"));
+	config_free(cfg);
+	expect_errors(SVC(HTTP " framing = \"line\";"),
+	    "test.conf:1: services.[0].framing: handler \"http\" needs framing = \"raw\" (got \"line\")",
+	    NULL);
+	expect_errors(SVC(HTTP " framing = \"length32\";"),
+	    "test.conf:1: services.[0].framing: handler \"http\" needs framing = \"raw\" (got \"length32\")",
+	    NULL);
+}
+
 #define EXEC "name = \"x\"; listen = \"127.0.0.1:80\"; handler = \"exec\";"
 
 static void
@@ -802,6 +819,7 @@ main(void)
 		cmocka_unit_test(test_fork_model),
 		cmocka_unit_test(test_models),
 		cmocka_unit_test(test_http_settings),
+		cmocka_unit_test(test_http_needs_raw_framing),
 		cmocka_unit_test(test_exec_settings),
 		cmocka_unit_test(test_module_settings),
 		cmocka_unit_test(test_module_where),

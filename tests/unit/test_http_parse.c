@@ -195,6 +195,16 @@ test_reasons(void **state)
 	assert_string_equal(http_reason(299), "Unknown");
 }
 
+/* The statuses the http handler answers besides errors. */
+static void
+test_reasons_of_answers(void **state)
+{
+	(void)state;
+	assert_string_equal(http_reason(204), "No Content");
+	assert_string_equal(http_reason(301), "Moved Permanently");
+	assert_string_equal(http_reason(304), "Not Modified");
+}
+
 int
 main(void)
 {
@@ -207,6 +217,7 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_split_anywhere),
 		cmocka_unit_test(test_reasons),
+		cmocka_unit_test(test_reasons_of_answers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

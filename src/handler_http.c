@@ -1,0 +1,361 @@
+/*
+ * handler_http.c - an HTTP/1.1 server: a fixed response (a health check,
+ * a benchmark target) or static files from a root directory.
+ *
+ * The service's framing is raw, so message() gets whatever each read
+ * returned. Complete requests in it are answered at once, in order
+ * (pipelining); only an incomplete head is copied, into a per-connection
+ * buffer of at most limits.max_header_bytes, and parsed again when more
+ * arrives. Request bodies (Content-Length only) are read and dropped.
+ * Every response has Date, Server and Content-Length; a parser error is
+ * answered with its status and the connection closed.
+ *
+ * The fixed response's head is built once in start(); answering it is one
+ * sendmsg of (head, Date, connection line, body), nothing copied. File
+ * bodies go out with sendfile through conn_send_file(). In the event
+ * model a file that does not go out at once waits in the connection, and
+ * answering the requests after it waits too (conn_congested): what is
+ * left of the read is kept, and the drained() hook goes on with it.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "handler.h"
+#include "http_file.h"
+#include "http_log.h"
+#include "http_parse.h"
+#include "http_time.h"
+#include "util.h"
+
+#define HTTP_HEAD_MAX 1024		/* a response head we build */
+#define HTTP_REQUEST_LOGGED 512		/* of a request line that did not parse */
+
+/* Per worker: set by start(), read-only after. */
+static struct {
+	struct http_limits lim;
+	bool files;
+	char *fixed;			/* status line ... "Date: " */
+	size_t fixed_len;
+	bool fixed_body;		/* 204 and 304 have none */
+} http;
+
+/* Per connection (conn->data). */
+struct http_conn {
+	char *buf;			/* an incomplete head, or requests held back */
+	size_t len, cap;
+	uint64_t discard;		/* request body bytes still to drop */
+};
+
+static const char *const http_conn_line[] = {
+	"\r\n\r\n",			/* HTTP/1.1, staying open */
+	"\r\nConnection: keep-alive\r\n\r\n",	/* HTTP/1.0, staying open */
+	"\r\nConnection: close\r\n\r\n",
+};
+
+static const char *
+http_connection(const struct http_request *req, bool keep)
+{
+	return !keep ? http_conn_line[2] : req->minor == 0 ? http_conn_line[1] : http_conn_line[0];
+}
+
+static int
+http_start(const struct config_service *svc)
+{
+	http.lim = (struct http_limits){ .max_line = (size_t)svc->max_request_line,
+		.max_head = (size_t)svc->max_header_bytes, .max_body = (uint64_t)svc->max_message };
+	http.files = svc->http_root != NULL;
+	if (svc->http_access_log != NULL && http_log_start(svc->http_access_log) == -1)
+		return -1;
+	if (http.files)
+		return http_file_start(svc->http_root);
+	http.fixed_body = svc->http_status != 204 && svc->http_status != 304;
+	if (http.fixed_body)
+		http.fixed = xasprintf("HTTP/1.1 %d %s\r\nServer: sockd\r\nContent-Type: %s\r\n"
+		    "Content-Length: %zu\r\nDate: ", svc->http_status, http_reason(svc->http_status),
+		    svc->http_content_type, svc->http_body_len);
+	else
+		http.fixed = xasprintf("HTTP/1.1 %d %s\r\nServer: sockd\r\nDate: ", svc->http_status,
+		    http_reason(svc->http_status));
+	http.fixed_len = strlen(http.fixed);
+	return 0;
+}
+
+static void http_resume(struct conn *c);
+
+static void
+http_open(struct conn *c)
+{
+	c->data = xcalloc(1, sizeof(struct http_conn));
+	c->drained = http_resume;
+}
+
+static void
+http_close(struct conn *c)
+{
+	struct http_conn *h = c->data;
+
+	free(h->buf);
+	free(h);
+	c->data = NULL;
+}
+
+/* The request line as received, for the log. */
+static struct http_str
+http_request_line(const struct http_request *req)
+{
+	const char *end = req->target.p + req->target.len + sizeof(" HTTP/1.x") - 1;
+
+	return (struct http_str){ req->method_name.p, (size_t)(end - req->method_name.p) };
+}
+
+static void
+http_log(struct conn *c, const struct http_request *req, struct http_str line, int status,
+    uint64_t bytes)
+{
+	struct http_log_entry e = { .peer = &c->peer, .request = line, .status = status,
+		.bytes = bytes };
+
+	if (!http_log_enabled())
+		return;
+	if (req != NULL) {
+		e.request = http_request_line(req);
+		e.referer = req->referer;
+		e.user_agent = req->user_agent;
+	}
+	http_log_write(&e);
+}
+
+/* A response head: status line, Server, Date, Content-Type (if TYPE),
+ * EXTRA (whole header lines), Content-Length and the connection line,
+ * which ends the head. */
+static size_t
+http_head(char *buf, int status, uint64_t length, const char *type, const char *extra,
+    const char *conn_line)
+{
+	int n = snprintf(buf, HTTP_HEAD_MAX, "HTTP/1.1 %d %s\r\nServer: sockd\r\nDate: %s\r\n"
+	    "%s%s%s%sContent-Length: %" PRIu64 "%s", status, http_reason(status), http_time_now(),
+	    type != NULL ? "Content-Type: " : "", type != NULL ? type : "", type != NULL ? "\r\n" : "",
+	    extra, length, conn_line);
+
+	return n < HTTP_HEAD_MAX ? (size_t)n : HTTP_HEAD_MAX - 1;	/* EXTRA is bounded */
+}
+
+/* A status with a one-line text body; REQ is NULL when the head did not
+ * parse (LINE is then what came). Closes unless KEEP. */
+static void
+http_status_page(struct conn *c, const struct http_request *req, struct http_str line,
+    int status, const char *extra, bool keep)
+{
+	char head[HTTP_HEAD_MAX], body[64];
+	int blen = snprintf(body, sizeof(body), "%d %s\n", status, http_reason(status));
+	bool with_body = req == NULL || req->method != HTTP_HEAD;
+	struct iovec iov[2];
+
+	keep = keep && req != NULL;
+	iov[0].iov_base = head;
+	iov[0].iov_len = http_head(head, status, (uint64_t)blen, "text/plain; charset=utf-8", extra,
+	    keep ? http_connection(req, true) : http_conn_line[2]);
+	iov[1] = (struct iovec){ .iov_base = body, .iov_len = (size_t)blen };
+	conn_sendv(c, iov, with_body ? 2 : 1);
+	http_log(c, req, line, status, with_body ? (uint64_t)blen : 0);
+	if (!keep)
+		conn_close(c);
+}
+
+/* The parser refused what starts at P: answer and close. */
+static void
+http_error(struct conn *c, int status, const char *p, size_t n)
+{
+	struct http_str line = { p, n < HTTP_REQUEST_LOGGED ? n : HTTP_REQUEST_LOGGED };
+	const char *nl = memchr(line.p, '\n', line.len);
+
+	if (nl != NULL)
+		line.len = (size_t)(nl - line.p);
+	if (line.len > 0 && line.p[line.len - 1] == '\r')
+		line.len--;
+	http_status_page(c, NULL, line, status, status == 405 ? "Allow: GET, HEAD\r\n" : "", false);
+}
+
+static void
+http_answer_fixed(struct conn *c, const struct http_request *req)
+{
+	const char *conn_line = http_connection(req, req->keep_alive);
+	bool body = http.fixed_body && req->method != HTTP_HEAD;
+	struct iovec iov[4] = {
+		{ .iov_base = http.fixed, .iov_len = http.fixed_len },
+		{ .iov_base = (void *)http_time_now(), .iov_len = HTTP_DATE_LEN },
+		{ .iov_base = (void *)conn_line, .iov_len = strlen(conn_line) },
+		{ .iov_base = c->svc->http_body, .iov_len = c->svc->http_body_len },
+	};
+
+	conn_sendv(c, iov, body ? 4 : 3);
+	http_log(c, req, (struct http_str){ 0 }, c->svc->http_status,
+	    body ? c->svc->http_body_len : 0);
+	if (!req->keep_alive)
+		conn_close(c);
+}
+
+/* A directory named without its slash: 301 to the name with it. */
+static void
+http_redirect(struct conn *c, const struct http_request *req)
+{
+	struct http_str t = req->target;
+	const char *q;
+	size_t path;
+	char extra[HTTP_HEAD_MAX / 2];
+
+	/* "//host/dir" would send the client to another host. */
+	while (t.len > 1 && t.p[1] == '/') {
+		t.p++;
+		t.len--;
+	}
+	q = memchr(t.p, '?', t.len);
+	path = q != NULL ? (size_t)(q - t.p) : t.len;
+
+	if (t.len + sizeof("Location: /\r\n") > sizeof(extra)) {
+		http_status_page(c, req, (struct http_str){ 0 }, 404, "", req->keep_alive);
+		return;
+	}
+	/* The target has no CR, LF or space (the parser saw to that). */
+	snprintf(extra, sizeof(extra), "Location: %.*s/%.*s\r\n", (int)path, t.p,
+	    (int)(t.len - path), t.p + path);
+	http_status_page(c, req, (struct http_str){ 0 }, 301, extra, req->keep_alive);
+}
+
+/* If-Modified-Since: is the client's copy current? */
+static bool
+http_not_modified(const struct http_request *req, time_t mtime)
+{
+	time_t since;
+
+	return req->if_modified_since.len > 0 &&
+	    http_time_parse(req->if_modified_since.p, req->if_modified_since.len, &since) &&
+	    mtime <= since;
+}
+
+static void
+http_answer_file(struct conn *c, const struct http_request *req)
+{
+	char head[HTTP_HEAD_MAX], extra[64], mtime[HTTP_DATE_LEN + 1];
+	struct http_file f;
+	int status = http_file_open(req->target.p, req->target.len, c->svc->http_index, &f);
+	bool body;
+	size_t n;
+
+	if (status == 301) {
+		http_redirect(c, req);
+		return;
+	}
+	if (status != 200) {
+		http_status_page(c, req, (struct http_str){ 0 }, status, "",
+		    req->keep_alive && status != 400 && status < 500);
+		return;
+	}
+	if (http_not_modified(req, f.mtime))
+		status = 304;
+	body = status == 200 && req->method != HTTP_HEAD && f.size > 0;
+	http_time_format(f.mtime, mtime);
+	snprintf(extra, sizeof(extra), "Last-Modified: %s\r\n", mtime);
+	/* A 304's Content-Length is the length a 200 would have (RFC 9110 8.6). */
+	n = http_head(head, status, (uint64_t)f.size, f.type, extra,
+	    http_connection(req, req->keep_alive));
+	conn_send_file(c, head, n, f.fd, 0, body ? (size_t)f.size : 0);
+	http_log(c, req, (struct http_str){ 0 }, status, body ? (uint64_t)f.size : 0);
+	if (!req->keep_alive)
+		conn_close(c);
+}
+
+/*
+ * Answer the complete requests at the start of P (N bytes), in order;
+ * the number of bytes used. Stops at an incomplete head, after an error,
+ * and while output waits in the connection (event model: see drained).
+ */
+static size_t
+http_serve(struct conn *c, struct http_conn *h, const char *p, size_t n)
+{
+	size_t used = 0;
+
+	while (used < n && !c->closing && !conn_congested(c)) {
+		struct http_request req;
+		long r;
+
+		if (h->discard > 0) {
+			size_t k = n - used < h->discard ? n - used : (size_t)h->discard;
+
+			h->discard -= k;
+			used += k;
+			continue;
+		}
+		if ((r = http_parse_request(p + used, n - used, &http.lim, &req)) == 0)
+			break;
+		if (r < 0) {
+			http_error(c, (int)-r, p + used, n - used);
+			break;
+		}
+		used += (size_t)r;
+		h->discard = req.content_length;
+		if (http.files)
+			http_answer_file(c, &req);
+		else
+			http_answer_fixed(c, &req);
+	}
+	return used;
+}
+
+/* Keep P[0..N) (which may lie in the buffer already) as what is left. */
+static void
+http_keep(struct http_conn *h, const char *p, size_t n)
+{
+	if (n > h->cap) {
+		h->buf = xreallocarray(h->buf, n, 1);	/* P is not in it: it grows only then */
+		h->cap = n;
+	}
+	if (n > 0)
+		memmove(h->buf, p, n);
+	h->len = n;
+}
+
+/* Go on with what was kept: after more bytes came, or output drained. */
+static void
+http_resume(struct conn *c)
+{
+	struct http_conn *h = c->data;
+	size_t used = http_serve(c, h, h->buf, h->len);
+
+	http_keep(h, h->buf + used, c->closing ? 0 : h->len - used);
+}
+
+static void
+http_message(struct conn *c, const char *data, size_t len)
+{
+	struct http_conn *h = c->data;
+	size_t used;
+
+	if (h->len == 0) {	/* the common case: parse the read in place */
+		used = http_serve(c, h, data, len);
+		http_keep(h, data + used, c->closing ? 0 : len - used);
+		return;
+	}
+	/* An incomplete head of at most max_header_bytes (or, in the event
+	 * model, requests held back): the parser bounds what can follow. */
+	if (h->len + len > h->cap) {
+		h->cap = h->len + len;
+		h->buf = xreallocarray(h->buf, h->cap, 1);
+	}
+	memcpy(h->buf + h->len, data, len);
+	h->len += len;
+	http_resume(c);
+}
+
+const struct handler handler_http = {
+	.name = "http",
+	.start = http_start,
+	.open = http_open,
+	.message = http_message,
+	.close = http_close,
+};

@@ -1,0 +1,107 @@
+/*
+ * http_log.c - the access log: one Combined Log Format line per response,
+ *
+ *   host - - [dd/Mon/yyyy:HH:MM:SS +0000] "request line" status bytes "referer" "user-agent"
+ *
+ * written with one write() to a file opened O_APPEND, so lines from every
+ * worker and thread of the service stay whole and in order of completion.
+ * The file is opened in start(), before root is dropped, so it may be in a
+ * directory the workers' user cannot write. Fields that come from the
+ * client have control characters, quotes, backslashes and bytes above
+ * 0x7e written as \xHH (as nginx does), so a request cannot forge or
+ * break lines; long fields are cut so a line fits one buffer.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http_log.h"
+#include "http_time.h"
+#include "log.h"
+
+#define HTTP_LOG_LINE 4096
+#define HTTP_LOG_FIELD 1000		/* bytes of one client field at most, escaped */
+
+static int log_fd = -1;
+
+int
+http_log_start(const char *path)
+{
+	if ((log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640)) == -1) {
+		log_err("http access_log %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+bool
+http_log_enabled(void)
+{
+	return log_fd >= 0;
+}
+
+/* Append S escaped, "-" when empty, at most HTTP_LOG_FIELD bytes. */
+static size_t
+http_log_field(char *out, struct http_str s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	if (s.len == 0)
+		out[n++] = '-';
+	for (size_t i = 0; i < s.len && n + 4 <= HTTP_LOG_FIELD; i++) {
+		unsigned char ch = (unsigned char)s.p[i];
+
+		if (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\') {
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[ch >> 4];
+			out[n++] = hex[ch & 15];
+		} else
+			out[n++] = (char)ch;
+	}
+	return n;
+}
+
+static void
+http_log_host(const struct sockd_addr *peer, char *buf, size_t size)
+{
+	const struct sockaddr *sa = &peer->u.sa;
+
+	if (peer->len == 0 || (sa->sa_family == AF_INET &&
+	    inet_ntop(AF_INET, &peer->u.in.sin_addr, buf, (socklen_t)size) == NULL) ||
+	    (sa->sa_family == AF_INET6 &&
+	    inet_ntop(AF_INET6, &peer->u.in6.sin6_addr, buf, (socklen_t)size) == NULL) ||
+	    (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+		snprintf(buf, size, "-");	/* a Unix socket has no host */
+}
+
+void
+http_log_write(const struct http_log_entry *e)
+{
+	char line[HTTP_LOG_LINE], host[INET6_ADDRSTRLEN];
+	size_t n;
+	ssize_t w;
+
+	if (log_fd < 0)
+		return;
+	http_log_host(e->peer, host, sizeof(host));
+	n = (size_t)snprintf(line, sizeof(line), "%s - - [%s] \"", host, http_time_clf());
+	n += http_log_field(line + n, e->request);
+	n += (size_t)snprintf(line + n, sizeof(line) - n, "\" %d %" PRIu64 " \"", e->status, e->bytes);
+	n += http_log_field(line + n, e->referer);
+	memcpy(line + n, "\" \"", 3);
+	n += 3;
+	n += http_log_field(line + n, e->user_agent);
+	memcpy(line + n, "\"\n", 2);
+	n += 2;
+	do
+		w = write(log_fd, line, n);
+	while (w == -1 && errno == EINTR);
+	if (w == -1)
+		log_warn("http access_log: %s", strerror(errno));	/* XXX: once per line when the disk is full */
+}
