@@ -452,13 +452,42 @@ bench_http_server() {
 	stop_tree "$pid"
 }
 
-# >>> SOCKD HTTP SERVICE: sockd has no "http" handler yet. Once it has one,
-# start sockd here with handler = "http" under each model (as bench_sockd
-# does for echo), answering "Hello world!\n" (13 bytes) on /hello.txt, and
-# measure it with bench_http_server so it shares the table with nginx and
-# apache2. <<<
+# sockd's http handler with the same 13-byte answer, under the event model
+# (2 workers, as nginx) and prefork (a worker per connection, as apache2).
+sockd_http_start() {
+	local conf=$tmp/sockd-http.conf
+
+	cat > "$conf" <<-EOF
+	log_level = "info";
+	services = ( {
+	  name = "web"; listen = "127.0.0.1:0"; handler = "http"; framing = "raw";
+	  $1
+	  backlog = 511;
+	  http = { content_type = "text/plain"; body = "Hello world!\\n"; };
+	  timeouts = { graceful = 2; };
+	} );
+	EOF
+	"$SOCKD" -c "$conf" 2> "$tmp/sockd-http.log" &
+	pid=$!
+	servers+=("$pid")
+}
+
 bench_sockd_http() {
-	echo "sockd http: not measured: no http handler yet" >> "$notes"
+	local conns port settings
+
+	for conns in $conns_list; do
+		for settings in "model = \"event\"; workers = 2;" "model = \"prefork\"; workers = $conns;"; do
+			sockd_http_start "$settings"
+			if ! port=$(log_port "$tmp/sockd-http.log"); then
+				echo "sockd http ($settings): n/a: did not start" >> "$notes"
+				stop_tree "$pid"
+				continue
+			fi
+			[[ $settings == *prefork* ]] && wait_procs "$pid" "$conns"
+			bench_http_server sockd "$(sed -e 's/model = "\([a-z]*\)";/\1,/' -e 's/ = /=/g' \
+			    -e 's/;//g' <<< "$settings")" "$conns" "$port"
+		done
+	done
 }
 
 bench_http() {
