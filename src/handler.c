@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "handler.h"
+#include "handler_exec.h"
 
 const struct handler *
 handler_get(const struct config_service *svc)
@@ -15,6 +16,8 @@ handler_get(const struct config_service *svc)
 		return &handler_discard;
 	case HANDLER_ACK:
 		return &handler_ack;
+	case HANDLER_EXEC:
+		return &handler_exec;
 #ifdef SOCKD_TEST_HANDLERS
 	case HANDLER_TEST_CRASH:
 		return &handler_crash;
