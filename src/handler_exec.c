@@ -57,7 +57,7 @@
 #include "log.h"
 #include "util.h"
 
-#define EXEC_TICK_MS 1000		/* heartbeat while waiting */
+#define EXEC_TICK_MS 1000		/* heartbeat while waiting, at most */
 #define EXEC_KILL_MS 1000		/* SIGTERM, then SIGKILL this much later */
 #define EXEC_SLOT_PAUSE_MS 50		/* at max_children: look again */
 #define EXEC_VARS 8			/* PATH, PROTO and at most 4 more */
@@ -172,26 +172,35 @@ exec_reset_signals(void)
 	sigset_t none;
 
 	sigemptyset(&dfl.sa_mask);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &dfl, NULL);	/* EINVAL: libc's own */
+	for (int sig = 1; sig < NSIG; sig++) {
+		unsigned long k_dfl[8] = { 0 };	/* a kernel sigaction: SIG_DFL */
+
+		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, &dfl, NULL) == 0)
+			continue;
+		/* libc refuses the signals it keeps for itself (32, 33), but an
+		 * ignored one is inherited across execve all the same. */
+		(void)syscall(SYS_rt_sigaction, sig, k_dfl, NULL, (NSIG - 1) / 8);
+	}
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
 		_exit(127);
 }
 
 /* In the program's process: die with the supervisor, own process group
- * (so a timeout reaches what it starts), socket on 0 and 1, nothing else
- * open, then exec. */
+ * (so a timeout reaches what it starts), socket on 0 and 1 and blocking
+ * (the event model's is not), nothing else open, then exec. */
 static noreturn void
 exec_child(const struct config_service *svc, int fd, char **env, pid_t supervisor)
 {
+	int flags;
+
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != supervisor)
 		_exit(127);
 	if (setpgid(0, 0) == -1)
 		log_warn("%s: setpgid: %s", svc->name, strerror(errno));
 	exec_reset_signals();
-	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1 ||
+	if ((flags = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1 ||
+	    dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1 ||
 	    fcntl(STDIN_FILENO, F_SETFD, 0) == -1 || fcntl(STDOUT_FILENO, F_SETFD, 0) == -1 ||
 	    fcntl(STDERR_FILENO, F_SETFD, 0) == -1 || close_range(3, ~0U, 0) == -1) {
 		log_err("%s: preparing descriptors: %s", svc->name, strerror(errno));
@@ -248,13 +257,16 @@ exec_log(const struct config_service *svc, pid_t pid, int status, bool timed_out
 		    svc->exec_argv[0], WTERMSIG(status), why);
 }
 
-/* How long to sleep: a tick, or less if the next kill is due sooner
+/* How long to sleep: a heartbeat tick (as conn.c's: a second, or a
+ * quarter of timeouts.heartbeat), or less if the next kill is due sooner
  * (rounded up, so the wait does not end just short of it). */
 static int
-exec_wait_ms(int64_t kill_at, int64_t now)
+exec_wait_ms(const struct config_service *svc, int64_t kill_at, int64_t now)
 {
-	int64_t ms = EXEC_TICK_MS, left = (kill_at - now + EXEC_MS - 1) / EXEC_MS;
+	int64_t ms = svc->heartbeat_ms > 0 ? svc->heartbeat_ms / 4 : EXEC_TICK_MS;
+	int64_t left = (kill_at - now + EXEC_MS - 1) / EXEC_MS;
 
+	ms = ms < 10 ? 10 : ms > EXEC_TICK_MS ? EXEC_TICK_MS : ms;
 	if (kill_at != 0 && left < ms)
 		ms = left < 0 ? 0 : left;
 	return (int)ms;
@@ -277,7 +289,7 @@ exec_wait(const struct config_service *svc, pid_t pid, _Atomic int64_t *heartbea
 	while ((r = waitpid(pid, &status, WNOHANG)) == 0 || (r == -1 && errno == EINTR)) {
 		int64_t now = scoreboard_now();
 		struct pollfd p = { .fd = pidfd, .events = POLLIN };
-		int ms = exec_wait_ms(kill_at, now);
+		int ms = exec_wait_ms(svc, kill_at, now);
 
 		if (heartbeat != NULL)
 			atomic_store_explicit(heartbeat, now, memory_order_relaxed);
