@@ -68,6 +68,13 @@
  * fork model. */
 static _Atomic int *exec_running;
 
+/* How a program ended. */
+struct exec_end {
+	pid_t pid;
+	int status;			/* from waitpid */
+	bool timed_out;			/* killed for timeouts.exec */
+};
+
 struct exec_vars {
 	char text[EXEC_VARS][EXEC_VAR_MAX];
 	size_t n;
@@ -242,19 +249,19 @@ exec_kill(const struct config_service *svc, pid_t pid, int sig)
 }
 
 static void
-exec_log(const struct config_service *svc, pid_t pid, int status, bool timed_out)
+exec_log(const struct config_service *svc, const struct exec_end *e)
 {
-	const char *why = timed_out ? " after timeouts.exec" : "";
+	const char *why = e->timed_out ? " after timeouts.exec" : "";
 
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		log_info("%s: program %ld (%s) exited with status 0", svc->name, (long)pid,
+	if (WIFEXITED(e->status) && WEXITSTATUS(e->status) == 0)
+		log_info("%s: program %ld (%s) exited with status 0", svc->name, (long)e->pid,
 		    svc->exec_argv[0]);
-	else if (WIFEXITED(status))
-		log_warn("%s: program %ld (%s) exited with status %d%s", svc->name, (long)pid,
-		    svc->exec_argv[0], WEXITSTATUS(status), why);
+	else if (WIFEXITED(e->status))
+		log_warn("%s: program %ld (%s) exited with status %d%s", svc->name,
+		    (long)e->pid, svc->exec_argv[0], WEXITSTATUS(e->status), why);
 	else
-		log_warn("%s: program %ld (%s) killed by signal %d%s", svc->name, (long)pid,
-		    svc->exec_argv[0], WTERMSIG(status), why);
+		log_warn("%s: program %ld (%s) killed by signal %d%s", svc->name, (long)e->pid,
+		    svc->exec_argv[0], WTERMSIG(e->status), why);
 }
 
 /* How long to sleep: a heartbeat tick (as conn.c's: a second, or a
@@ -273,20 +280,19 @@ exec_wait_ms(const struct config_service *svc, int64_t kill_at, int64_t now)
 }
 
 /*
- * Wait for program PID to end, refreshing HEARTBEAT (may be NULL) every
- * tick, enforcing timeouts.exec; then log how it ended. Without a pidfd
- * (kernels before 5.3) it looks every 100 ms instead.
+ * Wait for program E->pid to end, refreshing HEARTBEAT (may be NULL) every
+ * tick, enforcing timeouts.exec: 0 with E filled in, or -1 (logged).
+ * Without a pidfd (kernels before 5.3) it looks every 100 ms instead.
  */
-static void
-exec_wait(const struct config_service *svc, pid_t pid, _Atomic int64_t *heartbeat)
+static int
+exec_wait(const struct config_service *svc, struct exec_end *e, _Atomic int64_t *heartbeat)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), status = 0, sig = SIGTERM;
+	int pidfd = (int)syscall(SYS_pidfd_open, e->pid, 0), sig = SIGTERM;
 	int64_t kill_at = svc->exec_timeout_ms > 0 ?
 	    scoreboard_now() + svc->exec_timeout_ms * EXEC_MS : 0;
-	bool timed_out = false;
 	pid_t r;
 
-	while ((r = waitpid(pid, &status, WNOHANG)) == 0 || (r == -1 && errno == EINTR)) {
+	while ((r = waitpid(e->pid, &e->status, WNOHANG)) == 0 || (r == -1 && errno == EINTR)) {
 		int64_t now = scoreboard_now();
 		struct pollfd p = { .fd = pidfd, .events = POLLIN };
 		int ms = exec_wait_ms(svc, kill_at, now);
@@ -294,13 +300,13 @@ exec_wait(const struct config_service *svc, pid_t pid, _Atomic int64_t *heartbea
 		if (heartbeat != NULL)
 			atomic_store_explicit(heartbeat, now, memory_order_relaxed);
 		if (kill_at != 0 && now >= kill_at) {
-			if (!timed_out)
+			if (!e->timed_out)
 				log_warn("%s: program %ld (%s) ran past timeouts.exec (%d ms): "
-				    "SIGTERM", svc->name, (long)pid, svc->exec_argv[0],
+				    "SIGTERM", svc->name, (long)e->pid, svc->exec_argv[0],
 				    svc->exec_timeout_ms);
-			exec_kill(svc, pid, sig);
+			exec_kill(svc, e->pid, sig);
 			kill_at = sig == SIGTERM ? now + EXEC_KILL_MS * EXEC_MS : 0;
-			timed_out = true;
+			e->timed_out = true;
 			sig = SIGKILL;
 			continue;
 		}
@@ -311,29 +317,30 @@ exec_wait(const struct config_service *svc, pid_t pid, _Atomic int64_t *heartbea
 	if (pidfd != -1)
 		close(pidfd);
 	if (r == -1)
-		log_err("%s: waitpid(%ld): %s", svc->name, (long)pid, strerror(errno));
-	else
-		exec_log(svc, pid, status, timed_out);
+		log_err("%s: waitpid(%ld): %s", svc->name, (long)e->pid, strerror(errno));
+	return r == -1 ? -1 : 0;
 }
 
-/* Run the program on FD and wait for it. Our copy of the socket becomes
- * /dev/null once the program has its own (the caller may still close the
- * descriptor number), so the client sees the end when the program closes
- * its standard input and output, not when we return. */
-static void
-exec_run(const struct config_service *svc, int fd, _Atomic int64_t *heartbeat)
+/* Run the program on FD and wait for it: 0 with how it ended in *E, or -1
+ * (logged). Our copy of the socket becomes /dev/null once the program has
+ * its own (the caller may still close the descriptor number), so the
+ * client sees the end when the program closes its standard input and
+ * output, not when we return. */
+static int
+exec_run(const struct config_service *svc, int fd, _Atomic int64_t *heartbeat,
+    struct exec_end *e)
 {
-	pid_t pid = exec_spawn(svc, fd);
 	int null;
 
-	if (pid == -1)
-		return;
+	*e = (struct exec_end){ .pid = exec_spawn(svc, fd) };
+	if (e->pid == -1)
+		return -1;
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
 	    dup3(null, fd, O_CLOEXEC) == -1)
 		log_debug("%s: /dev/null: %s", svc->name, strerror(errno));
 	if (null != -1)
 		close(null);
-	exec_wait(svc, pid, heartbeat);
+	return exec_wait(svc, e, heartbeat);
 }
 
 /*
@@ -343,21 +350,31 @@ exec_run(const struct config_service *svc, int fd, _Atomic int64_t *heartbeat)
  * for it given back at the end. No heartbeat: the worker's is not ours
  * to keep. Its signals stay blocked, so a SIGTERM sent to the whole
  * group (systemd) ends the program, and the supervisor logs it.
+ *
+ * XXX Forked from a threaded worker (thread model, prefork threads), the
+ * child has only the forking thread; glibc makes malloc and stdio safe
+ * there, not the time zone lock that log_*() may take in localtime_r.
+ * Should another thread hold it at that instant, this supervisor hangs at
+ * its first log line and its max_children place is never given back. A
+ * supervisor re-executed from a binary of its own would close the gap.
  */
 static noreturn void
 exec_supervise(const struct conn *c)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	int fd = c->fd;
+	struct exec_end e;
+	int fd = c->fd, r = -1;
 
 	sigemptyset(&dfl.sa_mask);
 	if (sigaction(SIGCHLD, &dfl, NULL) == -1)
 		log_err("%s: sigaction(SIGCHLD): %s", c->svc->name, strerror(errno));
 	else if ((fd == 3 || dup3(fd, 3, O_CLOEXEC) != -1) && close_range(4, ~0U, 0) == 0)
-		exec_run(c->svc, 3, NULL);
+		r = exec_run(c->svc, 3, NULL, &e);
 	else
 		log_err("%s: supervisor descriptors: %s", c->svc->name, strerror(errno));
-	atomic_fetch_sub(exec_running, 1);
+	atomic_fetch_sub(exec_running, 1);	/* before the log line says it ended */
+	if (r == 0)
+		exec_log(c->svc, &e);
 	_exit(0);
 }
 
@@ -433,10 +450,12 @@ exec_message(struct conn *c, const char *data, size_t len)
 static void
 exec_close(struct conn *c)
 {
+	struct exec_end e;
 	pid_t pid;
 
 	if (c->svc->model == MODEL_FORK) {
-		exec_run(c->svc, c->fd, c->heartbeat);
+		if (exec_run(c->svc, c->fd, c->heartbeat, &e) == 0)
+			exec_log(c->svc, &e);
 		return;
 	}
 	if (!exec_reserve(c))

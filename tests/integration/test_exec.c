@@ -349,7 +349,7 @@ test_max_children_event(void **state)
 	assert_true(daemon_wait_log(d, "warning: exec: 2 programs running (max_children):"
 	    " connection closed", T_MS));
 	close(c);
-	close(b);	/* a place again */
+	close(b);	/* a place again, given back before the end is logged */
 	assert_true(daemon_wait_log(d, "(/bin/cat) exited with status 0", T_MS));
 	cat_round_trip(port);
 	close(a);
