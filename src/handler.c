@@ -5,6 +5,7 @@
 
 #include "handler.h"
 #include "handler_module.h"
+#include "handler_exec.h"
 
 const struct handler *
 handler_get(const struct config_service *svc)
@@ -20,6 +21,8 @@ handler_get(const struct config_service *svc)
 		return &handler_http;
 	case HANDLER_MODULE:
 		return &handler_module;
+	case HANDLER_EXEC:
+		return &handler_exec;
 #ifdef SOCKD_TEST_HANDLERS
 	case HANDLER_TEST_CRASH:
 		return &handler_crash;

@@ -211,7 +211,9 @@ event_add(struct event *e, int fd, const struct sockd_addr *peer)
 	atomic_store(&e->a->slot->heartbeat_ns, scoreboard_now());
 	event_state(e);
 	conn_open_buffered(&ec->c, fd, peer, e->a->svc, e->a->slot);
-	if (epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+	/* Closed at open (handler exec): never watched. Its socket lives on in
+	 * another process, and so would its place in our epoll set. */
+	if (!ec->c.closing && epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
 		log_warn("%s: epoll_ctl: %s; connection dropped", e->a->svc->name, strerror(errno));
 		ec->c.broken = true;
 	}
