@@ -71,7 +71,7 @@ worker_start_handler(const struct config_service *svc)
 	if (h == NULL)
 		fatal(EXIT_CONFIG, "%s: handler \"%s\" is not in this build", svc->name,
 		    config_handler_name(svc->handler));
-	if (h->start != NULL && h->start(svc) == -1)
+	else if (h->start != NULL && h->start(svc) == -1)
 		exit(EXIT_CONFIG);
 }
 
