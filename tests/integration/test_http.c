@@ -654,6 +654,62 @@ test_access_log(void **state)
 	free(root);
 }
 
+/* Run CMD; its whole output (at most SIZE - 1 bytes) in BUF; its status. */
+static int
+run_capture(const char *cmd, char *buf, size_t size)
+{
+	FILE *fp = popen(cmd, "r");
+	size_t n;
+
+	assert_non_null(fp);
+	n = fread(buf, 1, size - 1, fp);
+	buf[n] = '\0';
+	return pclose(fp);
+}
+
+/* What a user's curl sees: keep-alive across two URLs, HEAD, the media
+ * type, Last-Modified, and 304 for a copy that is up to date. */
+static void
+test_curl(void **state)
+{
+	char *dir, *root, cmd[1024], out[16384];
+	struct daemon *d;
+	int port;
+
+	(void)state;
+	if (system("command -v curl >/dev/null 2>&1") != 0)
+		skip();
+	root = make_root(&dir);
+	for (size_t m = 0; m < 2; m++) {
+		d = start_files(models[m], root, "", &port);
+		snprintf(cmd, sizeof(cmd), "curl -sv http://127.0.0.1:%d/a.txt http://127.0.0.1:%d/ 2>&1",
+		    port, port);
+		assert_int_equal(run_capture(cmd, out, sizeof(out)), 0);
+		assert_non_null(strstr(out, "alpha\n"));
+		assert_non_null(strstr(out, "<p>index</p>"));
+		assert_non_null(strstr(out, "Re-using existing connection"));
+		assert_non_null(strstr(out, "< Content-Type: text/html"));
+		snprintf(cmd, sizeof(cmd), "curl -sI http://127.0.0.1:%d/b.css", port);
+		assert_int_equal(run_capture(cmd, out, sizeof(out)), 0);
+		assert_non_null(strstr(out, "HTTP/1.1 200 OK\r\n"));
+		assert_non_null(strstr(out, "Content-Type: text/css"));
+		assert_non_null(strstr(out, "Content-Length: 4\r\n"));
+		assert_non_null(strstr(out, "Last-Modified: "));
+		/* -z FILE: If-Modified-Since the file's time; our copy is the file. */
+		snprintf(cmd, sizeof(cmd), "curl -s -o /dev/null -w '%%{http_code}' -z %s/a.txt"
+		    " http://127.0.0.1:%d/a.txt", root, port);
+		assert_int_equal(run_capture(cmd, out, sizeof(out)), 0);
+		assert_string_equal(out, "304");
+		snprintf(cmd, sizeof(cmd), "curl -s -o /dev/null -w '%%{http_code}'"
+		    " http://127.0.0.1:%d/nothing-here", port);
+		assert_int_equal(run_capture(cmd, out, sizeof(out)), 0);
+		assert_string_equal(out, "404");
+		stop(d);
+	}
+	harness_rmdir(dir);
+	free(root);
+}
+
 /* wrk against the fixed response: requests made, no error, all 2xx. */
 static void
 test_wrk(void **state)
@@ -693,6 +749,7 @@ main(void)
 		cmocka_unit_test_teardown(test_hostile_requests, harness_teardown),
 		cmocka_unit_test_teardown(test_static_files, harness_teardown),
 		cmocka_unit_test_teardown(test_access_log, harness_teardown),
+		cmocka_unit_test_teardown(test_curl, harness_teardown),
 		cmocka_unit_test_teardown(test_wrk, harness_teardown),
 	};
 
