@@ -21,45 +21,32 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "testlib.h"
 
-#define T_MS HARNESS_TIMEOUT_MS
-#define STARTED "notice: sockd " PACKAGE_VERSION " started"
 
-static char conf[8192];
+static char exec_conf[8192];
+
+/* A daemon serving TEXT; *PORT_R: service "exec" on 127.0.0.1. */
+static struct daemon *
+start_exec(const char *text, int *port_r)
+{
+	return start_service(text, "exec", port_r);
+}
 
 /* A configuration: "user" when root, then one exec service named "exec"
  * on 127.0.0.1 with the settings of the format. */
 static const char *
-config(const char *fmt, ...)
+exec_config(const char *fmt, ...)
 {
 	va_list ap;
-	int n = snprintf(conf, sizeof(conf), "%sservices = ( { name = \"exec\"; handler = \"exec\";"
+	int n = snprintf(exec_conf, sizeof(exec_conf), "%sservices = ( { name = \"exec\"; handler = \"exec\";"
 	    " workers = 1; ", geteuid() == 0 ? "user = \"nobody\";\n" : "");
 
 	va_start(ap, fmt);
-	n += vsnprintf(conf + n, sizeof(conf) - (size_t)n, fmt, ap);
+	n += vsnprintf(exec_conf + n, sizeof(exec_conf) - (size_t)n, fmt, ap);
 	va_end(ap);
-	snprintf(conf + n, sizeof(conf) - (size_t)n, " } );\n");
-	return conf;
-}
-
-static struct daemon *
-start(const char *text, int *port_r)
-{
-	struct daemon *d = daemon_start(text, END);
-
-	*port_r = daemon_port(d, "exec", "127.0.0.1");
-	assert_true(*port_r > 0);
-	assert_true(daemon_wait_log(d, STARTED, T_MS));
-	return d;
-}
-
-static void
-stop(struct daemon *d)
-{
-	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
-	daemon_free(d);
+	snprintf(exec_conf + n, sizeof(exec_conf) - (size_t)n, " } );\n");
+	return exec_conf;
 }
 
 /* Everything FD sends until it closes, NUL-terminated; fails on timeout. */
@@ -155,7 +142,7 @@ test_environment(void **state)
 
 	(void)state;
 	snprintf(sock, sizeof(sock), "%s/exec.sock", dir);
-	d = start(config("listen = [ \"127.0.0.1:0\", \"[::1]:0\", \"unix:%s\" ];"
+	d = start_exec(exec_config("listen = [ \"127.0.0.1:0\", \"[::1]:0\", \"unix:%s\" ];"
 	    " exec = { argv = [ \"/usr/bin/env\" ]; env = { GREETING = \"hello world\"; }; };",
 	    sock), &port);
 	check_tcp_env("127.0.0.1", port);
@@ -189,7 +176,7 @@ test_env_overrides(void **state)
 	int port;
 
 	(void)state;
-	d = start(config("listen = \"127.0.0.1:0\"; exec = { argv = [ \"/usr/bin/env\" ];"
+	d = start_exec(exec_config("listen = \"127.0.0.1:0\"; exec = { argv = [ \"/usr/bin/env\" ];"
 	    " env = { PATH = \"/bin\"; PROTO = \"mine\"; }; };"), &port);
 	slurp(tcp_connect("127.0.0.1", port), out, sizeof(out));
 	assert_int_equal(count_lines(out), 6);
@@ -212,7 +199,7 @@ test_fds_and_signal_state(void **state)
 		struct daemon *d;
 		int port;
 
-		d = start(config("listen = \"127.0.0.1:0\"; model = \"%s\"; exec = { argv = ["
+		d = start_exec(exec_config("listen = \"127.0.0.1:0\"; model = \"%s\"; exec = { argv = ["
 		    " \"/bin/sh\", \"-c\", \"ls /proc/$$/fd; exec /bin/grep -E '^Sig(Blk|Ign)'"
 		    " /proc/self/status\" ]; };", models[i]), &port);
 		slurp(tcp_connect("127.0.0.1", port), out, sizeof(out));
@@ -231,7 +218,7 @@ test_program_signals_itself(void **state)
 	int port;
 
 	(void)state;
-	d = start(config("listen = \"127.0.0.1:0\"; model = \"event\"; exec = { argv = ["
+	d = start_exec(exec_config("listen = \"127.0.0.1:0\"; model = \"event\"; exec = { argv = ["
 	    " \"/bin/sh\", \"-c\", \"echo before; kill -TERM $$; echo after\" ]; };"), &port);
 	slurp(tcp_connect("127.0.0.1", port), out, sizeof(out));
 	assert_string_equal(out, "before\n");
@@ -273,7 +260,7 @@ test_cat_every_model(void **state)
 		struct daemon *d;
 		int port;
 
-		d = start(config("listen = \"127.0.0.1:0\"; %s; exec = { argv = [ \"/bin/cat\" ]; };",
+		d = start_exec(exec_config("listen = \"127.0.0.1:0\"; %s; exec = { argv = [ \"/bin/cat\" ]; };",
 		    models[i]), &port);
 		cat_round_trip(port);
 		cat_round_trip(port);
@@ -309,7 +296,7 @@ test_max_children_waits(void **state)
 		char buf[16];
 		int port, a, b, c;
 
-		d = start(config("listen = \"127.0.0.1:0\"; model = \"%s\"; max_children = 2;"
+		d = start_exec(exec_config("listen = \"127.0.0.1:0\"; model = \"%s\"; max_children = 2;"
 		    " exec = { argv = [ \"/bin/cat\" ]; };", models[i]), &port);
 		a = cat_client(port, "a");
 		b = cat_client(port, "b");
@@ -339,7 +326,7 @@ test_max_children_event(void **state)
 	int port, a, b, c;
 
 	(void)state;
-	d = start(config("listen = \"127.0.0.1:0\"; model = \"event\"; max_children = 2;"
+	d = start_exec(exec_config("listen = \"127.0.0.1:0\"; model = \"event\"; max_children = 2;"
 	    " exec = { argv = [ \"/bin/cat\" ]; };"), &port);
 	a = cat_client(port, "a");
 	b = cat_client(port, "b");
@@ -369,7 +356,7 @@ test_timeout_term(void **state)
 		struct daemon *d;
 		int port;
 
-		d = start(config("listen = \"127.0.0.1:0\"; model = \"%s\"; timeouts = { exec = 0.5; };"
+		d = start_exec(exec_config("listen = \"127.0.0.1:0\"; model = \"%s\"; timeouts = { exec = 0.5; };"
 		    " exec = { argv = [ \"/bin/sh\", \"-c\", \"echo ready; /bin/sleep 60; echo never\" ]; };",
 		    models[i]), &port);
 		slurp(tcp_connect("127.0.0.1", port), out, sizeof(out));
@@ -390,7 +377,7 @@ test_timeout_kill(void **state)
 	int port;
 
 	(void)state;
-	d = start(config("listen = \"127.0.0.1:0\"; model = \"prefork\"; timeouts = { exec = 0.5; };"
+	d = start_exec(exec_config("listen = \"127.0.0.1:0\"; model = \"prefork\"; timeouts = { exec = 0.5; };"
 	    " exec = { argv = [ \"/bin/sh\", \"-c\", \"trap '' TERM; echo ready; /bin/sleep 60\" ]; };"),
 	    &port);
 	slurp(tcp_connect("127.0.0.1", port), out, sizeof(out));
@@ -407,7 +394,7 @@ test_exit_status(void **state)
 	int port;
 
 	(void)state;
-	d = start(config("listen = \"127.0.0.1:0\"; exec = { argv = [ \"/bin/sh\", \"-c\","
+	d = start_exec(exec_config("listen = \"127.0.0.1:0\"; exec = { argv = [ \"/bin/sh\", \"-c\","
 	    " \"echo bye; exit 3\" ]; };"), &port);
 	slurp(tcp_connect("127.0.0.1", port), out, sizeof(out));
 	assert_string_equal(out, "bye\n");
@@ -430,7 +417,7 @@ test_long_program_heartbeat(void **state)
 		struct daemon *d;
 		int port, a, b;
 
-		d = start(config("listen = \"127.0.0.1:0\"; %s; max_children = 1;"
+		d = start_exec(exec_config("listen = \"127.0.0.1:0\"; %s; max_children = 1;"
 		    " timeouts = { heartbeat = 0.5; }; exec = { argv = [ \"/bin/sh\", \"-c\","
 		    " \"/bin/sleep 2; echo done\" ]; };", models[i]), &port);
 		a = tcp_connect("127.0.0.1", port);

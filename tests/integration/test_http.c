@@ -26,10 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "testlib.h"
 
-#define T_MS HARNESS_TIMEOUT_MS
-#define STARTED "notice: sockd " PACKAGE_VERSION " started"
 #define BIG (5 * 1024 * 1024)
 
 static const char *const models[] = {
@@ -42,53 +40,21 @@ static const char *const models[] = {
 #define ALL_MODELS 5
 #define MAIN_MODELS 2		/* prefork and event */
 
-static char conf[8192];
-
-/* A configuration: "user" when root, then one service "web" from the format. */
-static const char *
-config(const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(conf, sizeof(conf), "%s", geteuid() == 0 ? "user = \"nobody\";\n" : "");
-
-	va_start(ap, fmt);
-	vsnprintf(conf + n, sizeof(conf) - (size_t)n, fmt, ap);
-	va_end(ap);
-	return conf;
-}
-
-static struct daemon *
-start(const char *text, int *port_r)
-{
-	struct daemon *d = daemon_start(text, END);
-
-	*port_r = daemon_port(d, "web", "127.0.0.1");
-	assert_true(*port_r > 0);
-	assert_true(daemon_wait_log(d, STARTED, T_MS));
-	return d;
-}
-
-static void
-stop(struct daemon *d)
-{
-	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
-	daemon_free(d);
-}
-
 /* A fixed-response service under MODEL with small limits. */
 static struct daemon *
 start_fixed(const char *model, int *port_r)
 {
-	return start(config("services = ( { name = \"web\"; listen = \"127.0.0.1:0\";"
+	return start_service(config("services = ( { name = \"web\"; listen = \"127.0.0.1:0\";"
 	    " handler = \"http\"; %s limits = { max_request_line = 256; max_header_bytes = 1024;"
-	    " max_message = 1000; }; http = { body = \"hello\\n\"; }; } );", model), port_r);
+	    " max_message = 1000; }; http = { body = \"hello\\n\"; }; } );", model), "web", port_r);
 }
 
 static struct daemon *
 start_files(const char *model, const char *root, const char *extra, int *port_r)
 {
-	return start(config("services = ( { name = \"web\"; listen = \"127.0.0.1:0\";"
-	    " handler = \"http\"; %s http = { root = \"%s\"; %s }; } );", model, root, extra), port_r);
+	return start_service(config("services = ( { name = \"web\"; listen = \"127.0.0.1:0\";"
+	    " handler = \"http\"; %s http = { root = \"%s\"; %s }; } );", model, root, extra),
+	    "web", port_r);
 }
 
 /* A connection's responses, read as they come (pipelined ones too). */

@@ -27,16 +27,28 @@ config(const char *fmt, ...)
 	return conf;
 }
 
-struct daemon *
-start_with(const char *binary, const char *text, int *port_r)
+static struct daemon *
+start_at(const char *binary, const char *text, const char *service, int *port_r)
 {
 	struct launch l = { .binary = binary, .conf = text };
 	struct daemon *d = daemon_launch(&l);
 
-	*port_r = daemon_port(d, "echo", "127.0.0.1");
+	*port_r = daemon_port(d, service, "127.0.0.1");
 	assert_true(*port_r > 0);
 	assert_true(daemon_wait_log(d, STARTED, T_MS));
 	return d;
+}
+
+struct daemon *
+start_with(const char *binary, const char *text, int *port_r)
+{
+	return start_at(binary, text, "echo", port_r);
+}
+
+struct daemon *
+start_service(const char *text, const char *service, int *port_r)
+{
+	return start_at(NULL, text, service, port_r);
 }
 
 struct daemon *

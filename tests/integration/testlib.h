@@ -20,6 +20,8 @@ const char *config(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Start TEXT (with BINARY, NULL for $SOCKD); *PORT_R: service "echo" on 127.0.0.1. */
 struct daemon *start_with(const char *binary, const char *text, int *port_r);
 struct daemon *start(const char *text, int *port_r);
+/* The same for a service of another name, on 127.0.0.1. */
+struct daemon *start_service(const char *text, const char *service, int *port_r);
 /* SIGTERM, a clean exit, freed. */
 void stop(struct daemon *d);
 /* Send MSG and expect ANSWER back, exactly. */
