@@ -453,7 +453,9 @@ bench_http_server() {
 }
 
 # sockd's http handler with the same 13-byte answer, under the event model
-# (2 workers, as nginx) and prefork (a worker per connection, as apache2).
+# (2 workers, as nginx), prefork (a worker per connection, as apache2's
+# prefork) and prefork with threads (2 workers, a thread per connection, as
+# apache2's worker MPM).
 sockd_http_start() {
 	local conf=$tmp/sockd-http.conf
 
@@ -476,14 +478,15 @@ bench_sockd_http() {
 	local conns port settings
 
 	for conns in $conns_list; do
-		for settings in "model = \"event\"; workers = 2;" "model = \"prefork\"; workers = $conns;"; do
+		for settings in "model = \"event\"; workers = 2;" "model = \"prefork\"; workers = $conns;" \
+		    "model = \"prefork\"; workers = 2; threads = $(( (conns + 1) / 2 ));"; do
 			sockd_http_start "$settings"
 			if ! port=$(log_port "$tmp/sockd-http.log"); then
 				echo "sockd http ($settings): n/a: did not start" >> "$notes"
 				stop_tree "$pid"
 				continue
 			fi
-			[[ $settings == *prefork* ]] && wait_procs "$pid" "$conns"
+			[[ $settings == *"workers = $conns"* ]] && wait_procs "$pid" "$conns"
 			bench_http_server sockd "$(sed -e 's/model = "\([a-z]*\)";/\1,/' -e 's/ = /=/g' \
 			    -e 's/;//g' <<< "$settings")" "$conns" "$port"
 		done
