@@ -90,13 +90,15 @@ conn_send_stalled(struct conn *c, int64_t since_ns)
 
 static void
 conn_init(struct conn *c, int fd, const struct sockd_addr *peer,
-    const struct config_service *svc, struct scoreboard_slot *slot, bool buffered)
+    const struct config_service *svc, struct scoreboard_slot *slot,
+    _Atomic int64_t *heartbeat, bool buffered)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
-	*c = (struct conn){ .fd = fd, .svc = svc, .slot = slot,
-		.heartbeat = slot != NULL ? &slot->heartbeat_ns : NULL,
+	if (heartbeat == NULL && slot != NULL)
+		heartbeat = &slot->heartbeat_ns;
+	*c = (struct conn){ .fd = fd, .svc = svc, .slot = slot, .heartbeat = heartbeat,
 		.handler = handler_get(svc), .buffered = buffered, .file_fd = -1 };
 	if (peer != NULL)
 		c->peer = *peer;	/* from accept4: no getpeername */
@@ -112,11 +114,14 @@ conn_init(struct conn *c, int fd, const struct sockd_addr *peer,
 		c->handler->open(c);
 }
 
+/* HEARTBEAT: where waits show this connection's server is alive (a
+ * thread's or a connection process's own), NULL for the slot's; set before
+ * the handler's open() runs, so open() may wait too. */
 void
 conn_open(struct conn *c, int fd, const struct config_service *svc,
-    struct scoreboard_slot *slot)
+    struct scoreboard_slot *slot, _Atomic int64_t *heartbeat)
 {
-	conn_init(c, fd, NULL, svc, slot, false);
+	conn_init(c, fd, NULL, svc, slot, heartbeat, false);
 }
 
 /* For a caller's event loop: see conn_input() and conn_flush(). FD must
@@ -126,7 +131,7 @@ void
 conn_open_buffered(struct conn *c, int fd, const struct sockd_addr *peer,
     const struct config_service *svc, struct scoreboard_slot *slot)
 {
-	conn_init(c, fd, peer, svc, slot, true);
+	conn_init(c, fd, peer, svc, slot, NULL, true);
 }
 
 void

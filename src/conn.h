@@ -61,7 +61,7 @@ struct conn {
 };
 
 void conn_open(struct conn *c, int fd, const struct config_service *svc,
-    struct scoreboard_slot *slot);
+    struct scoreboard_slot *slot, _Atomic int64_t *heartbeat);
 int conn_run(struct conn *c, int sig_fd);
 void conn_finish(struct conn *c);
 

@@ -7,9 +7,7 @@
  * The worker's part ends at once: open() closes the connection as far as
  * the model is concerned, and close() starts the program, which holds a
  * copy of the socket of its own, so the connection lives as long as the
- * program does and every model works unchanged. (close(), not open(): the
- * fork and threaded models aim conn->heartbeat at the right heartbeat only
- * once conn_open() has returned, and close() may have to wait.)
+ * program does and every model works unchanged.
  *
  * Model "fork": the connection already has a process of its own, and
  * close() runs the program from it and waits, as tcpserver's child would.

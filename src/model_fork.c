@@ -86,8 +86,7 @@ fork_child(const struct forker *f, int fd, pid_t acceptor, int kid)
 	for (size_t i = 0; i < f->a->n_fds; i++)
 		close(f->a->fds[i]);
 	close(f->ep);
-	conn_open(&c, fd, f->a->svc, f->a->slot);
-	c.heartbeat = &f->beats[kid];
+	conn_open(&c, fd, f->a->svc, f->a->slot, &f->beats[kid]);
 	while (!quit && conn_run(&c, f->sig_fd) == 0)
 		while ((sig = sig_next(f->sig_fd)) != 0)	/* TERM: finish; QUIT: go */
 			quit |= sig == SIGQUIT;

@@ -110,7 +110,7 @@ prefork_serve(struct prefork *p, int fd)
 
 	atomic_store(&p->a->slot->heartbeat_ns, scoreboard_now());
 	atomic_store(&p->a->slot->state, SLOT_BUSY);
-	conn_open(&c, fd, p->a->svc, p->a->slot);
+	conn_open(&c, fd, p->a->svc, p->a->slot, NULL);
 	while (conn_run(&c, p->sig_fd) == 0) {
 		prefork_signals(p);
 		if (p->quit)

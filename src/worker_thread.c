@@ -71,8 +71,7 @@ worker_thread_serve(const struct worker_args *a, struct worker_thread *t, int fd
 
 	atomic_store(&t->heartbeat_ns, scoreboard_now());
 	atomic_store(&t->busy, true);
-	conn_open(&c, fd, a->svc, a->slot);
-	c.heartbeat = &t->heartbeat_ns;
+	conn_open(&c, fd, a->svc, a->slot, &t->heartbeat_ns);
 	conn_run(&c, -1);	/* poll ignores fd -1: returns only at the end */
 	conn_finish(&c);
 	if (close(fd) == -1 && errno != EINTR)
