@@ -4,6 +4,10 @@
  * connection gets a process of its own, so a handler may block or crash
  * without touching the others.
  *
+ * limits.max_connections is reserved before each accept and given back
+ * when the child is reaped; at that limit the listeners leave the epoll
+ * set for WORKER_LIMIT_PAUSE_MS.
+ *
  * At most max_children children run at once: at the limit the acceptor
  * stops watching its listeners, and new connections wait in the backlog
  * instead of being accepted and dropped. Children are reaped on SIGCHLD
@@ -50,6 +54,7 @@ struct forker {
 	_Atomic int64_t *beats;		/* per slot, shared: the child's heartbeat */
 	int children;
 	uint64_t accepted;
+	int64_t limited_until;		/* at max_connections: look again then (0: not) */
 	bool watching;			/* listeners in the epoll set */
 	bool draining;
 	bool quit;
@@ -147,15 +152,23 @@ fork_accept(struct forker *f, int lfd)
 
 	if (kid == -1)
 		return;		/* at max_children: not watching; a stale event */
-	if ((fd = worker_accept(f->a, lfd, 0, NULL)) == -1)
+	if (!worker_conn_reserve(f->a)) {
+		fork_watch(f, false);	/* the backlog holds them a moment */
+		f->limited_until = scoreboard_now() + (int64_t)WORKER_LIMIT_PAUSE_MS * 1000000;
 		return;
+	}
+	if ((fd = worker_accept(f->a, lfd, 0, NULL)) == -1) {
+		worker_conn_release(f->a);
+		return;
+	}
 	atomic_store(&f->beats[kid], scoreboard_now());
 	pid = fork();
 	if (pid == 0)
 		fork_child(f, fd, self, kid);
-	if (pid == -1)
+	if (pid == -1) {
 		log_err("%s: fork: %s; connection dropped", f->a->svc->name, strerror(errno));
-	else {
+		worker_conn_release(f->a);
+	} else {
 		f->kids[kid] = pid;
 		f->children++;
 	}
@@ -184,13 +197,14 @@ fork_reap(struct forker *f)
 		if (kid != -1) {
 			f->kids[kid] = 0;
 			f->children--;
+			worker_conn_release(f->a);	/* its place in max_connections */
 		}
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			log_warn("%s: connection process %ld ended by %s %d", f->a->svc->name,
 			    (long)pid, WIFSIGNALED(status) ? "signal" : "status",
 			    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 	}
-	if (f->children < f->a->svc->max_children)
+	if (f->children < f->a->svc->max_children && f->limited_until == 0)
 		fork_watch(f, true);
 	if (f->children == 0 && !f->draining)
 		atomic_store(&f->a->slot->state, SLOT_IDLE);
@@ -230,11 +244,17 @@ model_fork_run(const struct worker_args *a, int sig_fd)
 	atomic_store(&a->slot->state, SLOT_IDLE);
 	while (!f.quit && !(f.draining && f.children == 0)) {
 		/* A tick keeps the heartbeat: children block, the acceptor does not. */
-		int n = epoll_wait(f.ep, ev, (int)(a->n_fds + 1), fork_tick_ms(a->svc));
+		int n = epoll_wait(f.ep, ev, (int)(a->n_fds + 1),
+		    f.limited_until != 0 ? WORKER_LIMIT_PAUSE_MS : fork_tick_ms(a->svc));
 		int64_t now = scoreboard_now();
 
 		atomic_store(&a->slot->heartbeat_ns, now);
 		fork_check_hung(&f, now);
+		if (f.limited_until != 0 && now >= f.limited_until) {
+			f.limited_until = 0;
+			if (f.children < a->svc->max_children)
+				fork_watch(&f, true);
+		}
 		if (n == -1 && errno != EINTR)
 			fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
 		for (int i = 0; i < n && !f.quit; i++) {

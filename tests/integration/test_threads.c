@@ -164,6 +164,7 @@ test_max_connections(void **state)
 	max_connections(THREAD " workers = 2;");
 	max_connections(PREFORK4 " workers = 2;");
 	max_connections("model = \"prefork\"; workers = 4;");	/* one thread each */
+	max_connections("model = \"fork\"; workers = 2;");	/* a process each */
 }
 
 /* prefork, threads = 4, one worker: four clients at once, the fifth waits. */
