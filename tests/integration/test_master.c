@@ -759,6 +759,48 @@ test_fork_model_concurrency(void **state)
 	daemon_free(d);
 }
 
+/* Every model serves 50 clients that arrive at once, with fewer workers
+ * (or threads) than clients where a worker holds one connection: the rest
+ * wait in the backlog and are served in turn, none lost. */
+static void
+test_fifty_clients_every_model(void **state)
+{
+	static const char *const models[] = {
+		"model = \"prefork\"; workers = 4;",
+		"model = \"prefork\"; workers = 2; threads = 3;",
+		"model = \"event\"; workers = 2;",
+		"model = \"fork\"; workers = 1; max_children = 8;",
+		"model = \"thread\"; workers = 1; max_threads = 8;",
+	};
+	char line[32];
+	int port, fd[50];
+
+	(void)state;
+	for (size_t m = 0; m < sizeof(models) / sizeof(models[0]); m++) {
+		struct daemon *d = start(config("services = ( { name = \"echo\"; handler = \"echo\";"
+		    " framing = \"line\"; listen = \"127.0.0.1:0\"; %s backlog = 128; } );\n",
+		    models[m]), &port);
+
+		for (int i = 0; i < 50; i++) {
+			fd[i] = tcp_connect("127.0.0.1", port);
+			assert_true(fd[i] >= 0);
+		}
+		for (int i = 0; i < 50; i++) {
+			snprintf(line, sizeof(line), "client %d\n", i);
+			assert_int_equal(send_all(fd[i], line, strlen(line)), 0);
+		}
+		for (int i = 0; i < 50; i++) {	/* each answer frees a place for the next */
+			char buf[32];
+
+			snprintf(line, sizeof(line), "client %d\n", i);
+			assert_int_equal(recv_exact(fd[i], buf, strlen(line), T_MS), (ssize_t)strlen(line));
+			assert_memory_equal(buf, line, strlen(line));
+			close(fd[i]);
+		}
+		stop(d);
+	}
+}
+
 /* max_children: the next client waits in the backlog, then is served. */
 static void
 test_fork_model_limit(void **state)
@@ -1097,6 +1139,7 @@ main(void)
 		T(test_dynamic_pool),
 		T(test_fork_model_concurrency),
 		T(test_fork_model_limit),
+		T(test_fifty_clients_every_model),
 		T(test_fork_model_stop_and_crash),
 		T(test_fork_model_hung_child),
 		T(test_client_not_reading),
