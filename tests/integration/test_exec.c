@@ -386,6 +386,8 @@ test_timeout_kill(void **state)
 	stop(d);
 }
 
+/* The exit status is logged, and the program's standard error goes to
+ * sockd's log, not to the client. */
 static void
 test_exit_status(void **state)
 {
@@ -395,9 +397,10 @@ test_exit_status(void **state)
 
 	(void)state;
 	d = start_exec(exec_config("listen = \"127.0.0.1:0\"; exec = { argv = [ \"/bin/sh\", \"-c\","
-	    " \"echo bye; exit 3\" ]; };"), &port);
+	    " \"echo oops-on-stderr >&2; echo bye; exit 3\" ]; };"), &port);
 	slurp(tcp_connect("127.0.0.1", port), out, sizeof(out));
-	assert_string_equal(out, "bye\n");
+	assert_string_equal(out, "bye\n");	/* stderr is not the client's */
+	assert_true(daemon_wait_log(d, "oops-on-stderr", T_MS));	/* it is sockd's log */
 	assert_true(daemon_wait_log(d, "warning: exec: program", T_MS));
 	assert_true(daemon_wait_log(d, "(/bin/sh) exited with status 3\n", T_MS));
 	stop(d);
