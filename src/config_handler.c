@@ -27,6 +27,7 @@
 
 static const char *const http_settings[] = { "status", "content_type", "body", "root", "index",
 	"access_log", NULL };
+static const char *const http_fixed_only[] = { "status", "content_type", "body", NULL };
 static const char *const exec_settings[] = { "argv", "env", NULL };
 static const char *const module_settings[] = { "path", "config", NULL };
 static const char *const none[] = { NULL };
@@ -68,12 +69,12 @@ config_http_root(struct config_ctx *ctx, const config_setting_t *g, struct confi
 	}
 	svc->http_root = xstrdup(root);
 	config_copy_string(ctx, g, "index", DEFAULT_HTTP_INDEX, &svc->http_index);
-	if (strchr(svc->http_index, '/') != NULL || svc->http_index[0] == '.')
+	if (svc->http_index != NULL &&	/* NULL: not a string, said so */
+	    (strchr(svc->http_index, '/') != NULL || svc->http_index[0] == '.'))
 		config_error(ctx, config_setting_get_member(g, "index"),
 		    "must be a file name, without '/' or a leading '.' (got \"%s\")", svc->http_index);
-	for (const char *const *k = http_settings; *k != NULL; k++)
-		if ((!strcmp(*k, "status") || !strcmp(*k, "content_type") || !strcmp(*k, "body")) &&
-		    config_setting_get_member(g, *k) != NULL)
+	for (const char *const *k = http_fixed_only; *k != NULL; k++)
+		if (config_setting_get_member(g, *k) != NULL)
 			config_error(ctx, config_setting_get_member(g, *k),
 			    "a fixed response and root exclude each other");
 }
@@ -127,6 +128,7 @@ config_string_list(struct config_ctx *ctx, const config_setting_t *s)
 {
 	int n = config_setting_is_array(s) || config_setting_is_list(s) ? config_setting_length(s) : -1;
 	char **v, got[VALUE_TEXT_MAX];
+	bool bad = false;
 
 	if (n <= 0) {
 		config_value_text(s, got, sizeof(got));
@@ -137,14 +139,20 @@ config_string_list(struct config_ctx *ctx, const config_setting_t *s)
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 
-		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-			config_value_text(e, got, sizeof(got));
-			config_error(ctx, e, "must be a string (got %s)", got);
+		if (config_setting_type(e) == CONFIG_TYPE_STRING) {
+			v[i] = xstrdup(config_setting_get_string(e));
 			continue;
 		}
-		v[i] = xstrdup(config_setting_get_string(e));
+		config_value_text(e, got, sizeof(got));
+		config_error(ctx, e, "must be a string (got %s)", got);
+		bad = true;
 	}
-	return v;
+	if (!bad)
+		return v;
+	for (int i = 0; i < n; i++)
+		free(v[i]);	/* every slot: the vector has holes */
+	free(v);
+	return NULL;
 }
 
 static bool

@@ -680,6 +680,8 @@ test_http_settings(void **state)
 	expect_errors(SVC(HTTP " http = { root = \"/\"; body = \"x\"; index = \"../x\"; };"),
 	    "test.conf:1: services.[0].http.index: must be a file name, without '/' or a leading '.' (got \"../x\")",
 	    "test.conf:1: services.[0].http.body: a fixed response and root exclude each other", NULL);
+	expect_errors(SVC(HTTP " http = { root = \"/\"; index = 5; };"),
+	    "test.conf:1: services.[0].http.index: must be a string (got 5)", NULL);
 	expect_errors(SVC(HTTP " http = { root = \"srv\"; status = 99; };"),
 	    "test.conf:1: services.[0].http.root: must be an absolute path (got \"srv\")", NULL);
 	expect_errors(SVC(HTTP " http = { status = 99; index = \"a\"; port = 1; };"),
@@ -733,6 +735,8 @@ test_exec_settings(void **state)
 	    NULL);
 	expect_errors(SVC(EXEC " exec = { argv = [ \"/nonexistent\" ]; };"),
 	    "test.conf:1: services.[0].exec.argv.[0]: not an executable file: \"/nonexistent\"", NULL);
+	expect_errors(SVC(EXEC " exec = { argv = ( \"/bin/cat\", 1, \"-u\" ); };"),
+	    "test.conf:1: services.[0].exec.argv.[1]: must be a string (got 1)", NULL);
 	expect_errors(SVC(EXEC " exec = { argv = [ ]; };"),
 	    "test.conf:1: services.[0].exec.argv: must be a non-empty list of strings (got a list)", NULL);
 	expect_errors(SVC(EXEC " exec = { argv = [ \"/bin/cat\" ]; env = { A = 1; }; };"),
