@@ -231,6 +231,14 @@ event_recycle(struct event *e)
 	event_drain(e);
 }
 
+/* At max_connections or out of descriptors: the backlog holds the rest. */
+static void
+event_pause(struct event *e)
+{
+	event_watch(e, false);
+	e->recheck_ns = scoreboard_now() + WORKER_LIMIT_PAUSE_MS * EVENT_MS;
+}
+
 static void
 event_accept(struct event *e, int lfd)
 {
@@ -238,17 +246,14 @@ event_accept(struct event *e, int lfd)
 		struct sockd_addr peer;
 		int fd;
 
-		if (!worker_conn_reserve(e->a)) {
-			event_watch(e, false);	/* the backlog holds the rest */
-			e->recheck_ns = scoreboard_now() + WORKER_LIMIT_PAUSE_MS * EVENT_MS;
-			return;
-		}
-		if ((fd = worker_accept(e->a, lfd, SOCK_NONBLOCK, &peer)) == -1) {
+		if (!worker_conn_reserve(e->a))
+			return event_pause(e);
+		/* After the first of a batch, an empty queue is no race lost. */
+		fd = worker_accept(e->a, lfd, SOCK_NONBLOCK, &peer, i == 0);
+		if (fd < 0) {
 			worker_conn_release(e->a);
-			/* worker_accept() counts every EAGAIN as a race lost; after
-			 * the first of a batch it only means the backlog is empty. */
-			if (i > 0 && errno == EAGAIN)
-				atomic_fetch_sub(&e->a->slot->accept_miss, 1);
+			if (fd == WORKER_ACCEPT_PAUSE)
+				event_pause(e);
 			return;
 		}
 		event_add(e, fd, &peer);

@@ -144,6 +144,14 @@ fork_drain(struct forker *f)
 	worker_draining(f->a);
 }
 
+/* At max_connections or out of descriptors: the backlog holds them a moment. */
+static void
+fork_pause(struct forker *f)
+{
+	fork_watch(f, false);
+	f->limited_until = scoreboard_now() + (int64_t)WORKER_LIMIT_PAUSE_MS * 1000000;
+}
+
 static void
 fork_accept(struct forker *f, int lfd)
 {
@@ -152,13 +160,12 @@ fork_accept(struct forker *f, int lfd)
 
 	if (kid == -1)
 		return;		/* at max_children: not watching; a stale event */
-	if (!worker_conn_reserve(f->a)) {
-		fork_watch(f, false);	/* the backlog holds them a moment */
-		f->limited_until = scoreboard_now() + (int64_t)WORKER_LIMIT_PAUSE_MS * 1000000;
-		return;
-	}
-	if ((fd = worker_accept(f->a, lfd, 0, NULL)) == -1) {
+	if (!worker_conn_reserve(f->a))
+		return fork_pause(f);
+	if ((fd = worker_accept(f->a, lfd, 0, NULL, true)) < 0) {
 		worker_conn_release(f->a);
+		if (fd == WORKER_ACCEPT_PAUSE)
+			fork_pause(f);
 		return;
 	}
 	atomic_store(&f->beats[kid], scoreboard_now());

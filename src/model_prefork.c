@@ -133,13 +133,14 @@ prefork_accept(struct prefork *p, int lfd)
 		p->limited = true;
 		return;
 	}
-	if ((fd = worker_accept(p->a, lfd, 0, NULL)) != -1)
+	if ((fd = worker_accept(p->a, lfd, 0, NULL, true)) >= 0)
 		prefork_serve(p, fd);
+	p->limited = fd == WORKER_ACCEPT_PAUSE;
 	worker_conn_release(p->a);
 }
 
-/* At limits.max_connections: leave new clients in the backlog for a
- * moment, listening only for signals. */
+/* At limits.max_connections or out of descriptors: leave new clients in
+ * the backlog for a moment, listening only for signals. */
 static void
 prefork_pause(struct prefork *p, int ep)
 {
@@ -253,10 +254,12 @@ prefork_thread_accept(struct prefork_crew *crew, struct worker_thread *t, int lf
 		return;
 	}
 	prefork_lock(crew, 'r');
-	fd = crew->closed ? -1 : worker_accept(a, lfd, 0, NULL);
+	fd = crew->closed ? WORKER_ACCEPT_NONE : worker_accept(a, lfd, 0, NULL, true);
 	prefork_lock(crew, 0);
-	if (fd == -1) {
+	if (fd < 0) {
 		worker_conn_release(a);
+		if (fd == WORKER_ACCEPT_PAUSE)
+			prefork_thread_pause(crew, t);
 		return;
 	}
 	n = atomic_fetch_add(&crew->accepted, 1) + 1;

@@ -164,8 +164,10 @@ thread_accept(struct threader *f, int lfd)
 		f->limited_until = scoreboard_now() + WORKER_LIMIT_PAUSE_MS * 1000000LL;
 		return;		/* the backlog holds it; thread_watch() looks later */
 	}
-	if ((fd = worker_accept(f->a, lfd, 0, NULL)) == -1) {
+	if ((fd = worker_accept(f->a, lfd, 0, NULL, true)) < 0) {
 		worker_conn_release(f->a);
+		if (fd == WORKER_ACCEPT_PAUSE)
+			f->limited_until = scoreboard_now() + WORKER_LIMIT_PAUSE_MS * 1000000LL;
 		return;
 	}
 	thread_start(f, fd);

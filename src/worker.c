@@ -14,7 +14,6 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "handler.h"
@@ -110,15 +109,18 @@ worker_main(const struct worker_args *a)
 /*
  * Accept a connection on LFD for any model, with accept4 FLAGS besides
  * SOCK_CLOEXEC (SOCK_NONBLOCK for the event model), and the client's
- * address in *PEER_R if not NULL: the new fd, or -1 when there
- * was none to take. A race lost to another worker (EAGAIN) is counted in
- * the slot; running out of descriptors or memory pauses 100 ms rather than
- * spinning; connections that died in the queue are skipped quietly.
+ * address in *PEER_R if not NULL. Returns the new fd; WORKER_ACCEPT_NONE
+ * when there was none to take (connections that died in the queue are
+ * skipped quietly; an empty queue counts as a race lost to another worker
+ * when COUNT_MISS, i.e. unless the caller is emptying the queue in a
+ * batch); WORKER_ACCEPT_PAUSE when descriptors or memory ran out: the
+ * caller leaves its listeners alone for WORKER_LIMIT_PAUSE_MS, as at
+ * limits.max_connections, rather than spin or sleep in its loop.
  */
 int
-worker_accept(const struct worker_args *a, int lfd, int flags, struct sockd_addr *peer_r)
+worker_accept(const struct worker_args *a, int lfd, int flags, struct sockd_addr *peer_r,
+    bool count_miss)
 {
-	static const struct timespec pause = { 0, 100000000L };	/* 100 ms */
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	int fd = accept4(lfd, peer_r != NULL ? (struct sockaddr *)&ss : NULL,
@@ -129,14 +131,15 @@ worker_accept(const struct worker_args *a, int lfd, int flags, struct sockd_addr
 			addr_from_sockaddr((struct sockaddr *)&ss, len, peer_r);
 		return fd;
 	}
-	if (errno == EAGAIN)
+	if (errno == EAGAIN && count_miss)
 		atomic_fetch_add_explicit(&a->slot->accept_miss, 1, memory_order_relaxed);
 	else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-		log_warn("%s: accept: %s (pausing 100 ms)", a->svc->name, strerror(errno));
-		nanosleep(&pause, NULL);
-	} else if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
+		log_warn("%s: accept: %s (pausing %d ms)", a->svc->name, strerror(errno),
+		    WORKER_LIMIT_PAUSE_MS);
+		return WORKER_ACCEPT_PAUSE;
+	} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
 		log_err("%s: accept: %s", a->svc->name, strerror(errno));
-	return -1;
+	return WORKER_ACCEPT_NONE;
 }
 
 /*

@@ -15,8 +15,8 @@
 #include "scoreboard.h"
 
 #define WORKER_MAX_LISTENERS 64
-/* limits.max_connections reached: look again this often (another worker
- * may free a place; nothing tells us when). */
+/* limits.max_connections reached, or descriptors ran out: look again this
+ * often (another worker may free a place; nothing tells us when). */
 #define WORKER_LIMIT_PAUSE_MS 50
 
 struct worker_args {
@@ -33,7 +33,10 @@ struct worker_args {
 };
 
 noreturn void worker_main(const struct worker_args *a);
-int worker_accept(const struct worker_args *a, int lfd, int flags, struct sockd_addr *peer_r);
+#define WORKER_ACCEPT_NONE (-1)	/* worker_accept(): nothing to take */
+#define WORKER_ACCEPT_PAUSE (-2)	/* out of descriptors: pause, as at the limit */
+int worker_accept(const struct worker_args *a, int lfd, int flags, struct sockd_addr *peer_r,
+    bool count_miss);
 void worker_draining(const struct worker_args *a);
 void worker_watch(const struct worker_args *a, int ep, bool on);
 bool worker_conn_reserve(const struct worker_args *a);

@@ -290,6 +290,42 @@ test_hung_while_draining(void **state)
 	stop(d);
 }
 
+/* Out of descriptors (a worker limited to 24): the worker pauses its
+ * listeners, as at max_connections, serves the connections it has, and
+ * takes the waiting clients as places free up; none is lost. */
+static void
+test_out_of_descriptors(void **state)
+{
+	const char *const wrapper[] = { "prlimit", "--nofile=24:24", "--", NULL };
+	struct launch l = { .wrapper = wrapper };
+	struct daemon *d;
+	char line[32], buf[32];
+	int port, fd[40];
+
+	(void)state;
+	if (system("command -v prlimit >/dev/null 2>&1") != 0)
+		skip();
+	l.conf = config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; model = \"event\"; workers = 1; } );\n");
+	d = daemon_launch(&l);
+	port = daemon_port(d, "echo", "127.0.0.1");
+	assert_true(daemon_wait_log(d, STARTED, T_MS));
+	for (int i = 0; i < 40; i++) {
+		fd[i] = tcp_connect("127.0.0.1", port);
+		assert_true(fd[i] >= 0);
+		snprintf(line, sizeof(line), "client %d\n", i);
+		assert_int_equal(send_all(fd[i], line, strlen(line)), 0);
+	}
+	for (int i = 0; i < 40; i++) {
+		snprintf(line, sizeof(line), "client %d\n", i);
+		assert_int_equal(recv_exact(fd[i], buf, strlen(line), T_MS), (ssize_t)strlen(line));
+		assert_memory_equal(buf, line, strlen(line));
+		close(fd[i]);
+	}
+	assert_true(daemon_wait_log(d, "accept: Too many open files (pausing 50 ms)", T_MS));
+	stop(d);
+}
+
 /* max_connections = 3 over two workers: a fourth client waits in the
  * backlog until one of the three leaves. */
 static void
@@ -383,6 +419,7 @@ main(void)
 		T(test_idle_timeout),
 		T(test_hung_handler),
 		T(test_hung_while_draining),
+		T(test_out_of_descriptors),
 		T(test_max_connections),
 		T(test_max_requests),
 		T(test_sigterm_drains),
