@@ -47,7 +47,6 @@
 #include "util.h"
 
 #define CONN_READ_SIZE 16384
-#define CONN_TICK_MS 1000
 #define CONN_SENDFILE_CHUNK (1 << 20)	/* per call: the heartbeat and other clients go on */
 
 enum conn_wake { CONN_READABLE, CONN_SIGNAL, CONN_END };
@@ -515,9 +514,7 @@ conn_deliver(void *arg, const char *msg, size_t len)
 static int
 conn_tick_ms(const struct conn *c)
 {
-	int tick = c->svc->heartbeat_ms > 0 ? c->svc->heartbeat_ms / 4 : CONN_TICK_MS;
-
-	return tick < 10 ? 10 : tick > CONN_TICK_MS ? CONN_TICK_MS : tick;
+	return scoreboard_tick_ms(c->svc->heartbeat_ms);
 }
 
 /* Wait for the client or a signal, keeping the heartbeat and the idle

@@ -55,7 +55,6 @@
 #include "log.h"
 #include "util.h"
 
-#define EXEC_TICK_MS 1000		/* heartbeat while waiting, at most */
 #define EXEC_KILL_MS 1000		/* SIGTERM, then SIGKILL this much later */
 #define EXEC_SLOT_PAUSE_MS 50		/* at max_children: look again */
 #define EXEC_VARS 8			/* PATH, PROTO and at most 4 more */
@@ -268,10 +267,9 @@ exec_log(const struct config_service *svc, const struct exec_end *e)
 static int
 exec_wait_ms(const struct config_service *svc, int64_t kill_at, int64_t now)
 {
-	int64_t ms = svc->heartbeat_ms > 0 ? svc->heartbeat_ms / 4 : EXEC_TICK_MS;
+	int64_t ms = scoreboard_tick_ms(svc->heartbeat_ms);
 	int64_t left = (kill_at - now + EXEC_MS - 1) / EXEC_MS;
 
-	ms = ms < 10 ? 10 : ms > EXEC_TICK_MS ? EXEC_TICK_MS : ms;
 	if (kill_at != 0 && left < ms)
 		ms = left < 0 ? 0 : left;
 	return (int)ms;

@@ -43,7 +43,6 @@
 #define EVENT_READ_SIZE 65536
 #define EVENT_MAX_EVENTS 256
 #define EVENT_ACCEPT_BATCH 16
-#define EVENT_TICK_MS 1000
 #define EVENT_MS 1000000LL		/* ns */
 
 enum event_kind { EVENT_SIGNAL, EVENT_LISTENER, EVENT_CONN };
@@ -313,12 +312,8 @@ event_ms_until(int64_t at, int64_t now)
 static int
 event_timeout(const struct event *e, int64_t now)
 {
-	int hb = e->a->svc->heartbeat_ms;
-	int64_t ms = hb > 0 && hb / 4 < EVENT_TICK_MS ? hb / 4 : EVENT_TICK_MS;
-	int64_t t;
+	int64_t ms = scoreboard_tick_ms(e->a->svc->heartbeat_ms), t;
 
-	if (ms < 10)
-		ms = 10;
 	if (e->a->svc->idle_ms > 0 && e->head != NULL) {
 		t = event_ms_until(e->head->c.last_read_ns + e->a->svc->idle_ms * EVENT_MS, now);
 		ms = t < ms ? t : ms;

@@ -44,7 +44,6 @@
 #include "sig.h"
 #include "util.h"
 
-#define FORK_TICK_MS 1000
 
 struct forker {
 	const struct worker_args *a;
@@ -59,15 +58,6 @@ struct forker {
 	bool draining;
 	bool quit;
 };
-
-/* Wake often enough to see a hung child within a quarter of the timeout. */
-static int
-fork_tick_ms(const struct config_service *svc)
-{
-	int tick = svc->heartbeat_ms > 0 ? svc->heartbeat_ms / 4 : FORK_TICK_MS;
-
-	return tick < 10 ? 10 : tick > FORK_TICK_MS ? FORK_TICK_MS : tick;
-}
 
 static void
 fork_watch(struct forker *f, bool on)
@@ -252,7 +242,7 @@ model_fork_run(const struct worker_args *a, int sig_fd)
 	while (!f.quit && !(f.draining && f.children == 0)) {
 		/* A tick keeps the heartbeat: children block, the acceptor does not. */
 		int n = epoll_wait(f.ep, ev, (int)(a->n_fds + 1),
-		    f.limited_until != 0 ? WORKER_LIMIT_PAUSE_MS : fork_tick_ms(a->svc));
+		    f.limited_until != 0 ? WORKER_LIMIT_PAUSE_MS : scoreboard_tick_ms(a->svc->heartbeat_ms));
 		int64_t now = scoreboard_now();
 
 		atomic_store(&a->slot->heartbeat_ns, now);

@@ -192,14 +192,6 @@ prefork_lock(struct prefork_crew *crew, int how)	/* 'r', 'w' or 0: unlock */
 		panic("pthread_rwlock: %s", strerror(e));
 }
 
-/* Put the listeners in or take them out of thread T's epoll set. The
- * caller holds the lock and has seen them open. */
-static void
-prefork_thread_watch(const struct prefork_crew *crew, const struct worker_thread *t, bool on)
-{
-	worker_watch(crew->a, t->ep, on);
-}
-
 /* Stop accepting, from the main thread (signal) or a serving one
  * (max_requests): wake every thread, take the listeners out of every
  * epoll set, close them. Connections in hand finish. */
@@ -216,7 +208,7 @@ prefork_crew_stop(struct prefork_crew *crew)
 			fatal(EXIT_OSERR, "eventfd write: %s", strerror(errno));
 	prefork_lock(crew, 'w');
 	for (int i = 0; i < crew->n; i++)
-		prefork_thread_watch(crew, &crew->t[i], false);
+		worker_watch(crew->a, crew->t[i].ep, false);
 	for (size_t i = 0; i < crew->a->n_fds; i++)
 		close(crew->a->fds[i]);
 	crew->closed = true;
@@ -232,13 +224,13 @@ prefork_thread_pause(struct prefork_crew *crew, struct worker_thread *t)
 
 	prefork_lock(crew, 'r');
 	if (!crew->closed)
-		prefork_thread_watch(crew, t, false);
+		worker_watch(crew->a, t->ep, false);
 	prefork_lock(crew, 0);
 	if (epoll_wait(t->ep, &ev, 1, WORKER_LIMIT_PAUSE_MS) == -1 && errno != EINTR)
 		fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
 	prefork_lock(crew, 'r');
 	if (!crew->closed)
-		prefork_thread_watch(crew, t, true);
+		worker_watch(crew->a, t->ep, true);
 	prefork_lock(crew, 0);
 }
 
@@ -329,7 +321,7 @@ prefork_crew_start(struct prefork_crew *crew)
 static void
 prefork_crew_wait(struct prefork_crew *crew, int sig_fd)
 {
-	int tick = worker_thread_tick_ms(crew->a->svc);
+	int tick = scoreboard_tick_ms(crew->a->svc->heartbeat_ms);
 	uint64_t n;
 	int sig;
 

@@ -245,7 +245,7 @@ model_thread_run(const struct worker_args *a, int sig_fd)
 {
 	struct threader f = { .a = a, .sig_fd = sig_fd };
 	struct epoll_event ev[WORKER_MAX_LISTENERS + 2];
-	int tick = worker_thread_tick_ms(a->svc);
+	int tick = scoreboard_tick_ms(a->svc->heartbeat_ms);
 
 	thread_setup(&f);
 	atomic_store(&a->slot->state, SLOT_IDLE);

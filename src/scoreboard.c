@@ -107,3 +107,16 @@ scoreboard_counters_free(_Atomic uint32_t *c, size_t n)
 	if (c != NULL && munmap((void *)c, (n > 0 ? n : 1) * sizeof(*c)) == -1)
 		log_warn("scoreboard: munmap: %s", strerror(errno));
 }
+
+/*
+ * How often a worker shows it is alive while it waits: every second, or a
+ * quarter of timeouts.heartbeat (HEARTBEAT_MS, 0: none) if that is shorter,
+ * but not more often than every 10 ms. Every wait of every model uses it.
+ */
+int
+scoreboard_tick_ms(int heartbeat_ms)
+{
+	int tick = heartbeat_ms > 0 ? heartbeat_ms / 4 : SCOREBOARD_TICK_MS;
+
+	return tick < 10 ? 10 : tick > SCOREBOARD_TICK_MS ? SCOREBOARD_TICK_MS : tick;
+}

@@ -51,6 +51,8 @@ struct scoreboard_slot *scoreboard_claim(struct scoreboard *sb, pid_t pid,
     uint32_t generation, uint32_t service, int64_t now_ns);
 void scoreboard_release(struct scoreboard_slot *slot);
 int64_t scoreboard_now(void);
+#define SCOREBOARD_TICK_MS 1000
+int scoreboard_tick_ms(int heartbeat_ms);
 _Atomic uint32_t *scoreboard_counters(size_t n);
 void scoreboard_counters_free(_Atomic uint32_t *c, size_t n);
 

@@ -28,7 +28,6 @@
 #include "log.h"
 #include "worker_thread.h"
 
-#define WORKER_THREAD_TICK_MS 1000
 #define WORKER_THREAD_STACK (512 * 1024)	/* a conn needs ~20 KiB; the rest is margin */
 
 /* Attributes for every serving thread: joinable, with a modest stack so
@@ -47,15 +46,6 @@ worker_thread_attr(void)
 		fatal(EXIT_OSERR, "pthread_attr: %s", strerror(e));
 	ready = true;
 	return &attr;
-}
-
-/* How often the main thread reports: as conn.c ticks its heartbeat. */
-int
-worker_thread_tick_ms(const struct config_service *svc)
-{
-	int tick = svc->heartbeat_ms > 0 ? svc->heartbeat_ms / 4 : WORKER_THREAD_TICK_MS;
-
-	return tick < 10 ? 10 : tick > WORKER_THREAD_TICK_MS ? WORKER_THREAD_TICK_MS : tick;
 }
 
 /*

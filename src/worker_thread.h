@@ -24,7 +24,6 @@ struct worker_thread {
 };
 
 pthread_attr_t *worker_thread_attr(void);
-int worker_thread_tick_ms(const struct config_service *svc);
 void worker_thread_serve(const struct worker_args *a, struct worker_thread *t, int fd);
 void worker_thread_report(const struct worker_args *a, struct worker_thread *t, size_t n,
     bool draining);
