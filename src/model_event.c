@@ -376,7 +376,4 @@ model_event_run(const struct worker_args *a, int sig_fd)
 	while (e.head != NULL)
 		event_close(&e, e.head);
 	close(e.ep);
-	log_debug("%s: worker exits after %llu connections (%llu accept races lost)",
-	    a->svc->name, (unsigned long long)atomic_load(&a->slot->served),
-	    (unsigned long long)atomic_load(&a->slot->accept_miss));
 }

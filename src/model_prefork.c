@@ -363,9 +363,6 @@ prefork_crew_run(const struct worker_args *a, int sig_fd)
 	close(crew.done_fd);
 	pthread_rwlock_destroy(&crew.lock);
 	free(crew.t);
-	log_debug("%s: worker exits after %llu connections (%llu accept races lost)",
-	    a->svc->name, (unsigned long long)atomic_load(&a->slot->served),
-	    (unsigned long long)atomic_load(&a->slot->accept_miss));
 }
 
 void
@@ -401,7 +398,4 @@ model_prefork_run(const struct worker_args *a, int sig_fd)
 		}
 	}
 	close(ep);
-	log_debug("%s: worker exits after %llu connections (%llu accept races lost)",
-	    a->svc->name, (unsigned long long)atomic_load(&a->slot->served),
-	    (unsigned long long)atomic_load(&a->slot->accept_miss));
 }

@@ -266,6 +266,4 @@ model_thread_run(const struct worker_args *a, int sig_fd)
 	free(f.t);
 	free(f.unused);
 	free(f.done);
-	log_debug("%s: worker exits after %llu connections", a->svc->name,
-	    (unsigned long long)atomic_load(&a->slot->served));
 }

@@ -103,6 +103,9 @@ worker_main(const struct worker_args *a)
 		model_prefork_run(a, sig_fd);
 		break;
 	}
+	log_debug("%s: worker exits after %llu connections (%llu accept races lost)",
+	    a->svc->name, (unsigned long long)atomic_load(&a->slot->served),
+	    (unsigned long long)atomic_load(&a->slot->accept_miss));
 	exit(0);
 }
 
