@@ -129,6 +129,7 @@ static const char *const service_reserved[] = { "allow", NULL };
 
 #define ERROR_KEY(included, line) (((unsigned long long)(included) << 32) | (line))
 
+/* Take MSG (allocated) into ERRS, sorted by KEY (config_errors_add: last). */
 static void
 errors_add_at(struct config_errors *errs, unsigned long long key, char *msg)
 {
@@ -147,6 +148,14 @@ static void
 errors_add(struct config_errors *errs, char *msg)
 {
 	errors_add_at(errs, ERROR_KEY(0, 0), msg);
+}
+
+/* An error found after parsing (a module that does not load): it comes
+ * after every error of the file itself. MSG is taken over. */
+void
+config_errors_add(struct config_errors *errs, char *msg)
+{
+	errors_add_at(errs, ~0ULL, msg);
 }
 
 /* Stable insertion sort by key, from index FROM on (at most
@@ -194,19 +203,14 @@ config_path(const config_setting_t *s, char *buf, size_t size)
 		snprintf(buf + n, size - n, "%s[%d]", n ? "." : "", config_setting_index(s));
 }
 
-void
-config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+/* "FILE:LINE: PATH" of setting S (an allocated string), file as the
+ * operator wrote it: included files relative to the main file's directory. */
+char *
+config_where(const struct config_ctx *ctx, const config_setting_t *s)
 {
 	const char *inc = config_setting_source_file(s);	/* NULL: the main file */
-	unsigned line = config_setting_source_line(s);
 	char path[PATH_TEXT_MAX], file[PATH_TEXT_MAX];
-	char *what;
-	va_list ap;
 
-	va_start(ap, fmt);
-	if (vasprintf(&what, fmt, ap) < 0)
-		fatal(EXIT_OSERR, "out of memory");
-	va_end(ap);
 	config_path(s, path, sizeof(path));
 	if (inc == NULL)
 		snprintf(file, sizeof(file), "%s", ctx->file);
@@ -214,8 +218,24 @@ config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt,
 		snprintf(file, sizeof(file), "%s", inc);
 	else
 		snprintf(file, sizeof(file), "%s/%s", ctx->include_dir, inc);
-	errors_add_at(ctx->errs, ERROR_KEY(inc != NULL, line), xasprintf("%s:%u: %s%s%s",
-	    file, line, path, path[0] ? ": " : "", what));
+	return xasprintf("%s:%u%s%s", file, config_setting_source_line(s), path[0] ? ": " : "",
+	    path);
+}
+
+void
+config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+{
+	const char *inc = config_setting_source_file(s);
+	char *what, *where = config_where(ctx, s);
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&what, fmt, ap) < 0)
+		fatal(EXIT_OSERR, "out of memory");
+	va_end(ap);
+	errors_add_at(ctx->errs, ERROR_KEY(inc != NULL, config_setting_source_line(s)),
+	    xasprintf("%s: %s", where, what));
+	free(where);
 	free(what);
 }
 

@@ -105,6 +105,7 @@ struct sockd_config *config_load_string(const char *text, const char *name,
     struct config_errors *errs);
 void config_free(struct sockd_config *cfg);
 void config_errors_free(struct config_errors *errs);
+void config_errors_add(struct config_errors *errs, char *msg);
 
 const char *config_handler_name(enum config_handler h);
 const char *config_framing_name(enum config_framing f);

@@ -238,26 +238,6 @@ config_module_group(struct config_ctx *ctx, const config_setting_t *g, struct co
 	}
 }
 
-/*
- * Where S stands, "FILE:LINE: services.[N].module.path": the module is
- * loaded after parsing (handler_module.c), and its errors must read like
- * the parser's. This is the prefix config_error() gives an empty message.
- */
-static char *
-config_module_where(struct config_ctx *ctx, const config_setting_t *s)
-{
-	struct config_errors scratch = { 0 };
-	struct config_ctx at = *ctx;
-	char *where;
-
-	at.errs = &scratch;
-	config_error(&at, s, "%s", "");
-	where = xstrdup(scratch.msg[0]);
-	where[strlen(where) - 2] = '\0';	/* the ": " before the empty message */
-	config_errors_free(&scratch);
-	return where;
-}
-
 static void
 config_module(struct config_ctx *ctx, const config_setting_t *group, const config_setting_t *g,
     struct config_service *svc)
@@ -271,7 +251,7 @@ config_module(struct config_ctx *ctx, const config_setting_t *group, const confi
 	}
 	if (config_get_string(ctx, g, "path", &path) == 1 && config_absolute(ctx, g, "path", path)) {
 		svc->module_path = xstrdup(path);
-		svc->module_where = config_module_where(ctx, config_setting_get_member(g, "path"));
+		svc->module_where = config_where(ctx, config_setting_get_member(g, "path"));
 	}
 	config_module_group(ctx, g, svc);
 }

@@ -21,6 +21,7 @@ struct config_ctx {
 
 void config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+char *config_where(const struct config_ctx *ctx, const config_setting_t *s);
 void config_value_text(const config_setting_t *s, char *buf, size_t size);
 void config_check_members(struct config_ctx *ctx, const config_setting_t *group,
     const char *const *known, const char *const *reserved);

@@ -87,20 +87,6 @@ module_open(struct config_service *svc, char *why, size_t size)
 	return -1;
 }
 
-static void
-module_error(struct config_errors *errs, char *msg)
-{
-	if (errs->count >= CONFIG_ERRORS_MAX) {
-		errs->dropped++;
-		free(msg);
-		return;
-	}
-	errs->msg = xreallocarray(errs->msg, errs->count + 1, sizeof(*errs->msg));
-	errs->key = xreallocarray(errs->key, errs->count + 1, sizeof(*errs->key));
-	errs->key[errs->count] = ~0ULL;		/* after the parser's errors */
-	errs->msg[errs->count++] = msg;
-}
-
 int
 handler_module_load(struct sockd_config *cfg, struct config_errors *errs)
 {
@@ -113,7 +99,7 @@ handler_module_load(struct sockd_config *cfg, struct config_errors *errs)
 		if (svc->handler != HANDLER_MODULE || svc->module_dl != NULL)
 			continue;
 		if (module_open(svc, why, sizeof(why)) == -1) {
-			module_error(errs, xasprintf("%s: cannot load \"%s\": %s", svc->module_where,
+			config_errors_add(errs, xasprintf("%s: cannot load \"%s\": %s", svc->module_where,
 			    svc->module_path, why));
 			r = -1;
 		}
