@@ -159,6 +159,28 @@ addr_port(const struct sockd_addr *addr)
 	}
 }
 
+/*
+ * The host part of an IP address as text, IPv6 without brackets (as UCSPI
+ * and access logs want it); false for other families (Unix sockets).
+ * An IPv4-mapped IPv6 address is shown as the IPv4 address it carries.
+ */
+bool
+addr_host(const struct sockd_addr *addr, char *buf, size_t size)
+{
+	const struct in6_addr *in6 = &addr->u.in6.sin6_addr;
+
+	switch (addr_family(addr)) {
+	case AF_INET:
+		return inet_ntop(AF_INET, &addr->u.in.sin_addr, buf, (socklen_t)size) != NULL;
+	case AF_INET6:
+		if (IN6_IS_ADDR_V4MAPPED(in6))
+			return inet_ntop(AF_INET, &in6->s6_addr[12], buf, (socklen_t)size) != NULL;
+		return inet_ntop(AF_INET6, in6, buf, (socklen_t)size) != NULL;
+	default:
+		return false;
+	}
+}
+
 void
 addr_format(const struct sockd_addr *addr, char *buf, size_t size)
 {
@@ -166,11 +188,11 @@ addr_format(const struct sockd_addr *addr, char *buf, size_t size)
 
 	switch (addr_family(addr)) {
 	case AF_INET:
-		inet_ntop(AF_INET, &addr->u.in.sin_addr, host, sizeof(host));
+		addr_host(addr, host, sizeof(host));
 		snprintf(buf, size, "%s:%d", host, addr_port(addr));
 		break;
 	case AF_INET6:
-		inet_ntop(AF_INET6, &addr->u.in6.sin6_addr, host, sizeof(host));
+		addr_host(addr, host, sizeof(host));
 		snprintf(buf, size, "[%s]:%d", host, addr_port(addr));
 		break;
 	case AF_UNIX:

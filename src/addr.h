@@ -34,6 +34,7 @@ struct sockd_addr {
 int addr_parse(const char *text, struct sockd_addr *addr_r, const char **why_r);
 int addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct sockd_addr *addr_r);
 void addr_format(const struct sockd_addr *addr, char *buf, size_t size);
+bool addr_host(const struct sockd_addr *addr, char *buf, size_t size);
 int addr_family(const struct sockd_addr *addr);
 int addr_port(const struct sockd_addr *addr);
 bool addr_equal(const struct sockd_addr *a, const struct sockd_addr *b);

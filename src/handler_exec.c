@@ -30,7 +30,6 @@
  * across a reload or a recycle); the program dies with S
  * (PR_SET_PDEATHSIG), so no program runs unsupervised and uncounted.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -83,20 +82,21 @@ exec_var(struct exec_vars *v, const char *name, const char *value)
 	snprintf(v->text[v->n++], EXEC_VAR_MAX, "%s=%s", name, value);
 }
 
-/* An address as text, IPv6 without brackets, v4-mapped IPv6 as IPv4. */
+/* NAMEIP and NAMEPORT of the address in SS. */
 static void
-exec_ip(const struct sockaddr_storage *ss, char *buf, size_t size, int *port_r)
+exec_ip_vars(struct exec_vars *v, const char *name, const struct sockaddr_storage *ss,
+    socklen_t len)
 {
-	const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+	struct sockd_addr addr;
+	char ip[INET6_ADDRSTRLEN] = "", var[32], num[16];
 
-	if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-		inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf, (socklen_t)size);
-	else if (ss->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &in6->sin6_addr, buf, (socklen_t)size);
-	else
-		inet_ntop(AF_INET, &in->sin_addr, buf, (socklen_t)size);
-	*port_r = ntohs(ss->ss_family == AF_INET6 ? in6->sin6_port : in->sin_port);
+	addr_from_sockaddr((const struct sockaddr *)ss, len, &addr);
+	addr_host(&addr, ip, sizeof(ip));
+	snprintf(var, sizeof(var), "%sIP", name);
+	exec_var(v, var, ip);
+	snprintf(var, sizeof(var), "%sPORT", name);
+	snprintf(num, sizeof(num), "%d", addr_port(&addr));
+	exec_var(v, var, num);
 }
 
 /* The UCSPI variables of the connection on FD; -1 if it is gone already. */
@@ -106,8 +106,7 @@ exec_conn_vars(const struct config_service *svc, int fd, struct exec_vars *v)
 	struct sockaddr_storage local, remote;
 	socklen_t llen = sizeof(local), rlen = sizeof(remote), clen;
 	struct ucred cred;
-	char ip[INET6_ADDRSTRLEN], num[24];
-	int port;
+	char num[24];
 
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) == -1 ||
 	    getpeername(fd, (struct sockaddr *)&remote, &rlen) == -1) {
@@ -131,14 +130,8 @@ exec_conn_vars(const struct config_service *svc, int fd, struct exec_vars *v)
 		return 0;
 	}
 	exec_var(v, "PROTO", "TCP");
-	exec_ip(&local, ip, sizeof(ip), &port);
-	exec_var(v, "TCPLOCALIP", ip);
-	snprintf(num, sizeof(num), "%d", port);
-	exec_var(v, "TCPLOCALPORT", num);
-	exec_ip(&remote, ip, sizeof(ip), &port);
-	exec_var(v, "TCPREMOTEIP", ip);
-	snprintf(num, sizeof(num), "%d", port);
-	exec_var(v, "TCPREMOTEPORT", num);
+	exec_ip_vars(v, "TCPLOCAL", &local, llen);
+	exec_ip_vars(v, "TCPREMOTE", &remote, rlen);
 	return 0;
 }
 

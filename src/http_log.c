@@ -11,7 +11,6 @@
  * 0x7e written as \xHH (as nginx does), so a request cannot forge or
  * break lines; long fields are cut so a line fits one buffer.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -70,13 +69,7 @@ http_log_field(char *out, struct http_str s)
 static void
 http_log_host(const struct sockd_addr *peer, char *buf, size_t size)
 {
-	const struct sockaddr *sa = &peer->u.sa;
-
-	if (peer->len == 0 || (sa->sa_family == AF_INET &&
-	    inet_ntop(AF_INET, &peer->u.in.sin_addr, buf, (socklen_t)size) == NULL) ||
-	    (sa->sa_family == AF_INET6 &&
-	    inet_ntop(AF_INET6, &peer->u.in6.sin6_addr, buf, (socklen_t)size) == NULL) ||
-	    (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+	if (peer->len == 0 || !addr_host(peer, buf, size))
 		snprintf(buf, size, "-");	/* a Unix socket has no host */
 }
 
