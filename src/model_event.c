@@ -223,11 +223,8 @@ event_add(struct event *e, int fd, const struct sockd_addr *peer)
 static void
 event_recycle(struct event *e)
 {
-	if (e->a->max_requests == 0 || ++e->accepted < (uint64_t)e->a->max_requests)
-		return;
-	log_info("%s: worker recycles after %llu connections", e->a->svc->name,
-	    (unsigned long long)e->accepted);
-	event_drain(e);
+	if (worker_recycle_due(e->a, ++e->accepted))
+		event_drain(e);
 }
 
 /* At max_connections or out of descriptors: the backlog holds the rest. */

@@ -172,9 +172,7 @@ fork_accept(struct forker *f, int lfd)
 	if (f->children >= f->a->svc->max_children)
 		fork_watch(f, false);	/* at the limit: the backlog holds the rest */
 	close(fd);
-	if (pid > 0 && f->a->max_requests > 0 && ++f->accepted >= (uint64_t)f->a->max_requests) {
-		log_info("%s: worker recycles after %llu connections", f->a->svc->name,
-		    (unsigned long long)f->accepted);
+	if (pid > 0 && worker_recycle_due(f->a, ++f->accepted)) {
 		fork_drain(f);	/* its children finish; a fresh acceptor takes over */
 		return;
 	}

@@ -94,13 +94,8 @@ prefork_signals(struct prefork *p)
 static void
 prefork_recycle(struct prefork *p)
 {
-	uint64_t served = atomic_load(&p->a->slot->served);
-
-	if (p->a->max_requests == 0 || served < (uint64_t)p->a->max_requests || p->draining)
-		return;
-	log_info("%s: worker recycles after %llu connections", p->a->svc->name,
-	    (unsigned long long)served);
-	prefork_drain(p);
+	if (!p->draining && worker_recycle_due(p->a, atomic_load(&p->a->slot->served)))
+		prefork_drain(p);
 }
 
 static void
@@ -255,11 +250,8 @@ prefork_thread_accept(struct prefork_crew *crew, struct worker_thread *t, int lf
 		return;
 	}
 	n = atomic_fetch_add(&crew->accepted, 1) + 1;
-	if (a->max_requests > 0 && n == (uint64_t)a->max_requests) {
-		log_info("%s: worker recycles after %llu connections", a->svc->name,
-		    (unsigned long long)n);
+	if (worker_recycle_due(a, n))
 		prefork_crew_stop(crew);	/* this one is still served */
-	}
 	worker_thread_serve(a, t, fd);
 }
 

@@ -171,11 +171,8 @@ thread_accept(struct threader *f, int lfd)
 		return;
 	}
 	thread_start(f, fd);
-	if (f->a->max_requests > 0 && ++f->accepted >= (uint64_t)f->a->max_requests) {
-		log_info("%s: worker recycles after %llu connections", f->a->svc->name,
-		    (unsigned long long)f->accepted);
+	if (worker_recycle_due(f->a, ++f->accepted))
 		thread_drain(f);	/* its threads finish; a fresh worker takes over */
-	}
 }
 
 static void

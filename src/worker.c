@@ -201,3 +201,18 @@ worker_watch(const struct worker_args *a, int ep, bool on)
 			fatal(EXIT_OSERR, "epoll_ctl: %s", strerror(errno));
 	}
 }
+
+/*
+ * max_requests: true, once, when COUNT (connections taken, or completed
+ * for prefork) reaches the worker's limit; the caller then drains and the
+ * master starts a fresh worker.
+ */
+bool
+worker_recycle_due(const struct worker_args *a, uint64_t count)
+{
+	if (a->max_requests == 0 || count != (uint64_t)a->max_requests)
+		return false;
+	log_info("%s: worker recycles after %llu connections", a->svc->name,
+	    (unsigned long long)count);
+	return true;
+}

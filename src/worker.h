@@ -38,6 +38,7 @@ noreturn void worker_main(const struct worker_args *a);
 int worker_accept(const struct worker_args *a, int lfd, int flags, struct sockd_addr *peer_r,
     bool count_miss);
 void worker_draining(const struct worker_args *a);
+bool worker_recycle_due(const struct worker_args *a, uint64_t count);
 void worker_watch(const struct worker_args *a, int ep, bool on);
 bool worker_conn_reserve(const struct worker_args *a);
 void worker_conn_release(const struct worker_args *a);
