@@ -622,8 +622,9 @@ master_timeout_ms(const struct master *m, int64_t now)
 	return next <= now ? 0 : (int)((next - now + POOL_MS - 1) / POOL_MS);
 }
 
-/* The signalfd, then the listeners of the services that watch them; read
- * anew every time, as a reload replaces the listener set. */
+/* The signalfd, the workers' wake eventfd, then the listeners of the
+ * ondemand services that watch them; read anew every time, as a reload
+ * replaces the listener set. */
 static size_t
 master_poll_set(const struct master *m, struct pollfd *p)
 {
