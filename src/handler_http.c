@@ -343,8 +343,8 @@ http_message(struct conn *c, const char *data, size_t len)
 	}
 	/* An incomplete head of at most max_header_bytes (or, in the event
 	 * model, requests held back): the parser bounds what can follow. */
-	if (h->len + len > h->cap) {
-		h->cap = h->len + len;
+	if (h->len + len > h->cap) {	/* doubling: many small reads copy little */
+		h->cap = h->cap * 2 > h->len + len ? h->cap * 2 : h->len + len;
 		h->buf = xreallocarray(h->buf, h->cap, 1);
 	}
 	memcpy(h->buf + h->len, data, len);
