@@ -234,17 +234,14 @@ test_idle_timeout(void **state)
 static void
 test_hung_handler(void **state)
 {
-	struct launch l = { .binary = getenv("SOCKD_TEST") };
 	struct daemon *d;
 	int port, fd, other;
 
 	(void)state;
-	l.conf = config("services = ( { name = \"echo\"; handler = \"hang\"; framing = \"line\";"
+	d = start_with(getenv("SOCKD_TEST"),
+	    config("services = ( { name = \"echo\"; handler = \"hang\"; framing = \"line\";"
 	    " listen = \"127.0.0.1:0\"; model = \"event\"; workers = 1;"
-	    " timeouts = { heartbeat = 1; }; } );\n");
-	d = daemon_launch(&l);
-	port = daemon_port(d, "echo", "127.0.0.1");
-	assert_true(daemon_wait_log(d, STARTED, T_MS));
+	    " timeouts = { heartbeat = 1; }; } );\n"), &port);
 	other = tcp_connect("127.0.0.1", port);
 	echo_line(other, "fine\n");
 	fd = tcp_connect("127.0.0.1", port);
@@ -265,17 +262,14 @@ test_hung_handler(void **state)
 static void
 test_hung_while_draining(void **state)
 {
-	struct launch l = { .binary = getenv("SOCKD_TEST") };
 	struct daemon *d;
 	int port, fd, other;
 
 	(void)state;
-	l.conf = config("services = ( { name = \"echo\"; handler = \"hang\"; framing = \"line\";"
+	d = start_with(getenv("SOCKD_TEST"),
+	    config("services = ( { name = \"echo\"; handler = \"hang\"; framing = \"line\";"
 	    " listen = \"127.0.0.1:0\"; model = \"event\"; workers = 1; max_requests = 2;"
-	    " timeouts = { heartbeat = 1; }; } );\n");
-	d = daemon_launch(&l);
-	port = daemon_port(d, "echo", "127.0.0.1");
-	assert_true(daemon_wait_log(d, STARTED, T_MS));
+	    " timeouts = { heartbeat = 1; }; } );\n"), &port);
 	other = tcp_connect("127.0.0.1", port);
 	echo_line(other, "one\n");
 	fd = tcp_connect("127.0.0.1", port);

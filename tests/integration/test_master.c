@@ -622,16 +622,13 @@ test_recycle_wakes_master(void **state)
 static void
 test_hung_worker_killed(void **state)
 {
-	struct launch l = { .binary = getenv("SOCKD_TEST") };
 	struct daemon *d;
 	int port, fd;
 
 	(void)state;
-	l.conf = config("services = ( { name = \"echo\"; handler = \"hang\"; framing = \"line\";"
-	    " listen = \"127.0.0.1:0\"; workers = 2; timeouts = { heartbeat = 1; }; } );\n");
-	d = daemon_launch(&l);
-	port = daemon_port(d, "echo", "127.0.0.1");
-	assert_true(daemon_wait_log(d, STARTED, T_MS));
+	d = start_with(getenv("SOCKD_TEST"),
+	    config("services = ( { name = \"echo\"; handler = \"hang\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; workers = 2; timeouts = { heartbeat = 1; }; } );\n"), &port);
 	fd = tcp_connect("127.0.0.1", port);
 	assert_int_equal(send_all(fd, "hang\n", 5), 0);
 	assert_true(daemon_wait_log(d, "hung: busy with no heartbeat", T_MS));
@@ -833,17 +830,14 @@ test_fork_model_limit(void **state)
 static void
 test_fork_model_stop_and_crash(void **state)
 {
-	struct launch l = { .binary = getenv("SOCKD_TEST") };
 	struct daemon *d;
 	char buf[8];
 	int port, fd, other;
 
 	(void)state;
-	l.conf = config("services = ( { name = \"echo\"; handler = \"hang\"; framing = \"line\";"
-	    " listen = \"127.0.0.1:0\"; model = \"fork\"; workers = 1; } );\n");
-	d = daemon_launch(&l);
-	port = daemon_port(d, "echo", "127.0.0.1");
-	assert_true(daemon_wait_log(d, STARTED, T_MS));
+	d = start_with(getenv("SOCKD_TEST"),
+	    config("services = ( { name = \"echo\"; handler = \"hang\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; model = \"fork\"; workers = 1; } );\n"), &port);
 	fd = tcp_connect("127.0.0.1", port);
 	echo_line(fd, "one\n");
 	other = tcp_connect("127.0.0.1", port);
@@ -860,11 +854,9 @@ test_fork_model_stop_and_crash(void **state)
 	assert_int_equal(daemon_stop(d, 0, T_MS), 0);
 	daemon_free(d);
 
-	l.conf = config("services = ( { name = \"echo\"; handler = \"crash\"; framing = \"line\";"
-	    " listen = \"127.0.0.1:0\"; model = \"fork\"; workers = 1; } );\n");
-	d = daemon_launch(&l);
-	port = daemon_port(d, "echo", "127.0.0.1");
-	assert_true(daemon_wait_log(d, STARTED, T_MS));
+	d = start_with(getenv("SOCKD_TEST"),
+	    config("services = ( { name = \"echo\"; handler = \"crash\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; model = \"fork\"; workers = 1; } );\n"), &port);
 	for (int i = 0; i < 3; i++) {
 		fd = tcp_connect("127.0.0.1", port);
 		assert_int_equal(send_all(fd, "boom\n", 5), 0);
@@ -883,18 +875,15 @@ test_fork_model_stop_and_crash(void **state)
 static void
 test_fork_model_hung_child(void **state)
 {
-	struct launch l = { .binary = getenv("SOCKD_TEST") };
 	struct daemon *d;
 	pid_t acceptor;
 	int port, fd, other;
 
 	(void)state;
-	l.conf = config("services = ( { name = \"echo\"; handler = \"hang\"; framing = \"line\";"
+	d = start_with(getenv("SOCKD_TEST"),
+	    config("services = ( { name = \"echo\"; handler = \"hang\"; framing = \"line\";"
 	    " listen = \"127.0.0.1:0\"; model = \"fork\"; workers = 1;"
-	    " timeouts = { heartbeat = 1; }; } );\n");
-	d = daemon_launch(&l);
-	port = daemon_port(d, "echo", "127.0.0.1");
-	assert_true(daemon_wait_log(d, STARTED, T_MS));
+	    " timeouts = { heartbeat = 1; }; } );\n"), &port);
 	acceptor = the_acceptor(d);
 	other = tcp_connect("127.0.0.1", port);
 	echo_line(other, "before\n");
