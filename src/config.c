@@ -9,6 +9,7 @@
  * "services.[1].workers"). Settings start unset and get their defaults
  * after parsing, so a default never hides a type error.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -554,6 +555,24 @@ config_parse_name(struct config_ctx *ctx, const config_setting_t *group,
 	svc->name = xstrdup(name);
 }
 
+/* IPv6 listeners are IPv6-only (so "[::]:P" and "*:P" can coexist): bind
+ * would refuse a mapped address with EINVAL, and the collision check would
+ * not see it against the same IPv4 address. Say so now, with the fix. */
+static bool
+config_listen_mapped(struct config_ctx *ctx, const config_setting_t *s,
+    const struct sockd_addr *addr)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (!addr_is_v4mapped(addr))
+		return false;
+	addr_host(addr, host, sizeof(host));
+	config_error(ctx, s, "an IPv4-mapped IPv6 address cannot be bound by sockd's IPv6-only "
+	    "sockets: write \"%s:%d\" (got \"%s\")", host, addr_port(addr),
+	    config_setting_get_string(s));
+	return true;
+}
+
 static void
 config_add_listen(struct config_ctx *ctx, const config_setting_t *s,
     struct config_service *svc)
@@ -572,6 +591,8 @@ config_add_listen(struct config_ctx *ctx, const config_setting_t *s,
 		config_error(ctx, s, "%s (got \"%s\")", why, config_setting_get_string(s));
 		return;
 	}
+	if (config_listen_mapped(ctx, s, &addr))
+		return;
 	svc->listen = xreallocarray(svc->listen, svc->n_listen + 1, sizeof(*svc->listen));
 	l = &svc->listen[svc->n_listen++];
 	l->text = xstrdup(config_setting_get_string(s));

@@ -148,6 +148,33 @@ test_check_syntax_and_missing(void **state)
 	free(want); free(out); free(err); free(path);
 }
 
+/* sockd -t on configuration TEXT: the exit status, with stdout and stderr. */
+static int
+check_text(const char *text, char **out, char **err)
+{
+	char *dir = harness_tmpdir(), *path = harness_write(dir, "t.conf", text);
+	int status = run(out, err, "-t", "-c", path, END);
+
+	free(path);
+	harness_rmdir(dir);
+	return status;
+}
+
+/* A mapped IPv4 address is refused at -t, not at bind (issue 10, item 15). */
+static void
+test_check_mapped_address(void **state)
+{
+	char *out, *err;
+
+	(void)state;
+	assert_int_equal(check_text("services = ( { name = \"e\"; handler = \"echo\";\n"
+	    "  listen = \"[::ffff:127.0.0.1]:7007\"; } );\n", &out, &err), 78);
+	assert_non_null(strstr(err, ":2: services.[0].listen: an IPv4-mapped IPv6 address"));
+	assert_non_null(strstr(err, "write \"127.0.0.1:7007\""));
+	assert_string_equal(out, "");
+	free(out); free(err);
+}
+
 static void
 echo_roundtrip(int fd)
 {
@@ -362,6 +389,7 @@ main(void)
 		T(test_check_shipped),
 		T(test_check_bad),
 		T(test_check_syntax_and_missing),
+		T(test_check_mapped_address),
 		T(test_serve_echo),
 		T(test_stop_with_client_connected),
 		T(test_sighup_reloads),

@@ -289,6 +289,22 @@ test_listen_errors(void **state)
 	    "test.conf:1: services.[0].listen.[1]: must be a string (got 2)", NULL);
 }
 
+/* An IPv4-mapped address would pass, then fail at bind (IPv6-only sockets)
+ * and escape the collision check: refused, with the form to write instead. */
+static void
+test_listen_mapped(void **state)
+{
+	(void)state;
+	expect_errors("services = ( { name = \"e\"; handler = \"echo\";\n"
+	    "  listen = [ \"127.0.0.1:7007\",\n \"[::ffff:127.0.0.1]:7007\",\n"
+	    " \"[::FFFF:0.0.0.0]:80\" ]; } );\n",
+	    "test.conf:3: services.[0].listen.[1]: an IPv4-mapped IPv6 address cannot be bound by "
+	    "sockd's IPv6-only sockets: write \"127.0.0.1:7007\" (got \"[::ffff:127.0.0.1]:7007\")",
+	    "test.conf:4: services.[0].listen.[2]: an IPv4-mapped IPv6 address cannot be bound by "
+	    "sockd's IPv6-only sockets: write \"0.0.0.0:80\" (got \"[::FFFF:0.0.0.0]:80\")",
+	    NULL);
+}
+
 static void
 test_duplicates(void **state)
 {
@@ -808,6 +824,7 @@ main(void)
 		cmocka_unit_test(test_required),
 		cmocka_unit_test(test_service_names),
 		cmocka_unit_test(test_listen_errors),
+		cmocka_unit_test(test_listen_mapped),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_users),
 		cmocka_unit_test(test_every_error_reported),
