@@ -695,11 +695,29 @@ config_parse_ondemand(struct config_ctx *ctx, const config_setting_t *g,
 	if (svc->pool_idle_ms == 0)
 		config_error(ctx, config_setting_get_member(g, "idle_timeout"),
 		    "must be more than 0 seconds");
-	for (const char *const *k = pool_settings + 1; *k != NULL; k++)
-		if (strcmp(*k, "max_workers") != 0 && strcmp(*k, "idle_timeout") != 0 &&
-		    config_setting_get_member(g, *k) != NULL)
-			config_error(ctx, config_setting_get_member(g, *k),
-			    "only used with mode = \"dynamic\"");
+}
+
+/* A pool setting the mode does not use: the same message whichever mode
+ * the service has, naming the modes that do use it. */
+static void
+config_check_pool_mode(struct config_ctx *ctx, const config_setting_t *g, enum config_pool mode)
+{
+	static const struct {
+		const char *name;
+		unsigned modes;		/* 1 << enum config_pool */
+		const char *used;
+	} uses[] = {
+		{ "min_spare", 1 << POOL_MODE_DYNAMIC, "mode = \"dynamic\"" },
+		{ "max_spare", 1 << POOL_MODE_DYNAMIC, "mode = \"dynamic\"" },
+		{ "max_workers", 1 << POOL_MODE_DYNAMIC | 1 << POOL_MODE_ONDEMAND,
+		    "mode = \"dynamic\" or \"ondemand\"" },
+		{ "idle_timeout", 1 << POOL_MODE_ONDEMAND, "mode = \"ondemand\"" },
+	};
+
+	for (size_t i = 0; i < sizeof(uses) / sizeof(uses[0]); i++)
+		if (!(uses[i].modes & 1U << mode) && config_setting_get_member(g, uses[i].name) != NULL)
+			config_error(ctx, config_setting_get_member(g, uses[i].name),
+			    "only used with %s", uses[i].used);
 }
 
 static void
@@ -714,18 +732,10 @@ config_parse_pool(struct config_ctx *ctx, const config_setting_t *group,
 	config_get_choice(ctx, g, "mode", pool_choices, &v);
 	svc->pool_mode = (enum config_pool)v;
 	if (svc->pool_mode == POOL_MODE_ONDEMAND)
-		return config_parse_ondemand(ctx, g, svc);
-	if (svc->pool_mode == POOL_MODE_DYNAMIC) {
-		if (config_setting_get_member(g, "idle_timeout") != NULL)
-			config_error(ctx, config_setting_get_member(g, "idle_timeout"),
-			    "only used with mode = \"ondemand\"");
+		config_parse_ondemand(ctx, g, svc);
+	else if (svc->pool_mode == POOL_MODE_DYNAMIC)
 		config_parse_spares(ctx, g, svc);
-		return;
-	}
-	for (const char *const *k = pool_settings + 1; *k != NULL; k++)
-		if (config_setting_get_member(g, *k) != NULL)
-			config_error(ctx, config_setting_get_member(g, *k),
-			    "only used with mode = \"dynamic\" or \"ondemand\"");
+	config_check_pool_mode(ctx, g, svc->pool_mode);
 }
 
 /* Settings that belong to one model only. */

@@ -623,8 +623,15 @@ test_pool_modes(void **state)
 	    "test.conf:1: services.[0].pool.min_spare: only used with mode = \"dynamic\"", NULL);
 	expect_errors(SVC(ECHO " pool = { mode = \"dynamic\"; idle_timeout = 3; };"),
 	    "test.conf:1: services.[0].pool.idle_timeout: only used with mode = \"ondemand\"", NULL);
-	expect_errors(SVC(ECHO " pool = { min_spare = 2; };"),
-	    "test.conf:1: services.[0].pool.min_spare: only used with mode = \"dynamic\" or \"ondemand\"", NULL);
+	/* The same message under every mode that does not use a setting. */
+	expect_errors("services = ( { " ECHO "\n pool = { min_spare = 2;\n idle_timeout = 1;\n"
+	    " max_workers = 9; }; } );\n",
+	    "test.conf:2: services.[0].pool.min_spare: only used with mode = \"dynamic\"",
+	    "test.conf:3: services.[0].pool.idle_timeout: only used with mode = \"ondemand\"",
+	    "test.conf:4: services.[0].pool.max_workers: only used with mode = \"dynamic\" or \"ondemand\"",
+	    NULL);
+	expect_errors(SVC(ECHO " pool = { mode = \"ondemand\"; max_spare = 2; };"),
+	    "test.conf:1: services.[0].pool.max_spare: only used with mode = \"dynamic\"", NULL);
 	expect_errors(SVC(ECHO " workers = 8; pool = { mode = \"dynamic\"; min_spare = 3; max_spare = 2; max_workers = 4; };"),
 	    "test.conf:1: services.[0].pool: max_spare (2) must be at least min_spare (3)",
 	    "test.conf:1: services.[0].pool: max_workers (4) must be at least workers (8) and min_spare (3)",
