@@ -19,6 +19,7 @@
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 
 #include "config.h"
 #include "config_priv.h"
+#include "config_print.h"
 #include "log.h"
 #include "util.h"
 
@@ -47,6 +49,9 @@
 #define DEFAULT_MAX_HEADER_BYTES 8192
 #define DEFAULT_MAX_REQUEST_LINE 8192
 #define REPLY_MAX 4096
+/* Every framing can carry the longest reply: length16's header is the
+ * smallest, and a reply longer than it announces would not be a frame. */
+_Static_assert(REPLY_MAX <= UINT16_MAX, "reply longer than a length16 frame");
 
 
 /* A value of an enumerated setting; "available" is false for values that are
@@ -244,8 +249,6 @@ config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt,
 void
 config_value_text(const config_setting_t *s, char *buf, size_t size)
 {
-	const char *str;
-
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_INT:
 	case CONFIG_TYPE_INT64:
@@ -258,11 +261,8 @@ config_value_text(const config_setting_t *s, char *buf, size_t size)
 		snprintf(buf, size, "%s", config_setting_get_bool(s) ? "true" : "false");
 		break;
 	case CONFIG_TYPE_STRING:
-		str = config_setting_get_string(s);
-		if (strlen(str) > size - 6)
-			snprintf(buf, size, "\"%.*s...\"", (int)(size - 6), str);
-		else
-			snprintf(buf, size, "\"%s\"", str);
+		/* Escaped: a CR or LF in the file must not split the message. */
+		config_print_quote(buf, size, config_setting_get_string(s));
 		break;
 	case CONFIG_TYPE_GROUP:
 		snprintf(buf, size, "a group");
@@ -465,12 +465,14 @@ static int
 config_get_uid(struct config_ctx *ctx, const config_setting_t *group,
     const char *key, const char **name_r, long *uid_r)
 {
+	char got[QUOTED_MAX];
 	struct passwd *pw;
 
 	if (config_get_string(ctx, group, key, name_r) != 1)
 		return 0;
 	if ((pw = getpwnam(*name_r)) == NULL) {
-		config_error(ctx, config_setting_get_member(group, key), "no such user \"%s\"", *name_r);
+		config_value_text(config_setting_get_member(group, key), got, sizeof(got));
+		config_error(ctx, config_setting_get_member(group, key), "no such user %s", got);
 		return -1;
 	}
 	*uid_r = pw->pw_uid;
@@ -482,12 +484,14 @@ static int
 config_get_gid(struct config_ctx *ctx, const config_setting_t *group,
     const char *key, const char **name_r, long *gid_r)
 {
+	char got[QUOTED_MAX];
 	struct group *gr;
 
 	if (config_get_string(ctx, group, key, name_r) != 1)
 		return 0;
 	if ((gr = getgrnam(*name_r)) == NULL) {
-		config_error(ctx, config_setting_get_member(group, key), "no such group \"%s\"", *name_r);
+		config_value_text(config_setting_get_member(group, key), got, sizeof(got));
+		config_error(ctx, config_setting_get_member(group, key), "no such group %s", got);
 		return -1;
 	}
 	*gid_r = gr->gr_gid;
@@ -541,15 +545,16 @@ config_parse_name(struct config_ctx *ctx, const config_setting_t *group,
 {
 	const char *name;
 	int r = config_get_string(ctx, group, "name", &name);
+	char got[QUOTED_MAX];
 
 	if (r == 0)
 		config_error(ctx, group, "missing required setting \"name\"");
 	if (r != 1)
 		return;
 	if (!service_name_valid(name)) {
+		config_value_text(config_setting_get_member(group, "name"), got, sizeof(got));
 		config_error(ctx, config_setting_get_member(group, "name"),
-		    "must be 1 to %d characters from A-Z a-z 0-9 - _ . (got \"%s\")",
-		    CONFIG_NAME_MAX, name);
+		    "must be 1 to %d characters from A-Z a-z 0-9 - _ . (got %s)", CONFIG_NAME_MAX, got);
 		return;
 	}
 	svc->name = xstrdup(name);
@@ -562,14 +567,14 @@ static bool
 config_listen_mapped(struct config_ctx *ctx, const config_setting_t *s,
     const struct sockd_addr *addr)
 {
-	char host[INET6_ADDRSTRLEN];
+	char host[INET6_ADDRSTRLEN], got[QUOTED_MAX];
 
 	if (!addr_is_v4mapped(addr))
 		return false;
 	addr_host(addr, host, sizeof(host));
+	config_value_text(s, got, sizeof(got));
 	config_error(ctx, s, "an IPv4-mapped IPv6 address cannot be bound by sockd's IPv6-only "
-	    "sockets: write \"%s:%d\" (got \"%s\")", host, addr_port(addr),
-	    config_setting_get_string(s));
+	    "sockets: write \"%s:%d\" (got %s)", host, addr_port(addr), got);
 	return true;
 }
 
@@ -577,7 +582,7 @@ static void
 config_add_listen(struct config_ctx *ctx, const config_setting_t *s,
     struct config_service *svc)
 {
-	char got[VALUE_TEXT_MAX];
+	char got[QUOTED_MAX];
 	struct config_listen *l;
 	struct sockd_addr addr;
 	const char *why;
@@ -588,7 +593,8 @@ config_add_listen(struct config_ctx *ctx, const config_setting_t *s,
 		return;
 	}
 	if (addr_parse(config_setting_get_string(s), &addr, &why) == -1) {
-		config_error(ctx, s, "%s (got \"%s\")", why, config_setting_get_string(s));
+		config_value_text(s, got, sizeof(got));
+		config_error(ctx, s, "%s (got %s)", why, got);
 		return;
 	}
 	if (config_listen_mapped(ctx, s, &addr))
@@ -775,6 +781,7 @@ config_parse_reply(struct config_ctx *ctx, const config_setting_t *group,
 {
 	const char *reply = DEFAULT_REPLY;
 	config_setting_t *s = config_setting_get_member(group, "reply");
+	char got[QUOTED_MAX];
 
 	if (config_get_string(ctx, group, "reply", &reply) == -1)
 		return;
@@ -786,6 +793,13 @@ config_parse_reply(struct config_ctx *ctx, const config_setting_t *group,
 	}
 	if (strlen(reply) > REPLY_MAX) {
 		config_error(ctx, s, "must be at most %d bytes", REPLY_MAX);
+		return;
+	}
+	/* The delimiter inside a line reply would make it two messages. */
+	if (svc->framing == FRAMING_LINE && strchr(reply, '\n') != NULL) {
+		config_value_text(s, got, sizeof(got));
+		config_error(ctx, s, "must not contain a newline with framing = \"line\": the client "
+		    "would read it as more than one message (got %s)", got);
 		return;
 	}
 	svc->reply = xstrdup(reply);
@@ -804,16 +818,17 @@ static void
 config_parse_unix_mode(struct config_ctx *ctx, const config_setting_t *g,
     struct config_service *svc)
 {
+	char *end, got[VALUE_TEXT_MAX];
 	const char *mode;
-	char *end;
 	long v;
 
 	if (config_get_string(ctx, g, "mode", &mode) != 1)
 		return;
 	v = strtol(mode, &end, 8);
 	if (mode[0] < '0' || mode[0] > '7' || *end != '\0' || v < 0 || v > 0777) {
+		config_value_text(config_setting_get_member(g, "mode"), got, sizeof(got));
 		config_error(ctx, config_setting_get_member(g, "mode"),
-		    "must be an octal mode from \"0000\" to \"0777\" (got \"%s\")", mode);
+		    "must be an octal mode from \"0000\" to \"0777\" (got %s)", got);
 		return;
 	}
 	svc->unix_mode = (int)v;
@@ -891,13 +906,18 @@ config_check_collisions(struct config_ctx *ctx, const config_setting_t *ga,
     const struct config_listen *l, const struct config_service *b, size_t n)
 {
 	config_setting_t *s = config_setting_get_member(ga, "listen");
+	char a[QUOTED_MAX], other[QUOTED_MAX];
 
 	if (l->index >= 0)
 		s = config_setting_get_elem(s, (unsigned)l->index);
-	for (size_t m = 0; m < n; m++)
-		if (addr_conflict(&l->addr, &b->listen[m].addr))
-			config_error(ctx, s, "\"%s\" collides with \"%s\" of service \"%s\" (line %u)",
-			    l->text, b->listen[m].text, b->name ? b->name : "?", b->listen[m].line);
+	for (size_t m = 0; m < n; m++) {
+		if (!addr_conflict(&l->addr, &b->listen[m].addr))
+			continue;
+		config_print_quote(a, sizeof(a), l->text);
+		config_print_quote(other, sizeof(other), b->listen[m].text);
+		config_error(ctx, s, "%s collides with %s of service \"%s\" (line %u)",
+		    a, other, b->name ? b->name : "?", b->listen[m].line);
+	}
 }
 
 /* Names and addresses are unique across the whole file. */

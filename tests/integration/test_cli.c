@@ -175,6 +175,48 @@ test_check_mapped_address(void **state)
 	free(out); free(err);
 }
 
+/* Strings that reach the wire cannot split a header or a line (item 12). */
+static void
+test_check_wire_strings(void **state)
+{
+	char *out, *err;
+
+	(void)state;
+	assert_int_equal(check_text("services = ( { name = \"h\"; handler = \"http\";\n"
+	    "  listen = \"127.0.0.1:0\";\n"
+	    "  http = { content_type = \"text/plain\\r\\nSet-Cookie: x=1\\r\\n\"; }; } );\n",
+	    &out, &err), 78);
+	assert_non_null(strstr(err, ":3: services.[0].http.content_type: an HTTP header value must "
+	    "not contain control characters such as CR or LF (got \"text/plain\\r\\nSet-Cookie: x=1\\r\\n\")\n"));
+	assert_null(strchr(err, '\r'));
+	free(out); free(err);
+	assert_int_equal(check_text("services = ( { name = \"a\"; handler = \"ack\"; framing = \"line\";\n"
+	    "  listen = \"127.0.0.1:0\";\n  reply = \"ok\\nMORE\"; } );\n", &out, &err), 78);
+	assert_non_null(strstr(err, ":3: services.[0].reply: must not contain a newline with framing"));
+	free(out); free(err);
+}
+
+/* -t checks what a worker would find only when it starts: the http root
+ * and the exec program (a directory passes access(X_OK)). */
+static void
+test_check_paths(void **state)
+{
+	char *out, *err;
+
+	(void)state;
+	assert_int_equal(check_text("services = ( { name = \"x\"; handler = \"exec\";\n"
+	    "  listen = \"127.0.0.1:0\";\n  exec = { argv = [ \"/\" ]; }; } );\n", &out, &err), 78);
+	assert_non_null(strstr(err, ":3: services.[0].exec.argv.[0]: not an executable file: \"/\" "
+	    "(not a regular file)\n"));
+	free(out); free(err);
+	assert_int_equal(check_text("services = ( { name = \"h\"; handler = \"http\";\n"
+	    "  listen = \"127.0.0.1:0\";\n  http = { root = \"/etc/passwd\";\n"
+	    "    index = \"../i\"; }; } );\n", &out, &err), 78);
+	assert_non_null(strstr(err, ":3: services.[0].http.root: not a directory: \"/etc/passwd\"\n"));
+	assert_non_null(strstr(err, ":4: services.[0].http.index: must be a file name"));
+	free(out); free(err);
+}
+
 static void
 echo_roundtrip(int fd)
 {
@@ -390,6 +432,8 @@ main(void)
 		T(test_check_bad),
 		T(test_check_syntax_and_missing),
 		T(test_check_mapped_address),
+		T(test_check_wire_strings),
+		T(test_check_paths),
 		T(test_serve_echo),
 		T(test_stop_with_client_connected),
 		T(test_sighup_reloads),

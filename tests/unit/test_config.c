@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -699,20 +701,89 @@ test_http_settings(void **state)
 	assert_null(cfg->services[0].http_body);
 	config_free(cfg);
 	expect_errors(SVC(HTTP " http = { root = \"/nonexistent\"; };"),
-	    "test.conf:1: services.[0].http.root: not a directory: \"/nonexistent\"", NULL);
+	    "test.conf:1: services.[0].http.root: not a directory: \"/nonexistent\" (No such file or directory)",
+	    NULL);
+	expect_errors(SVC(HTTP " http = { root = \"/etc/passwd\"; };"),
+	    "test.conf:1: services.[0].http.root: not a directory: \"/etc/passwd\"", NULL);
 	expect_errors(SVC(HTTP " http = { root = \"/\"; body = \"x\"; index = \"../x\"; };"),
 	    "test.conf:1: services.[0].http.index: must be a file name, without '/' or a leading '.' (got \"../x\")",
 	    "test.conf:1: services.[0].http.body: a fixed response and root exclude each other", NULL);
 	expect_errors(SVC(HTTP " http = { root = \"/\"; index = 5; };"),
 	    "test.conf:1: services.[0].http.index: must be a string (got 5)", NULL);
 	expect_errors(SVC(HTTP " http = { root = \"srv\"; status = 99; };"),
-	    "test.conf:1: services.[0].http.root: must be an absolute path (got \"srv\")", NULL);
+	    "test.conf:1: services.[0].http.root: must be an absolute path (got \"srv\")",
+	    "test.conf:1: services.[0].http.status: a fixed response and root exclude each other", NULL);
 	expect_errors(SVC(HTTP " http = { status = 99; index = \"a\"; port = 1; };"),
 	    "test.conf:1: services.[0].http.port: unknown setting",
 	    "test.conf:1: services.[0].http.status: must be an integer between 200 and 599 (got 99)",
 	    "test.conf:1: services.[0].http.index: only used with root", NULL);
 	expect_errors(SVC(ECHO " http = { };"),
 	    "test.conf:1: services.[0].http: only used with handler = \"http\"", NULL);
+}
+
+/* A bad root hides nothing else of its group: every error, in file order. */
+static void
+test_http_root_errors(void **state)
+{
+	(void)state;
+	expect_errors("services = ( { " HTTP "\n http = {\n root = \"/nonexistent\";\n"
+	    " index = \"../x\";\n body = \"x\"; }; } );\n",
+	    "test.conf:3: services.[0].http.root: not a directory: \"/nonexistent\" (No such file or directory)",
+	    "test.conf:4: services.[0].http.index: must be a file name, without '/' or a leading '.' (got \"../x\")",
+	    "test.conf:5: services.[0].http.body: a fixed response and root exclude each other", NULL);
+	expect_errors(SVC(HTTP " http = { root = 5; index = \".x\"; status = 200; };"),
+	    "test.conf:1: services.[0].http.root: must be a string (got 5)",
+	    "test.conf:1: services.[0].http.index: must be a file name, without '/' or a leading '.' (got \".x\")",
+	    "test.conf:1: services.[0].http.status: a fixed response and root exclude each other", NULL);
+}
+
+/* Strings that go onto the wire cannot change the protocol's framing:
+ * no header split by CR/LF (issue 10, item 12), no line reply that is two. */
+static void
+test_wire_strings(void **state)
+{
+	struct sockd_config *cfg;
+
+	(void)state;
+	expect_errors(SVC(HTTP " http = { content_type = \"text/plain\\r\\nSet-Cookie: x=1\"; };"),
+	    "test.conf:1: services.[0].http.content_type: an HTTP header value must not contain "
+	    "control characters such as CR or LF (got \"text/plain\\r\\nSet-Cookie: x=1\")", NULL);
+	expect_errors(SVC(HTTP " http = { content_type = \"text/plain\\n\"; };"),
+	    "test.conf:1: services.[0].http.content_type: an HTTP header value must not contain "
+	    "control characters such as CR or LF (got \"text/plain\\n\")", NULL);
+	expect_errors(SVC(HTTP " http = { content_type = \"a\\x01b\"; };"),
+	    "test.conf:1: services.[0].http.content_type: an HTTP header value must not contain "
+	    "control characters such as CR or LF (got \"a\\x01b\")", NULL);
+	expect_errors(SVC(HTTP " http = { content_type = \"\"; };"),
+	    "test.conf:1: services.[0].http.content_type: must not be empty", NULL);
+	cfg = load_ok(SVC(HTTP " http = { content_type = \"text/plain;\\tcharset=\\xc3\\xa9\"; };"));
+	assert_string_equal(cfg->services[0].http_content_type, "text/plain;\tcharset=\xc3\xa9");
+	config_free(cfg);
+
+	expect_errors(SVC("name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"ack\"; framing = \"line\";"
+	    " reply = \"ok\\nMORE\";"),
+	    "test.conf:1: services.[0].reply: must not contain a newline with framing = \"line\": "
+	    "the client would read it as more than one message (got \"ok\\nMORE\")", NULL);
+	/* A CR is data to line framing (a CRLF protocol wants it); raw takes anything. */
+	cfg = load_ok(SVC("name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"ack\"; framing = \"line\";"
+	    " reply = \"ok\\r\";"));
+	config_free(cfg);
+	cfg = load_ok(SVC("name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"ack\"; reply = \"ok\\nMORE\";"));
+	config_free(cfg);
+}
+
+/* A CR, LF or escape sequence in the file does not split or colour an
+ * error line: values are quoted as libconfig would read them back. */
+static void
+test_messages_escaped(void **state)
+{
+	(void)state;
+	expect_errors(SVC("name = \"a\\nb\"; listen = \"127.0.0.1:1\\r\"; handler = \"echo\";"),
+	    "test.conf:1: services.[0].name: must be 1 to 64 characters from A-Z a-z 0-9 - _ . (got \"a\\nb\")",
+	    "test.conf:1: services.[0].listen: port must be a number from 0 to 65535 (got \"127.0.0.1:1\\r\")",
+	    NULL);
+	expect_errors("user = \"\\x1b[31mx\";\n" SVC(ECHO),
+	    "test.conf:1: user: no such user \"\\x1b[31mx\"", NULL);
 }
 
 /* HTTP finds request boundaries itself: only framing raw makes sense. */
@@ -757,13 +828,38 @@ test_exec_settings(void **state)
 	    "test.conf:1: services.[0].exec.argv.[0]: the program must be an absolute path (got \"cat\")",
 	    NULL);
 	expect_errors(SVC(EXEC " exec = { argv = [ \"/nonexistent\" ]; };"),
-	    "test.conf:1: services.[0].exec.argv.[0]: not an executable file: \"/nonexistent\"", NULL);
+	    "test.conf:1: services.[0].exec.argv.[0]: not an executable file: \"/nonexistent\" (No such file or directory)",
+	    NULL);
 	expect_errors(SVC(EXEC " exec = { argv = ( \"/bin/cat\", 1, \"-u\" ); };"),
 	    "test.conf:1: services.[0].exec.argv.[1]: must be a string (got 1)", NULL);
 	expect_errors(SVC(EXEC " exec = { argv = [ ]; };"),
 	    "test.conf:1: services.[0].exec.argv: must be a non-empty list of strings (got a list)", NULL);
 	expect_errors(SVC(EXEC " exec = { argv = [ \"/bin/cat\" ]; env = { A = 1; }; };"),
 	    "test.conf:1: services.[0].exec.env.A: must be a string (got 1)", NULL);
+}
+
+/* What execve() would refuse, sockd -t refuses: a directory is "executable"
+ * to access(2), and a file without x bits is not even for root. */
+static void
+test_exec_program(void **state)
+{
+	char path[] = "/tmp/sockd-test-exec-XXXXXX", text[512], want[512];
+	int fd;
+
+	(void)state;
+	expect_errors(SVC(EXEC " exec = { argv = [ \"/\" ]; };"),
+	    "test.conf:1: services.[0].exec.argv.[0]: not an executable file: \"/\" (not a regular file)",
+	    NULL);
+	assert_true((fd = mkstemp(path)) >= 0);
+	close(fd);
+	assert_int_equal(chmod(path, 0644), 0);
+	snprintf(text, sizeof(text), SVC(EXEC " exec = { argv = [ \"%s\" ]; };"), path);
+	snprintf(want, sizeof(want), "test.conf:1: services.[0].exec.argv.[0]: not an executable "
+	    "file: \"%s\" (Permission denied)", path);
+	expect_errors(text, want, NULL);
+	assert_int_equal(chmod(path, 0755), 0);
+	config_free(load_ok(text));
+	unlink(path);
 }
 
 static void
@@ -849,6 +945,10 @@ main(void)
 		cmocka_unit_test(test_http_settings),
 		cmocka_unit_test(test_http_needs_raw_framing),
 		cmocka_unit_test(test_exec_settings),
+		cmocka_unit_test(test_exec_program),
+		cmocka_unit_test(test_http_root_errors),
+		cmocka_unit_test(test_wire_strings),
+		cmocka_unit_test(test_messages_escaped),
 		cmocka_unit_test(test_module_settings),
 		cmocka_unit_test(test_module_where),
 	};
