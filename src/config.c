@@ -458,6 +458,12 @@ config_model_name(enum config_model m)
 	return choice_name(model_choices, (int)m);
 }
 
+const char *
+config_pool_name(enum config_pool p)
+{
+	return choice_name(pool_choices, (int)p);
+}
+
 /* ---- global settings ------------------------------------------------- */
 
 /* A user name that must exist: 1 with its uid, 0 absent, -1 invalid. */
@@ -770,7 +776,7 @@ config_parse_recycling(struct config_ctx *ctx, const config_setting_t *group,
 {
 	config_get_int(ctx, group, "max_requests", 0, INT_MAX, &svc->max_requests);
 	if (config_get_int(ctx, group, "max_requests_jitter", 0, INT_MAX,
-	    &svc->max_requests_jitter) == 1 && svc->max_requests == 0)
+	    &svc->max_requests_jitter) == 1 && svc->max_requests_jitter > 0 && svc->max_requests == 0)
 		config_error(ctx, config_setting_get_member(group, "max_requests_jitter"),
 		    "needs max_requests");
 }

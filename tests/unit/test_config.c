@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_print.h"
 
 #define SVC(body) "services = ( { " body " } );\n"
 #define ECHO "name = \"echo\"; listen = \"127.0.0.1:7007\"; handler = \"echo\";"
@@ -912,6 +913,137 @@ test_module_where(void **state)
 	config_free(cfg);
 }
 
+/* CFG printed (config_print()) as an allocated string. */
+static char *
+print_config(const struct sockd_config *cfg)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+
+	assert_non_null(fp);
+	assert_int_equal(config_print(fp, cfg), 0);
+	assert_int_equal(fclose(fp), 0);
+	return text;
+}
+
+/* TEXT loads; printed, it loads again; printed again, the same text. */
+static char *
+print_fixed_point(const char *text)
+{
+	struct sockd_config *cfg = load_ok(text);
+	char *once = print_config(cfg), *twice;
+
+	config_free(cfg);
+	cfg = load_ok(once);
+	twice = print_config(cfg);
+	config_free(cfg);
+	assert_string_equal(once, twice);
+	free(twice);
+	return once;
+}
+
+static void
+test_print_defaults(void **state)
+{
+	struct sockd_config *cfg;
+	char *text;
+
+	(void)state;
+	text = print_fixed_point(SVC(ECHO));
+	/* Every default is written out... */
+	assert_non_null(strstr(text, "log_level = \"info\";\n"));
+	assert_non_null(strstr(text, "    listen = [ \"127.0.0.1:7007\" ];\n"));
+	assert_non_null(strstr(text, "    workers = 4;\n    threads = 1;\n    backlog = 511;\n"));
+	assert_non_null(strstr(text, "      max_message = 65536;\n"));
+	assert_non_null(strstr(text, "      graceful = 30;\n      idle = 60;\n      heartbeat = 30;\n"));
+	assert_non_null(strstr(text, "    pool = {\n      mode = \"static\";\n    };\n"));
+	/* ...but no setting that another model or handler would need. */
+	assert_null(strstr(text, "max_children"));
+	assert_null(strstr(text, "max_threads"));
+	assert_null(strstr(text, "reply"));
+	cfg = load_ok(text);
+	assert_int_equal(cfg->services[0].heartbeat_ms, 30000);
+	config_free(cfg);
+	free(text);
+}
+
+/* Every group and kind of value survives the round trip. */
+static void
+test_print_everything(void **state)
+{
+	struct sockd_config *cfg;
+	char *text;
+
+	(void)state;
+	text = print_fixed_point("log_level = \"debug\"; user = \"root\"; group = \"root\";\n"
+	    "services = (\n"
+	    " { name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"ack\"; framing = \"line\";"
+	    "   reply = \"q\\\"\\\\\\xc3\\xa9\\t\\r\"; model = \"thread\"; max_threads = 3;"
+	    "   max_requests = 10; max_requests_jitter = 2;"
+	    "   timeouts = { graceful = 2.5; idle = 0.0005; heartbeat = 0; exec = 1.25; }; },\n"
+	    " { name = \"h\"; listen = [ \"[::1]:2\", \"unix:/tmp/h\\\"\\n.sock\" ]; handler = \"http\";"
+	    "   model = \"event\"; limits = { max_connections = 5; max_output = 4096; };"
+	    "   http = { status = 404; content_type = \"text/plain;\\tq=\\\"\\xc3\\xa9\\\"\";"
+	    "     body = \"1\\n2\\x01\\\\\"; access_log = \"/var/log/h.log\"; };"
+	    "   unix = { mode = \"0640\"; owner = \"root\"; group = \"root\"; };"
+	    "   pool = { mode = \"dynamic\"; min_spare = 2; max_workers = 30; }; },\n"
+	    " { name = \"r\"; listen = \"127.0.0.1:3\"; handler = \"http\"; http = { root = \"/\"; };"
+	    "   pool = { mode = \"ondemand\"; idle_timeout = 0.5; }; },\n"
+	    " { name = \"x\"; listen = \"127.0.0.1:4\"; handler = \"exec\";"
+	    "   exec = { argv = [ \"/bin/sh\", \"-c\", \"echo \\\"$1\\\"\" ]; env = { TZ = \"UTC\"; Q = \"x=y\"; }; }; },\n"
+	    " { name = \"f\"; listen = \"unix:/tmp/f\"; handler = \"echo\"; model = \"fork\"; max_children = 9; },\n"
+	    " { name = \"m\"; listen = \"127.0.0.1:5\"; handler = \"module\"; module = { path = \"/x.so\";"
+	    "   config = { greeting = \"h\\xc3\\xa9 \\\"you\\\"\"; times = 3; big = 5000000000L;"
+	    "   f = 1.5; b = true; }; }; }\n"
+	    ");\n");
+	/* Plain ASCII out: non-ASCII and control bytes as escapes. */
+	for (const char *p = text; *p != '\0'; p++)
+		assert_true((*p >= 0x20 && *p < 0x7f) || *p == '\n');
+	assert_non_null(strstr(text, "    reply = \"q\\\"\\\\\\xc3\\xa9\\t\\r\";\n"));
+	assert_non_null(strstr(text, "      idle = 0.001;\n"));	/* 0.0005 s rounds to 1 ms */
+	assert_non_null(strstr(text, "        times = \"3\";\n"));	/* as the module sees it */
+	cfg = load_ok(text);
+	assert_string_equal(cfg->services[0].reply, "q\"\\\xc3\xa9\t\r");
+	assert_int_equal(cfg->services[0].graceful_ms, 2500);
+	assert_int_equal(cfg->services[0].max_requests_jitter, 2);
+	assert_string_equal(cfg->services[1].listen[1].text, "unix:/tmp/h\"\n.sock");
+	assert_string_equal(cfg->services[1].http_body, "1\n2\x01\\");
+	assert_string_equal(cfg->services[1].http_content_type, "text/plain;\tq=\"\xc3\xa9\"");
+	assert_int_equal(cfg->services[1].unix_mode, 0640);
+	assert_int_equal(cfg->services[1].unix_uid, 0);
+	assert_int_equal(cfg->services[1].max_spare, 4);
+	assert_int_equal(cfg->services[2].pool_idle_ms, 500);
+	assert_string_equal(cfg->services[3].exec_argv[2], "echo \"$1\"");
+	assert_string_equal(cfg->services[3].exec_env[1], "Q=x=y");
+	assert_int_equal(cfg->services[4].max_children, 9);
+	assert_string_equal(cfg->services[5].module_keys[0], "greeting");
+	assert_string_equal(cfg->services[5].module_values[0], "h\xc3\xa9 \"you\"");
+	assert_string_equal(cfg->services[5].module_values[2], "5000000000");
+	assert_string_equal(cfg->services[5].module_values[4], "true");
+	config_free(cfg);
+	free(text);
+}
+
+static void
+test_print_quote(void **state)
+{
+	char buf[16];
+
+	(void)state;
+	config_print_quote(buf, sizeof(buf), "a\"b\\c");
+	assert_string_equal(buf, "\"a\\\"b\\\\c\"");
+	config_print_quote(buf, sizeof(buf), "\r\n\x7f\xff");
+	assert_string_equal(buf, "\"\\r\\n\\x7f\\xff\"");
+	/* Too long: cut between escapes, never inside one. */
+	config_print_quote(buf, sizeof(buf), "0123456789abcdef");
+	assert_string_equal(buf, "\"0123456789...\"");
+	config_print_quote(buf, sizeof(buf), "012345678\n\n\n");
+	assert_string_equal(buf, "\"012345678...\"");
+	config_print_quote(buf, sizeof(buf), "0123456789\n");
+	assert_string_equal(buf, "\"0123456789\\n\"");	/* just fits */
+}
+
 int
 main(void)
 {
@@ -946,6 +1078,9 @@ main(void)
 		cmocka_unit_test(test_http_needs_raw_framing),
 		cmocka_unit_test(test_exec_settings),
 		cmocka_unit_test(test_exec_program),
+		cmocka_unit_test(test_print_defaults),
+		cmocka_unit_test(test_print_everything),
+		cmocka_unit_test(test_print_quote),
 		cmocka_unit_test(test_http_root_errors),
 		cmocka_unit_test(test_wire_strings),
 		cmocka_unit_test(test_messages_escaped),
