@@ -19,6 +19,7 @@
 
 #include "config_print.h"
 #include "log.h"
+#include "util.h"
 
 /* One byte as libconfig reads it back; its length in OUT (at most 4). */
 static size_t
@@ -142,13 +143,8 @@ print_close(FILE *fp, int indent)
 static void
 print_listen(FILE *fp, const struct config_service *svc)
 {
-	char **text = calloc(svc->n_listen, sizeof(*text));
+	char **text = xcalloc(svc->n_listen, sizeof(*text));
 
-	if (text == NULL) {
-		for (size_t i = 0; i < svc->n_listen; i++)
-			print_str(fp, 4, "listen", svc->listen[i].text);	/* never: n <= 64 */
-		return;
-	}
 	for (size_t i = 0; i < svc->n_listen; i++)
 		text[i] = svc->listen[i].text;
 	print_strings(fp, 4, "listen", text, svc->n_listen);
