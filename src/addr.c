@@ -192,7 +192,8 @@ addr_format(const struct sockd_addr *addr, char *buf, size_t size)
 		snprintf(buf, size, "%s:%d", host, addr_port(addr));
 		break;
 	case AF_INET6:
-		addr_host(addr, host, sizeof(host));
+		/* Not addr_host(): "[127.0.0.1]:P" would not parse back. */
+		inet_ntop(AF_INET6, &addr->u.in6.sin6_addr, host, sizeof(host));
 		snprintf(buf, size, "[%s]:%d", host, addr_port(addr));
 		break;
 	case AF_UNIX:
@@ -206,6 +207,14 @@ addr_format(const struct sockd_addr *addr, char *buf, size_t size)
 	default:
 		snprintf(buf, size, "(family %d)", addr_family(addr));
 	}
+}
+
+/* ::ffff:a.b.c.d: an IPv4 address in IPv6 form, which an IPv6-only
+ * socket (every IPv6 listener of sockd's) cannot bind. */
+bool
+addr_is_v4mapped(const struct sockd_addr *addr)
+{
+	return addr_family(addr) == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&addr->u.in6.sin6_addr);
 }
 
 bool

@@ -8,6 +8,8 @@
  *   unix:/run/x.sock Unix stream socket at an absolute path
  *
  * Port 0 asks the kernel for an ephemeral port. Host names are not resolved.
+ * An IPv4-mapped IPv6 address ([::ffff:127.0.0.1]:P) parses, and prints
+ * back as such; the configuration refuses it (addr_is_v4mapped()).
  */
 #ifndef SOCKD_ADDR_H
 #define SOCKD_ADDR_H
@@ -37,6 +39,7 @@ void addr_format(const struct sockd_addr *addr, char *buf, size_t size);
 bool addr_host(const struct sockd_addr *addr, char *buf, size_t size);
 int addr_family(const struct sockd_addr *addr);
 int addr_port(const struct sockd_addr *addr);
+bool addr_is_v4mapped(const struct sockd_addr *addr);
 bool addr_equal(const struct sockd_addr *a, const struct sockd_addr *b);
 bool addr_conflict(const struct sockd_addr *a, const struct sockd_addr *b);
 

@@ -9,6 +9,7 @@
  * "services.[1].workers"). Settings start unset and get their defaults
  * after parsing, so a default never hides a type error.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -18,6 +19,7 @@
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@
 
 #include "config.h"
 #include "config_priv.h"
+#include "config_print.h"
 #include "log.h"
 #include "util.h"
 
@@ -46,6 +49,9 @@
 #define DEFAULT_MAX_HEADER_BYTES 8192
 #define DEFAULT_MAX_REQUEST_LINE 8192
 #define REPLY_MAX 4096
+/* Every framing can carry the longest reply: length16's header is the
+ * smallest, and a reply longer than it announces would not be a frame. */
+_Static_assert(REPLY_MAX <= UINT16_MAX, "reply longer than a length16 frame");
 
 
 /* A value of an enumerated setting; "available" is false for values that are
@@ -243,8 +249,6 @@ config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt,
 void
 config_value_text(const config_setting_t *s, char *buf, size_t size)
 {
-	const char *str;
-
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_INT:
 	case CONFIG_TYPE_INT64:
@@ -257,11 +261,8 @@ config_value_text(const config_setting_t *s, char *buf, size_t size)
 		snprintf(buf, size, "%s", config_setting_get_bool(s) ? "true" : "false");
 		break;
 	case CONFIG_TYPE_STRING:
-		str = config_setting_get_string(s);
-		if (strlen(str) > size - 6)
-			snprintf(buf, size, "\"%.*s...\"", (int)(size - 6), str);
-		else
-			snprintf(buf, size, "\"%s\"", str);
+		/* Escaped: a CR or LF in the file must not split the message. */
+		config_print_quote(buf, size, config_setting_get_string(s));
 		break;
 	case CONFIG_TYPE_GROUP:
 		snprintf(buf, size, "a group");
@@ -457,6 +458,12 @@ config_model_name(enum config_model m)
 	return choice_name(model_choices, (int)m);
 }
 
+const char *
+config_pool_name(enum config_pool p)
+{
+	return choice_name(pool_choices, (int)p);
+}
+
 /* ---- global settings ------------------------------------------------- */
 
 /* A user name that must exist: 1 with its uid, 0 absent, -1 invalid. */
@@ -464,12 +471,14 @@ static int
 config_get_uid(struct config_ctx *ctx, const config_setting_t *group,
     const char *key, const char **name_r, long *uid_r)
 {
+	char got[QUOTED_MAX];
 	struct passwd *pw;
 
 	if (config_get_string(ctx, group, key, name_r) != 1)
 		return 0;
 	if ((pw = getpwnam(*name_r)) == NULL) {
-		config_error(ctx, config_setting_get_member(group, key), "no such user \"%s\"", *name_r);
+		config_value_text(config_setting_get_member(group, key), got, sizeof(got));
+		config_error(ctx, config_setting_get_member(group, key), "no such user %s", got);
 		return -1;
 	}
 	*uid_r = pw->pw_uid;
@@ -481,12 +490,14 @@ static int
 config_get_gid(struct config_ctx *ctx, const config_setting_t *group,
     const char *key, const char **name_r, long *gid_r)
 {
+	char got[QUOTED_MAX];
 	struct group *gr;
 
 	if (config_get_string(ctx, group, key, name_r) != 1)
 		return 0;
 	if ((gr = getgrnam(*name_r)) == NULL) {
-		config_error(ctx, config_setting_get_member(group, key), "no such group \"%s\"", *name_r);
+		config_value_text(config_setting_get_member(group, key), got, sizeof(got));
+		config_error(ctx, config_setting_get_member(group, key), "no such group %s", got);
 		return -1;
 	}
 	*gid_r = gr->gr_gid;
@@ -540,25 +551,44 @@ config_parse_name(struct config_ctx *ctx, const config_setting_t *group,
 {
 	const char *name;
 	int r = config_get_string(ctx, group, "name", &name);
+	char got[QUOTED_MAX];
 
 	if (r == 0)
 		config_error(ctx, group, "missing required setting \"name\"");
 	if (r != 1)
 		return;
 	if (!service_name_valid(name)) {
+		config_value_text(config_setting_get_member(group, "name"), got, sizeof(got));
 		config_error(ctx, config_setting_get_member(group, "name"),
-		    "must be 1 to %d characters from A-Z a-z 0-9 - _ . (got \"%s\")",
-		    CONFIG_NAME_MAX, name);
+		    "must be 1 to %d characters from A-Z a-z 0-9 - _ . (got %s)", CONFIG_NAME_MAX, got);
 		return;
 	}
 	svc->name = xstrdup(name);
+}
+
+/* IPv6 listeners are IPv6-only (so "[::]:P" and "*:P" can coexist): bind
+ * would refuse a mapped address with EINVAL, and the collision check would
+ * not see it against the same IPv4 address. Say so now, with the fix. */
+static bool
+config_listen_mapped(struct config_ctx *ctx, const config_setting_t *s,
+    const struct sockd_addr *addr)
+{
+	char host[INET6_ADDRSTRLEN], got[QUOTED_MAX];
+
+	if (!addr_is_v4mapped(addr))
+		return false;
+	addr_host(addr, host, sizeof(host));
+	config_value_text(s, got, sizeof(got));
+	config_error(ctx, s, "an IPv4-mapped IPv6 address cannot be bound by sockd's IPv6-only "
+	    "sockets: write \"%s:%d\" (got %s)", host, addr_port(addr), got);
+	return true;
 }
 
 static void
 config_add_listen(struct config_ctx *ctx, const config_setting_t *s,
     struct config_service *svc)
 {
-	char got[VALUE_TEXT_MAX];
+	char got[QUOTED_MAX];
 	struct config_listen *l;
 	struct sockd_addr addr;
 	const char *why;
@@ -569,9 +599,12 @@ config_add_listen(struct config_ctx *ctx, const config_setting_t *s,
 		return;
 	}
 	if (addr_parse(config_setting_get_string(s), &addr, &why) == -1) {
-		config_error(ctx, s, "%s (got \"%s\")", why, config_setting_get_string(s));
+		config_value_text(s, got, sizeof(got));
+		config_error(ctx, s, "%s (got %s)", why, got);
 		return;
 	}
+	if (config_listen_mapped(ctx, s, &addr))
+		return;
 	svc->listen = xreallocarray(svc->listen, svc->n_listen + 1, sizeof(*svc->listen));
 	l = &svc->listen[svc->n_listen++];
 	l->text = xstrdup(config_setting_get_string(s));
@@ -674,11 +707,29 @@ config_parse_ondemand(struct config_ctx *ctx, const config_setting_t *g,
 	if (svc->pool_idle_ms == 0)
 		config_error(ctx, config_setting_get_member(g, "idle_timeout"),
 		    "must be more than 0 seconds");
-	for (const char *const *k = pool_settings + 1; *k != NULL; k++)
-		if (strcmp(*k, "max_workers") != 0 && strcmp(*k, "idle_timeout") != 0 &&
-		    config_setting_get_member(g, *k) != NULL)
-			config_error(ctx, config_setting_get_member(g, *k),
-			    "only used with mode = \"dynamic\"");
+}
+
+/* A pool setting the mode does not use: the same message whichever mode
+ * the service has, naming the modes that do use it. */
+static void
+config_check_pool_mode(struct config_ctx *ctx, const config_setting_t *g, enum config_pool mode)
+{
+	static const struct {
+		const char *name;
+		unsigned modes;		/* 1 << enum config_pool */
+		const char *used;
+	} uses[] = {
+		{ "min_spare", 1 << POOL_MODE_DYNAMIC, "mode = \"dynamic\"" },
+		{ "max_spare", 1 << POOL_MODE_DYNAMIC, "mode = \"dynamic\"" },
+		{ "max_workers", 1 << POOL_MODE_DYNAMIC | 1 << POOL_MODE_ONDEMAND,
+		    "mode = \"dynamic\" or \"ondemand\"" },
+		{ "idle_timeout", 1 << POOL_MODE_ONDEMAND, "mode = \"ondemand\"" },
+	};
+
+	for (size_t i = 0; i < sizeof(uses) / sizeof(uses[0]); i++)
+		if (!(uses[i].modes & 1U << mode) && config_setting_get_member(g, uses[i].name) != NULL)
+			config_error(ctx, config_setting_get_member(g, uses[i].name),
+			    "only used with %s", uses[i].used);
 }
 
 static void
@@ -693,18 +744,10 @@ config_parse_pool(struct config_ctx *ctx, const config_setting_t *group,
 	config_get_choice(ctx, g, "mode", pool_choices, &v);
 	svc->pool_mode = (enum config_pool)v;
 	if (svc->pool_mode == POOL_MODE_ONDEMAND)
-		return config_parse_ondemand(ctx, g, svc);
-	if (svc->pool_mode == POOL_MODE_DYNAMIC) {
-		if (config_setting_get_member(g, "idle_timeout") != NULL)
-			config_error(ctx, config_setting_get_member(g, "idle_timeout"),
-			    "only used with mode = \"ondemand\"");
+		config_parse_ondemand(ctx, g, svc);
+	else if (svc->pool_mode == POOL_MODE_DYNAMIC)
 		config_parse_spares(ctx, g, svc);
-		return;
-	}
-	for (const char *const *k = pool_settings + 1; *k != NULL; k++)
-		if (config_setting_get_member(g, *k) != NULL)
-			config_error(ctx, config_setting_get_member(g, *k),
-			    "only used with mode = \"dynamic\" or \"ondemand\"");
+	config_check_pool_mode(ctx, g, svc->pool_mode);
 }
 
 /* Settings that belong to one model only. */
@@ -733,7 +776,7 @@ config_parse_recycling(struct config_ctx *ctx, const config_setting_t *group,
 {
 	config_get_int(ctx, group, "max_requests", 0, INT_MAX, &svc->max_requests);
 	if (config_get_int(ctx, group, "max_requests_jitter", 0, INT_MAX,
-	    &svc->max_requests_jitter) == 1 && svc->max_requests == 0)
+	    &svc->max_requests_jitter) == 1 && svc->max_requests_jitter > 0 && svc->max_requests == 0)
 		config_error(ctx, config_setting_get_member(group, "max_requests_jitter"),
 		    "needs max_requests");
 }
@@ -744,6 +787,7 @@ config_parse_reply(struct config_ctx *ctx, const config_setting_t *group,
 {
 	const char *reply = DEFAULT_REPLY;
 	config_setting_t *s = config_setting_get_member(group, "reply");
+	char got[QUOTED_MAX];
 
 	if (config_get_string(ctx, group, "reply", &reply) == -1)
 		return;
@@ -755,6 +799,13 @@ config_parse_reply(struct config_ctx *ctx, const config_setting_t *group,
 	}
 	if (strlen(reply) > REPLY_MAX) {
 		config_error(ctx, s, "must be at most %d bytes", REPLY_MAX);
+		return;
+	}
+	/* The delimiter inside a line reply would make it two messages. */
+	if (svc->framing == FRAMING_LINE && strchr(reply, '\n') != NULL) {
+		config_value_text(s, got, sizeof(got));
+		config_error(ctx, s, "must not contain a newline with framing = \"line\": the client "
+		    "would read it as more than one message (got %s)", got);
 		return;
 	}
 	svc->reply = xstrdup(reply);
@@ -773,16 +824,17 @@ static void
 config_parse_unix_mode(struct config_ctx *ctx, const config_setting_t *g,
     struct config_service *svc)
 {
+	char *end, got[VALUE_TEXT_MAX];
 	const char *mode;
-	char *end;
 	long v;
 
 	if (config_get_string(ctx, g, "mode", &mode) != 1)
 		return;
 	v = strtol(mode, &end, 8);
 	if (mode[0] < '0' || mode[0] > '7' || *end != '\0' || v < 0 || v > 0777) {
+		config_value_text(config_setting_get_member(g, "mode"), got, sizeof(got));
 		config_error(ctx, config_setting_get_member(g, "mode"),
-		    "must be an octal mode from \"0000\" to \"0777\" (got \"%s\")", mode);
+		    "must be an octal mode from \"0000\" to \"0777\" (got %s)", got);
 		return;
 	}
 	svc->unix_mode = (int)v;
@@ -860,13 +912,18 @@ config_check_collisions(struct config_ctx *ctx, const config_setting_t *ga,
     const struct config_listen *l, const struct config_service *b, size_t n)
 {
 	config_setting_t *s = config_setting_get_member(ga, "listen");
+	char a[QUOTED_MAX], other[QUOTED_MAX];
 
 	if (l->index >= 0)
 		s = config_setting_get_elem(s, (unsigned)l->index);
-	for (size_t m = 0; m < n; m++)
-		if (addr_conflict(&l->addr, &b->listen[m].addr))
-			config_error(ctx, s, "\"%s\" collides with \"%s\" of service \"%s\" (line %u)",
-			    l->text, b->listen[m].text, b->name ? b->name : "?", b->listen[m].line);
+	for (size_t m = 0; m < n; m++) {
+		if (!addr_conflict(&l->addr, &b->listen[m].addr))
+			continue;
+		config_print_quote(a, sizeof(a), l->text);
+		config_print_quote(other, sizeof(other), b->listen[m].text);
+		config_error(ctx, s, "%s collides with %s of service \"%s\" (line %u)",
+		    a, other, b->name ? b->name : "?", b->listen[m].line);
+	}
 }
 
 /* Names and addresses are unique across the whole file. */

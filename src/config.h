@@ -110,6 +110,7 @@ void config_errors_add(struct config_errors *errs, char *msg);
 const char *config_handler_name(enum config_handler h);
 const char *config_framing_name(enum config_framing f);
 const char *config_model_name(enum config_model m);
+const char *config_pool_name(enum config_pool p);
 void config_describe_service(const struct config_service *svc, char *buf, size_t size);
 
 #endif

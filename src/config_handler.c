@@ -11,6 +11,7 @@
  */
 #include <ctype.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,10 +37,13 @@ static bool
 config_absolute(struct config_ctx *ctx, const config_setting_t *g, const char *name,
     const char *path)
 {
+	char got[QUOTED_MAX];
+
 	if (path[0] == '/')
 		return true;
-	config_error(ctx, config_setting_get_member(g, name), "must be an absolute path (got \"%s\")",
-	    path);
+	config_value_text(config_setting_get_member(g, name), got, sizeof(got));
+	config_error(ctx, config_setting_get_member(g, name), "must be an absolute path (got %s)",
+	    got);
 	return false;
 }
 
@@ -54,29 +58,71 @@ config_copy_string(struct config_ctx *ctx, const config_setting_t *g, const char
 		*out_r = xstrdup(v);
 }
 
-/* root: an absolute path to a directory; files are served from below it. */
+/* A directory that the checking user can list and read: sockd -t finds a
+ * wrong root before a worker does. */
+static bool
+config_http_root_dir(struct config_ctx *ctx, const config_setting_t *s, const char *root)
+{
+	char got[QUOTED_MAX];
+	struct stat st;
+
+	config_value_text(s, got, sizeof(got));
+	if (stat(root, &st) == -1)
+		config_error(ctx, s, "not a directory: %s (%s)", got, strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		config_error(ctx, s, "not a directory: %s", got);
+	else if (access(root, R_OK | X_OK) == -1)
+		config_error(ctx, s, "cannot read the directory %s: %s", got, strerror(errno));
+	else
+		return true;
+	return false;
+}
+
+/* root: an absolute path to a directory; files are served from below it.
+ * A bad root does not end the check: index and the settings that exclude
+ * root have their own errors to report. */
 static void
 config_http_root(struct config_ctx *ctx, const config_setting_t *g, struct config_service *svc)
 {
+	char got[QUOTED_MAX];
 	const char *root;
-	struct stat st;
 
-	if (config_get_string(ctx, g, "root", &root) != 1 || !config_absolute(ctx, g, "root", root))
-		return;
-	if (stat(root, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		config_error(ctx, config_setting_get_member(g, "root"), "not a directory: \"%s\"", root);
-		return;
-	}
-	svc->http_root = xstrdup(root);
+	if (config_get_string(ctx, g, "root", &root) == 1 && config_absolute(ctx, g, "root", root) &&
+	    config_http_root_dir(ctx, config_setting_get_member(g, "root"), root))
+		svc->http_root = xstrdup(root);
 	config_copy_string(ctx, g, "index", DEFAULT_HTTP_INDEX, &svc->http_index);
 	if (svc->http_index != NULL &&	/* NULL: not a string, said so */
-	    (strchr(svc->http_index, '/') != NULL || svc->http_index[0] == '.'))
+	    (strchr(svc->http_index, '/') != NULL || svc->http_index[0] == '.' ||
+	    svc->http_index[0] == '\0')) {
+		config_value_text(config_setting_get_member(g, "index"), got, sizeof(got));
 		config_error(ctx, config_setting_get_member(g, "index"),
-		    "must be a file name, without '/' or a leading '.' (got \"%s\")", svc->http_index);
+		    "must be a file name, without '/' or a leading '.' (got %s)", got);
+	}
 	for (const char *const *k = http_fixed_only; *k != NULL; k++)
 		if (config_setting_get_member(g, *k) != NULL)
 			config_error(ctx, config_setting_get_member(g, *k),
 			    "a fixed response and root exclude each other");
+}
+
+/* A header value goes out between CRLFs: a CR or LF in it would end the
+ * header and start one the operator never wrote (response splitting), and
+ * RFC 9110 allows no other control character but tab in a field value. */
+static void
+config_header_value(struct config_ctx *ctx, const config_setting_t *g, const char *name,
+    const char *value)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	char got[QUOTED_MAX];
+
+	for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+			config_value_text(s, got, sizeof(got));
+			config_error(ctx, s, "an HTTP header value must not contain control characters "
+			    "such as CR or LF (got %s)", got);
+			return;
+		}
+	if (value[0] == '\0')
+		config_error(ctx, s, "must not be empty");
 }
 
 static void
@@ -86,6 +132,9 @@ config_http_fixed(struct config_ctx *ctx, const config_setting_t *g, struct conf
 	if (g != NULL)
 		config_get_int(ctx, g, "status", 200, 599, &svc->http_status);
 	config_copy_string(ctx, g, "content_type", DEFAULT_HTTP_TYPE, &svc->http_content_type);
+	if (g != NULL && svc->http_content_type != NULL &&
+	    config_setting_get_member(g, "content_type") != NULL)
+		config_header_value(ctx, g, "content_type", svc->http_content_type);
 	config_copy_string(ctx, g, "body", DEFAULT_HTTP_BODY, &svc->http_body);
 	if (svc->http_body == NULL)
 		return;
@@ -189,6 +238,25 @@ config_exec_env(struct config_ctx *ctx, const config_setting_t *g, struct config
 	}
 }
 
+/* argv[0] as execve() will take it (no PATH search): absolute, a regular
+ * file, executable by the checking user. */
+static void
+config_exec_program(struct config_ctx *ctx, const config_setting_t *s, const char *path)
+{
+	char got[QUOTED_MAX];
+	struct stat st;
+
+	config_value_text(s, got, sizeof(got));
+	if (path[0] != '/')
+		config_error(ctx, s, "the program must be an absolute path (got %s)", got);
+	else if (stat(path, &st) == -1)
+		config_error(ctx, s, "not an executable file: %s (%s)", got, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		config_error(ctx, s, "not an executable file: %s (not a regular file)", got);
+	else if (access(path, X_OK) == -1)
+		config_error(ctx, s, "not an executable file: %s (%s)", got, strerror(errno));
+}
+
 static void
 config_exec(struct config_ctx *ctx, const config_setting_t *group, const config_setting_t *g,
     struct config_service *svc)
@@ -202,12 +270,7 @@ config_exec(struct config_ctx *ctx, const config_setting_t *group, const config_
 	}
 	if ((svc->exec_argv = config_string_list(ctx, argv)) == NULL || svc->exec_argv[0] == NULL)
 		return;
-	if (svc->exec_argv[0][0] != '/')
-		config_error(ctx, config_setting_get_elem(argv, 0),
-		    "the program must be an absolute path (got \"%s\")", svc->exec_argv[0]);
-	else if (access(svc->exec_argv[0], X_OK) == -1)
-		config_error(ctx, config_setting_get_elem(argv, 0), "not an executable file: \"%s\"",
-		    svc->exec_argv[0]);
+	config_exec_program(ctx, config_setting_get_elem(argv, 0), svc->exec_argv[0]);
 	config_exec_env(ctx, g, svc);
 }
 

@@ -18,6 +18,8 @@ struct config_ctx {
 };
 
 #define VALUE_TEXT_MAX 48
+/* A path or address quoted in a message (config_print_quote()). */
+#define QUOTED_MAX 320
 
 void config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -1,10 +1,11 @@
 /*
  * main.c - the sockd command line: parse options, load the configuration,
- * then either report on it (-t) or serve it in the foreground.
+ * then either report on it (-t), print it (-T) or serve it in the foreground.
  *
  * sockd never daemonizes: systemd (or a terminal) is its parent. Exit
  * statuses follow sysexits: 64 usage, 71 operating system, 78 configuration.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_print.h"
 #include "handler_module.h"
 #include "log.h"
 #include "master.h"
@@ -23,6 +25,7 @@
 struct options {
 	const char *config_path;
 	bool test;
+	bool dump;			/* -T: test, then print the configuration */
 	int log_level;			/* -1: from the configuration */
 };
 
@@ -32,10 +35,11 @@ usage(int status)
 	FILE *out = status == 0 ? stdout : stderr;
 
 	fprintf(out,
-	    "usage: sockd [-t] [-c FILE] [-l LEVEL]\n"
+	    "usage: sockd [-t | -T] [-c FILE] [-l LEVEL]\n"
 	    "       sockd -V | -h\n"
 	    "  -c, --config FILE     configuration file (default %s)\n"
 	    "  -t, --test            check the configuration, print a summary, exit\n"
+	    "  -T, --dump-config     check it, print it with every default filled in, exit\n"
 	    "  -l, --log-level LEVEL error, warning, notice, info or debug\n"
 	    "  -V, --version         print the version and exit\n"
 	    "  -h, --help            print this help and exit\n",
@@ -49,6 +53,7 @@ parse_options(int argc, char **argv, struct options *opt)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "test", no_argument, NULL, 't' },
+		{ "dump-config", no_argument, NULL, 'T' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -57,13 +62,16 @@ parse_options(int argc, char **argv, struct options *opt)
 	int ch;
 
 	*opt = (struct options){ .config_path = SOCKD_CONFIG_PATH, .log_level = -1 };
-	while ((ch = getopt_long(argc, argv, "c:tl:Vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:tTl:Vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			opt->config_path = optarg;
 			break;
 		case 't':
 			opt->test = true;
+			break;
+		case 'T':
+			opt->test = opt->dump = true;
 			break;
 		case 'l':
 			opt->log_level = log_level_parse(optarg);
@@ -122,6 +130,19 @@ test_config(const struct sockd_config *cfg)
 	return 0;
 }
 
+/* The configuration on standard output, nothing else there: sockd -T > x.conf. */
+static int
+dump_config(const struct sockd_config *cfg)
+{
+	if (config_print(stdout, cfg) == -1)
+		return EXIT_CONFIG;
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "sockd: standard output: %s\n", strerror(errno));
+		return EXIT_OSERR;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -139,7 +160,7 @@ main(int argc, char **argv)
 	if (opt.log_level == -1)
 		log_set_level(cfg->log_level);
 	if (opt.test) {
-		status = test_config(cfg);
+		status = opt.dump ? dump_config(cfg) : test_config(cfg);
 		config_free(cfg);
 		return status;
 	}

@@ -148,6 +148,142 @@ test_check_syntax_and_missing(void **state)
 	free(want); free(out); free(err); free(path);
 }
 
+/* sockd -t on configuration TEXT: the exit status, with stdout and stderr. */
+static int
+check_text(const char *text, char **out, char **err)
+{
+	char *dir = harness_tmpdir(), *path = harness_write(dir, "t.conf", text);
+	int status = run(out, err, "-t", "-c", path, END);
+
+	free(path);
+	harness_rmdir(dir);
+	return status;
+}
+
+/* A mapped IPv4 address is refused at -t, not at bind (issue 10, item 15). */
+static void
+test_check_mapped_address(void **state)
+{
+	char *out, *err;
+
+	(void)state;
+	assert_int_equal(check_text("services = ( { name = \"e\"; handler = \"echo\";\n"
+	    "  listen = \"[::ffff:127.0.0.1]:7007\"; } );\n", &out, &err), 78);
+	assert_non_null(strstr(err, ":2: services.[0].listen: an IPv4-mapped IPv6 address"));
+	assert_non_null(strstr(err, "write \"127.0.0.1:7007\""));
+	assert_string_equal(out, "");
+	free(out); free(err);
+}
+
+/* Strings that reach the wire cannot split a header or a line (item 12). */
+static void
+test_check_wire_strings(void **state)
+{
+	char *out, *err;
+
+	(void)state;
+	assert_int_equal(check_text("services = ( { name = \"h\"; handler = \"http\";\n"
+	    "  listen = \"127.0.0.1:0\";\n"
+	    "  http = { content_type = \"text/plain\\r\\nSet-Cookie: x=1\\r\\n\"; }; } );\n",
+	    &out, &err), 78);
+	assert_non_null(strstr(err, ":3: services.[0].http.content_type: an HTTP header value must "
+	    "not contain control characters such as CR or LF (got \"text/plain\\r\\nSet-Cookie: x=1\\r\\n\")\n"));
+	assert_null(strchr(err, '\r'));
+	free(out); free(err);
+	assert_int_equal(check_text("services = ( { name = \"a\"; handler = \"ack\"; framing = \"line\";\n"
+	    "  listen = \"127.0.0.1:0\";\n  reply = \"ok\\nMORE\"; } );\n", &out, &err), 78);
+	assert_non_null(strstr(err, ":3: services.[0].reply: must not contain a newline with framing"));
+	free(out); free(err);
+}
+
+/* -t checks what a worker would find only when it starts: the http root
+ * and the exec program (a directory passes access(X_OK)). */
+static void
+test_check_paths(void **state)
+{
+	char *out, *err;
+
+	(void)state;
+	assert_int_equal(check_text("services = ( { name = \"x\"; handler = \"exec\";\n"
+	    "  listen = \"127.0.0.1:0\";\n  exec = { argv = [ \"/\" ]; }; } );\n", &out, &err), 78);
+	assert_non_null(strstr(err, ":3: services.[0].exec.argv.[0]: not an executable file: \"/\" "
+	    "(not a regular file)\n"));
+	free(out); free(err);
+	assert_int_equal(check_text("services = ( { name = \"h\"; handler = \"http\";\n"
+	    "  listen = \"127.0.0.1:0\";\n  http = { root = \"/etc/passwd\";\n"
+	    "    index = \"../i\"; }; } );\n", &out, &err), 78);
+	assert_non_null(strstr(err, ":3: services.[0].http.root: not a directory: \"/etc/passwd\"\n"));
+	assert_non_null(strstr(err, ":4: services.[0].http.index: must be a file name"));
+	free(out); free(err);
+}
+
+/* sockd -T on PATH prints a configuration that -t accepts and that -T
+ * prints the same again (a fixed point); the printed text is returned. */
+static char *
+dump_fixed_point(const char *path)
+{
+	char *dir = harness_tmpdir(), *out, *err, *again, *copy;
+	int status = run(&out, &err, "-T", "-c", path, END);
+
+	if (status != 0)
+		print_error("%s: %s", path, err);
+	assert_int_equal(status, 0);
+	assert_string_equal(err, "");
+	free(err);
+	copy = harness_write(dir, "x.conf", out);
+	assert_int_equal(run(NULL, &err, "-t", "-c", copy, END), 0);
+	assert_string_equal(err, "");
+	free(err);
+	assert_int_equal(run(&again, &err, "-T", "-c", copy, END), 0);
+	assert_string_equal(again, out);
+	free(again); free(err); free(copy);
+	harness_rmdir(dir);
+	return out;
+}
+
+static void
+test_dump_config(void **state)
+{
+	static const char *const data[] = { "good.conf", "include.conf" };
+	const char *src = getenv("SOCKD_SRCDIR"), *build = getenv("SOCKD_BUILDDIR");
+	char *path, *out, *err, *dir, *text;
+
+	(void)state;
+	assert_true(asprintf(&path, "%s/conf/sockd.conf", src) > 0);
+	out = dump_fixed_point(path);
+	assert_non_null(strstr(out, "    listen = [ \"127.0.0.1:7007\", \"[::1]:7007\" ];\n"));
+	assert_non_null(strstr(out, "      max_message = 65536;\n"));	/* a default, written out */
+	free(out); free(path);
+	for (size_t i = 0; i < sizeof(data) / sizeof(data[0]); i++) {
+		path = harness_data(data[i]);
+		free(dump_fixed_point(path));
+		free(path);
+	}
+	/* Quotes, backslashes, control and non-ASCII bytes; a module's own group. */
+	dir = harness_tmpdir();
+	assert_true(asprintf(&text, "services = (\n"
+	    " { name = \"a\"; listen = \"127.0.0.1:0\"; handler = \"ack\";"
+	    " reply = \"\\\"q\\\" \\\\ \\xc3\\xa9\\n\\x01\"; },\n"
+	    " { name = \"m\"; listen = \"127.0.0.1:0\"; handler = \"module\";"
+	    " module = { path = \"%s/tests/modules/hello.so\";"
+	    " config = { greeting = \"h\\xc3\\xa9 \\\"you\\\"\"; times = 3; }; }; }\n);\n", build) > 0);
+	path = harness_write(dir, "t.conf", text);
+	out = dump_fixed_point(path);
+	assert_non_null(strstr(out, "    reply = \"\\\"q\\\" \\\\ \\xc3\\xa9\\n\\x01\";\n"));
+	assert_non_null(strstr(out, "        greeting = \"h\\xc3\\xa9 \\\"you\\\"\";\n"));
+	free(out); free(path); free(text);
+	harness_rmdir(dir);
+	/* A bad file: the errors of -t, nothing on standard output. */
+	path = harness_data("bad.conf");
+	assert_int_equal(run(&out, &err, "-T", "-c", path, END), 78);
+	assert_string_equal(out, "");
+	assert_non_null(strstr(err, ":8: services.[0].colour: unknown setting\n"));
+	free(out); free(err); free(path);
+	assert_int_equal(run(&out, &err, "-h", END), 0);
+	assert_non_null(strstr(out, "-T, --dump-config"));
+	free(out); free(err);
+}
+
 static void
 echo_roundtrip(int fd)
 {
@@ -362,6 +498,10 @@ main(void)
 		T(test_check_shipped),
 		T(test_check_bad),
 		T(test_check_syntax_and_missing),
+		T(test_check_mapped_address),
+		T(test_check_wire_strings),
+		T(test_check_paths),
+		T(test_dump_config),
 		T(test_serve_echo),
 		T(test_stop_with_client_connected),
 		T(test_sighup_reloads),

@@ -66,6 +66,26 @@ test_ipv6(void **state)
 	roundtrip("[2001:DB8:0:0::1]:443", "[2001:db8::1]:443");
 }
 
+/* A mapped address prints as it was written (not as "[127.0.0.1]:P", which
+ * does not parse), and is told apart for the configuration to refuse. */
+static void
+test_ipv4_mapped(void **state)
+{
+	struct sockd_addr a;
+	char host[64];
+
+	(void)state;
+	roundtrip("[::ffff:127.0.0.1]:7007", "[::ffff:127.0.0.1]:7007");
+	assert_int_equal(addr_parse("[::ffff:127.0.0.1]:7007", &a, NULL), 0);
+	assert_true(addr_is_v4mapped(&a));
+	assert_true(addr_host(&a, host, sizeof(host)));
+	assert_string_equal(host, "127.0.0.1");	/* as a client's address is logged */
+	assert_int_equal(addr_parse("[::1]:7007", &a, NULL), 0);
+	assert_false(addr_is_v4mapped(&a));
+	assert_int_equal(addr_parse("127.0.0.1:7007", &a, NULL), 0);
+	assert_false(addr_is_v4mapped(&a));
+}
+
 static void
 test_unix(void **state)
 {
@@ -147,6 +167,7 @@ main(void)
 		cmocka_unit_test(test_ipv4),
 		cmocka_unit_test(test_wildcard),
 		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_ipv4_mapped),
 		cmocka_unit_test(test_unix),
 		cmocka_unit_test(test_bad_forms),
 		cmocka_unit_test(test_equal_and_conflict),

@@ -10,9 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "config.h"
+#include "config_print.h"
 
 #define SVC(body) "services = ( { " body " } );\n"
 #define ECHO "name = \"echo\"; listen = \"127.0.0.1:7007\"; handler = \"echo\";"
@@ -287,6 +290,22 @@ test_listen_errors(void **state)
 	    "test.conf:1: services.[0].listen: must be an address or a non-empty list of addresses", NULL);
 	expect_errors(SVC("name = \"e\"; handler = \"echo\"; listen = ( \"127.0.0.1:1\", 2 );"),
 	    "test.conf:1: services.[0].listen.[1]: must be a string (got 2)", NULL);
+}
+
+/* An IPv4-mapped address would pass, then fail at bind (IPv6-only sockets)
+ * and escape the collision check: refused, with the form to write instead. */
+static void
+test_listen_mapped(void **state)
+{
+	(void)state;
+	expect_errors("services = ( { name = \"e\"; handler = \"echo\";\n"
+	    "  listen = [ \"127.0.0.1:7007\",\n \"[::ffff:127.0.0.1]:7007\",\n"
+	    " \"[::FFFF:0.0.0.0]:80\" ]; } );\n",
+	    "test.conf:3: services.[0].listen.[1]: an IPv4-mapped IPv6 address cannot be bound by "
+	    "sockd's IPv6-only sockets: write \"127.0.0.1:7007\" (got \"[::ffff:127.0.0.1]:7007\")",
+	    "test.conf:4: services.[0].listen.[2]: an IPv4-mapped IPv6 address cannot be bound by "
+	    "sockd's IPv6-only sockets: write \"0.0.0.0:80\" (got \"[::FFFF:0.0.0.0]:80\")",
+	    NULL);
 }
 
 static void
@@ -607,8 +626,15 @@ test_pool_modes(void **state)
 	    "test.conf:1: services.[0].pool.min_spare: only used with mode = \"dynamic\"", NULL);
 	expect_errors(SVC(ECHO " pool = { mode = \"dynamic\"; idle_timeout = 3; };"),
 	    "test.conf:1: services.[0].pool.idle_timeout: only used with mode = \"ondemand\"", NULL);
-	expect_errors(SVC(ECHO " pool = { min_spare = 2; };"),
-	    "test.conf:1: services.[0].pool.min_spare: only used with mode = \"dynamic\" or \"ondemand\"", NULL);
+	/* The same message under every mode that does not use a setting. */
+	expect_errors("services = ( { " ECHO "\n pool = { min_spare = 2;\n idle_timeout = 1;\n"
+	    " max_workers = 9; }; } );\n",
+	    "test.conf:2: services.[0].pool.min_spare: only used with mode = \"dynamic\"",
+	    "test.conf:3: services.[0].pool.idle_timeout: only used with mode = \"ondemand\"",
+	    "test.conf:4: services.[0].pool.max_workers: only used with mode = \"dynamic\" or \"ondemand\"",
+	    NULL);
+	expect_errors(SVC(ECHO " pool = { mode = \"ondemand\"; max_spare = 2; };"),
+	    "test.conf:1: services.[0].pool.max_spare: only used with mode = \"dynamic\"", NULL);
 	expect_errors(SVC(ECHO " workers = 8; pool = { mode = \"dynamic\"; min_spare = 3; max_spare = 2; max_workers = 4; };"),
 	    "test.conf:1: services.[0].pool: max_spare (2) must be at least min_spare (3)",
 	    "test.conf:1: services.[0].pool: max_workers (4) must be at least workers (8) and min_spare (3)",
@@ -676,20 +702,89 @@ test_http_settings(void **state)
 	assert_null(cfg->services[0].http_body);
 	config_free(cfg);
 	expect_errors(SVC(HTTP " http = { root = \"/nonexistent\"; };"),
-	    "test.conf:1: services.[0].http.root: not a directory: \"/nonexistent\"", NULL);
+	    "test.conf:1: services.[0].http.root: not a directory: \"/nonexistent\" (No such file or directory)",
+	    NULL);
+	expect_errors(SVC(HTTP " http = { root = \"/etc/passwd\"; };"),
+	    "test.conf:1: services.[0].http.root: not a directory: \"/etc/passwd\"", NULL);
 	expect_errors(SVC(HTTP " http = { root = \"/\"; body = \"x\"; index = \"../x\"; };"),
 	    "test.conf:1: services.[0].http.index: must be a file name, without '/' or a leading '.' (got \"../x\")",
 	    "test.conf:1: services.[0].http.body: a fixed response and root exclude each other", NULL);
 	expect_errors(SVC(HTTP " http = { root = \"/\"; index = 5; };"),
 	    "test.conf:1: services.[0].http.index: must be a string (got 5)", NULL);
 	expect_errors(SVC(HTTP " http = { root = \"srv\"; status = 99; };"),
-	    "test.conf:1: services.[0].http.root: must be an absolute path (got \"srv\")", NULL);
+	    "test.conf:1: services.[0].http.root: must be an absolute path (got \"srv\")",
+	    "test.conf:1: services.[0].http.status: a fixed response and root exclude each other", NULL);
 	expect_errors(SVC(HTTP " http = { status = 99; index = \"a\"; port = 1; };"),
 	    "test.conf:1: services.[0].http.port: unknown setting",
 	    "test.conf:1: services.[0].http.status: must be an integer between 200 and 599 (got 99)",
 	    "test.conf:1: services.[0].http.index: only used with root", NULL);
 	expect_errors(SVC(ECHO " http = { };"),
 	    "test.conf:1: services.[0].http: only used with handler = \"http\"", NULL);
+}
+
+/* A bad root hides nothing else of its group: every error, in file order. */
+static void
+test_http_root_errors(void **state)
+{
+	(void)state;
+	expect_errors("services = ( { " HTTP "\n http = {\n root = \"/nonexistent\";\n"
+	    " index = \"../x\";\n body = \"x\"; }; } );\n",
+	    "test.conf:3: services.[0].http.root: not a directory: \"/nonexistent\" (No such file or directory)",
+	    "test.conf:4: services.[0].http.index: must be a file name, without '/' or a leading '.' (got \"../x\")",
+	    "test.conf:5: services.[0].http.body: a fixed response and root exclude each other", NULL);
+	expect_errors(SVC(HTTP " http = { root = 5; index = \".x\"; status = 200; };"),
+	    "test.conf:1: services.[0].http.root: must be a string (got 5)",
+	    "test.conf:1: services.[0].http.index: must be a file name, without '/' or a leading '.' (got \".x\")",
+	    "test.conf:1: services.[0].http.status: a fixed response and root exclude each other", NULL);
+}
+
+/* Strings that go onto the wire cannot change the protocol's framing:
+ * no header split by CR/LF (issue 10, item 12), no line reply that is two. */
+static void
+test_wire_strings(void **state)
+{
+	struct sockd_config *cfg;
+
+	(void)state;
+	expect_errors(SVC(HTTP " http = { content_type = \"text/plain\\r\\nSet-Cookie: x=1\"; };"),
+	    "test.conf:1: services.[0].http.content_type: an HTTP header value must not contain "
+	    "control characters such as CR or LF (got \"text/plain\\r\\nSet-Cookie: x=1\")", NULL);
+	expect_errors(SVC(HTTP " http = { content_type = \"text/plain\\n\"; };"),
+	    "test.conf:1: services.[0].http.content_type: an HTTP header value must not contain "
+	    "control characters such as CR or LF (got \"text/plain\\n\")", NULL);
+	expect_errors(SVC(HTTP " http = { content_type = \"a\\x01b\"; };"),
+	    "test.conf:1: services.[0].http.content_type: an HTTP header value must not contain "
+	    "control characters such as CR or LF (got \"a\\x01b\")", NULL);
+	expect_errors(SVC(HTTP " http = { content_type = \"\"; };"),
+	    "test.conf:1: services.[0].http.content_type: must not be empty", NULL);
+	cfg = load_ok(SVC(HTTP " http = { content_type = \"text/plain;\\tcharset=\\xc3\\xa9\"; };"));
+	assert_string_equal(cfg->services[0].http_content_type, "text/plain;\tcharset=\xc3\xa9");
+	config_free(cfg);
+
+	expect_errors(SVC("name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"ack\"; framing = \"line\";"
+	    " reply = \"ok\\nMORE\";"),
+	    "test.conf:1: services.[0].reply: must not contain a newline with framing = \"line\": "
+	    "the client would read it as more than one message (got \"ok\\nMORE\")", NULL);
+	/* A CR is data to line framing (a CRLF protocol wants it); raw takes anything. */
+	cfg = load_ok(SVC("name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"ack\"; framing = \"line\";"
+	    " reply = \"ok\\r\";"));
+	config_free(cfg);
+	cfg = load_ok(SVC("name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"ack\"; reply = \"ok\\nMORE\";"));
+	config_free(cfg);
+}
+
+/* A CR, LF or escape sequence in the file does not split or colour an
+ * error line: values are quoted as libconfig would read them back. */
+static void
+test_messages_escaped(void **state)
+{
+	(void)state;
+	expect_errors(SVC("name = \"a\\nb\"; listen = \"127.0.0.1:1\\r\"; handler = \"echo\";"),
+	    "test.conf:1: services.[0].name: must be 1 to 64 characters from A-Z a-z 0-9 - _ . (got \"a\\nb\")",
+	    "test.conf:1: services.[0].listen: port must be a number from 0 to 65535 (got \"127.0.0.1:1\\r\")",
+	    NULL);
+	expect_errors("user = \"\\x1b[31mx\";\n" SVC(ECHO),
+	    "test.conf:1: user: no such user \"\\x1b[31mx\"", NULL);
 }
 
 /* HTTP finds request boundaries itself: only framing raw makes sense. */
@@ -734,13 +829,38 @@ test_exec_settings(void **state)
 	    "test.conf:1: services.[0].exec.argv.[0]: the program must be an absolute path (got \"cat\")",
 	    NULL);
 	expect_errors(SVC(EXEC " exec = { argv = [ \"/nonexistent\" ]; };"),
-	    "test.conf:1: services.[0].exec.argv.[0]: not an executable file: \"/nonexistent\"", NULL);
+	    "test.conf:1: services.[0].exec.argv.[0]: not an executable file: \"/nonexistent\" (No such file or directory)",
+	    NULL);
 	expect_errors(SVC(EXEC " exec = { argv = ( \"/bin/cat\", 1, \"-u\" ); };"),
 	    "test.conf:1: services.[0].exec.argv.[1]: must be a string (got 1)", NULL);
 	expect_errors(SVC(EXEC " exec = { argv = [ ]; };"),
 	    "test.conf:1: services.[0].exec.argv: must be a non-empty list of strings (got a list)", NULL);
 	expect_errors(SVC(EXEC " exec = { argv = [ \"/bin/cat\" ]; env = { A = 1; }; };"),
 	    "test.conf:1: services.[0].exec.env.A: must be a string (got 1)", NULL);
+}
+
+/* What execve() would refuse, sockd -t refuses: a directory is "executable"
+ * to access(2), and a file without x bits is not even for root. */
+static void
+test_exec_program(void **state)
+{
+	char path[] = "/tmp/sockd-test-exec-XXXXXX", text[512], want[512];
+	int fd;
+
+	(void)state;
+	expect_errors(SVC(EXEC " exec = { argv = [ \"/\" ]; };"),
+	    "test.conf:1: services.[0].exec.argv.[0]: not an executable file: \"/\" (not a regular file)",
+	    NULL);
+	assert_true((fd = mkstemp(path)) >= 0);
+	close(fd);
+	assert_int_equal(chmod(path, 0644), 0);
+	snprintf(text, sizeof(text), SVC(EXEC " exec = { argv = [ \"%s\" ]; };"), path);
+	snprintf(want, sizeof(want), "test.conf:1: services.[0].exec.argv.[0]: not an executable "
+	    "file: \"%s\" (Permission denied)", path);
+	expect_errors(text, want, NULL);
+	assert_int_equal(chmod(path, 0755), 0);
+	config_free(load_ok(text));
+	unlink(path);
 }
 
 static void
@@ -793,6 +913,137 @@ test_module_where(void **state)
 	config_free(cfg);
 }
 
+/* CFG printed (config_print()) as an allocated string. */
+static char *
+print_config(const struct sockd_config *cfg)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+
+	assert_non_null(fp);
+	assert_int_equal(config_print(fp, cfg), 0);
+	assert_int_equal(fclose(fp), 0);
+	return text;
+}
+
+/* TEXT loads; printed, it loads again; printed again, the same text. */
+static char *
+print_fixed_point(const char *text)
+{
+	struct sockd_config *cfg = load_ok(text);
+	char *once = print_config(cfg), *twice;
+
+	config_free(cfg);
+	cfg = load_ok(once);
+	twice = print_config(cfg);
+	config_free(cfg);
+	assert_string_equal(once, twice);
+	free(twice);
+	return once;
+}
+
+static void
+test_print_defaults(void **state)
+{
+	struct sockd_config *cfg;
+	char *text;
+
+	(void)state;
+	text = print_fixed_point(SVC(ECHO));
+	/* Every default is written out... */
+	assert_non_null(strstr(text, "log_level = \"info\";\n"));
+	assert_non_null(strstr(text, "    listen = [ \"127.0.0.1:7007\" ];\n"));
+	assert_non_null(strstr(text, "    workers = 4;\n    threads = 1;\n    backlog = 511;\n"));
+	assert_non_null(strstr(text, "      max_message = 65536;\n"));
+	assert_non_null(strstr(text, "      graceful = 30;\n      idle = 60;\n      heartbeat = 30;\n"));
+	assert_non_null(strstr(text, "    pool = {\n      mode = \"static\";\n    };\n"));
+	/* ...but no setting that another model or handler would need. */
+	assert_null(strstr(text, "max_children"));
+	assert_null(strstr(text, "max_threads"));
+	assert_null(strstr(text, "reply"));
+	cfg = load_ok(text);
+	assert_int_equal(cfg->services[0].heartbeat_ms, 30000);
+	config_free(cfg);
+	free(text);
+}
+
+/* Every group and kind of value survives the round trip. */
+static void
+test_print_everything(void **state)
+{
+	struct sockd_config *cfg;
+	char *text;
+
+	(void)state;
+	text = print_fixed_point("log_level = \"debug\"; user = \"root\"; group = \"root\";\n"
+	    "services = (\n"
+	    " { name = \"a\"; listen = \"127.0.0.1:1\"; handler = \"ack\"; framing = \"line\";"
+	    "   reply = \"q\\\"\\\\\\xc3\\xa9\\t\\r\"; model = \"thread\"; max_threads = 3;"
+	    "   max_requests = 10; max_requests_jitter = 2;"
+	    "   timeouts = { graceful = 2.5; idle = 0.0005; heartbeat = 0; exec = 1.25; }; },\n"
+	    " { name = \"h\"; listen = [ \"[::1]:2\", \"unix:/tmp/h\\\"\\n.sock\" ]; handler = \"http\";"
+	    "   model = \"event\"; limits = { max_connections = 5; max_output = 4096; };"
+	    "   http = { status = 404; content_type = \"text/plain;\\tq=\\\"\\xc3\\xa9\\\"\";"
+	    "     body = \"1\\n2\\x01\\\\\"; access_log = \"/var/log/h.log\"; };"
+	    "   unix = { mode = \"0640\"; owner = \"root\"; group = \"root\"; };"
+	    "   pool = { mode = \"dynamic\"; min_spare = 2; max_workers = 30; }; },\n"
+	    " { name = \"r\"; listen = \"127.0.0.1:3\"; handler = \"http\"; http = { root = \"/\"; };"
+	    "   pool = { mode = \"ondemand\"; idle_timeout = 0.5; }; },\n"
+	    " { name = \"x\"; listen = \"127.0.0.1:4\"; handler = \"exec\";"
+	    "   exec = { argv = [ \"/bin/sh\", \"-c\", \"echo \\\"$1\\\"\" ]; env = { TZ = \"UTC\"; Q = \"x=y\"; }; }; },\n"
+	    " { name = \"f\"; listen = \"unix:/tmp/f\"; handler = \"echo\"; model = \"fork\"; max_children = 9; },\n"
+	    " { name = \"m\"; listen = \"127.0.0.1:5\"; handler = \"module\"; module = { path = \"/x.so\";"
+	    "   config = { greeting = \"h\\xc3\\xa9 \\\"you\\\"\"; times = 3; big = 5000000000L;"
+	    "   f = 1.5; b = true; }; }; }\n"
+	    ");\n");
+	/* Plain ASCII out: non-ASCII and control bytes as escapes. */
+	for (const char *p = text; *p != '\0'; p++)
+		assert_true((*p >= 0x20 && *p < 0x7f) || *p == '\n');
+	assert_non_null(strstr(text, "    reply = \"q\\\"\\\\\\xc3\\xa9\\t\\r\";\n"));
+	assert_non_null(strstr(text, "      idle = 0.001;\n"));	/* 0.0005 s rounds to 1 ms */
+	assert_non_null(strstr(text, "        times = \"3\";\n"));	/* as the module sees it */
+	cfg = load_ok(text);
+	assert_string_equal(cfg->services[0].reply, "q\"\\\xc3\xa9\t\r");
+	assert_int_equal(cfg->services[0].graceful_ms, 2500);
+	assert_int_equal(cfg->services[0].max_requests_jitter, 2);
+	assert_string_equal(cfg->services[1].listen[1].text, "unix:/tmp/h\"\n.sock");
+	assert_string_equal(cfg->services[1].http_body, "1\n2\x01\\");
+	assert_string_equal(cfg->services[1].http_content_type, "text/plain;\tq=\"\xc3\xa9\"");
+	assert_int_equal(cfg->services[1].unix_mode, 0640);
+	assert_int_equal(cfg->services[1].unix_uid, 0);
+	assert_int_equal(cfg->services[1].max_spare, 4);
+	assert_int_equal(cfg->services[2].pool_idle_ms, 500);
+	assert_string_equal(cfg->services[3].exec_argv[2], "echo \"$1\"");
+	assert_string_equal(cfg->services[3].exec_env[1], "Q=x=y");
+	assert_int_equal(cfg->services[4].max_children, 9);
+	assert_string_equal(cfg->services[5].module_keys[0], "greeting");
+	assert_string_equal(cfg->services[5].module_values[0], "h\xc3\xa9 \"you\"");
+	assert_string_equal(cfg->services[5].module_values[2], "5000000000");
+	assert_string_equal(cfg->services[5].module_values[4], "true");
+	config_free(cfg);
+	free(text);
+}
+
+static void
+test_print_quote(void **state)
+{
+	char buf[16];
+
+	(void)state;
+	config_print_quote(buf, sizeof(buf), "a\"b\\c");
+	assert_string_equal(buf, "\"a\\\"b\\\\c\"");
+	config_print_quote(buf, sizeof(buf), "\r\n\x7f\xff");
+	assert_string_equal(buf, "\"\\r\\n\\x7f\\xff\"");
+	/* Too long: cut between escapes, never inside one. */
+	config_print_quote(buf, sizeof(buf), "0123456789abcdef");
+	assert_string_equal(buf, "\"0123456789...\"");
+	config_print_quote(buf, sizeof(buf), "012345678\n\n\n");
+	assert_string_equal(buf, "\"012345678...\"");
+	config_print_quote(buf, sizeof(buf), "0123456789\n");
+	assert_string_equal(buf, "\"0123456789\\n\"");	/* just fits */
+}
+
 int
 main(void)
 {
@@ -808,6 +1059,7 @@ main(void)
 		cmocka_unit_test(test_required),
 		cmocka_unit_test(test_service_names),
 		cmocka_unit_test(test_listen_errors),
+		cmocka_unit_test(test_listen_mapped),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_users),
 		cmocka_unit_test(test_every_error_reported),
@@ -825,6 +1077,13 @@ main(void)
 		cmocka_unit_test(test_http_settings),
 		cmocka_unit_test(test_http_needs_raw_framing),
 		cmocka_unit_test(test_exec_settings),
+		cmocka_unit_test(test_exec_program),
+		cmocka_unit_test(test_print_defaults),
+		cmocka_unit_test(test_print_everything),
+		cmocka_unit_test(test_print_quote),
+		cmocka_unit_test(test_http_root_errors),
+		cmocka_unit_test(test_wire_strings),
+		cmocka_unit_test(test_messages_escaped),
 		cmocka_unit_test(test_module_settings),
 		cmocka_unit_test(test_module_where),
 	};
