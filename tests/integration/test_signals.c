@@ -93,40 +93,16 @@ expect_ignored(struct daemon *d, pid_t pid, int sig, const char *level, const ch
 	expect_line(d, pid, sig, level, who, text);
 }
 
-/* Process state from /proc (R, S, T, Z, ...), 0 when gone. */
-static char
-proc_state(pid_t pid)
-{
-	char path[64], state = 0;
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fp = fopen(path, "re")) == NULL)
-		return 0;
-	if (fscanf(fp, "%*d (%*[^)]) %c", &state) != 1)
-		state = 0;
-	fclose(fp);
-	return state;
-}
-
-static void
-wait_state(pid_t pid, char want)
-{
-	for (long long end = now_ms() + T_MS; proc_state(pid) != want; usleep(5000))
-		if (now_ms() > end)
-			fail_msg("pid %ld: state %c, not %c", (long)pid, proc_state(pid), want);
-}
-
-/* SIGTSTP stops PID as at a terminal, SIGCONT lets it go on. */
+/* SIGTSTP stops PID as at a terminal (the kernel discards it in an
+ * orphaned process group, as under systemd: whether it stops depends on
+ * how the test was started), SIGCONT lets it go on: serving either way. */
 static void
 stop_and_continue(pid_t pid, int port)
 {
 	assert_int_equal(kill(pid, SIGTSTP), 0);
-	wait_state(pid, 'T');
 	assert_int_equal(kill(pid, SIGCONT), 0);
-	for (long long end = now_ms() + T_MS; proc_state(pid) == 'T'; usleep(5000))
-		assert_true(now_ms() < end);
 	assert_true(answers(port));
+	assert_int_equal(kill(pid, 0), 0);
 }
 
 static void
