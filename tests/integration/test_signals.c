@@ -159,24 +159,44 @@ master_signals(struct daemon *d, int port)
 	assert_true(answers(port));
 }
 
-/* A child of PARENT, from every process's PPid (the children file of a
- * non-dumpable process may read empty), or 0. */
+/* Whether PID is a zombie (or gone). */
+static bool
+zombie(pid_t pid)
+{
+	char path[64], state = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return true;
+	if (fscanf(fp, "%*d (%*[^)]) %c", &state) != 1)
+		state = 0;
+	fclose(fp);
+	return state == 'Z' || state == 0;
+}
+
+/* PARENT's one live child, from every process's PPid (the children file
+ * of a non-dumpable process may read empty); 0 unless there is exactly
+ * one (the connection processes of earlier clients may still be ending). */
 static pid_t
 child_of(pid_t parent)
 {
 	DIR *dir = opendir("/proc");
 	struct dirent *e;
 	pid_t kid = 0;
+	int n = 0;
 
 	assert_non_null(dir);
-	while (kid == 0 && (e = readdir(dir)) != NULL) {
+	while ((e = readdir(dir)) != NULL) {
 		long pid = strtol(e->d_name, NULL, 10);
 
-		if (pid > 0 && proc_id((pid_t)pid, "PPid") == parent)
+		if (pid > 0 && proc_id((pid_t)pid, "PPid") == parent && !zombie((pid_t)pid)) {
 			kid = (pid_t)pid;
+			n++;
+		}
 	}
 	closedir(dir);
-	return kid;
+	return n == 1 ? kid : 0;
 }
 
 /* A fork model connection process: only SIGTERM and SIGQUIT are its own. */
