@@ -5,7 +5,8 @@
  * and none kills a process silently. Then the access log under SIGUSR1:
  * rename the file, signal the master, and every line is in the old file or
  * the new one, the new lines in the new one, under every model; a log
- * file that cannot be opened fails the start and the reload.
+ * file that cannot be opened fails the start and the reload, and a reload
+ * to another file moves the lines there. An exec supervisor ignores them.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -281,6 +282,37 @@ test_every_signal_every_model(void **state)
 	}
 }
 
+/* An exec supervisor keeps every signal of the set blocked: sent to it
+ * alone, none ends it or its program. */
+static void
+test_exec_supervisor_ignores(void **state)
+{
+	struct daemon *d;
+	pid_t w, sup;
+	int port, fd;
+
+	(void)state;
+	d = start_service(config("services = ( { name = \"exec\"; handler = \"exec\";"
+	    " listen = \"127.0.0.1:0\"; workers = 1; exec = { argv = [ \"/bin/cat\" ]; }; } );\n"),
+	    "exec", &port);
+	w = one_worker(d);
+	fd = tcp_connect("127.0.0.1", port);
+	echo_line(fd, "one\n");
+	for (long long end = now_ms() + T_MS; (sup = child_of(w)) == 0; usleep(5000))
+		assert_true(now_ms() < end);
+	send_silent(sup);
+	for (size_t i = 0; i < N_IGNORED; i++)
+		assert_int_equal(kill(sup, ignored_sig(i)), 0);
+	assert_int_equal(kill(sup, SIGUSR1), 0);
+	assert_int_equal(kill(sup, SIGHUP), 0);
+	assert_int_equal(kill(sup, SIGTTIN), 0);
+	echo_line(fd, "two\n");
+	assert_false(zombie(sup));
+	close(fd);
+	stop(d);
+	assert_int_equal(count(d->log, "killed by signal"), 0);
+}
+
 static void
 test_master_stops(void **state)
 {
@@ -474,13 +506,14 @@ test_usr1_rotates_access_log(void **state)
 static void
 test_access_log_opened_by_master(void **state)
 {
-	char *dir = harness_tmpdir(), *good, *bad, *text;
+	char *dir = harness_tmpdir(), *good, *bad, *other, *text;
 	struct daemon *d;
 	int port;
 
 	(void)state;
 	assert_true(asprintf(&good, "%s/a.log", dir) > 0);
 	assert_true(asprintf(&bad, "%s/no/such/dir/a.log", dir) > 0);
+	assert_true(asprintf(&other, "%s/b.log", dir) > 0);
 	{
 		struct launch l = { .conf = logged_config("workers = 2;", bad), .notify = true };
 
@@ -498,10 +531,22 @@ test_access_log_opened_by_master(void **state)
 	daemon_reload(d, logged_config("workers = 2;", bad));
 	assert_true(daemon_wait_log(d, "reload failed: web: http.access_log", T_MS));
 	get(port, "/two-1");
+	/* A good reload: the new generation writes the new configuration's file. */
+	daemon_reload(d, logged_config("workers = 2;", other));
+	assert_true(daemon_wait_log(d, "reloaded: generation 2", T_MS));
+	for (long long end = now_ms() + T_MS; count(d->log, "(old generation): worker") < 2;)
+		if (!daemon_read_log(d, end))
+			fail_msg("the old generation did not stop:\n%s", d->log);
+	get(port, "/three-1");
 	stop(d);
 	text = slurp(good);
 	assert_int_equal(lines_of(text, "one") + lines_of(text, "two"), 2);
+	assert_int_equal(lines_of(text, "three"), 0);
 	free(text);
+	text = slurp(other);
+	assert_int_equal(lines_of(text, "three"), 1);
+	free(text);
+	free(other);
 	free(good);
 	free(bad);
 	harness_rmdir(dir);
@@ -512,6 +557,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_every_signal_every_model, harness_teardown),
+		cmocka_unit_test_teardown(test_exec_supervisor_ignores, harness_teardown),
 		cmocka_unit_test_teardown(test_master_stops, harness_teardown),
 		cmocka_unit_test_teardown(test_usr1_rotates_access_log, harness_teardown),
 		cmocka_unit_test_teardown(test_access_log_opened_by_master, harness_teardown),
