@@ -309,8 +309,9 @@ test_exec_supervisor_ignores(void **state)
 	echo_line(fd, "two\n");
 	assert_false(zombie(sup));
 	close(fd);
-	stop(d);
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
 	assert_int_equal(count(d->log, "killed by signal"), 0);
+	daemon_free(d);
 }
 
 static void
