@@ -505,16 +505,18 @@ master_open_logs(const struct sockd_config *cfg, char *why, size_t size)
 	return fds;
 }
 
-/* The new descriptor of K's log file: the service's for a current worker,
- * else (an old generation's) PATH opened again; -1 if it cannot be. */
+/* The new descriptor of K's log file: the service's for a current worker
+ * (-1 if it could not be reopened: FRESH says which were), else (an old
+ * generation's) its path opened again, to be closed after the send. */
 static int
-master_log_for(const struct master *m, const struct master_child *k, bool *opened_r)
+master_log_for(const struct master *m, const struct master_child *k, const bool *fresh,
+    bool *opened_r)
 {
 	*opened_r = false;
-	if (k->generation == m->generation && m->log_fds[k->service] != -1)
-		return m->log_fds[k->service];
+	if (k->generation == m->generation)
+		return fresh[k->service] ? m->log_fds[k->service] : -1;
 	*opened_r = true;
-	return logfile_open(k->log_path);	/* failure logged once, by the caller */
+	return logfile_open(k->log_path);
 }
 
 /*
@@ -528,6 +530,7 @@ master_log_for(const struct master *m, const struct master_child *k, bool *opene
 static void
 master_reopen_logs(struct master *m, int64_t now)
 {
+	bool *fresh = xcalloc(m->cfg->n_services + 1, sizeof(*fresh));
 	size_t files = 0, told = 0;
 
 	for (size_t s = 0; s < m->cfg->n_services; s++) {
@@ -543,6 +546,7 @@ master_reopen_logs(struct master *m, int64_t now)
 		}
 		close(m->log_fds[s]);
 		m->log_fds[s] = fd;
+		fresh[s] = true;
 		files++;
 	}
 	for (size_t i = 0; i < m->n_kids; i++) {
@@ -552,9 +556,10 @@ master_reopen_logs(struct master *m, int64_t now)
 
 		if (k->log_ctl == -1)
 			continue;
-		if ((fd = master_log_for(m, k, &opened)) == -1) {
-			log_err("worker %ld: SIGUSR1: %s: %s; still writing the old file",
-			    (long)k->pid, k->log_path, strerror(errno));
+		if ((fd = master_log_for(m, k, fresh, &opened)) == -1) {
+			if (opened)	/* a current worker's was logged above */
+				log_err("worker %ld: SIGUSR1: %s: %s; still writing the old file",
+				    (long)k->pid, k->log_path, strerror(errno));
 			continue;
 		}
 		if (logfile_send(k->log_ctl, fd) == 0) {
@@ -568,6 +573,7 @@ master_reopen_logs(struct master *m, int64_t now)
 	}
 	log_notice("SIGUSR1: reopened %zu log file%s, handed to %zu worker%s", files,
 	    files == 1 ? "" : "s", told, told == 1 ? "" : "s");
+	free(fresh);
 }
 
 /* ---- reload ------------------------------------------------------------ */

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testlib.h"
@@ -553,6 +554,40 @@ test_access_log_opened_by_master(void **state)
 	harness_rmdir(dir);
 }
 
+/* SIGUSR1 when the file cannot be opened again (its directory is gone):
+ * logged, and the workers go on writing the file they have. */
+static void
+test_reopen_failure_keeps_old_file(void **state)
+{
+	char *dir = harness_tmpdir(), *sub, *moved, *logpath, *text;
+	struct daemon *d;
+	int port;
+
+	(void)state;
+	assert_true(asprintf(&sub, "%s/logs", dir) > 0);
+	assert_true(asprintf(&moved, "%s/moved", dir) > 0);
+	assert_true(asprintf(&logpath, "%s/logs/a.log", dir) > 0);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	d = start_logged("workers = 2;", logpath, &port);
+	get(port, "/one-1");
+	assert_int_equal(rename(sub, moved), 0);
+	assert_int_equal(kill(d->pid, SIGUSR1), 0);
+	assert_true(daemon_wait_log(d, "a.log: No such file or directory; still writing the old file",
+	    T_MS));
+	assert_true(daemon_wait_log(d, "SIGUSR1: reopened 0 log files, handed to 0 workers", T_MS));
+	get(port, "/two-1");
+	stop(d);
+	free(logpath);
+	assert_true(asprintf(&logpath, "%s/a.log", moved) > 0);
+	text = slurp(logpath);
+	assert_int_equal(lines_of(text, "one") + lines_of(text, "two"), 2);
+	free(text);
+	free(logpath);
+	free(moved);
+	free(sub);
+	harness_rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -562,6 +597,7 @@ main(void)
 		cmocka_unit_test_teardown(test_master_stops, harness_teardown),
 		cmocka_unit_test_teardown(test_usr1_rotates_access_log, harness_teardown),
 		cmocka_unit_test_teardown(test_access_log_opened_by_master, harness_teardown),
+		cmocka_unit_test_teardown(test_reopen_failure_keeps_old_file, harness_teardown),
 	};
 	struct rlimit no_core = { 0, 0 };
 
