@@ -5,14 +5,14 @@
  *
  * written with one write() to a file opened O_APPEND, so lines from every
  * worker and thread of the service stay whole and in order of completion.
- * The file is opened in start(), before root is dropped, so it may be in a
- * directory the workers' user cannot write. Fields that come from the
+ * The master opens the file and hands it over (logfile.c), so it may be in
+ * a directory the workers' user cannot write, and SIGUSR1 replaces it
+ * under the same descriptor without losing a line. Fields that come from the
  * client have control characters, quotes, backslashes and bytes above
  * 0x7e written as \xHH (as nginx does), so a request cannot forge or
  * break lines; long fields are cut so a line fits one buffer.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,26 +21,26 @@
 #include "http_log.h"
 #include "http_time.h"
 #include "log.h"
+#include "logfile.h"
 
 #define HTTP_LOG_LINE 4096
 #define HTTP_LOG_FIELD 1000		/* bytes of one client field at most, escaped */
 
-static int log_fd = -1;
-
+/* The service's http.access_log is the worker's log file: it was opened
+ * by the master (0 when it exists, -1 logged otherwise). */
 int
 http_log_start(const char *path)
 {
-	if ((log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640)) == -1) {
-		log_err("http access_log %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	if (logfile_fd() >= 0)
+		return 0;
+	log_err("http.access_log %s: not opened by the master", path);
+	return -1;
 }
 
 bool
 http_log_enabled(void)
 {
-	return log_fd >= 0;
+	return logfile_fd() >= 0;
 }
 
 /* Append S escaped, "-" when empty, at most HTTP_LOG_FIELD bytes. */
@@ -78,9 +78,10 @@ http_log_write(const struct http_log_entry *e)
 {
 	char line[HTTP_LOG_LINE], host[INET6_ADDRSTRLEN];
 	size_t n;
+	int fd = logfile_fd();
 	ssize_t w;
 
-	if (log_fd < 0)
+	if (fd < 0)
 		return;
 	http_log_host(e->peer, host, sizeof(host));
 	n = (size_t)snprintf(line, sizeof(line), "%s - - [%s] \"", host, http_time_clf());
@@ -93,7 +94,7 @@ http_log_write(const struct http_log_entry *e)
 	memcpy(line + n, "\"\n", 2);
 	n += 2;
 	do
-		w = write(log_fd, line, n);
+		w = write(fd, line, n);
 	while (w == -1 && errno == EINTR);
 	if (w == -1)
 		log_warn("http access_log: %s", strerror(errno));	/* XXX: once per line when the disk is full */

@@ -10,13 +10,15 @@
  * asked for it), so no signal is lost between a check and a wait. The
  * master only looks at whether a listener is readable; it never accepts.
  *
- * Signal -> action:
+ * Signal -> action (the whole table, workers too, is in sockd(8)):
  *   SIGTERM, SIGINT   graceful stop: workers finish their connections
  *                     (up to timeouts.graceful), then are killed; exit 0
  *   SIGQUIT           fast stop: workers are killed at once; exit 0
  *   SIGHUP            reload (see master_reload)
+ *   SIGUSR1           reopen the log files, pass them on (master_reopen_logs)
  *   SIGTTIN, SIGTTOU  one worker more / fewer in every static service
  *   SIGCHLD           reap
+ *   the rest of sig.c's set (SIGUSR2, SIGALRM, ...): logged, ignored
  */
 #include <errno.h>
 #include <signal.h>
@@ -33,6 +35,7 @@
 #include "handler_module.h"
 #include "listen.h"
 #include "log.h"
+#include "logfile.h"
 #include "master.h"
 #include "notify.h"
 #include "pool.h"
@@ -47,10 +50,6 @@
 #define MASTER_READY_MAX_NS (5000 * POOL_MS)	/* drain old workers by then anyway */
 #define MAX_WORKERS 4096
 
-static const int master_sigset[] = {
-	SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU,
-};
-
 struct master_child {
 	pid_t pid;
 	uint32_t generation;
@@ -62,6 +61,8 @@ struct master_child {
 	int64_t kill_at_ns;
 	int64_t last_active_ns;		/* last seen busy or with more served */
 	uint64_t last_served;
+	int log_ctl;			/* its log file channel (logfile.c), or -1 */
+	char *log_path;			/* the file it writes, or NULL */
 };
 
 struct master_service {
@@ -81,6 +82,7 @@ struct master {
 	struct listen_set listeners;
 	struct master_service *svc;	/* one per cfg service */
 	_Atomic uint32_t *conns;	/* per cfg service, shared: open connections */
+	int *log_fds;			/* per cfg service: its access log, or -1 */
 	uint32_t generation;
 	struct scoreboard *sb;
 	struct master_child *kids;
@@ -109,14 +111,23 @@ master_find_kid(struct master *m, pid_t pid)
 	return NULL;
 }
 
+static void
+master_close_channel(int ctl[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (ctl[i] != -1)
+			close(ctl[i]);
+}
+
 static bool
 master_spawn(struct master *m, size_t s, int64_t now)
 {
 	const struct config_service *svc = &m->cfg->services[s];
 	struct worker_args a = { .svc = svc, .master = getpid(), .ids = &m->ids,
-		.wake_fd = m->wake_fd,
+		.wake_fd = m->wake_fd, .log_fd = m->log_fds[s], .log_ctl = -1,
 		.conns = &m->conns[s] };
 	struct master_child *k;
+	int ctl[2] = { -1, -1 };
 	pid_t pid;
 
 	a.slot = scoreboard_claim(m->sb, 0, m->generation, (uint32_t)s, now);
@@ -130,20 +141,26 @@ master_spawn(struct master *m, size_t s, int64_t now)
 	a.n_fds = listen_service_fds(&m->listeners, s, a.fds, WORKER_MAX_LISTENERS);
 	a.max_requests = pool_max_requests(svc->max_requests, svc->max_requests_jitter,
 	    arc4random());
+	if (a.log_fd != -1 && logfile_channel(ctl) == 0)
+		a.log_ctl = ctl[1];	/* else it keeps writing one file until it ends */
 	pid = fork();
 	if (pid == -1) {
 		log_err("%s: fork: %s", svc->name, strerror(errno));
 		scoreboard_release(a.slot);
+		master_close_channel(ctl);
 		return false;
 	}
 	if (pid == 0)
 		worker_main(&a);
+	if (ctl[1] != -1)
+		close(ctl[1]);
 	a.slot->pid = pid;
 	m->kids = xreallocarray(m->kids, m->n_kids + 1, sizeof(*m->kids));
 	k = &m->kids[m->n_kids++];
 	*k = (struct master_child){ .pid = pid, .generation = m->generation, .service = s,
 		.slot = a.slot, .started_ns = now, .graceful_ms = svc->graceful_ms,
-		.last_active_ns = now };
+		.last_active_ns = now, .log_ctl = ctl[0],
+		.log_path = ctl[0] != -1 ? xstrdup(svc->http_access_log) : NULL };
 	log_debug("%s: started worker %ld", svc->name, (long)pid);
 	return true;
 }
@@ -234,6 +251,9 @@ master_reap(struct master *m, int64_t now)
 			pool_exited(&ms->pool, abnormal, atomic_load(&k->slot->served), now);
 		}
 		scoreboard_release(k->slot);
+		if (k->log_ctl != -1)
+			close(k->log_ctl);
+		free(k->log_path);
 		*k = m->kids[--m->n_kids];
 	}
 	if (pid == -1 && errno != ECHILD)
@@ -448,6 +468,114 @@ master_status(struct master *m, int64_t now, bool tick)
 	(void)now;
 }
 
+/* ---- log files ---------------------------------------------------------- */
+
+static void
+master_close_logs(int *fds, size_t n)
+{
+	for (size_t s = 0; s < n && fds != NULL; s++)
+		if (fds[s] != -1)
+			close(fds[s]);
+	free(fds);
+}
+
+/* Open every service's access log, as root, before a worker needs it: the
+ * descriptors per service (-1: none), or NULL when one cannot be opened
+ * (logged, and said in WHY; the start or the reload fails). */
+static int *
+master_open_logs(const struct sockd_config *cfg, char *why, size_t size)
+{
+	int *fds = xcalloc(cfg->n_services ? cfg->n_services : 1, sizeof(*fds));
+
+	for (size_t s = 0; s < cfg->n_services; s++)
+		fds[s] = -1;
+	for (size_t s = 0; s < cfg->n_services; s++) {
+		const char *path = cfg->services[s].http_access_log;
+
+		if (path == NULL)
+			continue;
+		if ((fds[s] = logfile_open(path)) == -1) {
+			snprintf(why, size, "%s: http.access_log %s: %s", cfg->services[s].name, path,
+			    strerror(errno));
+			log_err("%s", why);
+			master_close_logs(fds, cfg->n_services);
+			return NULL;
+		}
+	}
+	return fds;
+}
+
+/* The new descriptor of K's log file: the service's for a current worker
+ * (-1 if it could not be reopened: FRESH says which were), else (an old
+ * generation's) its path opened again, to be closed after the send. */
+static int
+master_log_for(const struct master *m, const struct master_child *k, const bool *fresh,
+    bool *opened_r)
+{
+	*opened_r = false;
+	if (k->generation == m->generation)
+		return fresh[k->service] ? m->log_fds[k->service] : -1;
+	*opened_r = true;
+	return logfile_open(k->log_path);
+}
+
+/*
+ * SIGUSR1 (logrotate has renamed the files): open every log file again,
+ * and give each worker that writes one the new descriptor, then the
+ * signal. The descriptor goes first, so the worker finds it waiting when
+ * it reads the signal; it replaces its old one under the same number
+ * (logfile.c), so every line goes to the old file or the new one. A file
+ * that cannot be opened stays as it was.
+ */
+static void
+master_reopen_logs(struct master *m, int64_t now)
+{
+	bool *fresh = xcalloc(m->cfg->n_services + 1, sizeof(*fresh));
+	size_t files = 0, told = 0;
+
+	for (size_t s = 0; s < m->cfg->n_services; s++) {
+		int fd;
+
+		if (m->log_fds[s] == -1)
+			continue;
+		if ((fd = logfile_open(m->cfg->services[s].http_access_log)) == -1) {
+			log_err("%s: SIGUSR1: http.access_log %s: %s; still writing the old file",
+			    m->cfg->services[s].name, m->cfg->services[s].http_access_log,
+			    strerror(errno));
+			continue;
+		}
+		close(m->log_fds[s]);
+		m->log_fds[s] = fd;
+		fresh[s] = true;
+		files++;
+	}
+	for (size_t i = 0; i < m->n_kids; i++) {
+		struct master_child *k = &m->kids[i];
+		bool opened;
+		int fd;
+
+		if (k->log_ctl == -1)
+			continue;
+		if ((fd = master_log_for(m, k, fresh, &opened)) == -1) {
+			if (opened)	/* a current worker's was logged above */
+				log_err("worker %ld: SIGUSR1: %s: %s; still writing the old file",
+				    (long)k->pid, k->log_path, strerror(errno));
+			continue;
+		}
+		if (logfile_send(k->log_ctl, fd) == 0) {
+			master_signal_kid(k, SIGUSR1, now);
+			told++;
+		} else
+			log_warn("worker %ld: cannot hand over its new log file: %s; "
+			    "it keeps writing the old one", (long)k->pid, strerror(errno));
+		if (opened)
+			close(fd);
+	}
+	log_notice("SIGUSR1: reopened %zu log file%s, handed to %zu worker%s", files,
+	    files == 1 ? "" : "s", told, told == 1 ? "" : "s");
+	free(fresh);
+}
+
 /* ---- reload ------------------------------------------------------------ */
 
 static void
@@ -507,6 +635,7 @@ master_reload(struct master *m)
 	struct listen_set set;
 	struct priv_ids ids;
 	char why[sizeof(m->reload_error) - 16];
+	int *log_fds;
 
 	notify_reloading();
 	log_notice("SIGHUP: reloading %s", m->path);
@@ -516,11 +645,19 @@ master_reload(struct master *m)
 		config_free(cfg);
 		return master_reload_failed(m, "cannot resolve user/group");
 	}
+	if ((log_fds = master_open_logs(cfg, why, sizeof(why))) == NULL) {
+		priv_ids_free(&ids);
+		config_free(cfg);
+		return master_reload_failed(m, why);
+	}
 	if (listen_set_open(cfg, &m->listeners, &set) != 0) {
+		master_close_logs(log_fds, cfg->n_services);
 		priv_ids_free(&ids);
 		config_free(cfg);
 		return master_reload_failed(m, "cannot open the new listeners");
 	}
+	master_close_logs(m->log_fds, m->cfg->n_services);	/* old workers have theirs */
+	m->log_fds = log_fds;
 	listen_set_close(&m->listeners);	/* what the new config no longer has */
 	m->listeners = set;
 	scoreboard_counters_free(m->conns, m->cfg->n_services);	/* workers keep theirs */
@@ -582,9 +719,11 @@ master_resize(struct master *m, int delta)
 static void
 master_signals(struct master *m, int64_t now)
 {
-	int sig;
+	struct sig_info si;
 
-	while ((sig = sig_next(m->sig_fd)) != 0) {
+	while (sig_read(m->sig_fd, &si)) {
+		int sig = si.signo;
+
 		switch (sig) {
 		case SIGTERM:
 		case SIGINT:
@@ -600,8 +739,14 @@ master_signals(struct master *m, int64_t now)
 			if (!m->stopping)
 				master_resize(m, sig == SIGTTIN ? 1 : -1);
 			break;
+		case SIGUSR1:
+			master_reopen_logs(m, now);	/* while stopping too: workers still write */
+			break;
+		case SIGCHLD:
+			break;	/* the reap below */
 		default:
-			break;	/* SIGCHLD: the reap below */
+			sig_log_ignored(NULL, &si);
+			break;
 		}
 	}
 }
@@ -697,11 +842,14 @@ static int
 master_init(struct master *m, struct sockd_config *cfg, const char *path)
 {
 	struct listen_set activated = { 0 };
+	char why[256];
 	int r = 0;
 
 	*m = (struct master){ .path = path, .cfg = cfg, .generation = 1, .sig_fd = -1,
 		.wake_fd = -1 };
 	if (priv_resolve(cfg->user, cfg->group, &m->ids) == -1)
+		return EXIT_CONFIG;
+	if ((m->log_fds = master_open_logs(cfg, why, sizeof(why))) == NULL)
 		return EXIT_CONFIG;
 	if (listen_activated(&activated) == -1 ||
 	    (r = listen_set_open(cfg, &activated, &m->listeners)) != 0) {
@@ -712,7 +860,7 @@ master_init(struct master *m, struct sockd_config *cfg, const char *path)
 	listen_log(&m->listeners, cfg);
 	m->sb = scoreboard_create(master_slots(cfg));
 	master_set_pools(m);
-	m->sig_fd = sig_open(master_sigset, ARRAY_SIZE(master_sigset));
+	m->sig_fd = sig_open();
 	m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (m->wake_fd == -1)
 		fatal(EXIT_OSERR, "eventfd: %s", strerror(errno));
@@ -736,6 +884,12 @@ master_fini(struct master *m)
 	priv_ids_free(&m->ids);
 	if (m->conns != NULL)
 		scoreboard_counters_free(m->conns, m->cfg->n_services);
+	master_close_logs(m->log_fds, m->cfg->n_services);
+	for (size_t i = 0; i < m->n_kids; i++) {
+		if (m->kids[i].log_ctl != -1)
+			close(m->kids[i].log_ctl);
+		free(m->kids[i].log_path);
+	}
 	free(m->kids);
 	free(m->svc);
 	config_free(m->cfg);

@@ -23,7 +23,7 @@
  *
  * SIGTERM/SIGINT, or max_requests connections accepted: close our copies
  * of the listeners, serve the open connections to their end, exit.
- * SIGQUIT: exit now.
+ * SIGQUIT: exit now. Other signals (SIGUSR1: the log file): worker_signal().
  */
 #include <errno.h>
 #include <signal.h>
@@ -260,13 +260,15 @@ event_accept(struct event *e, int lfd)
 static void
 event_signals(struct event *e)
 {
-	int sig;
+	struct sig_info si;
 
-	while ((sig = sig_next(e->sig.fd)) != 0) {
-		if (sig == SIGQUIT)
+	while (sig_read(e->sig.fd, &si)) {
+		if (si.signo == SIGQUIT)
 			e->quit = true;
-		if (sig == SIGQUIT || sig == SIGTERM || sig == SIGINT)
+		if (si.signo == SIGQUIT || si.signo == SIGTERM || si.signo == SIGINT)
 			event_drain(e);
+		else
+			worker_signal(e->a, &si);
 	}
 }
 

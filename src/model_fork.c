@@ -25,6 +25,9 @@
  * connection), exit when the last child has. SIGQUIT: exit now; the
  * children follow through their death signal. After max_requests
  * connections the acceptor drains the same way and the master replaces it.
+ * Other signals (SIGUSR1: the log file): worker_signal(), in the acceptor.
+ * A connection process keeps the log file it was forked with until its
+ * connection ends, and ignores every signal but SIGTERM and SIGQUIT.
  */
 #include <errno.h>
 #include <signal.h>
@@ -81,9 +84,12 @@ fork_child(const struct forker *f, int fd, pid_t acceptor, int kid)
 	for (size_t i = 0; i < f->a->n_fds; i++)
 		close(f->a->fds[i]);
 	close(f->ep);
+	if (f->a->log_ctl != -1)
+		close(f->a->log_ctl);	/* the acceptor's: its log files are not ours to take */
 	conn_open(&c, fd, f->a->svc, f->a->slot, &f->beats[kid]);
+	/* TERM: finish; QUIT: go; the rest are the acceptor's business. */
 	while (!quit && conn_run(&c, f->sig_fd) == 0)
-		while ((sig = sig_next(f->sig_fd)) != 0)	/* TERM: finish; QUIT: go */
+		while ((sig = sig_next(f->sig_fd)) != 0)
 			quit |= sig == SIGQUIT;
 	conn_finish(&c);
 	exit(0);
@@ -208,15 +214,18 @@ fork_reap(struct forker *f)
 static void
 fork_signals(struct forker *f)
 {
-	int sig;
+	struct sig_info si;
 
-	while ((sig = sig_next(f->sig_fd)) != 0) {
-		if (sig == SIGCHLD)
+	while (sig_read(f->sig_fd, &si)) {
+		if (si.signo == SIGCHLD)
 			fork_reap(f);
-		else if (sig == SIGQUIT)
+		else if (si.signo == SIGQUIT)
 			f->quit = true;
-		else if ((sig == SIGTERM || sig == SIGINT) && !f->draining)
-			fork_drain(f);
+		else if (si.signo == SIGTERM || si.signo == SIGINT) {
+			if (!f->draining)
+				fork_drain(f);
+		} else
+			worker_signal(f->a, &si);
 	}
 }
 

@@ -11,7 +11,9 @@
  * EAGAIN (counted in its slot as accept_miss) instead of blocking.
  *
  * SIGTERM or SIGINT: stop accepting, finish the connection in hand, exit.
- * SIGQUIT: drop the connection and exit now. After max_requests
+ * SIGQUIT: drop the connection and exit now. Any other signal (SIGUSR1:
+ * the log file) goes to worker_signal(), also in the middle of a
+ * connection, which then goes on. After max_requests
  * connections (the master adds the jitter) a worker exits the same way and
  * the master starts a fresh one.
  *
@@ -80,13 +82,15 @@ prefork_drain(struct prefork *p)
 static void
 prefork_signals(struct prefork *p)
 {
-	int sig;
+	struct sig_info si;
 
-	while ((sig = sig_next(p->sig_fd)) != 0) {
-		if (sig == SIGQUIT)
+	while (sig_read(p->sig_fd, &si)) {
+		if (si.signo == SIGQUIT)
 			p->quit = true;
-		if (sig == SIGQUIT || sig == SIGTERM || sig == SIGINT)
+		if (si.signo == SIGQUIT || si.signo == SIGTERM || si.signo == SIGINT)
 			prefork_drain(p);
+		else
+			worker_signal(p->a, &si);
 	}
 }
 
@@ -314,8 +318,8 @@ static void
 prefork_crew_wait(struct prefork_crew *crew, int sig_fd)
 {
 	int tick = scoreboard_tick_ms(crew->a->svc->heartbeat_ms);
+	struct sig_info si;
 	uint64_t n;
-	int sig;
 
 	while (atomic_load(&crew->ended) < crew->n) {
 		struct pollfd p[2] = { { .fd = sig_fd, .events = POLLIN },
@@ -323,11 +327,13 @@ prefork_crew_wait(struct prefork_crew *crew, int sig_fd)
 
 		if (poll(p, 2, tick) == -1 && errno != EINTR)
 			fatal(EXIT_OSERR, "poll: %s", strerror(errno));
-		while (p[0].revents != 0 && (sig = sig_next(sig_fd)) != 0) {
-			if (sig == SIGQUIT)
+		while (p[0].revents != 0 && sig_read(sig_fd, &si)) {
+			if (si.signo == SIGQUIT)
 				_exit(0);	/* connections in hand go with the process */
-			if (sig == SIGTERM || sig == SIGINT)
+			if (si.signo == SIGTERM || si.signo == SIGINT)
 				prefork_crew_stop(crew);
+			else
+				worker_signal(crew->a, &si);	/* the threads write the new log file at once */
 		}
 		if (p[1].revents != 0 && read(crew->done_fd, &n, sizeof(n)) == -1 &&
 		    errno != EAGAIN && errno != EINTR)

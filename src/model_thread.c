@@ -16,7 +16,8 @@
  * and the slot's state are as worker_thread.c explains.
  *
  * SIGTERM/SIGINT: stop accepting, let every open connection finish, exit.
- * SIGQUIT: exit now. After max_requests connections the acceptor drains the
+ * SIGQUIT: exit now. Other signals (SIGUSR1: the log file): worker_signal().
+ * After max_requests connections the acceptor drains the
  * same way and the master starts a fresh one.
  */
 #include <errno.h>
@@ -178,13 +179,16 @@ thread_accept(struct threader *f, int lfd)
 static void
 thread_signals(struct threader *f)
 {
-	int sig;
+	struct sig_info si;
 
-	while ((sig = sig_next(f->sig_fd)) != 0) {
-		if (sig == SIGQUIT)
+	while (sig_read(f->sig_fd, &si)) {
+		if (si.signo == SIGQUIT)
 			f->quit = true;
-		else if ((sig == SIGTERM || sig == SIGINT) && !f->draining)
-			thread_drain(f);
+		else if (si.signo == SIGTERM || si.signo == SIGINT) {
+			if (!f->draining)
+				thread_drain(f);
+		} else
+			worker_signal(f->a, &si);	/* every thread writes the new log file */
 	}
 }
 

@@ -5,6 +5,11 @@
  * master did not already die before that was set), keep only the
  * descriptors this service needs, take signals from a signalfd of its own,
  * give up root, and run the service's model until told to stop.
+ *
+ * Signals: the model acts on SIGTERM, SIGINT, SIGQUIT (and SIGCHLD in the
+ * fork model); every other signal of the set (sig.c) comes to
+ * worker_signal(): SIGUSR1 puts in place the log file the master has just
+ * sent, the rest are logged and ignored.
  */
 #include <errno.h>
 #include <linux/close_range.h>
@@ -18,12 +23,10 @@
 
 #include "handler.h"
 #include "log.h"
+#include "logfile.h"
 #include "model.h"
 #include "sig.h"
 #include "worker.h"
-
-/* SIGCHLD only matters to models with children (fork); blocked, it is harmless. */
-static const int worker_signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD };
 
 static int
 int_cmp(const void *a, const void *b)
@@ -35,7 +38,7 @@ int_cmp(const void *a, const void *b)
 static void
 worker_close_others(const int *fds, size_t n)
 {
-	int keep[WORKER_MAX_LISTENERS + 1];
+	int keep[WORKER_MAX_LISTENERS + 3];
 	unsigned from = 3;
 
 	memcpy(keep, fds, n * sizeof(*fds));
@@ -77,14 +80,20 @@ worker_start_handler(const struct config_service *svc)
 noreturn void
 worker_main(const struct worker_args *a)
 {
-	int keep[WORKER_MAX_LISTENERS + 1], sig_fd;
+	int keep[WORKER_MAX_LISTENERS + 3], sig_fd;
+	size_t n = a->n_fds;
 
 	worker_follow_master(a->master);
 	memcpy(keep, a->fds, a->n_fds * sizeof(*keep));
-	keep[a->n_fds] = a->wake_fd;
-	worker_close_others(keep, a->n_fds + 1);	/* the master's signalfd too */
+	keep[n++] = a->wake_fd;
+	if (a->log_fd != -1)
+		keep[n++] = a->log_fd;
+	if (a->log_ctl != -1)
+		keep[n++] = a->log_ctl;
+	worker_close_others(keep, n);	/* the master's signalfd too */
 	/* The master's signal mask is inherited: no signal is lost in between. */
-	sig_fd = sig_open(worker_signals, sizeof(worker_signals) / sizeof(worker_signals[0]));
+	sig_fd = sig_open();
+	logfile_adopt(a->log_fd, a->log_ctl);
 	worker_start_handler(a->svc);
 	if (priv_drop(a->ids) == -1)
 		exit(EXIT_OSERR);
@@ -107,6 +116,29 @@ worker_main(const struct worker_args *a)
 	    a->svc->name, (unsigned long long)atomic_load(&a->slot->served),
 	    (unsigned long long)atomic_load(&a->slot->accept_miss));
 	exit(0);
+}
+
+/*
+ * A signal the model itself does nothing with (every model's signal loop
+ * ends here). SIGUSR1: the log file the master sent replaces ours; sent by
+ * anyone else (systemctl kill to the whole unit), it finds nothing.
+ */
+void
+worker_signal(const struct worker_args *a, const struct sig_info *si)
+{
+	int n;
+
+	if (si->signo != SIGUSR1) {
+		sig_log_ignored(a->svc->name, si);
+		return;
+	}
+	if ((n = logfile_reopen()) > 0)
+		log_info("%s: SIGUSR1: log file reopened", a->svc->name);
+	else if (n == 0)
+		log_notice("%s: SIGUSR1: no new log file from the master (send SIGUSR1 to the "
+		    "master, pid %ld)", a->svc->name, (long)a->master);
+	else
+		log_notice("%s: SIGUSR1: no log file to reopen", a->svc->name);
 }
 
 /*

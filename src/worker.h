@@ -28,6 +28,8 @@ struct worker_args {
 					 * (shared memory), for limits.max_connections */
 	int max_requests;		/* recycle after this many connections; 0: never */
 	int wake_fd;			/* the master's eventfd: "look at the scoreboard" */
+	int log_fd;			/* the service's log file (logfile.c), or -1 */
+	int log_ctl;			/* our end of the master's log file channel, or -1 */
 	pid_t master;
 	const struct priv_ids *ids;
 };
@@ -42,5 +44,7 @@ bool worker_recycle_due(const struct worker_args *a, uint64_t count);
 void worker_watch(const struct worker_args *a, int ep, bool on);
 bool worker_conn_reserve(const struct worker_args *a);
 void worker_conn_release(const struct worker_args *a);
+struct sig_info;
+void worker_signal(const struct worker_args *a, const struct sig_info *si);
 
 #endif
