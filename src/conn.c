@@ -57,6 +57,15 @@ conn_count(_Atomic uint64_t *counter, size_t n)
 	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
 }
 
+/* N bytes went to the client: the connection's count and the slot's. */
+static void
+conn_sent(struct conn *c, size_t n)
+{
+	c->sent += n;
+	if (c->slot != NULL)
+		conn_count(&c->slot->bytes_out, n);
+}
+
 static int conn_tick_ms(const struct conn *c);
 
 /* A blocked send wakes every tick, to keep the heartbeat and to apply
@@ -173,8 +182,7 @@ conn_sendmsg(struct conn *c, struct iovec *iov, int n, int flags)
 		c->closing = c->broken = true;
 		return -1;
 	}
-	if (c->slot != NULL)
-		conn_count(&c->slot->bytes_out, (size_t)w);
+	conn_sent(c, (size_t)w);
 	return w;
 }
 
@@ -220,6 +228,8 @@ conn_append(struct conn *c, const struct iovec *iov, int n, size_t skip)
 	for (int i = 0; i < n; i++) {
 		size_t off = skip < iov[i].iov_len ? skip : iov[i].iov_len;
 
+		if (iov[i].iov_len == 0)
+			continue;	/* its base may be NULL: no arithmetic on it */
 		memcpy(c->out + c->out_off + c->out_len, (char *)iov[i].iov_base + off,
 		    iov[i].iov_len - off);
 		c->out_len += iov[i].iov_len - off;
@@ -268,8 +278,7 @@ conn_sendfile_some(struct conn *c)
 		c->closing = c->broken = true;
 		return -1;
 	}
-	if (c->slot != NULL)
-		conn_count(&c->slot->bytes_out, (size_t)w);
+	conn_sent(c, (size_t)w);
 	c->file_len -= (size_t)w;
 	if (c->file_len == 0) {
 		if (close(c->file_fd) == -1 && errno != EINTR)
@@ -377,8 +386,7 @@ conn_writev_flags(struct conn *c, struct iovec *iov, int n, int flags)
 			c->closing = true;
 			return -1;
 		}
-		if (c->slot != NULL)
-			conn_count(&c->slot->bytes_out, (size_t)w);
+		conn_sent(c, (size_t)w);
 		while (mh.msg_iovlen > 0 && (size_t)w >= mh.msg_iov->iov_len) {
 			w -= (ssize_t)mh.msg_iov->iov_len;
 			mh.msg_iov++;
@@ -422,8 +430,7 @@ conn_sendfile_all(struct conn *c, int fd, off_t off, size_t len)
 			c->closing = true;
 			return -1;
 		}
-		if (c->slot != NULL)
-			conn_count(&c->slot->bytes_out, (size_t)w);
+		conn_sent(c, (size_t)w);
 		if (c->heartbeat != NULL)	/* a long file to a slow client is not a hang */
 			atomic_store_explicit(c->heartbeat, scoreboard_now(), memory_order_relaxed);
 		len -= (size_t)w;

@@ -46,6 +46,9 @@ struct conn {
 	struct sockd_addr peer;
 	struct framing framing;
 	int64_t last_read_ns;		/* for timeouts.idle */
+	uint64_t sent;			/* bytes written to the client so far: a
+					 * handler tells from it how much of an
+					 * answer went out */
 	/* Buffered mode only (conn_open_buffered). */
 	bool buffered;
 	bool broken;			/* close now, without flushing: a send failed
