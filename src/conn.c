@@ -512,10 +512,18 @@ conn_deliver(void *arg, const char *msg, size_t len)
 {
 	struct conn *c = arg;
 
-	if (c->slot != NULL)
-		conn_count(&c->slot->messages, 1);
+	if (!c->counts_messages)
+		conn_count_message(c);
 	c->handler->message(c, msg, len);
 	return c->closing;
+}
+
+/* One message handled: what STATUS's req/s counts. */
+void
+conn_count_message(struct conn *c)
+{
+	if (c->slot != NULL)
+		conn_count(&c->slot->messages, 1);
 }
 
 static int

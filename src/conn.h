@@ -49,6 +49,10 @@ struct conn {
 	uint64_t sent;			/* bytes written to the client so far: a
 					 * handler tells from it how much of an
 					 * answer went out */
+	bool counts_messages;		/* set by a handler whose messages are not
+					 * the framing's (http on raw framing:
+					 * requests, not reads); it calls
+					 * conn_count_message() itself */
 	/* Buffered mode only (conn_open_buffered). */
 	bool buffered;
 	bool broken;			/* close now, without flushing: a send failed
@@ -81,5 +85,6 @@ int conn_reply(struct conn *c, const void *msg, size_t len);
 int conn_send_file(struct conn *c, const void *head, size_t head_len, int fd, off_t off,
     size_t len);
 void conn_close(struct conn *c);
+void conn_count_message(struct conn *c);
 
 #endif

@@ -25,6 +25,9 @@
  * line is written once the last byte is out, or when the connection ends
  * first. Since one answer at most waits at a time, one line at most is
  * held back, with copies of the client's fields.
+ *
+ * The slot's message count (STATUS's req/s) is of requests: raw framing's
+ * messages are reads, which a client may split as it likes.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -112,6 +115,7 @@ http_open(struct conn *c)
 {
 	c->data = xcalloc(1, sizeof(struct http_conn));
 	c->drained = http_resume;
+	c->counts_messages = true;	/* a read is not a request: STATUS's req/s */
 }
 
 static void http_log_held(struct conn *c, struct http_conn *h);
@@ -402,6 +406,7 @@ http_serve(struct conn *c, struct http_conn *h, const char *p, size_t n)
 		if ((r = http_parse_more(&h->scan, p + used, n - used, &http.lim, &req)) == 0)
 			break;
 		h->scan = (struct http_scan){ 0 };
+		conn_count_message(c);
 		if (r < 0) {
 			http_error(c, (int)-r, p + used, n - used);
 			break;

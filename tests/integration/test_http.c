@@ -6,8 +6,9 @@
  * (index, media types, 404, 301, Last-Modified, 304), a 5 MB sendfile,
  * every way out of the root refused; the access log's format, and its
  * byte count when a client leaves in the middle of a file; a keep-alive
- * request after a file that had to wait in the event model; and, when
- * wrk is installed, a short load run without errors.
+ * request after a file that had to wait in the event model; STATUS's
+ * req/s counting requests, not reads; and, when wrk is installed, a short
+ * load run without errors.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -758,6 +759,72 @@ test_access_log_partial(void **state)
 	free(root);
 }
 
+/* The highest req/s of any STATUS notified so far. */
+static long
+status_max_rate(struct daemon *d)
+{
+	long max = -1;
+
+	daemon_read_notes(d);
+	for (const char *p = d->notes; (p = strstr(p, " conns, ")) != NULL; p++)
+		if (atol(p + 8) > max)
+			max = atol(p + 8);
+	return max;
+}
+
+/* STATUS's req/s counts requests, not reads: one request sent a byte at a
+ * time over a second is not 30 req/s, and 20 pipelined in one read are
+ * not 1. */
+static void
+test_status_counts_requests(void **state)
+{
+	static const char req[] = GET("/");
+	int one = 1;
+
+	(void)state;
+	for (int m = 0; m < MAIN_MODELS; m++) {
+		struct launch l = { .notify = true };
+		struct daemon *d;
+		struct reader r;
+		struct resp rs;
+		char burst[20 * sizeof(req)];
+		int port;
+
+		l.conf = config("services = ( { name = \"web\"; listen = \"127.0.0.1:0\";"
+		    " handler = \"http\"; %s } );", models[m]);
+		d = daemon_launch(&l);
+		port = daemon_port(d, "web", "127.0.0.1");
+		assert_true(port > 0);
+		assert_true(daemon_wait_note(d, "READY=1", T_MS));
+		reader_open(&r, port);
+		assert_int_equal(setsockopt(r.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
+		for (size_t i = 0; i < sizeof(req) - 1; i++) {
+			assert_int_equal(send_all(r.fd, req + i, 1), 0);
+			usleep(40000);
+		}
+		assert_true(reader_next(&r, false, &rs));
+		free(rs.body);
+		usleep(2200000);	/* two STATUS ticks after the last byte */
+		if (status_max_rate(d) > 1)
+			fail_msg("%s: %ld req/s for one request:\n%s", models[m], status_max_rate(d),
+			    d->notes);
+		for (int i = 0; i < 20; i++)
+			memcpy(burst + i * (sizeof(req) - 1), req, sizeof(req) - 1);
+		assert_int_equal(send_all(r.fd, burst, 20 * (sizeof(req) - 1)), 0);
+		for (int i = 0; i < 20; i++) {
+			assert_true(reader_next(&r, false, &rs));
+			free(rs.body);
+		}
+		/* At least half of them in one tick. */
+		for (long long end = now_ms() + T_MS; status_max_rate(d) < 10 && now_ms() < end; )
+			usleep(50000);
+		if (status_max_rate(d) < 10)
+			fail_msg("%s: 20 requests never counted:\n%s", models[m], d->notes);
+		reader_close(&r);
+		stop(d);
+	}
+}
+
 /* Run CMD; its whole output (at most SIZE - 1 bytes) in BUF; its status. */
 static int
 run_capture(const char *cmd, char *buf, size_t size)
@@ -855,6 +922,7 @@ main(void)
 		cmocka_unit_test_teardown(test_access_log, harness_teardown),
 		cmocka_unit_test_teardown(test_file_then_keepalive, harness_teardown),
 		cmocka_unit_test_teardown(test_access_log_partial, harness_teardown),
+		cmocka_unit_test_teardown(test_status_counts_requests, harness_teardown),
 		cmocka_unit_test_teardown(test_curl, harness_teardown),
 		cmocka_unit_test_teardown(test_wrk, harness_teardown),
 	};
