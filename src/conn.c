@@ -29,8 +29,8 @@
  * queue: blocking mode loops until it is sent; buffered mode keeps the
  * descriptor, offset and length after the queued bytes and conn_flush()
  * sends it once they are out, then closes it. Only one file waits at a
- * time; conn_congested() tells a handler to hold further answers until
- * its drained() hook runs.
+ * time: a handler holds further answers while conn_pending(), until its
+ * drained() hook runs.
  */
 #include <errno.h>
 #include <poll.h>
@@ -342,14 +342,6 @@ conn_pending(const struct conn *c)
 	return c->out_len > 0 || c->file_fd >= 0;
 }
 
-/* Should a handler hold further answers until drained()? A file waits
- * (nothing may pass it), or the queue is half way to max_output. */
-bool
-conn_congested(const struct conn *c)
-{
-	return c->file_fd >= 0 || c->out_len > (size_t)c->svc->max_output / 2;
-}
-
 /* Blocking mode: a send made no progress for a tick; false when it is time
  * to give up. *SINCE_NS is when progress stopped (0: it had not). */
 static bool
@@ -442,7 +434,7 @@ conn_sendfile_all(struct conn *c, int fd, off_t off, size_t len)
  * Send HEAD (HEAD_LEN bytes, raw) and then LEN bytes of file FD from OFF
  * with sendfile. FD is the connection's from now on: it is closed when
  * sent, or when the connection ends first. Buffered mode queues what does
- * not go out at once; see conn_congested().
+ * not go out at once; see conn_pending().
  */
 int
 conn_send_file(struct conn *c, const void *head, size_t head_len, int fd, off_t off,

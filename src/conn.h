@@ -16,7 +16,7 @@
  * takes and queues the rest after the queued bytes: the file's descriptor
  * (not its bytes, so it counts against nothing) stays open until the last
  * byte is out. At most one file waits at a time: a handler that has more
- * to say checks conn_congested() and waits for its drained() hook, which
+ * to say checks conn_pending() and waits for its drained() hook, which
  * conn_flush() calls whenever the whole queue has gone out.
  */
 #include <sys/types.h>
@@ -77,7 +77,6 @@ void conn_open_buffered(struct conn *c, int fd, const struct sockd_addr *peer,
 int conn_input(struct conn *c, char *buf, size_t size);
 int conn_flush(struct conn *c);
 bool conn_pending(const struct conn *c);
-bool conn_congested(const struct conn *c);
 
 int conn_send(struct conn *c, const void *data, size_t len);
 int conn_sendv(struct conn *c, struct iovec *iov, int n);
