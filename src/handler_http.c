@@ -427,7 +427,7 @@ static void
 http_append(struct http_conn *h, const char *data, size_t n)
 {
 	if (h->off > 0 && h->off + h->len + n > h->cap) {
-		memmove(h->buf, h->buf + h->off, h->len);	/* once per doubling at most */
+		memmove(h->buf, h->buf + h->off, h->len);	/* only after requests were taken */
 		h->off = 0;
 	}
 	if (h->len + n > h->cap) {
