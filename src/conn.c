@@ -29,8 +29,8 @@
  * queue: blocking mode loops until it is sent; buffered mode keeps the
  * descriptor, offset and length after the queued bytes and conn_flush()
  * sends it once they are out, then closes it. Only one file waits at a
- * time; conn_congested() tells a handler to hold further answers until
- * its drained() hook runs.
+ * time: a handler holds further answers while conn_pending(), until its
+ * drained() hook runs.
  */
 #include <errno.h>
 #include <poll.h>
@@ -55,6 +55,15 @@ static void
 conn_count(_Atomic uint64_t *counter, size_t n)
 {
 	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+/* N bytes went to the client: the connection's count and the slot's. */
+static void
+conn_sent(struct conn *c, size_t n)
+{
+	c->sent += n;
+	if (c->slot != NULL)
+		conn_count(&c->slot->bytes_out, n);
 }
 
 static int conn_tick_ms(const struct conn *c);
@@ -173,8 +182,7 @@ conn_sendmsg(struct conn *c, struct iovec *iov, int n, int flags)
 		c->closing = c->broken = true;
 		return -1;
 	}
-	if (c->slot != NULL)
-		conn_count(&c->slot->bytes_out, (size_t)w);
+	conn_sent(c, (size_t)w);
 	return w;
 }
 
@@ -220,6 +228,8 @@ conn_append(struct conn *c, const struct iovec *iov, int n, size_t skip)
 	for (int i = 0; i < n; i++) {
 		size_t off = skip < iov[i].iov_len ? skip : iov[i].iov_len;
 
+		if (iov[i].iov_len == 0)
+			continue;	/* its base may be NULL: no arithmetic on it */
 		memcpy(c->out + c->out_off + c->out_len, (char *)iov[i].iov_base + off,
 		    iov[i].iov_len - off);
 		c->out_len += iov[i].iov_len - off;
@@ -268,8 +278,7 @@ conn_sendfile_some(struct conn *c)
 		c->closing = c->broken = true;
 		return -1;
 	}
-	if (c->slot != NULL)
-		conn_count(&c->slot->bytes_out, (size_t)w);
+	conn_sent(c, (size_t)w);
 	c->file_len -= (size_t)w;
 	if (c->file_len == 0) {
 		if (close(c->file_fd) == -1 && errno != EINTR)
@@ -333,14 +342,6 @@ conn_pending(const struct conn *c)
 	return c->out_len > 0 || c->file_fd >= 0;
 }
 
-/* Should a handler hold further answers until drained()? A file waits
- * (nothing may pass it), or the queue is half way to max_output. */
-bool
-conn_congested(const struct conn *c)
-{
-	return c->file_fd >= 0 || c->out_len > (size_t)c->svc->max_output / 2;
-}
-
 /* Blocking mode: a send made no progress for a tick; false when it is time
  * to give up. *SINCE_NS is when progress stopped (0: it had not). */
 static bool
@@ -377,8 +378,7 @@ conn_writev_flags(struct conn *c, struct iovec *iov, int n, int flags)
 			c->closing = true;
 			return -1;
 		}
-		if (c->slot != NULL)
-			conn_count(&c->slot->bytes_out, (size_t)w);
+		conn_sent(c, (size_t)w);
 		while (mh.msg_iovlen > 0 && (size_t)w >= mh.msg_iov->iov_len) {
 			w -= (ssize_t)mh.msg_iov->iov_len;
 			mh.msg_iov++;
@@ -422,8 +422,7 @@ conn_sendfile_all(struct conn *c, int fd, off_t off, size_t len)
 			c->closing = true;
 			return -1;
 		}
-		if (c->slot != NULL)
-			conn_count(&c->slot->bytes_out, (size_t)w);
+		conn_sent(c, (size_t)w);
 		if (c->heartbeat != NULL)	/* a long file to a slow client is not a hang */
 			atomic_store_explicit(c->heartbeat, scoreboard_now(), memory_order_relaxed);
 		len -= (size_t)w;
@@ -435,7 +434,7 @@ conn_sendfile_all(struct conn *c, int fd, off_t off, size_t len)
  * Send HEAD (HEAD_LEN bytes, raw) and then LEN bytes of file FD from OFF
  * with sendfile. FD is the connection's from now on: it is closed when
  * sent, or when the connection ends first. Buffered mode queues what does
- * not go out at once; see conn_congested().
+ * not go out at once; see conn_pending().
  */
 int
 conn_send_file(struct conn *c, const void *head, size_t head_len, int fd, off_t off,
@@ -505,10 +504,18 @@ conn_deliver(void *arg, const char *msg, size_t len)
 {
 	struct conn *c = arg;
 
-	if (c->slot != NULL)
-		conn_count(&c->slot->messages, 1);
+	if (!c->counts_messages)
+		conn_count_message(c);
 	c->handler->message(c, msg, len);
 	return c->closing;
+}
+
+/* One message handled: what STATUS's req/s counts. */
+void
+conn_count_message(struct conn *c)
+{
+	if (c->slot != NULL)
+		conn_count(&c->slot->messages, 1);
 }
 
 static int

@@ -16,7 +16,7 @@
  * takes and queues the rest after the queued bytes: the file's descriptor
  * (not its bytes, so it counts against nothing) stays open until the last
  * byte is out. At most one file waits at a time: a handler that has more
- * to say checks conn_congested() and waits for its drained() hook, which
+ * to say checks conn_pending() and waits for its drained() hook, which
  * conn_flush() calls whenever the whole queue has gone out.
  */
 #include <sys/types.h>
@@ -46,6 +46,13 @@ struct conn {
 	struct sockd_addr peer;
 	struct framing framing;
 	int64_t last_read_ns;		/* for timeouts.idle */
+	uint64_t sent;			/* bytes written to the client so far: a
+					 * handler tells from it how much of an
+					 * answer went out */
+	bool counts_messages;		/* set by a handler whose messages are not
+					 * the framing's (http on raw framing:
+					 * requests, not reads); it calls
+					 * conn_count_message() itself */
 	/* Buffered mode only (conn_open_buffered). */
 	bool buffered;
 	bool broken;			/* close now, without flushing: a send failed
@@ -70,7 +77,6 @@ void conn_open_buffered(struct conn *c, int fd, const struct sockd_addr *peer,
 int conn_input(struct conn *c, char *buf, size_t size);
 int conn_flush(struct conn *c);
 bool conn_pending(const struct conn *c);
-bool conn_congested(const struct conn *c);
 
 int conn_send(struct conn *c, const void *data, size_t len);
 int conn_sendv(struct conn *c, struct iovec *iov, int n);
@@ -78,5 +84,6 @@ int conn_reply(struct conn *c, const void *msg, size_t len);
 int conn_send_file(struct conn *c, const void *head, size_t head_len, int fd, off_t off,
     size_t len);
 void conn_close(struct conn *c);
+void conn_count_message(struct conn *c);
 
 #endif

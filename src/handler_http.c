@@ -5,17 +5,29 @@
  * The service's framing is raw, so message() gets whatever each read
  * returned. Complete requests in it are answered at once, in order
  * (pipelining); only an incomplete head is copied, into a per-connection
- * buffer of at most limits.max_header_bytes, and parsed again when more
- * arrives. Request bodies (Content-Length only) are read and dropped.
- * Every response has Date, Server and Content-Length; a parser error is
- * answered with its status and the connection closed.
+ * buffer of at most limits.max_header_bytes, and the parser goes on where
+ * it stopped when more arrives (struct http_scan), so a head that comes a
+ * byte at a time costs linear work. Request bodies (Content-Length only)
+ * are read and dropped. Every response has Date, Server and
+ * Content-Length; a parser error is answered with its status and the
+ * connection closed.
  *
  * The fixed response's head is built once in start(); answering it is one
  * sendmsg of (head, Date, connection line, body), nothing copied. File
  * bodies go out with sendfile through conn_send_file(). In the event
- * model a file that does not go out at once waits in the connection, and
- * answering the requests after it waits too (conn_congested): what is
+ * model an answer that does not go out at once waits in the connection,
+ * and answering the requests after it waits too (conn_pending): what is
  * left of the read is kept, and the drained() hook goes on with it.
+ *
+ * The access log's byte count is the body bytes that reached the socket
+ * (Combined Log Format's %b), not the body's length: each answer notes
+ * where its body ends in the connection's output (conn->sent), and its
+ * line is written once the last byte is out, or when the connection ends
+ * first. Since one answer at most waits at a time, one line at most is
+ * held back, with copies of the client's fields.
+ *
+ * The slot's message count (STATUS's req/s) is of requests: raw framing's
+ * messages are reads, which a client may split as it likes.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -44,11 +56,22 @@ static struct {
 	bool fixed_body;		/* 204 and 304 have none */
 } http;
 
+/* An access log line waiting for its answer's last byte. */
+struct http_held {
+	bool on;
+	int status;
+	uint64_t body_end, body_len;	/* where the body ends in conn->sent's count */
+	char *text;			/* the fields below point into it */
+	struct http_str request, referer, user_agent;
+};
+
 /* Per connection (conn->data). */
 struct http_conn {
-	char *buf;			/* an incomplete head, or requests held back */
-	size_t len, cap;
+	char *buf;			/* an incomplete head, or requests held back: */
+	size_t off, len, cap;		/* buf[off .. off + len) */
+	struct http_scan scan;		/* how far the head at buf[off] was checked */
 	uint64_t discard;		/* request body bytes still to drop */
+	struct http_held held;
 };
 
 static const char *const http_conn_line[] = {
@@ -92,13 +115,17 @@ http_open(struct conn *c)
 {
 	c->data = xcalloc(1, sizeof(struct http_conn));
 	c->drained = http_resume;
+	c->counts_messages = true;	/* a read is not a request: STATUS's req/s */
 }
+
+static void http_log_held(struct conn *c, struct http_conn *h);
 
 static void
 http_close(struct conn *c)
 {
 	struct http_conn *h = c->data;
 
+	http_log_held(c, h);	/* the client left before an answer's end, maybe */
 	free(h->buf);
 	free(h);
 	c->data = NULL;
@@ -113,12 +140,73 @@ http_request_line(const struct http_request *req)
 	return (struct http_str){ req->method_name.p, (size_t)(end - req->method_name.p) };
 }
 
+/* Of a body of BODY_LEN bytes ending at BODY_END in the connection's
+ * output, how many went out. */
+static uint64_t
+http_body_sent(const struct conn *c, uint64_t body_end, uint64_t body_len)
+{
+	uint64_t start = body_end - body_len;
+
+	return c->sent <= start ? 0 : c->sent >= body_end ? body_len : c->sent - start;
+}
+
+/* Copy S to *AT, at most HTTP_HELD_FIELD bytes (the log cuts fields
+ * anyway); where the copy is. */
+#define HTTP_HELD_FIELD 1024
+
+static struct http_str
+http_hold_str(char **at, struct http_str s)
+{
+	struct http_str copy = { *at, s.len < HTTP_HELD_FIELD ? s.len : HTTP_HELD_FIELD };
+
+	if (copy.len > 0)
+		memcpy(*at, s.p, copy.len);
+	*at += copy.len;
+	return copy;
+}
+
+/* Keep E's line until the answer's last byte is out: its fields point
+ * into a read buffer that is about to be reused. */
+static void
+http_hold(struct http_conn *h, const struct http_log_entry *e, uint64_t body_end,
+    uint64_t body_len)
+{
+	char *at = h->held.text = xreallocarray(h->held.text, 3, HTTP_HELD_FIELD);
+
+	h->held.on = true;
+	h->held.status = e->status;
+	h->held.body_end = body_end;
+	h->held.body_len = body_len;
+	h->held.request = http_hold_str(&at, e->request);
+	h->held.referer = http_hold_str(&at, e->referer);
+	h->held.user_agent = http_hold_str(&at, e->user_agent);
+}
+
+/* The held line, with the bytes that went out by now. */
+static void
+http_log_held(struct conn *c, struct http_conn *h)
+{
+	struct http_log_entry e = { .peer = &c->peer, .request = h->held.request,
+		.status = h->held.status, .referer = h->held.referer,
+		.user_agent = h->held.user_agent };
+
+	if (!h->held.on)
+		return;
+	e.bytes = http_body_sent(c, h->held.body_end, h->held.body_len);
+	http_log_write(&e);
+	h->held.on = false;
+	free(h->held.text);
+	h->held.text = NULL;
+}
+
+/* Log an answer just handed to the connection: its body is the last
+ * BODY_LEN of the bytes up to BODY_END in conn->sent's count. Written now
+ * if all of it is out (or will never be), else held. */
 static void
 http_log(struct conn *c, const struct http_request *req, struct http_str line, int status,
-    uint64_t bytes)
+    uint64_t body_end, uint64_t body_len)
 {
-	struct http_log_entry e = { .peer = &c->peer, .request = line, .status = status,
-		.bytes = bytes };
+	struct http_log_entry e = { .peer = &c->peer, .request = line, .status = status };
 
 	if (!http_log_enabled())
 		return;
@@ -127,7 +215,25 @@ http_log(struct conn *c, const struct http_request *req, struct http_str line, i
 		e.referer = req->referer;
 		e.user_agent = req->user_agent;
 	}
+	if (conn_pending(c) && !c->broken) {
+		http_log_held(c, c->data);	/* none, as one answer at most waits */
+		http_hold(c->data, &e, body_end, body_len);
+		return;
+	}
+	e.bytes = http_body_sent(c, body_end, body_len);
 	http_log_write(&e);
+}
+
+/* Where an answer of these N pieces ends in conn->sent's count, were it
+ * all sent: nothing else waits (see http_serve), so it starts there. */
+static uint64_t
+http_end(const struct conn *c, const struct iovec *iov, int n)
+{
+	uint64_t end = c->sent;
+
+	for (int i = 0; i < n; i++)
+		end += iov[i].iov_len;
+	return end;
 }
 
 /* A response head: status line, Server, Date, Content-Type (if TYPE),
@@ -155,14 +261,16 @@ http_status_page(struct conn *c, const struct http_request *req, struct http_str
 	int blen = snprintf(body, sizeof(body), "%d %s\n", status, http_reason(status));
 	bool with_body = req == NULL || req->method != HTTP_HEAD;
 	struct iovec iov[2];
+	uint64_t end;
 
 	keep = keep && req != NULL;
 	iov[0].iov_base = head;
 	iov[0].iov_len = http_head(head, status, (uint64_t)blen, "text/plain; charset=utf-8", extra,
 	    keep ? http_connection(req, true) : http_conn_line[2]);
 	iov[1] = (struct iovec){ .iov_base = body, .iov_len = (size_t)blen };
+	end = http_end(c, iov, with_body ? 2 : 1);
 	conn_sendv(c, iov, with_body ? 2 : 1);
-	http_log(c, req, line, status, with_body ? (uint64_t)blen : 0);
+	http_log(c, req, line, status, end, with_body ? (uint64_t)blen : 0);
 	if (!keep)
 		conn_close(c);
 }
@@ -192,9 +300,10 @@ http_answer_fixed(struct conn *c, const struct http_request *req)
 		{ .iov_base = (void *)conn_line, .iov_len = strlen(conn_line) },
 		{ .iov_base = c->svc->http_body, .iov_len = c->svc->http_body_len },
 	};
+	uint64_t end = http_end(c, iov, body ? 4 : 3);
 
 	conn_sendv(c, iov, body ? 4 : 3);
-	http_log(c, req, (struct http_str){ 0 }, c->svc->http_status,
+	http_log(c, req, (struct http_str){ 0 }, c->svc->http_status, end,
 	    body ? c->svc->http_body_len : 0);
 	if (!req->keep_alive)
 		conn_close(c);
@@ -246,6 +355,7 @@ http_answer_file(struct conn *c, const struct http_request *req)
 	int status = http_file_open(req->target.p, req->target.len, c->svc->http_index, &f);
 	bool body;
 	size_t n;
+	uint64_t end;
 
 	if (status == 301) {
 		http_redirect(c, req);
@@ -264,23 +374,25 @@ http_answer_file(struct conn *c, const struct http_request *req)
 	/* A 304's Content-Length is the length a 200 would have (RFC 9110 8.6). */
 	n = http_head(head, status, (uint64_t)f.size, f.type, extra,
 	    http_connection(req, req->keep_alive));
+	end = c->sent + n + (body ? (uint64_t)f.size : 0);
 	conn_send_file(c, head, n, f.fd, 0, body ? (size_t)f.size : 0);
-	http_log(c, req, (struct http_str){ 0 }, status, body ? (uint64_t)f.size : 0);
+	http_log(c, req, (struct http_str){ 0 }, status, end, body ? (uint64_t)f.size : 0);
 	if (!req->keep_alive)
 		conn_close(c);
 }
 
 /*
  * Answer the complete requests at the start of P (N bytes), in order;
- * the number of bytes used. Stops at an incomplete head, after an error,
- * and while output waits in the connection (event model: see drained).
+ * the number of bytes used. Stops at an incomplete head (H->scan says how
+ * far it was checked), after an error, and while output waits in the
+ * connection (event model: see drained), so one answer at most waits.
  */
 static size_t
 http_serve(struct conn *c, struct http_conn *h, const char *p, size_t n)
 {
 	size_t used = 0;
 
-	while (used < n && !c->closing && !conn_congested(c)) {
+	while (used < n && !c->closing && !conn_pending(c)) {
 		struct http_request req;
 		long r;
 
@@ -291,8 +403,10 @@ http_serve(struct conn *c, struct http_conn *h, const char *p, size_t n)
 			used += k;
 			continue;
 		}
-		if ((r = http_parse_request(p + used, n - used, &http.lim, &req)) == 0)
+		if ((r = http_parse_more(&h->scan, p + used, n - used, &http.lim, &req)) == 0)
 			break;
+		h->scan = (struct http_scan){ 0 };
+		conn_count_message(c);
 		if (r < 0) {
 			http_error(c, (int)-r, p + used, n - used);
 			break;
@@ -307,17 +421,21 @@ http_serve(struct conn *c, struct http_conn *h, const char *p, size_t n)
 	return used;
 }
 
-/* Keep P[0..N) (which may lie in the buffer already) as what is left. */
+/* Keep N more bytes from DATA after those kept; the buffer doubles, so a
+ * head arriving in many small reads is copied little. */
 static void
-http_keep(struct http_conn *h, const char *p, size_t n)
+http_append(struct http_conn *h, const char *data, size_t n)
 {
-	if (n > h->cap) {
-		h->buf = xreallocarray(h->buf, n, 1);	/* P is not in it: it grows only then */
-		h->cap = n;
+	if (h->off > 0 && h->off + h->len + n > h->cap) {
+		memmove(h->buf, h->buf + h->off, h->len);	/* only after requests were taken */
+		h->off = 0;
 	}
-	if (n > 0)
-		memmove(h->buf, p, n);
-	h->len = n;
+	if (h->len + n > h->cap) {
+		h->cap = h->cap * 2 > h->len + n ? h->cap * 2 : h->len + n;
+		h->buf = xreallocarray(h->buf, h->cap, 1);
+	}
+	memcpy(h->buf + h->off + h->len, data, n);
+	h->len += n;
 }
 
 /* Go on with what was kept: after more bytes came, or output drained. */
@@ -325,9 +443,16 @@ static void
 http_resume(struct conn *c)
 {
 	struct http_conn *h = c->data;
-	size_t used = http_serve(c, h, h->buf, h->len);
+	size_t used;
 
-	http_keep(h, h->buf + used, c->closing ? 0 : h->len - used);
+	http_log_held(c, h);
+	if (h->len == 0)
+		return;		/* h->buf may be NULL: no arithmetic on it */
+	used = http_serve(c, h, h->buf + h->off, h->len);
+	h->off += used;
+	h->len -= used;
+	if (h->len == 0 || c->closing)
+		h->off = h->len = 0;
 }
 
 static void
@@ -338,17 +463,14 @@ http_message(struct conn *c, const char *data, size_t len)
 
 	if (h->len == 0) {	/* the common case: parse the read in place */
 		used = http_serve(c, h, data, len);
-		http_keep(h, data + used, c->closing ? 0 : len - used);
+		h->off = 0;
+		if (!c->closing && used < len)
+			http_append(h, data + used, len - used);
 		return;
 	}
 	/* An incomplete head of at most max_header_bytes (or, in the event
 	 * model, requests held back): the parser bounds what can follow. */
-	if (h->len + len > h->cap) {	/* doubling: many small reads copy little */
-		h->cap = h->cap * 2 > h->len + len ? h->cap * 2 : h->len + len;
-		h->buf = xreallocarray(h->buf, h->cap, 1);
-	}
-	memcpy(h->buf + h->len, data, len);
-	h->len += len;
+	http_append(h, data, len);
 	http_resume(c);
 }
 

@@ -129,14 +129,15 @@ http_file_hex(char c)
 	return -1;
 }
 
-/* The target's path (query and fragment dropped), percent-decoded into
- * BUF; 0, or a status: 400 (invalid escape, NUL), 414 (too long). */
+/* The target's path (query dropped; the parser refused a fragment),
+ * percent-decoded into BUF; 0, or a status: 400 (invalid escape, NUL),
+ * 414 (too long). */
 static int
 http_file_decode(const char *t, size_t len, char *buf, size_t size, size_t *len_r)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < len && t[i] != '?' && t[i] != '#'; i++) {
+	for (size_t i = 0; i < len && t[i] != '?'; i++) {
 		char ch = t[i];
 
 		if (ch == '%') {

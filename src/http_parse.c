@@ -6,6 +6,13 @@
  * http_parse.h. The parser never looks past the blank line that ends the
  * head, and never at more than the limits allow, so a hostile client costs
  * at most max_head bytes of the caller's buffer.
+ *
+ * An incomplete head is checked line by line as its lines complete, and
+ * struct http_scan remembers how far: the next call searches only the new
+ * bytes for the end of the line. When the blank line comes, the whole head
+ * is parsed once more for its fields. So every byte is looked at a few
+ * times, not once per read: a head sent a byte at a time, which used to
+ * cost O(n^2), costs O(n).
  */
 #include <string.h>
 #include <strings.h>
@@ -46,8 +53,18 @@ http_is(struct http_str s, const char *word)
 	return s.len == strlen(word) && strncasecmp(s.p, word, s.len) == 0;
 }
 
-/* The next line, CRLF excluded: 1, 0 when incomplete, or -400 (bare LF or
- * a CR inside it). */
+/* The line from P to the LF at NL, CRLF excluded: 0, or -400 (a bare LF
+ * or a CR inside it). */
+static int
+http_line_to(const char *p, const char *nl, struct http_str *line_r)
+{
+	if (nl == p || nl[-1] != '\r' || memchr(p, '\r', (size_t)(nl - 1 - p)) != NULL)
+		return -400;
+	*line_r = (struct http_str){ p, (size_t)(nl - 1 - p) };
+	return 0;
+}
+
+/* The next line, CRLF excluded: 1, 0 when incomplete, or -400. */
 static int
 http_line(struct http_cur *c, struct http_str *line_r)
 {
@@ -55,9 +72,8 @@ http_line(struct http_cur *c, struct http_str *line_r)
 
 	if (nl == NULL)
 		return 0;
-	if (nl == c->p || nl[-1] != '\r' || memchr(c->p, '\r', (size_t)(nl - 1 - c->p)) != NULL)
+	if (http_line_to(c->p, nl, line_r) < 0)
 		return -400;
-	*line_r = (struct http_str){ c->p, (size_t)(nl - 1 - c->p) };
 	c->p = nl + 1;
 	return 1;
 }
@@ -120,8 +136,9 @@ http_request_line(struct http_str l, struct http_request *req)
 	if (req->target.len == 0 || req->target.p[0] != '/')
 		return -400;
 	for (size_t i = 0; i < req->target.len; i++)
-		if ((unsigned char)req->target.p[i] <= 0x20 || (unsigned char)req->target.p[i] >= 0x7f)
-			return -400;
+		if ((unsigned char)req->target.p[i] <= 0x20 || (unsigned char)req->target.p[i] >= 0x7f ||
+		    req->target.p[i] == '#')
+			return -400;	/* '#': a fragment is never sent (RFC 9112 3.2) */
 	return http_method(m, req);
 }
 
@@ -259,8 +276,11 @@ http_incomplete(const char *line, const char *end, bool in_line, const struct ht
 	return head > lim->max_head ? -431 : 0;
 }
 
-long
-http_parse_request(const char *buf, size_t len, const struct http_limits *lim,
+/* The whole head, once it is known to be complete: every line again, and
+ * now the fields too (they point into BUF, which may have moved since the
+ * lines were first checked). */
+static long
+http_parse_head(const char *buf, size_t len, const struct http_limits *lim,
     struct http_request *req_r)
 {
 	struct http_cur c = { buf, buf + len };
@@ -292,6 +312,81 @@ http_parse_request(const char *buf, size_t len, const struct http_limits *lim,
 	if ((r = http_check(req_r, &f, lim)) < 0)
 		return r;
 	return (long)(c.p - buf);
+}
+
+/* The LF that ends the line at SCAN->done, looking only at bytes not
+ * searched before; NULL (and all of them searched) when it has none yet. */
+static const char *
+http_scan_lf(struct http_scan *scan, const char *buf, size_t len)
+{
+	size_t from = scan->done + scan->scanned;
+	const char *nl = memchr(buf + from, '\n', len - from);
+
+	if (nl == NULL)
+		scan->scanned = len - scan->done;
+	return nl;
+}
+
+/* A line that just completed, checked alone; 1 when it ends the head. */
+static int
+http_scan_line(struct http_scan *scan, struct http_str l, const struct http_limits *lim)
+{
+	struct http_request scratch = { 0 };
+	struct http_fields f = { 0 };
+	int r;
+
+	if (!scan->request_line) {
+		if (l.len > lim->max_line)
+			return -414;
+		if ((r = http_request_line(l, &scratch)) < 0)
+			return r;
+		scan->request_line = true;
+		return 0;
+	}
+	if (scan->done > lim->max_head)
+		return -431;
+	if (l.len == 0)
+		return 1;
+	/* The rules across fields (one Host, one length) wait for the end. */
+	return http_header_line(l, &scratch, &f);
+}
+
+long
+http_parse_more(struct http_scan *scan, const char *buf, size_t len,
+    const struct http_limits *lim, struct http_request *req_r)
+{
+	*req_r = (struct http_request){ 0 };
+	for (;;) {
+		const char *line = buf + scan->done, *nl;
+		struct http_str l;
+		int r;
+
+		if (!scan->request_line && len - scan->done >= 2 && line[0] == '\r' &&
+		    line[1] == '\n') {
+			scan->done += 2;	/* RFC 9112 2.2: empty lines before a request */
+			scan->scanned = 0;
+			continue;
+		}
+		if ((nl = http_scan_lf(scan, buf, len)) == NULL)
+			return http_incomplete(line, buf + len, !scan->request_line, lim, len);
+		if (http_line_to(line, nl, &l) < 0)
+			return -400;
+		scan->done = (size_t)(nl + 1 - buf);
+		scan->scanned = 0;
+		if ((r = http_scan_line(scan, l, lim)) < 0)
+			return r;
+		if (r == 1)
+			return http_parse_head(buf, scan->done, lim, req_r);
+	}
+}
+
+long
+http_parse_request(const char *buf, size_t len, const struct http_limits *lim,
+    struct http_request *req_r)
+{
+	struct http_scan scan = { 0 };
+
+	return http_parse_more(&scan, buf, len, lim, req_r);
 }
 
 const char *

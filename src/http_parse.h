@@ -4,13 +4,16 @@
  * Sans-I/O and incremental: hand it the bytes received so far; it says
  * "need more", "here is a complete request head of N bytes", or "this is
  * an error: answer with status S and close". Nothing is copied: the
- * fields of a parsed request point into the caller's buffer.
+ * fields of a parsed request point into the caller's buffer. A struct
+ * http_scan carries over how far an incomplete head was checked, so a
+ * head that arrives a byte at a time costs linear, not quadratic, work.
  *
  * Strict where leniency lets two parsers disagree about where a request
  * ends (request smuggling): a bare LF, whitespace before a header's
  * colon, obsolete line folding, Transfer-Encoding together with
  * Content-Length, differing Content-Length values and an HTTP/1.1 request
- * without exactly one Host are all 400.
+ * without exactly one Host are all 400. So is a '#' in the request-target:
+ * a fragment is the client's business and never sent (RFC 9112 3.2).
  */
 #ifndef SOCKD_HTTP_PARSE_H
 #define SOCKD_HTTP_PARSE_H
@@ -47,6 +50,16 @@ struct http_limits {
 };
 
 /*
+ * How far an incomplete head was checked. Zero it before each new head;
+ * between calls the caller may move the bytes, not change them.
+ */
+struct http_scan {
+	size_t done;			/* complete lines, each checked already */
+	size_t scanned;			/* bytes after DONE searched for a LF */
+	bool request_line;		/* the request line is among DONE */
+};
+
+/*
  * Parse the request head at the start of BUF (LEN bytes):
  *   > 0  a complete head of that many bytes; *REQ_R is filled in
  *     0  incomplete: call again with more bytes (LEN below the limits)
@@ -59,6 +72,15 @@ struct http_limits {
  */
 long http_parse_request(const char *buf, size_t len, const struct http_limits *lim,
     struct http_request *req_r);
+/*
+ * The same, going on from *SCAN: BUF holds the bytes of the previous call
+ * and more. Each byte is looked at a bounded number of times however the
+ * head is split, and the answers are those of http_parse_request() on the
+ * same bytes (lines are checked as they complete; the fields are taken
+ * once, from the complete head).
+ */
+long http_parse_more(struct http_scan *scan, const char *buf, size_t len,
+    const struct http_limits *lim, struct http_request *req_r);
 
 const char *http_reason(int status);
 

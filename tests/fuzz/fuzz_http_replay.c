@@ -22,6 +22,7 @@ static const char *const seeds[] = {
 	"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
 	"\r\nGET / HTTP/1.1\r\nHost: a\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n z\r\n\r\n",
+	"GET /dir#frag HTTP/1.1\r\nHost: a\r\n\r\n",
 };
 #define N_SEEDS (sizeof(seeds) / sizeof(seeds[0]))
 
@@ -36,7 +37,7 @@ next(void)
 	return (uint32_t)(rng >> 16);
 }
 
-static const char alphabet[] = "\r\n :,/\t\0GETHOSTchunked0123456789-\x7f\x80\xff";
+static const char alphabet[] = "\r\n :,/\t\0GETHOSTchunked0123456789-#?\x7f\x80\xff";
 
 static size_t
 mutate(char *buf, size_t len)

@@ -1,7 +1,8 @@
 /*
  * test_http_parse.c - the HTTP/1.1 request head parser: what it accepts,
- * every status it refuses with, and that a head split anywhere parses the
- * same as whole.
+ * every status it refuses with, that a head split anywhere parses the
+ * same as whole, and that a head fed a byte at a time through
+ * http_parse_more() has each byte searched once, not once per call.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -140,6 +141,11 @@ test_request_line(void **state)
 	refused("DELETE / HTTP/1.1\r\nHost: a\r\n\r\n", 405);
 	refused("BREW / HTTP/1.1\r\nHost: a\r\n\r\n", 501);
 	refused("get / HTTP/1.1\r\nHost: a\r\n\r\n", 501);		/* methods are case-sensitive */
+	refused("GET /dir#frag HTTP/1.1\r\nHost: a\r\n\r\n", 400);	/* no fragment (RFC 9112 3.2) */
+	refused("GET /# HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+	refused("GET /a?q=1#x HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+	refused("GET /dir#frag HTTP/1.1\r\n", 400);		/* as soon as the line is in */
+	assert_true(parse("GET /a%23b HTTP/1.1\r\nHost: a\r\nX-A: b#c\r\n\r\n", &req) > 0);
 	assert_true(parse("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", &req) > 0);
 }
 
@@ -186,6 +192,80 @@ test_split_anywhere(void **state)
 	assert_true(str_is(req.target, "/b"));
 }
 
+/* Feed TEXT a byte at a time, copied each time to a fresh buffer (as the
+ * handler's buffer may move): 0 until the last byte, and every call
+ * starts searching where the previous stopped. The last answer. */
+static long
+feed_bytewise(const char *text, struct http_request *req)
+{
+	size_t len = strlen(text);
+	struct http_scan scan = { 0 };
+	static char copy[2][1024];
+	long r = 0;
+
+	assert_true(len < sizeof(copy[0]));
+	for (size_t n = 1; n <= len && r == 0; n++) {
+		size_t before = scan.done + scan.scanned;
+
+		memcpy(copy[n % 2], text, n);
+		r = http_parse_more(&scan, copy[n % 2], n, &lim, req);
+		if (r == 0) {
+			assert_true(scan.done + scan.scanned == n);	/* all of it seen ... */
+			assert_true(before == n - 1);		/* ... and only the new byte searched */
+		}
+		if (r != 0 && n < len)
+			return r;
+	}
+	return r;
+}
+
+static void
+test_incremental(void **state)
+{
+	const char *text = "\r\nGET /x?y HTTP/1.1\r\nHost: example.org\r\n"
+	    "Content-Length: 7\r\nConnection: close\r\n\r\n";
+	struct http_request req;
+
+	(void)state;
+	assert_int_equal(feed_bytewise(text, &req), (long)strlen(text));
+	assert_true(str_is(req.target, "/x?y"));
+	assert_true(str_is(req.host, "example.org"));
+	assert_int_equal(req.content_length, 7);
+	assert_false(req.keep_alive);
+	/* A line's error shows when the line is in, not only at the end. */
+	assert_int_equal(feed_bytewise("GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n", &req), -400);
+	assert_int_equal(feed_bytewise("GET / HTTP/1.1\r\nHost : a\r\nX: y\r\n\r\n", &req), -400);
+	assert_int_equal(feed_bytewise("GET / HTTP/3.0\r\nHost: a\r\n\r\n", &req), -505);
+	/* The rules across fields, at the end. */
+	assert_int_equal(feed_bytewise("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", &req), -400);
+	assert_int_equal(feed_bytewise("GET / HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Length: 1\r\nContent-Length: 2\r\n\r\n", &req), -400);
+}
+
+/* A header line of max_head bytes fed in slices: the limit holds, and a
+ * line's search never starts over. */
+static void
+test_incremental_limits(void **state)
+{
+	static char text[1024];
+	struct http_scan scan = { 0 };
+	struct http_request req;
+	long r = 0;
+	size_t n;
+
+	(void)state;
+	snprintf(text, sizeof(text), "GET / HTTP/1.1\r\nHost: a\r\nX: %0*d\r\n\r\n", 600, 0);
+	for (n = 1; n <= strlen(text) && (r = http_parse_more(&scan, text, n, &lim, &req)) == 0; n++)
+		assert_int_equal(scan.done + scan.scanned, n);
+	assert_int_equal(r, -431);
+	assert_int_equal(n, lim.max_head + 1);
+	memset(&scan, 0, sizeof(scan));
+	snprintf(text, sizeof(text), "GET /%0*d HTTP/1.1\r\n", 100, 0);
+	for (n = 1; n <= strlen(text) && (r = http_parse_more(&scan, text, n, &lim, &req)) == 0; n++)
+		;
+	assert_int_equal(r, -414);
+}
+
 static void
 test_reasons(void **state)
 {
@@ -216,6 +296,8 @@ main(void)
 		cmocka_unit_test(test_request_line),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_split_anywhere),
+		cmocka_unit_test(test_incremental),
+		cmocka_unit_test(test_incremental_limits),
 		cmocka_unit_test(test_reasons),
 		cmocka_unit_test(test_reasons_of_answers),
 	};
