@@ -117,7 +117,7 @@ log_write(const char *buf, size_t len)
 	}
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vmsg(int priority, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];

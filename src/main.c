@@ -12,15 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "build.h"		/* SOCKD_CONFIG_PATH */
 #include "config.h"
 #include "config_print.h"
 #include "handler_module.h"
 #include "log.h"
 #include "master.h"
-
-#ifndef SOCKD_CONFIG_PATH
-#define SOCKD_CONFIG_PATH "/etc/sockd.conf"
-#endif
+#include "version.h"
 
 struct options {
 	const char *config_path;
@@ -81,7 +79,7 @@ parse_options(int argc, char **argv, struct options *opt)
 			}
 			break;
 		case 'V':
-			printf("sockd %s\n", PACKAGE_VERSION);
+			version_print(stdout);
 			exit(0);
 		case 'h':
 			usage(0);

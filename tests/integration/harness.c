@@ -25,7 +25,7 @@
 
 static struct daemon *live[HARNESS_MAX_DAEMONS];
 
-static void
+static __attribute__((noreturn)) void
 die(const char *what)
 {
 	fprintf(stderr, "harness: %s: %s\n", what, strerror(errno));

@@ -14,6 +14,8 @@ header=$(find "$tmp/dest" -path '*/include/sockd/handler.h')
 pc=$(find "$tmp/dest" -path '*/pkgconfig/sockd.pc')
 [ -n "$header" ] || { echo "FAIL: no include/sockd/handler.h installed"; exit 1; }
 [ -n "$pc" ] || { echo "FAIL: no pkgconfig/sockd.pc installed"; exit 1; }
+# Cflags only, nothing architecture-specific: $(datadir)/pkgconfig, not $(libdir).
+case $pc in */share/pkgconfig/sockd.pc) ;; *) echo "FAIL: $pc is not under share/pkgconfig"; exit 1 ;; esac
 echo "ok: installed $header and $pc"
 
 command -v pkg-config >/dev/null 2>&1 || { echo "SKIP: no pkg-config"; exit 77; }

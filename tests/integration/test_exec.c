@@ -35,7 +35,7 @@ start_exec(const char *text, int *port_r)
 
 /* A configuration: "user" when root, then one exec service named "exec"
  * on 127.0.0.1 with the settings of the format. */
-static const char *
+static const char * __attribute__((format(printf, 1, 2)))
 exec_config(const char *fmt, ...)
 {
 	va_list ap;

@@ -17,6 +17,24 @@ if [ -n "$out" ]; then
 fi
 echo "systemd-analyze verify: clean"
 
+# ProtectSystem=strict: a directory under /var/log or /run that a man page's
+# example writes to must be the unit's LogsDirectory= or RuntimeDirectory=.
+status=0
+for p in $(grep -ho '"[a-z:]*/\(var/log\|run\)/[^/"]*/' "$SOCKD_SRCDIR"/man/*.[0-9] | sort -u); do
+	p=${p#\"}; p=${p#unix:}; p=${p%/}
+	case $p in
+	/var/log/*) key=LogsDirectory name=${p#/var/log/} ;;
+	*) key=RuntimeDirectory name=${p#/run/} ;;
+	esac
+	if grep -q "^$key=\(.* \)\{0,1\}$name\( .*\)\{0,1\}\$" "$dir/sockd.service"; then
+		echo "ok: $p (a man page's example) is the unit's $key=$name"
+	else
+		echo "FAIL: a man page's example writes to $p, but sockd.service has no $key=$name"
+		status=1
+	fi
+done
+[ $status = 0 ] || exit 1
+
 # The hardening promised in the README: an exposure under 2.0.
 score=$(systemd-analyze security --offline=true "$dir/sockd.service" 2>/dev/null |
     sed -n 's/.*Overall exposure level for sockd.service: \([0-9.]*\).*/\1/p')

@@ -425,6 +425,82 @@ check "echo on 127.0.0.1:707, bound by a non-root sockd" echo_roundtrip 127.0.0.
 check "systemctl stop sockd" ctr systemctl stop sockd
 cat "$tmp/conf/good.conf" >"$tmp/conf/sockd.conf"
 
+# ---- the manual's examples under the shipped unit ---------------------------
+# use_config TEXT: the config the next start reads (in place, for the bind
+# mount); restore_config puts the installed one back.
+use_config() { cp "$tmp/conf/sockd.conf" "$tmp/conf/installed.conf"; printf '%s\n' "$1" >"$tmp/conf/sockd.conf"; }
+restore_config() { cat "$tmp/conf/installed.conf" >"$tmp/conf/sockd.conf"; }
+http_get() { # http_get PORT PATH: the whole response, in the container's network
+	ctr_net timeout 5 bash -c '
+		exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+		printf "GET %s HTTP/1.1\r\nHost: test\r\nUser-Agent: sockd-systemd-test\r\nConnection: close\r\n\r\n" "$2" >&3
+		cat <&3' _ "$1" "$2" 2>/dev/null
+}
+
+# sockd.conf(5)'s web server, taken from the page itself so the two cannot
+# drift apart: static files from /srv/www and an access log in
+# /var/log/sockd, which ProtectSystem=strict leaves writable only through
+# the unit's LogsDirectory=.
+test_web_example() {
+	local example resp i logged=
+	example=$(sed -n '/^A web server for static files/,/^\.Ed$/p' "$SOCKD_SRCDIR/man/sockd.conf.5" |
+		sed -e '1,2d' -e '$d')
+	say "the web example of sockd.conf(5):"; indent <<<"$example"
+	case $example in
+	*'access_log = "/var/log/sockd/'*'root = "/srv/www"'* | *'root = "/srv/www"'*'access_log = "/var/log/sockd/'*) ;;
+	*) notok "sockd.conf(5) has its web example (root /srv/www, access_log under /var/log/sockd)"; return ;;
+	esac
+	ctr mkdir -p -m 0755 /srv/www &&
+		ctr sh -c 'printf "hello from /srv/www\n" >/srv/www/index.html && chmod 0644 /srv/www/index.html' ||
+		{ notok "make /srv/www/index.html in the container"; return; }
+	use_config "$example"
+	if ctr systemctl start sockd && wait_active; then
+		ok "systemctl start sockd with the web example"
+	else
+		notok "systemctl start sockd with the web example"; diag
+	fi
+	resp=$(http_get 8080 /)
+	if grep -q '^HTTP/1\.1 200 ' <<<"$resp" && grep -qx 'hello from /srv/www' <<<"$resp"; then
+		ok "GET / on port 8080 answers 200 with /srv/www/index.html"
+	else
+		notok "GET / on port 8080 answers 200 with /srv/www/index.html"
+		indent <<<"$resp"; diag
+	fi
+	for ((i = 0; i < 50; i++)); do
+		logged=$(ctr cat /var/log/sockd/web.log 2>/dev/null | grep '"GET / HTTP/1\.1" 200 ')
+		[ -n "$logged" ] && break
+		sleep 0.1
+	done
+	if [ -n "$logged" ]; then
+		ok "the request is in /var/log/sockd/web.log: $logged"
+	else
+		notok "the request is in /var/log/sockd/web.log"; diag
+	fi
+	check "systemctl stop sockd" ctr systemctl stop sockd
+	restore_config
+}
+
+# unix.owner, unix.group and unix.mode as sockd.conf(5) describes them: chown
+# needs CAP_CHOWN and the @chown system calls, both granted by the unit.
+test_unix_owner() {
+	local st
+	use_config 'services = ( { name = "local"; listen = "unix:/run/sockd/local.sock";
+  unix = { mode = "0660"; owner = "nobody"; group = "nogroup"; };
+  handler = "echo"; workers = 1; } );'
+	if ctr systemctl start sockd && wait_active; then
+		ok "systemctl start sockd with unix.owner = \"nobody\", unix.group = \"nogroup\""
+	else
+		notok "systemctl start sockd with unix.owner = \"nobody\", unix.group = \"nogroup\""; diag
+	fi
+	st=$(ctr stat -c '%U:%G %a' /run/sockd/local.sock 2>&1)
+	check "/run/sockd/local.sock is nobody:nogroup, mode 660 ($st)" test "$st" = "nobody:nogroup 660"
+	ctr systemctl stop sockd
+	restore_config
+}
+
+test_web_example
+test_unix_owner
+
 # ---- 5. the journal --------------------------------------------------------
 jall=$(ctr journalctl --no-pager -u sockd -o cat)
 check "journalctl -u sockd shows sockd's lines" grep -q 'sockd .* started' <<<"$jall"
