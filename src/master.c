@@ -62,6 +62,7 @@ struct master_child {
 	int64_t kill_at_ns;
 	int64_t last_active_ns;		/* last seen busy or with more served */
 	uint64_t last_served;
+	bool first;			/* of its generation's first round */
 };
 
 struct master_service {
@@ -71,6 +72,10 @@ struct master_service {
 	double rate;			/* messages per second */
 	bool warned_full;
 	bool watch;			/* ondemand: poll its listeners for a waiting client */
+	/* The generation's first round of workers (see master_first_exit): */
+	int first_unspawned;		/* still to be started */
+	int first_pending;		/* started, not yet ended */
+	int first_failed;		/* ended before accepting anything */
 };
 
 struct master {
@@ -89,6 +94,9 @@ struct master {
 	int wake_fd;			/* eventfd workers write when they start draining */
 	bool stopping;
 	bool waiting_ready;		/* READY=1 (and draining old workers) pending */
+	bool ready_once;		/* READY=1 sent for the first time */
+	bool keep_old;			/* a reload's workers fail: the old ones serve on */
+	int exit_status;		/* of master_run */
 	int64_t ready_since_ns;
 	int64_t next_tick_ns;
 	int64_t wake_ns;		/* earliest timed decision */
@@ -97,6 +105,8 @@ struct master {
 	char reload_error[160];
 	char status[1024];
 };
+
+static void master_stop(struct master *m, bool fast, int64_t now);
 
 /* ---- children ---------------------------------------------------------- */
 
@@ -143,7 +153,11 @@ master_spawn(struct master *m, size_t s, int64_t now)
 	k = &m->kids[m->n_kids++];
 	*k = (struct master_child){ .pid = pid, .generation = m->generation, .service = s,
 		.slot = a.slot, .started_ns = now, .graceful_ms = svc->graceful_ms,
-		.last_active_ns = now };
+		.last_active_ns = now, .first = m->svc[s].first_unspawned > 0 };
+	if (k->first) {
+		m->svc[s].first_unspawned--;
+		m->svc[s].first_pending++;
+	}
 	log_debug("%s: started worker %ld", svc->name, (long)pid);
 	return true;
 }
@@ -211,6 +225,74 @@ master_return_conns(struct master *m, const struct master_child *k)
 		;
 }
 
+/* "status 78" or "signal 6 (Aborted)": how a worker ended, for a log line. */
+static void
+master_describe_exit(int status, char *buf, size_t size)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, size, "status %d", WEXITSTATUS(status));
+	else
+		snprintf(buf, size, "signal %d (%s)", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+}
+
+/*
+ * Readiness: the first round of a generation (its first `workers`
+ * workers) shows whether the service can serve at all. When every one of
+ * them ended abnormally before accepting a connection, it cannot: at
+ * start (before the first READY=1) sockd stops and exits 78 if the last
+ * one exited 78 (a resource the configuration names), 71 otherwise; after
+ * a reload the previous generation keeps serving (see master_keep_old).
+ */
+static void
+master_first_exit(struct master *m, struct master_child *k, int status, bool abnormal)
+{
+	struct master_service *ms = &m->svc[k->service];
+	const char *name = m->cfg->services[k->service].name;
+	char how[64];
+
+	ms->first_pending--;
+	if (!abnormal || atomic_load(&k->slot->served) > 0 || atomic_load(&k->slot->current) > 0)
+		return;
+	if (++ms->first_failed < m->cfg->services[k->service].workers || ms->first_unspawned > 0)
+		return;
+	master_describe_exit(status, how, sizeof(how));
+	if (m->ready_once) {
+		log_err("%s: workers of generation %u fail at start: all %d ended before "
+		    "accepting a connection (the last by %s); the previous generation keeps serving",
+		    name, m->generation, ms->first_failed, how);
+		snprintf(m->reload_error, sizeof(m->reload_error),
+		    "reload: %s: workers fail at start; previous generation serving", name);
+		m->keep_old = true;
+		return;
+	}
+	log_err("%s: workers fail at start: all %d ended before accepting a connection "
+	    "(the last by %s); exiting", name, ms->first_failed, how);
+	m->exit_status = WIFEXITED(status) && WEXITSTATUS(status) == EXIT_CONFIG ?
+	    EXIT_CONFIG : EXIT_OSERR;
+	master_stop(m, true, scoreboard_now());
+}
+
+/* A worker of the current generation ended: its counts back to the
+ * service, the pool told, backoff logged when it starts. */
+static void
+master_current_exit(struct master *m, struct master_child *k, int status, int64_t now)
+{
+	struct master_service *ms = &m->svc[k->service];
+	bool abnormal = !(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !k->stopping;
+
+	ms->retired_messages += atomic_load(&k->slot->messages);
+	master_return_conns(m, k);
+	if (pool_exited(&ms->pool, abnormal, atomic_load(&k->slot->served),
+	    now - k->started_ns, now))
+		log_warn("%s: worker %ld failed at start: backing off (one worker at a time, "
+		    "%lld ms to %lld s apart)", m->cfg->services[k->service].name, (long)k->pid,
+		    (long long)(POOL_BACKOFF_MIN_NS / POOL_MS),
+		    (long long)(POOL_BACKOFF_MAX_NS / POOL_MS / 1000));
+	if (k->first)
+		master_first_exit(m, k, status, abnormal);
+}
+
 /* Reap every child that has exited; no zombie survives a pass. */
 static void
 master_reap(struct master *m, int64_t now)
@@ -220,19 +302,12 @@ master_reap(struct master *m, int64_t now)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct master_child *k = master_find_kid(m, pid);
-		bool abnormal;
 
 		if (k == NULL)
 			continue;
 		master_log_exit(m, k, status);
-		abnormal = !(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !k->stopping;
-		if (k->generation == m->generation) {
-			struct master_service *ms = &m->svc[k->service];
-
-			ms->retired_messages += atomic_load(&k->slot->messages);
-			master_return_conns(m, k);
-			pool_exited(&ms->pool, abnormal, atomic_load(&k->slot->served), now);
-		}
+		if (k->generation == m->generation)
+			master_current_exit(m, k, status, now);
 		scoreboard_release(k->slot);
 		*k = m->kids[--m->n_kids];
 	}
@@ -359,6 +434,9 @@ master_maintain(struct master *m, int64_t now)
 			struct master_service *ms = &m->svc[s];
 
 			master_apply(m, &ms->pool, match_service, s, now, &d);
+			if (d.recovered > 0)
+				log_notice("%s: workers start again: backoff over after %u failed starts",
+				    m->cfg->services[s].name, d.recovered);
 			ms->watch = d.watch;
 			for (int i = 0; i < d.spawn; i++)
 				if (!master_spawn(m, s, scoreboard_now()))
@@ -367,14 +445,18 @@ master_maintain(struct master *m, int64_t now)
 	master_apply(m, &retired, match_retired, 0, now, &d);	/* overdue stops */
 }
 
-/* Is every worker of service S that should be there accepting? */
+/*
+ * Is every worker of service S that should be there accepting? A failing
+ * service is ready with one worker accepting, or once its first round has
+ * ended (READY must not wait for workers that may never come), but not
+ * before: the first round decides whether it can serve at all.
+ */
 static bool
 master_service_ready(const struct master *m, size_t s)
 {
+	const struct master_service *ms = &m->svc[s];
 	int accepting = 0;
 
-	if (m->svc[s].pool.failures > 0)
-		return true;	/* failing: READY must not wait on it */
 	for (size_t i = 0; i < m->n_kids; i++) {
 		const struct master_child *k = &m->kids[i];
 		int st = atomic_load(&k->slot->state);
@@ -382,7 +464,36 @@ master_service_ready(const struct master *m, size_t s)
 		if (match_service(m, k, s) && !k->stopping && (st == SLOT_IDLE || st == SLOT_BUSY))
 			accepting++;
 	}
-	return accepting >= m->svc[s].pool.desired;
+	if (accepting >= ms->pool.desired)
+		return true;
+	return ms->pool.backoff.failures > 0 &&
+	    (accepting > 0 || (ms->first_pending == 0 && ms->first_unspawned == 0));
+}
+
+/* Ask the previous generations to finish their connections and exit. */
+static void
+master_retire_old(struct master *m, int64_t now)
+{
+	for (size_t i = 0; i < m->n_kids; i++)
+		if (m->kids[i].generation != m->generation && !m->kids[i].stopping)
+			master_signal_kid(&m->kids[i], SIGTERM, now);
+}
+
+/*
+ * After a reload whose workers failed at start, the previous generation
+ * serves on: retire it once every service of the new one is accepting
+ * and none is failing.
+ */
+static void
+master_keep_old(struct master *m, int64_t now)
+{
+	for (size_t s = 0; s < m->cfg->n_services; s++)
+		if (m->svc[s].pool.backoff.failures > 0 || !master_service_ready(m, s))
+			return;
+	log_notice("generation %u serves: the previous one leaves", m->generation);
+	m->keep_old = false;
+	m->reload_error[0] = '\0';
+	master_retire_old(m, now);
 }
 
 /* Every current worker accepting (or 5 s gone by)? Then say READY=1 and
@@ -396,10 +507,10 @@ master_check_ready(struct master *m, int64_t now)
 		all = master_service_ready(m, s);
 	if (!all && now - m->ready_since_ns < MASTER_READY_MAX_NS)
 		return;
-	for (size_t i = 0; i < m->n_kids; i++)
-		if (m->kids[i].generation != m->generation && !m->kids[i].stopping)
-			master_signal_kid(&m->kids[i], SIGTERM, now);
+	if (!m->keep_old)
+		master_retire_old(m, now);
 	m->waiting_ready = false;
+	m->ready_once = true;
 	notify_ready();
 }
 
@@ -435,10 +546,10 @@ master_status(struct master *m, int64_t now, bool tick)
 		len = strlen(buf);
 		snprintf(buf + len, sizeof(buf) - len, "%s%s: %u workers (%u busy, %u idle), %u conns, %.0f req/s",
 		    len ? "; " : "", m->cfg->services[s].name, busy + idle, busy, idle, conns, ms->rate);
-		if (ms->pool.failures > 0) {
+		if (ms->pool.backoff.failures > 0) {
 			len = strlen(buf);
 			snprintf(buf + len, sizeof(buf) - len, ", backoff after %u failed starts",
-			    ms->pool.failures);
+			    ms->pool.backoff.failures);
 		}
 	}
 	if (strcmp(buf, m->status) != 0) {
@@ -485,6 +596,7 @@ master_set_pools(struct master *m)
 		const struct config_service *svc = &m->cfg->services[s];
 
 		pool_init(&m->svc[s].pool, svc->workers, (int64_t)svc->heartbeat_ms * POOL_MS);
+		m->svc[s].first_unspawned = svc->pool_mode == POOL_MODE_ONDEMAND ? 0 : svc->workers;
 		if (svc->pool_mode == POOL_MODE_DYNAMIC)
 			pool_init_dynamic(&m->svc[s].pool, svc->min_spare, svc->max_spare,
 			    svc->max_workers);
@@ -534,6 +646,7 @@ master_reload(struct master *m)
 	master_set_pools(m);
 	m->generation++;
 	m->reload_error[0] = '\0';
+	m->keep_old = false;	/* this generation retires every older one when ready */
 	m->waiting_ready = true;
 	m->ready_since_ns = scoreboard_now();
 	listen_log(&m->listeners, m->cfg);
@@ -668,6 +781,8 @@ master_housekeeping(struct master *m, int64_t now)
 
 	if (m->waiting_ready && !m->stopping)
 		master_check_ready(m, now);
+	else if (m->keep_old && !m->stopping)
+		master_keep_old(m, now);
 	if (tick)
 		m->next_tick_ns = now + MASTER_TICK_MS * POOL_MS;
 	if (!m->stopping)
@@ -769,5 +884,5 @@ master_run(struct sockd_config *cfg, const char *path, bool log_level_fixed)
 	}
 	log_notice("stopped");
 	master_fini(&m);
-	return 0;
+	return m.exit_status;
 }
