@@ -269,8 +269,7 @@ master_first_exit(struct master *m, struct master_child *k, int status, bool abn
 	log_err("%s: workers fail at start: all %d ended before accepting a connection "
 	    "(the last by %s); exiting", name, ms->first_failed, how);
 	m->exit_status = WIFEXITED(status) && WEXITSTATUS(status) == EXIT_CONFIG ?
-	    EXIT_CONFIG : EXIT_OSERR;
-	master_stop(m, true, scoreboard_now());
+	    EXIT_CONFIG : EXIT_OSERR;	/* master_reap stops */
 }
 
 /* A worker of the current generation ended: its counts back to the
@@ -313,6 +312,8 @@ master_reap(struct master *m, int64_t now)
 	}
 	if (pid == -1 && errno != ECHILD)
 		log_err("waitpid: %s", strerror(errno));
+	if (m->exit_status != 0 && !m->stopping)
+		master_stop(m, true, now);	/* a service failed at start */
 }
 
 /* ---- decisions --------------------------------------------------------- */
