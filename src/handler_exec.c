@@ -444,6 +444,9 @@ exec_supervise(const struct conn *c)
 	_exit(0);
 }
 
+/* A client per connection attempt may meet a full worker: one line per 10 s. */
+static struct log_limit exec_full_limit = LOG_LIMIT_INIT(LOG_LIMIT_MS);
+
 /*
  * A place for one more program, within max_children. The event model
  * cannot wait and refuses at once; the others wait for a program to end,
@@ -462,7 +465,8 @@ exec_reserve(struct conn *c)
 		atomic_fetch_sub(exec_running, 1);
 		if (svc->model == MODEL_EVENT || (svc->idle_ms > 0 &&
 		    now - start >= svc->idle_ms * EXEC_MS)) {
-			log_warn("%s: %d programs running (max_children): connection closed",
+			log_limited(&exec_full_limit, LOG_WARNING,
+			    "%s: %d programs running (max_children): connection closed",
 			    svc->name, svc->max_children);
 			return false;
 		}
