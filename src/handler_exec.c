@@ -527,10 +527,16 @@ exec_close(struct conn *c)
 	if (c->svc->model == MODEL_FORK) {
 		/* Free of the acceptor's SIGKILL, to end the program's group
 		 * itself when the master is gone (see above). */
+		pid_t acceptor = getppid();
+
 		if (prctl(PR_SET_PDEATHSIG, 0) == -1)
 			log_warn("%s: prctl(PR_SET_PDEATHSIG): %s", c->svc->name, strerror(errno));
 		if (exec_run(c->svc, c->fd, c->heartbeat, &e) == 0)
 			exec_log(c->svc, &e);
+		/* An acceptor gone meanwhile had its scoreboard slot released,
+		 * maybe to another worker: leave its counts alone. */
+		if (getppid() != acceptor)
+			_exit(0);
 		return;
 	}
 	if (!exec_reserve(c))

@@ -257,6 +257,14 @@ master_first_exit(struct master *m, struct master_child *k, int status, bool abn
 	if (++ms->first_failed < m->cfg->services[k->service].workers || ms->first_unspawned > 0)
 		return;
 	master_describe_exit(status, how, sizeof(how));
+	if (m->ready_once && m->generation == 1) {	/* READY=1 went out after 5 s */
+		log_err("%s: workers fail at start: all %d ended before accepting a connection "
+		    "(the last by %s); trying again with backoff", name, ms->first_failed, how);
+		snprintf(m->reload_error, sizeof(m->reload_error), "%s: workers fail at start",
+		    name);
+		m->keep_old = true;	/* until it serves: the note stays in STATUS */
+		return;
+	}
 	if (m->ready_once) {
 		log_err("%s: workers of generation %u fail at start: all %d ended before "
 		    "accepting a connection (the last by %s); the previous generation keeps serving",
