@@ -309,20 +309,13 @@ exec_orphan(const struct config_service *svc, struct exec_end *e, int64_t now,
 }
 
 /* Wait up to MS for the program (P[0]) or the master (P[1]) to end; 100 ms
- * at most without pidfds. */
+ * at most without both pidfds (poll() skips a descriptor of -1). */
 static void
 exec_poll(const struct config_service *svc, struct pollfd *p, int ms)
 {
-	bool pidfds = p[0].fd != -1 && p[1].fd != -1;
-
 	p[0].revents = p[1].revents = 0;
-	if (!pidfds && ms > 100)
+	if ((p[0].fd == -1 || p[1].fd == -1) && ms > 100)
 		ms = 100;
-	if (p[0].fd == -1) {	/* poll() ignores a negative fd: the master alone */
-		if (poll(&p[1], 1, ms) == -1 && errno != EINTR)
-			log_warn("%s: poll: %s", svc->name, strerror(errno));
-		return;
-	}
 	if (poll(p, 2, ms) == -1 && errno != EINTR)
 		log_warn("%s: poll: %s", svc->name, strerror(errno));
 }
@@ -339,16 +332,16 @@ exec_poll(const struct config_service *svc, struct pollfd *p, int ms)
 static int
 exec_wait(const struct config_service *svc, struct exec_end *e, _Atomic int64_t *heartbeat)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, e->pid, 0), sig = SIGTERM;
-	struct pollfd p[2] = { { .fd = pidfd, .events = POLLIN },
-		{ .fd = (int)syscall(SYS_pidfd_open, exec_master, 0), .events = POLLIN } };
 	int64_t kill_at = svc->exec_timeout_ms > 0 ?
 	    scoreboard_now() + svc->exec_timeout_ms * EXEC_MS : 0;
+	struct pollfd p[2] = { { .fd = -1, .events = POLLIN }, { .fd = -1, .events = POLLIN } };
+	int sig = SIGTERM;
 	siginfo_t si;
 	pid_t r;
 
-	if (p[1].fd == -1 && errno == ESRCH)
-		p[1].revents = POLLIN;	/* gone already */
+	p[0].fd = (int)syscall(SYS_pidfd_open, e->pid, 0);
+	/* Without it (-1), exec_orphaned() asks kill() instead. */
+	p[1].fd = (int)syscall(SYS_pidfd_open, exec_master, 0);
 	for (;;) {
 		int64_t now = scoreboard_now();
 		int ms = exec_wait_ms(svc, kill_at, now);
