@@ -27,8 +27,17 @@
  * timeouts.idle for a place; the event model cannot wait, and closes.
  *
  * Lifetimes: S does not die with its worker (a program finishes its client
- * across a reload or a recycle); the program dies with S
+ * across a reload or a recycle) but with the master: it watches a pidfd
+ * of the master, and when the master is gone (killed, even by SIGKILL) it
+ * sends SIGTERM to the program's process group, SIGKILL half a second
+ * later, and exits. PR_SET_PDEATHSIG could not do it: it follows the
+ * thread that forked (a connection's thread, in the thread model), and a
+ * SIGKILLed supervisor could not clean up after its program. In the fork
+ * model the connection process is the supervisor and is set free of its
+ * acceptor's death signal for the same reason. The program dies with S
  * (PR_SET_PDEATHSIG), so no program runs unsupervised and uncounted.
+ * XXX What a program moves out of its process group (setsid, setpgid) is
+ * beyond reach.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +64,7 @@
 #include "util.h"
 
 #define EXEC_KILL_MS 1000		/* SIGTERM, then SIGKILL this much later */
+#define EXEC_ORPHAN_KILL_MS 500		/* the same, once the master is gone */
 #define EXEC_SLOT_PAUSE_MS 50		/* at max_children: look again */
 #define EXEC_VARS 8			/* PATH, PROTO and at most 4 more */
 #define EXEC_VAR_MAX 80
@@ -63,12 +73,15 @@
 /* The programs this worker runs, shared with its supervisors; NULL in the
  * fork model. */
 static _Atomic int *exec_running;
+/* The master, as the worker's parent at start. */
+static pid_t exec_master;
 
 /* How a program ended. */
 struct exec_end {
 	pid_t pid;
 	int status;			/* from waitpid */
 	bool timed_out;			/* killed for timeouts.exec */
+	bool orphaned;			/* killed because the master was gone */
 };
 
 struct exec_vars {
@@ -251,7 +264,8 @@ exec_log(const struct config_service *svc, const struct exec_end *e)
 		    (long)e->pid, svc->exec_argv[0], WEXITSTATUS(e->status), why);
 	else
 		log_warn("%s: program %ld (%s) killed by signal %d%s", svc->name, (long)e->pid,
-		    svc->exec_argv[0], WTERMSIG(e->status), why);
+		    svc->exec_argv[0], WTERMSIG(e->status),
+		    e->orphaned ? " after the master was gone" : why);
 }
 
 /* How long to sleep: a heartbeat tick (as conn.c's: a second, or a
@@ -268,43 +282,99 @@ exec_wait_ms(const struct config_service *svc, int64_t kill_at, int64_t now)
 	return (int)ms;
 }
 
+/* Is the master gone? Its pidfd readable, or (without one) no such pid. */
+static bool
+exec_orphaned(const struct pollfd *master)
+{
+	if (master->fd != -1)
+		return master->revents != 0;
+	return kill(exec_master, 0) == -1 && errno == ESRCH;
+}
+
+/* The master is gone: end the program's process group, SIGTERM then
+ * SIGKILL EXEC_ORPHAN_KILL_MS later (sooner if the program is timing out). */
+static void
+exec_orphan(const struct config_service *svc, struct exec_end *e, int64_t now,
+    int64_t *kill_at_r, int *sig_r)
+{
+	if (e->orphaned)
+		return;
+	log_warn("%s: program %ld (%s): the master is gone; ending its process group",
+	    svc->name, (long)e->pid, svc->exec_argv[0]);
+	e->orphaned = true;
+	if (*sig_r == SIGTERM)
+		*kill_at_r = now;
+	else if (*kill_at_r == 0 || *kill_at_r > now + EXEC_ORPHAN_KILL_MS * EXEC_MS)
+		*kill_at_r = now + EXEC_ORPHAN_KILL_MS * EXEC_MS;
+}
+
+/* Wait up to MS for the program (P[0]) or the master (P[1]) to end; 100 ms
+ * at most without both pidfds (poll() skips a descriptor of -1). */
+static void
+exec_poll(const struct config_service *svc, struct pollfd *p, int ms)
+{
+	p[0].revents = p[1].revents = 0;
+	if ((p[0].fd == -1 || p[1].fd == -1) && ms > 100)
+		ms = 100;
+	if (poll(p, 2, ms) == -1 && errno != EINTR)
+		log_warn("%s: poll: %s", svc->name, strerror(errno));
+}
+
 /*
  * Wait for program E->pid to end, refreshing HEARTBEAT (may be NULL) every
- * tick, enforcing timeouts.exec: 0 with E filled in, or -1 (logged).
- * Without a pidfd (kernels before 5.3) it looks every 100 ms instead.
+ * tick, enforcing timeouts.exec, and ending the program's group when the
+ * master is gone: 0 with E filled in, or -1 (logged). The group is sent
+ * SIGKILL once more after the program ended on a kill, before it is
+ * reaped (its pid, the group's id, cannot be reused until then), for what
+ * the program had started. Without a pidfd (kernels before 5.3) it looks
+ * every 100 ms instead.
  */
 static int
 exec_wait(const struct config_service *svc, struct exec_end *e, _Atomic int64_t *heartbeat)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, e->pid, 0), sig = SIGTERM;
 	int64_t kill_at = svc->exec_timeout_ms > 0 ?
 	    scoreboard_now() + svc->exec_timeout_ms * EXEC_MS : 0;
+	struct pollfd p[2] = { { .fd = -1, .events = POLLIN }, { .fd = -1, .events = POLLIN } };
+	int sig = SIGTERM;
+	siginfo_t si;
 	pid_t r;
 
-	while ((r = waitpid(e->pid, &e->status, WNOHANG)) == 0 || (r == -1 && errno == EINTR)) {
+	p[0].fd = (int)syscall(SYS_pidfd_open, e->pid, 0);
+	/* Without it (-1), exec_orphaned() asks kill() instead. */
+	p[1].fd = (int)syscall(SYS_pidfd_open, exec_master, 0);
+	for (;;) {
 		int64_t now = scoreboard_now();
-		struct pollfd p = { .fd = pidfd, .events = POLLIN };
 		int ms = exec_wait_ms(svc, kill_at, now);
 
+		si.si_pid = 0;
+		if (waitid(P_PID, (id_t)e->pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1 ?
+		    errno != EINTR : si.si_pid != 0)
+			break;	/* ended (or not ours to wait for); reaped below */
 		if (heartbeat != NULL)
 			atomic_store_explicit(heartbeat, now, memory_order_relaxed);
+		if (exec_orphaned(&p[1]))
+			exec_orphan(svc, e, now, &kill_at, &sig);
 		if (kill_at != 0 && now >= kill_at) {
-			if (!e->timed_out)
+			if (!e->timed_out && !e->orphaned)
 				log_warn("%s: program %ld (%s) ran past timeouts.exec (%d ms): "
 				    "SIGTERM", svc->name, (long)e->pid, svc->exec_argv[0],
 				    svc->exec_timeout_ms);
 			exec_kill(svc, e->pid, sig);
-			kill_at = sig == SIGTERM ? now + EXEC_KILL_MS * EXEC_MS : 0;
-			e->timed_out = true;
+			kill_at = sig == SIGTERM ? now + (e->orphaned ? EXEC_ORPHAN_KILL_MS :
+			    EXEC_KILL_MS) * EXEC_MS : 0;
+			e->timed_out |= !e->orphaned;
 			sig = SIGKILL;
 			continue;
 		}
-		if (poll(&p, pidfd != -1, pidfd != -1 ? ms : (ms < 100 ? ms : 100)) == -1 &&
-		    errno != EINTR)
-			log_warn("%s: poll: %s", svc->name, strerror(errno));
+		exec_poll(svc, p, ms);
 	}
-	if (pidfd != -1)
-		close(pidfd);
+	if (sig == SIGKILL)
+		exec_kill(svc, e->pid, SIGKILL);	/* what it left in its group */
+	while ((r = waitpid(e->pid, &e->status, 0)) == -1 && errno == EINTR)
+		;
+	for (int i = 0; i < 2; i++)
+		if (p[i].fd != -1)
+			close(p[i].fd);
 	if (r == -1)
 		log_err("%s: waitpid(%ld): %s", svc->name, (long)e->pid, strerror(errno));
 	return r == -1 ? -1 : 0;
@@ -367,6 +437,9 @@ exec_supervise(const struct conn *c)
 	_exit(0);
 }
 
+/* A client per connection attempt may meet a full worker: one line per 10 s. */
+static struct log_limit exec_full_limit = LOG_LIMIT_INIT(LOG_LIMIT_MS);
+
 /*
  * A place for one more program, within max_children. The event model
  * cannot wait and refuses at once; the others wait for a program to end,
@@ -385,7 +458,8 @@ exec_reserve(struct conn *c)
 		atomic_fetch_sub(exec_running, 1);
 		if (svc->model == MODEL_EVENT || (svc->idle_ms > 0 &&
 		    now - start >= svc->idle_ms * EXEC_MS)) {
-			log_warn("%s: %d programs running (max_children): connection closed",
+			log_limited(&exec_full_limit, LOG_WARNING,
+			    "%s: %d programs running (max_children): connection closed",
 			    svc->name, svc->max_children);
 			return false;
 		}
@@ -407,6 +481,7 @@ exec_start(const struct config_service *svc)
 	struct sigaction ign = { .sa_handler = SIG_IGN, .sa_flags = SA_NOCLDWAIT };
 	void *p;
 
+	exec_master = getppid();
 	if (svc->model == MODEL_FORK)
 		return 0;	/* its acceptor reaps and bounds its children */
 	p = mmap(NULL, sizeof(*exec_running), PROT_READ | PROT_WRITE,
@@ -443,8 +518,18 @@ exec_close(struct conn *c)
 	pid_t pid;
 
 	if (c->svc->model == MODEL_FORK) {
+		/* Free of the acceptor's SIGKILL, to end the program's group
+		 * itself when the master is gone (see above). */
+		pid_t acceptor = getppid();
+
+		if (prctl(PR_SET_PDEATHSIG, 0) == -1)
+			log_warn("%s: prctl(PR_SET_PDEATHSIG): %s", c->svc->name, strerror(errno));
 		if (exec_run(c->svc, c->fd, c->heartbeat, &e) == 0)
 			exec_log(c->svc, &e);
+		/* An acceptor gone meanwhile had its scoreboard slot released,
+		 * maybe to another worker: leave its counts alone. */
+		if (getppid() != acceptor)
+			_exit(0);
 		return;
 	}
 	if (!exec_reserve(c))

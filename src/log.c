@@ -4,10 +4,12 @@
  * One write(2) per line, so lines from several processes sharing stderr do
  * not interleave. Control characters in a message (a client's bytes may end
  * up in one) are replaced, so one call is always exactly one line.
+ * log_limited() keeps a warning that repeats from flooding the log.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +153,61 @@ log_msg(int priority, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(priority, fmt, ap);
 	va_end(ap);
+	errno = saved;
+}
+
+/* FNV-1a: lines are told apart by this, not kept. */
+static uint64_t
+log_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+bool
+log_limit_pass(struct log_limit *l, uint64_t hash, int64_t now_ns, unsigned *repeated_r)
+{
+	bool pass;
+
+	pthread_mutex_lock(&l->lock);
+	pass = hash != l->hash || l->quiet_until_ns == 0 || now_ns >= l->quiet_until_ns;
+	if (pass) {
+		*repeated_r = hash == l->hash ? l->repeated : 0;
+		l->hash = hash;
+		l->repeated = 0;
+		l->quiet_until_ns = now_ns + l->interval_ns;
+	} else
+		l->repeated++;
+	pthread_mutex_unlock(&l->lock);
+	return pass;
+}
+
+void
+log_limited(struct log_limit *l, int priority, const char *fmt, ...)
+{
+	int saved = errno;
+	char text[LOG_LINE_MAX];
+	struct timespec ts;
+	unsigned repeated;
+	va_list ap;
+
+	if (priority > log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		ts = (struct timespec){ 0 };
+	if (log_limit_pass(l, log_hash(text), (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec,
+	    &repeated)) {
+		if (repeated > 0)
+			log_msg(priority, "%s (repeated %u times)", text, repeated);
+		else
+			log_msg(priority, "%s", text);
+	}
 	errno = saved;
 }
 

@@ -63,6 +63,7 @@ struct master_child {
 	uint64_t last_served;
 	int log_ctl;			/* its log file channel (logfile.c), or -1 */
 	char *log_path;			/* the file it writes, or NULL */
+	bool first;			/* of its generation's first round */
 };
 
 struct master_service {
@@ -72,6 +73,10 @@ struct master_service {
 	double rate;			/* messages per second */
 	bool warned_full;
 	bool watch;			/* ondemand: poll its listeners for a waiting client */
+	/* The generation's first round of workers (see master_first_exit): */
+	int first_unspawned;		/* still to be started */
+	int first_pending;		/* started, not yet ended */
+	int first_failed;		/* ended before accepting anything */
 };
 
 struct master {
@@ -91,6 +96,9 @@ struct master {
 	int wake_fd;			/* eventfd workers write when they start draining */
 	bool stopping;
 	bool waiting_ready;		/* READY=1 (and draining old workers) pending */
+	bool ready_once;		/* READY=1 sent for the first time */
+	bool keep_old;			/* a reload's workers fail: the old ones serve on */
+	int exit_status;		/* of master_run */
 	int64_t ready_since_ns;
 	int64_t next_tick_ns;
 	int64_t wake_ns;		/* earliest timed decision */
@@ -99,6 +107,8 @@ struct master {
 	char reload_error[160];
 	char status[1024];
 };
+
+static void master_stop(struct master *m, bool fast, int64_t now);
 
 /* ---- children ---------------------------------------------------------- */
 
@@ -160,7 +170,12 @@ master_spawn(struct master *m, size_t s, int64_t now)
 	*k = (struct master_child){ .pid = pid, .generation = m->generation, .service = s,
 		.slot = a.slot, .started_ns = now, .graceful_ms = svc->graceful_ms,
 		.last_active_ns = now, .log_ctl = ctl[0],
-		.log_path = ctl[0] != -1 ? xstrdup(svc->http_access_log) : NULL };
+		.log_path = ctl[0] != -1 ? xstrdup(svc->http_access_log) : NULL,
+		.first = m->svc[s].first_unspawned > 0 };
+	if (k->first) {
+		m->svc[s].first_unspawned--;
+		m->svc[s].first_pending++;
+	}
 	log_debug("%s: started worker %ld", svc->name, (long)pid);
 	return true;
 }
@@ -228,6 +243,81 @@ master_return_conns(struct master *m, const struct master_child *k)
 		;
 }
 
+/* "status 78" or "signal 6 (Aborted)": how a worker ended, for a log line. */
+static void
+master_describe_exit(int status, char *buf, size_t size)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, size, "status %d", WEXITSTATUS(status));
+	else
+		snprintf(buf, size, "signal %d (%s)", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+}
+
+/*
+ * Readiness: the first round of a generation (its first `workers`
+ * workers) shows whether the service can serve at all. When every one of
+ * them ended abnormally before accepting a connection, it cannot: at
+ * start (before the first READY=1) sockd stops and exits 78 if the last
+ * one exited 78 (a resource the configuration names), 71 otherwise; after
+ * a reload the previous generation keeps serving (see master_keep_old).
+ */
+static void
+master_first_exit(struct master *m, struct master_child *k, int status, bool abnormal)
+{
+	struct master_service *ms = &m->svc[k->service];
+	const char *name = m->cfg->services[k->service].name;
+	char how[64];
+
+	ms->first_pending--;
+	if (!abnormal || atomic_load(&k->slot->served) > 0 || atomic_load(&k->slot->current) > 0)
+		return;
+	if (++ms->first_failed < m->cfg->services[k->service].workers || ms->first_unspawned > 0)
+		return;
+	master_describe_exit(status, how, sizeof(how));
+	if (m->ready_once && m->generation == 1) {	/* READY=1 went out after 5 s */
+		log_err("%s: workers fail at start: all %d ended before accepting a connection "
+		    "(the last by %s); trying again with backoff", name, ms->first_failed, how);
+		snprintf(m->reload_error, sizeof(m->reload_error), "%s: workers fail at start",
+		    name);
+		m->keep_old = true;	/* until it serves: the note stays in STATUS */
+		return;
+	}
+	if (m->ready_once) {
+		log_err("%s: workers of generation %u fail at start: all %d ended before "
+		    "accepting a connection (the last by %s); the previous generation keeps serving",
+		    name, m->generation, ms->first_failed, how);
+		snprintf(m->reload_error, sizeof(m->reload_error),
+		    "reload: %s: workers fail at start; previous generation serving", name);
+		m->keep_old = true;
+		return;
+	}
+	log_err("%s: workers fail at start: all %d ended before accepting a connection "
+	    "(the last by %s); exiting", name, ms->first_failed, how);
+	m->exit_status = WIFEXITED(status) && WEXITSTATUS(status) == EXIT_CONFIG ?
+	    EXIT_CONFIG : EXIT_OSERR;	/* master_reap stops */
+}
+
+/* A worker of the current generation ended: its counts back to the
+ * service, the pool told, backoff logged when it starts. */
+static void
+master_current_exit(struct master *m, struct master_child *k, int status, int64_t now)
+{
+	struct master_service *ms = &m->svc[k->service];
+	bool abnormal = !(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !k->stopping;
+
+	ms->retired_messages += atomic_load(&k->slot->messages);
+	master_return_conns(m, k);
+	if (pool_exited(&ms->pool, abnormal, atomic_load(&k->slot->served),
+	    now - k->started_ns, now))
+		log_warn("%s: worker %ld failed at start: backing off (one worker at a time, "
+		    "%lld ms to %lld s apart)", m->cfg->services[k->service].name, (long)k->pid,
+		    (long long)(POOL_BACKOFF_MIN_NS / POOL_MS),
+		    (long long)(POOL_BACKOFF_MAX_NS / POOL_MS / 1000));
+	if (k->first)
+		master_first_exit(m, k, status, abnormal);
+}
+
 /* Reap every child that has exited; no zombie survives a pass. */
 static void
 master_reap(struct master *m, int64_t now)
@@ -237,19 +327,12 @@ master_reap(struct master *m, int64_t now)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct master_child *k = master_find_kid(m, pid);
-		bool abnormal;
 
 		if (k == NULL)
 			continue;
 		master_log_exit(m, k, status);
-		abnormal = !(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !k->stopping;
-		if (k->generation == m->generation) {
-			struct master_service *ms = &m->svc[k->service];
-
-			ms->retired_messages += atomic_load(&k->slot->messages);
-			master_return_conns(m, k);
-			pool_exited(&ms->pool, abnormal, atomic_load(&k->slot->served), now);
-		}
+		if (k->generation == m->generation)
+			master_current_exit(m, k, status, now);
 		scoreboard_release(k->slot);
 		if (k->log_ctl != -1)
 			close(k->log_ctl);
@@ -258,6 +341,8 @@ master_reap(struct master *m, int64_t now)
 	}
 	if (pid == -1 && errno != ECHILD)
 		log_err("waitpid: %s", strerror(errno));
+	if (m->exit_status != 0 && !m->stopping)
+		master_stop(m, true, now);	/* a service failed at start */
 }
 
 /* ---- decisions --------------------------------------------------------- */
@@ -379,6 +464,9 @@ master_maintain(struct master *m, int64_t now)
 			struct master_service *ms = &m->svc[s];
 
 			master_apply(m, &ms->pool, match_service, s, now, &d);
+			if (d.recovered > 0)
+				log_notice("%s: workers start again: backoff over after %u failed starts",
+				    m->cfg->services[s].name, d.recovered);
 			ms->watch = d.watch;
 			for (int i = 0; i < d.spawn; i++)
 				if (!master_spawn(m, s, scoreboard_now()))
@@ -387,14 +475,18 @@ master_maintain(struct master *m, int64_t now)
 	master_apply(m, &retired, match_retired, 0, now, &d);	/* overdue stops */
 }
 
-/* Is every worker of service S that should be there accepting? */
+/*
+ * Is every worker of service S that should be there accepting? A failing
+ * service is ready with one worker accepting, or once its first round has
+ * ended (READY must not wait for workers that may never come), but not
+ * before: the first round decides whether it can serve at all.
+ */
 static bool
 master_service_ready(const struct master *m, size_t s)
 {
+	const struct master_service *ms = &m->svc[s];
 	int accepting = 0;
 
-	if (m->svc[s].pool.failures > 0)
-		return true;	/* failing: READY must not wait on it */
 	for (size_t i = 0; i < m->n_kids; i++) {
 		const struct master_child *k = &m->kids[i];
 		int st = atomic_load(&k->slot->state);
@@ -402,7 +494,36 @@ master_service_ready(const struct master *m, size_t s)
 		if (match_service(m, k, s) && !k->stopping && (st == SLOT_IDLE || st == SLOT_BUSY))
 			accepting++;
 	}
-	return accepting >= m->svc[s].pool.desired;
+	if (accepting >= ms->pool.desired)
+		return true;
+	return ms->pool.backoff.failures > 0 &&
+	    (accepting > 0 || (ms->first_pending == 0 && ms->first_unspawned == 0));
+}
+
+/* Ask the previous generations to finish their connections and exit. */
+static void
+master_retire_old(struct master *m, int64_t now)
+{
+	for (size_t i = 0; i < m->n_kids; i++)
+		if (m->kids[i].generation != m->generation && !m->kids[i].stopping)
+			master_signal_kid(&m->kids[i], SIGTERM, now);
+}
+
+/*
+ * After a reload whose workers failed at start, the previous generation
+ * serves on: retire it once every service of the new one is accepting
+ * and none is failing.
+ */
+static void
+master_keep_old(struct master *m, int64_t now)
+{
+	for (size_t s = 0; s < m->cfg->n_services; s++)
+		if (m->svc[s].pool.backoff.failures > 0 || !master_service_ready(m, s))
+			return;
+	log_notice("generation %u serves: the previous one leaves", m->generation);
+	m->keep_old = false;
+	m->reload_error[0] = '\0';
+	master_retire_old(m, now);
 }
 
 /* Every current worker accepting (or 5 s gone by)? Then say READY=1 and
@@ -416,10 +537,10 @@ master_check_ready(struct master *m, int64_t now)
 		all = master_service_ready(m, s);
 	if (!all && now - m->ready_since_ns < MASTER_READY_MAX_NS)
 		return;
-	for (size_t i = 0; i < m->n_kids; i++)
-		if (m->kids[i].generation != m->generation && !m->kids[i].stopping)
-			master_signal_kid(&m->kids[i], SIGTERM, now);
+	if (!m->keep_old)
+		master_retire_old(m, now);
 	m->waiting_ready = false;
+	m->ready_once = true;
 	notify_ready();
 }
 
@@ -455,10 +576,10 @@ master_status(struct master *m, int64_t now, bool tick)
 		len = strlen(buf);
 		snprintf(buf + len, sizeof(buf) - len, "%s%s: %u workers (%u busy, %u idle), %u conns, %.0f req/s",
 		    len ? "; " : "", m->cfg->services[s].name, busy + idle, busy, idle, conns, ms->rate);
-		if (ms->pool.failures > 0) {
+		if (ms->pool.backoff.failures > 0) {
 			len = strlen(buf);
 			snprintf(buf + len, sizeof(buf) - len, ", backoff after %u failed starts",
-			    ms->pool.failures);
+			    ms->pool.backoff.failures);
 		}
 	}
 	if (strcmp(buf, m->status) != 0) {
@@ -613,6 +734,7 @@ master_set_pools(struct master *m)
 		const struct config_service *svc = &m->cfg->services[s];
 
 		pool_init(&m->svc[s].pool, svc->workers, (int64_t)svc->heartbeat_ms * POOL_MS);
+		m->svc[s].first_unspawned = svc->pool_mode == POOL_MODE_ONDEMAND ? 0 : svc->workers;
 		if (svc->pool_mode == POOL_MODE_DYNAMIC)
 			pool_init_dynamic(&m->svc[s].pool, svc->min_spare, svc->max_spare,
 			    svc->max_workers);
@@ -671,6 +793,7 @@ master_reload(struct master *m)
 	master_set_pools(m);
 	m->generation++;
 	m->reload_error[0] = '\0';
+	m->keep_old = false;	/* this generation retires every older one when ready */
 	m->waiting_ready = true;
 	m->ready_since_ns = scoreboard_now();
 	listen_log(&m->listeners, m->cfg);
@@ -813,6 +936,8 @@ master_housekeeping(struct master *m, int64_t now)
 
 	if (m->waiting_ready && !m->stopping)
 		master_check_ready(m, now);
+	else if (m->keep_old && !m->stopping)
+		master_keep_old(m, now);
 	if (tick)
 		m->next_tick_ns = now + MASTER_TICK_MS * POOL_MS;
 	if (!m->stopping)
@@ -923,5 +1048,5 @@ master_run(struct sockd_config *cfg, const char *path, bool log_level_fixed)
 	}
 	log_notice("stopped");
 	master_fini(&m);
-	return 0;
+	return m.exit_status;
 }

@@ -21,6 +21,16 @@
  * timeouts.heartbeat and logs it: a handler stuck in one connection costs
  * that connection, not the acceptor and its other children.
  *
+ * Connection processes that crash (killed by a signal other than ours, or
+ * a non-zero exit) within a second of their start hold accepting back
+ * with the workers' backoff (pool.c): 10 ms after the first, doubling up
+ * to 5 s, one connection at a time meanwhile; a probe that ends cleanly
+ * or runs for a second ends it. The first crash is logged with its pid,
+ * the rest as one line per 10 s: "N connection processes crashed in the
+ * last 10 s". A process that dies by a signal cannot give back its place
+ * in the slot's count of open connections: the acceptor clamps that count
+ * to its number of children (each holds at most one) after each reap.
+ *
  * SIGTERM/SIGINT: stop accepting, pass SIGTERM on (each child finishes its
  * connection), exit when the last child has. SIGQUIT: exit now; the
  * children follow through their death signal. After max_requests
@@ -44,6 +54,7 @@
 #include "conn.h"
 #include "log.h"
 #include "model.h"
+#include "pool.h"
 #include "sig.h"
 #include "util.h"
 
@@ -54,6 +65,12 @@ struct forker {
 	int ep;
 	pid_t *kids;			/* max_children slots; 0: free */
 	_Atomic int64_t *beats;		/* per slot, shared: the child's heartbeat */
+	int64_t *born;			/* per slot: when the child was forked */
+	bool *killed;			/* per slot: killed by us (hung), no crash */
+	struct pool_backoff crash;	/* crashing connection processes */
+	pid_t probe;			/* while crashing: the one connection allowed */
+	int64_t crash_log_ns;		/* crashes counted, not logged, since then (0: none) */
+	unsigned crashes;		/* counted since crash_log_ns */
 	int children;
 	uint64_t accepted;
 	int64_t limited_until;		/* at max_connections: look again then (0: not) */
@@ -123,6 +140,7 @@ fork_check_hung(struct forker *f, int64_t now)
 		if (kill(f->kids[i], SIGKILL) == -1 && errno != ESRCH)
 			log_warn("kill(%ld): %s", (long)f->kids[i], strerror(errno));
 		atomic_store(&f->beats[i], now);	/* once; reaped on SIGCHLD */
+		f->killed[i] = true;
 	}
 }
 
@@ -173,10 +191,14 @@ fork_accept(struct forker *f, int lfd)
 		worker_conn_release(f->a);
 	} else {
 		f->kids[kid] = pid;
+		f->born[kid] = scoreboard_now();
+		f->killed[kid] = false;
 		f->children++;
+		if (f->crash.failures > 0)
+			f->probe = pid;
 	}
-	if (f->children >= f->a->svc->max_children)
-		fork_watch(f, false);	/* at the limit: the backlog holds the rest */
+	if (f->children >= f->a->svc->max_children || f->probe != 0)
+		fork_watch(f, false);	/* at the limit, or probing: the backlog holds the rest */
 	close(fd);
 	if (pid > 0 && worker_recycle_due(f->a, ++f->accepted)) {
 		fork_drain(f);	/* its children finish; a fresh acceptor takes over */
@@ -186,26 +208,106 @@ fork_accept(struct forker *f, int lfd)
 		atomic_store(&f->a->slot->state, SLOT_BUSY);
 }
 
+/* The summary of the crashes counted since the last line, once 10 s on. */
+static void
+fork_crash_summary(struct forker *f, int64_t now)
+{
+	int64_t span = now - f->crash_log_ns;
+
+	if (f->crash_log_ns == 0 || span < (int64_t)LOG_LIMIT_MS * 1000000)
+		return;
+	if (f->crashes > 0)
+		log_warn("%s: %u connection processes crashed in the last %.0f s",
+		    f->a->svc->name, f->crashes, (double)span / 1e9);
+	f->crash_log_ns = f->crashes > 0 ? now : 0;
+	f->crashes = 0;
+}
+
+static void
+fork_backoff_over(struct forker *f, unsigned failures)
+{
+	if (failures > 0)
+		log_notice("%s: connection processes run again: backoff over after %u crashes",
+		    f->a->svc->name, failures);
+}
+
+/* Child KID ended with STATUS: a crash? Counted, logged, backed off. */
+static void
+fork_child_ended(struct forker *f, int kid, pid_t pid, int status, int64_t now)
+{
+	bool crashed = !f->killed[kid] && !(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
+	    !(WIFSIGNALED(status) && f->draining && WTERMSIG(status) == SIGTERM);
+
+	if (pid == f->probe)
+		f->probe = 0;
+	if (!crashed) {
+		if (f->crash.failures > 0 && WIFEXITED(status) && f->born[kid] > f->crash.last_failure_ns)
+			fork_backoff_over(f, pool_backoff_clear(&f->crash));
+		return;
+	}
+	if (pool_failed_start(true, 0, now - f->born[kid]) && pool_backoff_fail(&f->crash, now))
+		log_warn("%s: connection processes crash: backing off (one connection at a time, "
+		    "%lld ms to %lld s apart)", f->a->svc->name,
+		    (long long)(POOL_BACKOFF_MIN_NS / POOL_MS),
+		    (long long)(POOL_BACKOFF_MAX_NS / POOL_MS / 1000));
+	if (f->crash_log_ns == 0) {
+		log_warn("%s: connection process %ld ended by %s %d", f->a->svc->name,
+		    (long)pid, WIFSIGNALED(status) ? "signal" : "status",
+		    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		f->crash_log_ns = now;
+	} else
+		f->crashes++;
+}
+
+/* Each child holds at most one of the slot's open connections: one that
+ * died by a signal never gave its back. */
+static void
+fork_clamp_current(struct forker *f)
+{
+	_Atomic uint32_t *cur = &f->a->slot->current;
+	uint32_t have = atomic_load(cur);
+
+	while (have > (uint32_t)f->children &&
+	    !atomic_compare_exchange_weak(cur, &have, (uint32_t)f->children))
+		;
+}
+
+/* May the acceptor take a connection now, as far as crashes go? At a
+ * tick: the quiet period, a probe that settled, the summary line. */
+static bool
+fork_crash_allows(struct forker *f, int64_t now)
+{
+	int kid = f->probe != 0 ? fork_find_child(f, f->probe) : -1;
+
+	fork_crash_summary(f, now);
+	fork_backoff_over(f, pool_backoff_quiet(&f->crash, now));
+	if (kid != -1 && now - f->born[kid] >= POOL_SETTLED_NS) {
+		fork_backoff_over(f, pool_backoff_clear(&f->crash));
+		f->probe = 0;
+	}
+	return f->crash.failures == 0 || (f->probe == 0 && now >= f->crash.next_ns);
+}
+
 static void
 fork_reap(struct forker *f)
 {
+	int64_t now = scoreboard_now();
 	int status;
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		int kid = fork_find_child(f, pid);
 
-		if (kid != -1) {
-			f->kids[kid] = 0;
-			f->children--;
-			worker_conn_release(f->a);	/* its place in max_connections */
-		}
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			log_warn("%s: connection process %ld ended by %s %d", f->a->svc->name,
-			    (long)pid, WIFSIGNALED(status) ? "signal" : "status",
-			    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		if (kid == -1)
+			continue;
+		f->kids[kid] = 0;
+		f->children--;
+		worker_conn_release(f->a);	/* its place in max_connections */
+		fork_child_ended(f, kid, pid, status, now);
 	}
-	if (f->children < f->a->svc->max_children && f->limited_until == 0)
+	fork_clamp_current(f);
+	if (f->children < f->a->svc->max_children && f->limited_until == 0 &&
+	    fork_crash_allows(f, now))
 		fork_watch(f, true);
 	if (f->children == 0 && !f->draining)
 		atomic_store(&f->a->slot->state, SLOT_IDLE);
@@ -229,11 +331,30 @@ fork_signals(struct forker *f)
 	}
 }
 
+/* A tick keeps the heartbeat: children block, the acceptor does not.
+ * Sooner at a pause or a backoff's end. */
+static int
+fork_wait_ms(const struct forker *f)
+{
+	int ms = f->limited_until != 0 ? WORKER_LIMIT_PAUSE_MS :
+	    scoreboard_tick_ms(f->a->svc->heartbeat_ms);
+	int64_t left;
+
+	if (f->crash.failures > 0 && f->probe == 0) {
+		left = (f->crash.next_ns - scoreboard_now() + 999999) / 1000000;
+		if (left < ms)
+			ms = left < 0 ? 0 : (int)left;
+	}
+	return ms;
+}
+
 void
 model_fork_run(const struct worker_args *a, int sig_fd)
 {
 	struct forker f = { .a = a, .sig_fd = sig_fd,
-		.kids = xcalloc((size_t)a->svc->max_children, sizeof(pid_t)) };
+		.kids = xcalloc((size_t)a->svc->max_children, sizeof(pid_t)),
+		.born = xcalloc((size_t)a->svc->max_children, sizeof(int64_t)),
+		.killed = xcalloc((size_t)a->svc->max_children, sizeof(bool)) };
 	size_t beats_size = (size_t)a->svc->max_children * sizeof(*f.beats);
 	struct epoll_event ev[WORKER_MAX_LISTENERS + 1];
 
@@ -247,18 +368,17 @@ model_fork_run(const struct worker_args *a, int sig_fd)
 	fork_watch(&f, true);
 	atomic_store(&a->slot->state, SLOT_IDLE);
 	while (!f.quit && !(f.draining && f.children == 0)) {
-		/* A tick keeps the heartbeat: children block, the acceptor does not. */
-		int n = epoll_wait(f.ep, ev, (int)(a->n_fds + 1),
-		    f.limited_until != 0 ? WORKER_LIMIT_PAUSE_MS : scoreboard_tick_ms(a->svc->heartbeat_ms));
+		int n = epoll_wait(f.ep, ev, (int)(a->n_fds + 1), fork_wait_ms(&f));
 		int64_t now = scoreboard_now();
+		bool allowed;
 
 		atomic_store(&a->slot->heartbeat_ns, now);
 		fork_check_hung(&f, now);
-		if (f.limited_until != 0 && now >= f.limited_until) {
+		allowed = fork_crash_allows(&f, now);
+		if (f.limited_until != 0 && now >= f.limited_until)
 			f.limited_until = 0;
-			if (f.children < a->svc->max_children)
-				fork_watch(&f, true);
-		}
+		if (f.limited_until == 0 && f.children < a->svc->max_children && allowed)
+			fork_watch(&f, true);
 		if (n == -1 && errno != EINTR)
 			fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
 		for (int i = 0; i < n && !f.quit; i++) {
@@ -270,6 +390,8 @@ model_fork_run(const struct worker_args *a, int sig_fd)
 	}
 	close(f.ep);
 	free(f.kids);
+	free(f.born);
+	free(f.killed);
 	if (munmap((void *)f.beats, beats_size) == -1)
 		log_warn("munmap: %s", strerror(errno));
 }

@@ -16,15 +16,21 @@
  *   would return at once, again and again): with a client waiting, it
  *   decides again after a start or 20 ms later, by when a free worker has
  *   taken the client or has shown it will not.
- * - A worker that dies abnormally before it completed a single connection
- *   is a failed start. Failed starts hold spawning back: 10 ms after the
- *   first, doubling up to 5 s; while the service is failing, one worker at
- *   a time is started as a probe (when no worker started since the last
- *   failure is alive), so a handler that crashes on every connection costs
- *   a few forks, not a fork bomb, and a pool that lost workers is still
- *   refilled one by one.
+ * - A worker that dies abnormally (not asked to stop) within 1 s of its
+ *   start without having completed a connection is a failed start. One
+ *   that lived longer did start: a worker killed while it holds long-lived
+ *   connections is replaced at once, whatever it had completed. Failed
+ *   starts hold spawning back: 10 ms after the first, doubling up to 5 s;
+ *   while the service is failing, one worker at a time is started as a
+ *   probe (when no worker started since the last failure is alive), so a
+ *   handler that crashes on every connection costs a few forks, not a fork
+ *   bomb, and a pool that lost workers is still refilled one by one.
  * - The service is healthy again when a worker started after the last
- *   failure completes a connection, or after 10 s without a failure.
+ *   failure completes a connection or has been running for 1 s, or after
+ *   10 s without a failure. Entering and leaving backoff are reported
+ *   (pool_exited()'s result, pool_decision.recovered): one log line each.
+ * - The same backoff (struct pool_backoff) holds a fork acceptor's
+ *   connection processes back when they crash.
  * - A busy worker whose heartbeat is older than the service's heartbeat
  *   timeout is hung: it is asked to stop, killed a second later, and
  *   replaced at once (it no longer counts as running).
@@ -86,31 +92,84 @@ pool_backoff_ns(unsigned failures)
 	return d < POOL_BACKOFF_MAX_NS ? d : POOL_BACKOFF_MAX_NS;
 }
 
-void
-pool_exited(struct pool_state *ps, bool abnormal, uint64_t served, int64_t now_ns)
+static void
+wake_by(struct pool_decision *d, int64_t t)
 {
-	if (!abnormal || served > 0)
-		return;
-	ps->failures++;
-	ps->last_failure_ns = now_ns;
-	ps->next_spawn_ns = now_ns + pool_backoff_ns(ps->failures);
+	if (d->wake_ns == 0 || t < d->wake_ns)
+		d->wake_ns = t;
 }
 
-static void
-pool_check_health(struct pool_state *ps, const struct pool_worker *w, size_t n,
+/*
+ * Does a worker's end count as a failed start? Only an abnormal end
+ * (ABNORMAL: not a clean exit and not asked to stop) after less than
+ * POOL_SETTLED_NS alive (ALIVE_NS) with no connection completed (SERVED).
+ */
+bool
+pool_failed_start(bool abnormal, uint64_t served, int64_t alive_ns)
+{
+	return abnormal && served == 0 && alive_ns < POOL_SETTLED_NS;
+}
+
+/* One more failure at NOW_NS; true when it starts a backoff. */
+bool
+pool_backoff_fail(struct pool_backoff *b, int64_t now_ns)
+{
+	b->failures++;
+	b->last_failure_ns = now_ns;
+	b->next_ns = now_ns + pool_backoff_ns(b->failures);
+	return b->failures == 1;
+}
+
+/* A healthy sign: the failures it ends (0: there were none). */
+unsigned
+pool_backoff_clear(struct pool_backoff *b)
+{
+	unsigned n = b->failures;
+
+	b->failures = 0;
+	return n;
+}
+
+/* No failure for POOL_HEALTHY_NS: cleared, and the failures it ends. */
+unsigned
+pool_backoff_quiet(struct pool_backoff *b, int64_t now_ns)
+{
+	if (b->failures == 0 || now_ns - b->last_failure_ns < POOL_HEALTHY_NS)
+		return 0;
+	return pool_backoff_clear(b);
+}
+
+/* A worker of the current generation ended; true when this failed start
+ * puts the service into backoff (it was not failing before). */
+bool
+pool_exited(struct pool_state *ps, bool abnormal, uint64_t served, int64_t alive_ns,
     int64_t now_ns)
 {
-	if (ps->failures == 0)
-		return;
-	if (now_ns - ps->last_failure_ns >= POOL_HEALTHY_NS) {
-		ps->failures = 0;
-		return;
+	if (!pool_failed_start(abnormal, served, alive_ns))
+		return false;
+	return pool_backoff_fail(&ps->backoff, now_ns);
+}
+
+/* Healthy again? A worker started after the last failure that completed
+ * a connection or settled, or a quiet period; the failures it ends. If
+ * not yet, wake when the youngest such worker would settle. */
+static unsigned
+pool_check_health(struct pool_state *ps, const struct pool_worker *w, size_t n,
+    int64_t now_ns, struct pool_decision *d)
+{
+	struct pool_backoff *b = &ps->backoff;
+	unsigned quiet = pool_backoff_quiet(b, now_ns);
+
+	if (b->failures == 0)
+		return quiet;
+	for (size_t i = 0; i < n; i++) {
+		if (!w[i].current || w[i].stopping || w[i].started_ns <= b->last_failure_ns)
+			continue;
+		if (w[i].served > 0 || now_ns - w[i].started_ns >= POOL_SETTLED_NS)
+			return pool_backoff_clear(b);
+		wake_by(d, w[i].started_ns + POOL_SETTLED_NS);
 	}
-	for (size_t i = 0; i < n; i++)
-		if (w[i].current && w[i].started_ns > ps->last_failure_ns && w[i].served > 0) {
-			ps->failures = 0;
-			return;
-		}
+	return 0;
 }
 
 /* Is a worker started since the last failure still running? */
@@ -119,16 +178,9 @@ pool_probing(const struct pool_state *ps, const struct pool_worker *w, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (w[i].current && !w[i].stopping && !w[i].draining &&
-		    w[i].started_ns > ps->last_failure_ns)
+		    w[i].started_ns > ps->backoff.last_failure_ns)
 			return true;
 	return false;
-}
-
-static void
-wake_by(struct pool_decision *d, int64_t t)
-{
-	if (d->wake_ns == 0 || t < d->wake_ns)
-		d->wake_ns = t;
 }
 
 /* Busy with no heartbeat for too long? If not, wake when it would be. */
@@ -233,14 +285,14 @@ static void
 pool_spawn(struct pool_state *ps, const struct pool_worker *w, size_t n, int missing,
     int64_t now_ns, struct pool_decision *d)
 {
-	if (ps->failures == 0) {
+	if (ps->backoff.failures == 0) {
 		d->spawn = missing;
 		return;
 	}
 	d->backing_off = true;
-	wake_by(d, ps->last_failure_ns + POOL_HEALTHY_NS);
-	if (now_ns < ps->next_spawn_ns)
-		wake_by(d, ps->next_spawn_ns);
+	wake_by(d, ps->backoff.last_failure_ns + POOL_HEALTHY_NS);
+	if (now_ns < ps->backoff.next_ns)
+		wake_by(d, ps->backoff.next_ns);
 	else if (!pool_probing(ps, w, n))
 		d->spawn = 1;	/* one probe at a time while failing */
 }
@@ -252,7 +304,7 @@ pool_decide(struct pool_state *ps, struct pool_worker *w, size_t n,
 	int running = 0, missing;
 
 	*d = (struct pool_decision){ 0 };
-	pool_check_health(ps, w, n, now_ns);
+	d->recovered = pool_check_health(ps, w, n, now_ns, d);
 	for (size_t i = 0; i < n; i++) {
 		w[i].action = POOL_KEEP;
 		if (w[i].stopping && now_ns >= w[i].kill_at_ns)

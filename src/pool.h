@@ -15,6 +15,7 @@
 #define POOL_BACKOFF_MIN_NS (10 * POOL_MS)
 #define POOL_BACKOFF_MAX_NS (5000 * POOL_MS)
 #define POOL_HEALTHY_NS (10000 * POOL_MS)	/* no failure this long: reset */
+#define POOL_SETTLED_NS (1000 * POOL_MS)	/* alive this long: it did start */
 #define POOL_HUNG_GRACE_NS (1000 * POOL_MS)	/* SIGTERM to SIGKILL for a hung worker */
 
 enum pool_mode { POOL_STATIC, POOL_DYNAMIC, POOL_ONDEMAND };
@@ -22,6 +23,17 @@ enum pool_mode { POOL_STATIC, POOL_DYNAMIC, POOL_ONDEMAND };
 #define POOL_SPAWN_RATE_MAX 32		/* dynamic: most new workers per second */
 #define POOL_ROUND_NS (1000 * POOL_MS)	/* dynamic: one growing or shrinking step */
 #define POOL_RECHECK_NS (20 * POOL_MS)	/* ondemand: look again at a free worker's client */
+
+/*
+ * Failures that hold new processes back: a service's failed starts, or a
+ * fork acceptor's crashing connection processes. Nothing new before
+ * next_ns; 10 ms after the first failure, doubling up to 5 s.
+ */
+struct pool_backoff {
+	unsigned failures;		/* since the last healthy sign */
+	int64_t last_failure_ns;
+	int64_t next_ns;
+};
 
 /* Per service, kept by the master across decisions. */
 struct pool_state {
@@ -33,9 +45,7 @@ struct pool_state {
 	int64_t idle_ns;		/* ondemand: stop a worker without a connection this long */
 	int spawn_rate;			/* dynamic: 1, 2, 4 ... 32 per round while short */
 	int64_t next_round_ns;		/* dynamic: no growing or shrinking before */
-	unsigned failures;		/* failed starts since the last healthy sign */
-	int64_t last_failure_ns;
-	int64_t next_spawn_ns;		/* no spawn before this while failing */
+	struct pool_backoff backoff;	/* failed starts */
 	int64_t heartbeat_ns;		/* busy without a heartbeat this long: hung (0: never) */
 	/* Input, set by the caller before each pool_decide(): */
 	bool waiting;			/* ondemand: a client waits in a listener's backlog */
@@ -63,6 +73,7 @@ struct pool_worker {
 struct pool_decision {
 	int spawn;			/* new workers to start now */
 	bool backing_off;		/* spawns held back by failures */
+	unsigned recovered;		/* healthy again after this many failures (0: no) */
 	int64_t wake_ns;		/* decide again by then (0: no need) */
 	bool watch;			/* ondemand: decide again as soon as a client waits */
 };
@@ -70,7 +81,12 @@ struct pool_decision {
 void pool_init(struct pool_state *ps, int desired, int64_t heartbeat_ns);
 void pool_init_dynamic(struct pool_state *ps, int min_spare, int max_spare, int max_workers);
 void pool_init_ondemand(struct pool_state *ps, int max_workers, int64_t idle_ns);
-void pool_exited(struct pool_state *ps, bool abnormal, uint64_t served, int64_t now_ns);
+bool pool_failed_start(bool abnormal, uint64_t served, int64_t alive_ns);
+bool pool_exited(struct pool_state *ps, bool abnormal, uint64_t served, int64_t alive_ns,
+    int64_t now_ns);
+bool pool_backoff_fail(struct pool_backoff *b, int64_t now_ns);
+unsigned pool_backoff_clear(struct pool_backoff *b);
+unsigned pool_backoff_quiet(struct pool_backoff *b, int64_t now_ns);
 void pool_decide(struct pool_state *ps, struct pool_worker *w, size_t n,
     int64_t now_ns, struct pool_decision *d);
 int64_t pool_backoff_ns(unsigned failures);

@@ -118,6 +118,9 @@ worker_main(const struct worker_args *a)
 	exit(0);
 }
 
+/* Out of descriptors, a worker would say so every pause (20 times a second). */
+static struct log_limit accept_limit = LOG_LIMIT_INIT(LOG_LIMIT_MS);
+
 /*
  * A signal the model itself does nothing with (every model's signal loop
  * ends here). SIGUSR1: the log file the master sent replaces ours; sent by
@@ -150,7 +153,8 @@ worker_signal(const struct worker_args *a, const struct sig_info *si)
  * when COUNT_MISS, i.e. unless the caller is emptying the queue in a
  * batch); WORKER_ACCEPT_PAUSE when descriptors or memory ran out: the
  * caller leaves its listeners alone for WORKER_LIMIT_PAUSE_MS, as at
- * limits.max_connections, rather than spin or sleep in its loop.
+ * limits.max_connections, rather than spin or sleep in its loop. Its
+ * warnings are rate-limited (log_limited).
  */
 int
 worker_accept(const struct worker_args *a, int lfd, int flags, struct sockd_addr *peer_r,
@@ -169,11 +173,12 @@ worker_accept(const struct worker_args *a, int lfd, int flags, struct sockd_addr
 	if (errno == EAGAIN && count_miss)
 		atomic_fetch_add_explicit(&a->slot->accept_miss, 1, memory_order_relaxed);
 	else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-		log_warn("%s: accept: %s (pausing %d ms)", a->svc->name, strerror(errno),
-		    WORKER_LIMIT_PAUSE_MS);
+		log_limited(&accept_limit, LOG_WARNING, "%s: accept: %s (pausing %d ms)",
+		    a->svc->name, strerror(errno), WORKER_LIMIT_PAUSE_MS);
 		return WORKER_ACCEPT_PAUSE;
 	} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
-		log_err("%s: accept: %s", a->svc->name, strerror(errno));
+		log_limited(&accept_limit, LOG_ERR, "%s: accept: %s", a->svc->name,
+		    strerror(errno));
 	return WORKER_ACCEPT_NONE;
 }
 

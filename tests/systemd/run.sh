@@ -501,6 +501,32 @@ test_unix_owner() {
 test_web_example
 test_unix_owner
 
+# A service whose workers all fail at start (here: an access log in a
+# directory that does not exist) must make "systemctl start" fail, not
+# report a service that serves nobody as active.
+check_start_failure() {
+	local result code
+	cp "$tmp/conf/sockd.conf" "$tmp/conf/good.conf"
+	printf '%s\n' 'services = ( { name = "web"; listen = "127.0.0.1:7080"; handler = "http";' \
+		'  workers = 2; http = { access_log = "/nonexistent-sockd-dir/web.log"; }; } );' \
+		>"$tmp/conf/sockd.conf"
+	if ctr systemctl start sockd >/dev/null 2>&1; then
+		notok "systemctl start fails when every worker fails at start (it succeeded)"; diag
+		ctr systemctl stop sockd
+	else
+		ok "systemctl start fails when every worker fails at start"
+	fi
+	result=$(ctr systemctl show -p Result --value sockd)
+	code=$(ctr systemctl show -p ExecMainStatus --value sockd)
+	check "sockd exited 78, not restarted: Result=$result ExecMainStatus=$code" \
+		test "$result" = exit-code -a "$code" = 78
+	check "the journal says why (access_log, or workers fail at start)" \
+		eval 'svc_journal -o cat | grep -qE "workers fail at start|nonexistent-sockd-dir"'
+	cat "$tmp/conf/good.conf" >"$tmp/conf/sockd.conf"
+	ctr systemctl reset-failed sockd >/dev/null 2>&1
+}
+check_start_failure
+
 # ---- 5. the journal --------------------------------------------------------
 jall=$(ctr journalctl --no-pager -u sockd -o cat)
 check "journalctl -u sockd shows sockd's lines" grep -q 'sockd .* started' <<<"$jall"

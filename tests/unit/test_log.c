@@ -1,6 +1,7 @@
 /*
  * test_log.c - the two line formats, level filtering, one line per call,
- * errno preserved. Standard error is redirected into a pipe and read back.
+ * errno preserved, the rate limit for repeated warnings. Standard error is
+ * redirected into a pipe and read back.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,6 +180,53 @@ test_level_names(void **state)
 	assert_string_equal(log_level_name(42), "?");
 }
 
+/* The rate limit's decision: first line out, identical ones counted for
+ * an interval, the next one out with the count; a different line at once. */
+static void
+test_limit_decision(void **state)
+{
+	struct log_limit l = LOG_LIMIT_INIT(10000);
+	const int64_t s = 1000000000;
+	unsigned rep = 99;
+
+	(void)state;
+	assert_true(log_limit_pass(&l, 7, 100 * s, &rep));
+	assert_int_equal(rep, 0);
+	for (int i = 0; i < 57; i++)
+		assert_false(log_limit_pass(&l, 7, 100 * s + i * (s / 10), &rep));
+	assert_true(log_limit_pass(&l, 8, 105 * s, &rep));	/* another line */
+	assert_int_equal(rep, 0);
+	assert_false(log_limit_pass(&l, 8, 106 * s, &rep));
+	assert_false(log_limit_pass(&l, 8, 115 * s - 1, &rep));
+	assert_true(log_limit_pass(&l, 8, 115 * s, &rep));
+	assert_int_equal(rep, 2);
+	assert_true(log_limit_pass(&l, 8, 200 * s, &rep));	/* quiet since */
+	assert_int_equal(rep, 0);
+}
+
+/* Through the logger: 100 identical warnings make one line, the next one
+ * after the interval says how many were held back. */
+static void
+test_limited_lines(void **state)
+{
+	struct capture *c = *state;
+	static struct log_limit l = LOG_LIMIT_INIT(200);
+	const char *out;
+
+	for (int i = 0; i < 100; i++)
+		log_limited(&l, LOG_WARNING, "accept: %s", "Too many open files");
+	out = captured(c);
+	assert_matches(out, "^[^\n]* warning: accept: Too many open files\n$");
+	usleep(250 * 1000);
+	errno = EIO;
+	log_limited(&l, LOG_WARNING, "accept: %s", "Too many open files");
+	assert_int_equal(errno, EIO);
+	assert_matches(captured(c),
+	    "^[^\n]* warning: accept: Too many open files \\(repeated 99 times\\)\n$");
+	log_limited(&l, LOG_DEBUG, "filtered");
+	assert_string_equal(captured(c), "");
+}
+
 int
 main(void)
 {
@@ -189,6 +237,8 @@ main(void)
 		cmocka_unit_test(test_one_line_per_call),
 		cmocka_unit_test(test_errno_preserved),
 		cmocka_unit_test(test_level_names),
+		cmocka_unit_test(test_limit_decision),
+		cmocka_unit_test(test_limited_lines),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

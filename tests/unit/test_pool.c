@@ -125,19 +125,25 @@ test_what_counts_as_failure(void **state)
 
 	(void)state;
 	pool_init(&ps, 1, 0);
-	pool_exited(&ps, false, 0, 10 * S);	/* clean exit */
-	assert_int_equal(ps.failures, 0);
-	pool_exited(&ps, true, 500, 10 * S);	/* crashed after serving */
-	assert_int_equal(ps.failures, 0);
-	pool_exited(&ps, true, 1, 10 * S);	/* crashed after serving one */
-	assert_int_equal(ps.failures, 0);
-	pool_exited(&ps, true, 0, 10 * S);	/* crashed before finishing a connection */
-	assert_int_equal(ps.failures, 1);
-	assert_int_equal(ps.next_spawn_ns, 10 * S + 10 * MS);
-	pool_exited(&ps, true, 0, 11 * S);
-	assert_int_equal(ps.failures, 2);
-	assert_int_equal(ps.last_failure_ns, 11 * S);
-	assert_int_equal(ps.next_spawn_ns, 11 * S + 20 * MS);
+	pool_exited(&ps, false, 0, 0, 10 * S);	/* clean exit */
+	assert_int_equal(ps.backoff.failures, 0);
+	pool_exited(&ps, true, 500, 0, 10 * S);	/* crashed after serving */
+	assert_int_equal(ps.backoff.failures, 0);
+	pool_exited(&ps, true, 1, 0, 10 * S);	/* crashed after serving one */
+	assert_int_equal(ps.backoff.failures, 0);
+	pool_exited(&ps, true, 0, 1 * S, 10 * S);	/* killed after a second alive */
+	assert_int_equal(ps.backoff.failures, 0);
+	assert_false(pool_failed_start(true, 0, 1 * S));
+	assert_true(pool_failed_start(true, 0, 1 * S - 1));
+	assert_false(pool_failed_start(false, 0, 0));
+	/* crashed young, before finishing a connection: the first starts a backoff */
+	assert_true(pool_exited(&ps, true, 0, 0, 10 * S));
+	assert_int_equal(ps.backoff.failures, 1);
+	assert_int_equal(ps.backoff.next_ns, 10 * S + 10 * MS);
+	assert_false(pool_exited(&ps, true, 0, 0, 11 * S));	/* already backing off */
+	assert_int_equal(ps.backoff.failures, 2);
+	assert_int_equal(ps.backoff.last_failure_ns, 11 * S);
+	assert_int_equal(ps.backoff.next_ns, 11 * S + 20 * MS);
 }
 
 static void
@@ -150,8 +156,8 @@ test_backoff_then_probe(void **state)
 	(void)state;
 	pool_init(&ps, 4, 0);
 	for (int i = 0; i < 3; i++)
-		pool_exited(&ps, true, 0, 100 * S);
-	assert_int_equal(ps.next_spawn_ns, 100 * S + 40 * MS);
+		pool_exited(&ps, true, 0, 0, 100 * S);
+	assert_int_equal(ps.backoff.next_ns, 100 * S + 40 * MS);
 	pool_decide(&ps, NULL, 0, 100 * S + 1 * MS, &d);
 	assert_int_equal(d.spawn, 0);
 	assert_true(d.backing_off);
@@ -162,12 +168,59 @@ test_backoff_then_probe(void **state)
 	pool_decide(&ps, w, 1, 100 * S + 50 * MS, &d);
 	assert_int_equal(d.spawn, 0);			/* probe alive, not proven yet */
 	assert_true(d.backing_off);
-	assert_int_equal(d.wake_ns, 110 * S);		/* healthy-period end */
+	assert_int_equal(d.wake_ns, 101 * S + 40 * MS);	/* when it settles */
+	assert_int_equal(d.recovered, 0);
 	w[0].served = 1;				/* probe completed a connection */
 	pool_decide(&ps, w, 1, 100 * S + 60 * MS, &d);
-	assert_int_equal(ps.failures, 0);
+	assert_int_equal(ps.backoff.failures, 0);
+	assert_int_equal(d.recovered, 3);		/* reported once, then not */
 	assert_int_equal(d.spawn, 3);
 	assert_false(d.backing_off);
+	pool_decide(&ps, w, 1, 100 * S + 70 * MS, &d);
+	assert_int_equal(d.recovered, 0);
+}
+
+/* A probe that has been running for a second proves the service starts,
+ * though its connections (long-lived ones) have not completed. */
+static void
+test_probe_settles(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	struct pool_worker w[1] = { running(100 * S + 10 * MS, true, 0) };
+
+	(void)state;
+	pool_init(&ps, 4, 0);
+	pool_exited(&ps, true, 0, 0, 100 * S);
+	pool_decide(&ps, w, 1, 101 * S, &d);
+	assert_int_equal(d.spawn, 0);
+	assert_int_equal(d.wake_ns, 101 * S + 10 * MS);
+	pool_decide(&ps, w, 1, 101 * S + 10 * MS, &d);
+	assert_int_equal(d.recovered, 1);
+	assert_int_equal(d.spawn, 3);
+}
+
+/* Event workers holding long-lived connections, killed from outside one
+ * after the other (none completed a connection): never a backoff, each
+ * replaced at once. */
+static void
+test_killed_busy_workers_are_replaced(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	struct pool_worker w[2] = { running(1 * S, true, 0), running(1 * S, true, 0) };
+
+	(void)state;
+	pool_init(&ps, 2, 0);
+	for (int64_t now = 10 * S; now < 20 * S; now += 2 * S) {
+		assert_false(pool_exited(&ps, true, 0, now - w[0].started_ns, now));
+		w[0] = w[1];
+		pool_decide(&ps, w, 1, now, &d);
+		assert_int_equal(d.spawn, 1);
+		assert_false(d.backing_off);
+		w[1] = running(now, true, 0);
+	}
+	assert_int_equal(ps.backoff.failures, 0);
 }
 
 /* Workers killed from outside while others run: the pool is refilled one
@@ -181,7 +234,7 @@ test_refill_while_failing(void **state)
 
 	(void)state;
 	pool_init(&ps, 3, 0);
-	pool_exited(&ps, true, 0, 100 * S);		/* the third, killed young */
+	pool_exited(&ps, true, 0, 0, 100 * S);		/* the third, killed young */
 	pool_decide(&ps, w, 2, 100 * S + 10 * MS, &d);
 	assert_int_equal(d.spawn, 1);			/* the older two are no probe */
 	w[2] = running(100 * S + 10 * MS, false, 0);
@@ -195,16 +248,18 @@ test_reset_after_quiet_period(void **state)
 {
 	struct pool_state ps;
 	struct pool_decision d;
-	struct pool_worker w[1] = { running(50 * S + 10 * MS, false, 0) };	/* a probe */
+	struct pool_worker w[1] = { running(58 * S + 500 * MS, false, 0) };	/* a probe */
 
 	(void)state;
 	pool_init(&ps, 2, 0);
-	pool_exited(&ps, true, 0, 50 * S);
+	pool_exited(&ps, true, 0, 0, 50 * S);
 	pool_decide(&ps, w, 1, 59 * S, &d);
 	assert_int_equal(d.spawn, 0);
-	assert_int_equal(ps.failures, 1);
+	assert_int_equal(ps.backoff.failures, 1);
+	w[0].started_ns = 59 * S + 500 * MS;		/* another probe, young too */
 	pool_decide(&ps, w, 1, 60 * S, &d);
-	assert_int_equal(ps.failures, 0);
+	assert_int_equal(ps.backoff.failures, 0);
+	assert_int_equal(d.recovered, 1);
 	assert_int_equal(d.spawn, 1);
 }
 
@@ -224,7 +279,7 @@ test_crash_loop_stays_small(void **state)
 		struct pool_worker w[8];
 
 		for (int i = 0; i < alive; i++)		/* each worker dies 1 ms in */
-			pool_exited(&ps, true, 0, now);
+			pool_exited(&ps, true, 0, 0, now);
 		alive = 0;
 		pool_decide(&ps, w, 0, now, &d);
 		forks += d.spawn;
@@ -541,8 +596,8 @@ test_ondemand_backoff(void **state)
 
 	(void)state;
 	ondemand(&ps, 4);
-	pool_exited(&ps, true, 0, 100 * S);
-	pool_exited(&ps, true, 0, 100 * S);
+	pool_exited(&ps, true, 0, 0, 100 * S);
+	pool_exited(&ps, true, 0, 0, 100 * S);
 	pool_decide(&ps, NULL, 0, 100 * S + 1 * MS, &d);
 	assert_true(d.watch);				/* nothing waits: nothing held back */
 	ps.waiting = true;
@@ -595,6 +650,8 @@ main(void)
 		cmocka_unit_test(test_backoff_growth),
 		cmocka_unit_test(test_what_counts_as_failure),
 		cmocka_unit_test(test_backoff_then_probe),
+		cmocka_unit_test(test_probe_settles),
+		cmocka_unit_test(test_killed_busy_workers_are_replaced),
 		cmocka_unit_test(test_refill_while_failing),
 		cmocka_unit_test(test_reset_after_quiet_period),
 		cmocka_unit_test(test_crash_loop_stays_small),
