@@ -506,6 +506,8 @@ test_unix_owner
 # report a service that serves nobody as active.
 check_start_failure() {
 	local result code
+	# The tests above started the unit often: clear its start rate limit.
+	ctr systemctl reset-failed sockd >/dev/null 2>&1
 	cp "$tmp/conf/sockd.conf" "$tmp/conf/good.conf"
 	printf '%s\n' 'services = ( { name = "web"; listen = "127.0.0.1:7080"; handler = "http";' \
 		'  workers = 2; http = { access_log = "/nonexistent-sockd-dir/web.log"; }; } );' \
