@@ -20,7 +20,7 @@ installed=$(find "$tmp/dest" -path '*/logrotate.d/sockd')
 cmp -s "$installed" "$recipe" || { echo "FAIL: $installed is not $recipe"; exit 1; }
 echo "ok: installed $installed"
 
-if ! logrotate -d -s "$tmp/state" "$recipe" >"$tmp/debug" 2>&1 || grep -qi error "$tmp/debug"; then
+if ! logrotate -d -s "$tmp/state" "$recipe" >"$tmp/debug" 2>&1 || grep -q "^error" "$tmp/debug"; then
 	cat "$tmp/debug"; echo "FAIL: logrotate -d $recipe"; exit 1
 fi
 echo "ok: logrotate -d reads it"
