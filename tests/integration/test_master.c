@@ -27,22 +27,6 @@
 #include "testlib.h"
 
 
-static bool
-pid_gone(pid_t pid)
-{
-	char path[64], state = 0;
-	FILE *fp;
-
-	if (kill(pid, 0) == -1 && errno == ESRCH)
-		return true;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fp = fopen(path, "re")) == NULL)
-		return true;
-	if (fscanf(fp, "%*d (%*[^)]) %c", &state) != 1)
-		state = 0;
-	fclose(fp);
-	return state == 'Z';
-}
 
 static void
 test_pool_is_kept_whole(void **state)

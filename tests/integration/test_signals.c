@@ -161,21 +161,6 @@ master_signals(struct daemon *d, int port)
 	assert_true(answers(port));
 }
 
-/* Whether PID is a zombie (or gone). */
-static bool
-zombie(pid_t pid)
-{
-	char path[64], state = 0;
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fp = fopen(path, "re")) == NULL)
-		return true;
-	if (fscanf(fp, "%*d (%*[^)]) %c", &state) != 1)
-		state = 0;
-	fclose(fp);
-	return state == 'Z' || state == 0;
-}
 
 /* PARENT's one live child, from every process's PPid (the children file
  * of a non-dumpable process may read empty); 0 unless there is exactly
@@ -192,7 +177,7 @@ child_of(pid_t parent)
 	while ((e = readdir(dir)) != NULL) {
 		long pid = strtol(e->d_name, NULL, 10);
 
-		if (pid > 0 && proc_id((pid_t)pid, "PPid") == parent && !zombie((pid_t)pid)) {
+		if (pid > 0 && proc_id((pid_t)pid, "PPid") == parent && !pid_gone((pid_t)pid)) {
 			kid = (pid_t)pid;
 			n++;
 		}
@@ -308,7 +293,7 @@ test_exec_supervisor_ignores(void **state)
 	assert_int_equal(kill(sup, SIGHUP), 0);
 	assert_int_equal(kill(sup, SIGTTIN), 0);
 	echo_line(fd, "two\n");
-	assert_false(zombie(sup));
+	assert_false(pid_gone(sup));
 	close(fd);
 	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
 	assert_int_equal(count(d->log, "killed by signal"), 0);

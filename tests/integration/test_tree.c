@@ -22,23 +22,6 @@
 #define MAX_TREE 64
 #define GONE_MS 3000		/* generous: the promise is one second */
 
-/* Gone, or a zombie (its parent, maybe init, has yet to reap it). */
-static bool
-gone(pid_t pid)
-{
-	char path[64], state = 0;
-	FILE *fp;
-
-	if (kill(pid, 0) == -1 && errno == ESRCH)
-		return true;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fp = fopen(path, "re")) == NULL)
-		return true;
-	if (fscanf(fp, "%*d (%*[^)]) %c", &state) != 1)
-		state = 0;
-	fclose(fp);
-	return state == 'Z';
-}
 
 /* Add the children of every thread of PID (a thread may have forked them). */
 static void
@@ -137,12 +120,12 @@ tree_dies_with_master(const char *model)
 	for (long long end = now_ms() + GONE_MS; now_ms() < end; usleep(20000)) {
 		alive = 0;
 		for (size_t i = 0; i < n; i++)
-			alive += !gone(tree[i]);
+			alive += !pid_gone(tree[i]);
 		if (alive == 0)
 			break;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (!gone(tree[i])) {
+		if (!pid_gone(tree[i])) {
 			print_error("%s: pid %ld outlived the master\n", model, (long)tree[i]);
 			kill(tree[i], SIGKILL);	/* leave nothing behind either way */
 		}

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -110,4 +111,21 @@ count(const char *hay, const char *needle)
 	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
 		n++;
 	return n;
+}
+
+bool
+pid_gone(pid_t pid)
+{
+	char path[64], state = 0;
+	FILE *fp;
+
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return true;
+	if (fscanf(fp, "%*d (%*[^)]) %c", &state) != 1)
+		state = 0;
+	fclose(fp);
+	return state == 'Z';
 }

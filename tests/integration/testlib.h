@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "harness.h"
 
@@ -31,5 +32,7 @@ void echo_line(int fd, const char *line);
 bool answers_on(const char *ip, int port);
 bool answers(int port);
 int count(const char *hay, const char *needle);
+/* PID has exited: gone, or a zombie its parent (maybe init) has yet to reap. */
+bool pid_gone(pid_t pid);
 
 #endif
