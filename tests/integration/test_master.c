@@ -26,8 +26,6 @@
 
 #include "testlib.h"
 
-
-
 static void
 test_pool_is_kept_whole(void **state)
 {

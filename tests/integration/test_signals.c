@@ -161,7 +161,6 @@ master_signals(struct daemon *d, int port)
 	assert_true(answers(port));
 }
 
-
 /* PARENT's one live child, from every process's PPid (the children file
  * of a non-dumpable process may read empty); 0 unless there is exactly
  * one (the connection processes of earlier clients may still be ending). */

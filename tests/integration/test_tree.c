@@ -22,7 +22,6 @@
 #define MAX_TREE 64
 #define GONE_MS 3000		/* generous: the promise is one second */
 
-
 /* Add the children of every thread of PID (a thread may have forked them). */
 static void
 add_children(pid_t pid, pid_t *tree, size_t *n)
