@@ -811,8 +811,9 @@ config_parse_reply(struct config_ctx *ctx, const config_setting_t *group,
 	svc->reply = xstrdup(reply);
 }
 
-static bool
-service_has_unix(const struct config_service *svc)
+/* Does SVC listen on a Unix socket (so that its unix group applies)? */
+bool
+config_service_has_unix(const struct config_service *svc)
 {
 	for (size_t i = 0; i < svc->n_listen; i++)
 		if (addr_family(&svc->listen[i].addr) == AF_UNIX)
@@ -849,7 +850,7 @@ config_parse_unix(struct config_ctx *ctx, const config_setting_t *group,
 
 	if (g == NULL)
 		return;
-	if (!service_has_unix(svc)) {
+	if (!config_service_has_unix(svc)) {
 		config_error(ctx, g, "the service has no unix: listener");
 		return;
 	}

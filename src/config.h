@@ -10,6 +10,7 @@
 #ifndef SOCKD_CONFIG_H
 #define SOCKD_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "addr.h"
@@ -111,6 +112,7 @@ const char *config_handler_name(enum config_handler h);
 const char *config_framing_name(enum config_framing f);
 const char *config_model_name(enum config_model m);
 const char *config_pool_name(enum config_pool p);
+bool config_service_has_unix(const struct config_service *svc);
 void config_describe_service(const struct config_service *svc, char *buf, size_t size);
 
 #endif

@@ -246,15 +246,6 @@ print_module(FILE *fp, const struct config_service *svc)
 	print_close(fp, 4);
 }
 
-static bool
-service_has_unix(const struct config_service *svc)
-{
-	for (size_t i = 0; i < svc->n_listen; i++)
-		if (addr_family(&svc->listen[i].addr) == AF_UNIX)
-			return true;
-	return false;
-}
-
 /* Owner and group are kept as ids: written as the names they have now. */
 static int
 print_unix(FILE *fp, const struct config_service *svc)
@@ -263,7 +254,7 @@ print_unix(FILE *fp, const struct config_service *svc)
 	struct group *gr = NULL;
 	char mode[16];
 
-	if (!service_has_unix(svc))
+	if (!config_service_has_unix(svc))
 		return 0;
 	if ((svc->unix_uid != -1 && (pw = getpwuid((uid_t)svc->unix_uid)) == NULL) ||
 	    (svc->unix_gid != -1 && (gr = getgrgid((gid_t)svc->unix_gid)) == NULL)) {
