@@ -416,7 +416,7 @@ test_files(void **state)
 	path = data_path("");
 	assert_null(config_load_file(path, &errs));
 	assert_int_equal(errs.count, 1);
-	assert_true(asprintf(&want, "%s: cannot read: not a regular file", path) > 0);
+	assert_true(asprintf(&want, "%s: cannot read: a directory, not a regular file", path) > 0);
 	assert_string_equal(errs.msg[0], want);
 	config_errors_free(&errs);
 	free(want);
