@@ -32,14 +32,18 @@
 /* A growing text, NUL bytes allowed. */
 struct text {
 	char *p;
-	size_t len;
+	size_t len, cap;
 };
 
 static void
 add(struct text *t, const void *p, size_t n)
 {
-	t->p = realloc(t->p, t->len + n + 1);
-	assert_non_null(t->p);
+	if (t->len + n + 1 > t->cap) {
+		while (t->len + n + 1 > t->cap)
+			t->cap = t->cap ? t->cap * 2 : 4096;
+		t->p = realloc(t->p, t->cap);
+		assert_non_null(t->p);
+	}
 	memcpy(t->p + t->len, p, n);
 	t->len += n;
 	t->p[t->len] = '\0';
