@@ -139,6 +139,8 @@ static const struct hostile corpus[] = {
 	{ "include with text after it", "@include \"empty.conf\" x = 1;\n" GOOD, NULL },
 	{ "include name not closed", "@include \"empty.conf\n" GOOD, NULL },
 	{ "include with a bad escape", "@include \"a\\qb\"\n" GOOD, NULL },
+	{ "a module that is a FIFO", "services = ( { name = \"m\"; listen = \"127.0.0.1:0\";"
+	    " handler = \"module\"; module = { path = \"@DIR@/fifo\"; }; } );\n", NULL },
 	{ "string not closed", GOOD "x = \"abc;\n", NULL },
 	{ "comment not closed", GOOD "/* abc;\n", NULL },
 	{ "a syntax error after a string", GOOD "x = 1 \"abc\";\n", NULL },
