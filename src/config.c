@@ -11,10 +11,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <libconfig.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -27,6 +25,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_file.h"
 #include "config_priv.h"
 #include "config_print.h"
 #include "log.h"
@@ -209,37 +208,49 @@ config_path(const config_setting_t *s, char *buf, size_t size)
 		snprintf(buf + n, size - n, "%s[%d]", n ? "." : "", config_setting_index(s));
 }
 
+/* S's line in its own file (a line of the main file or of an included one). */
+unsigned
+config_line(const struct config_ctx *ctx, const config_setting_t *s)
+{
+	unsigned line;
+
+	config_file_where(ctx->source, config_setting_source_line(s), &line);
+	return line;
+}
+
 /* "FILE:LINE: PATH" of setting S (an allocated string), file as the
  * operator wrote it: included files relative to the main file's directory. */
 char *
 config_where(const struct config_ctx *ctx, const config_setting_t *s)
 {
-	const char *inc = config_setting_source_file(s);	/* NULL: the main file */
-	char path[PATH_TEXT_MAX], file[PATH_TEXT_MAX];
+	char path[PATH_TEXT_MAX];
+	unsigned line;
+	const char *file = config_file_where(ctx->source, config_setting_source_line(s), &line);
 
 	config_path(s, path, sizeof(path));
-	if (inc == NULL)
-		snprintf(file, sizeof(file), "%s", ctx->file);
-	else if (inc[0] == '/' || ctx->include_dir == NULL)
-		snprintf(file, sizeof(file), "%s", inc);
-	else
-		snprintf(file, sizeof(file), "%s/%s", ctx->include_dir, inc);
-	return xasprintf("%s:%u%s%s", file, config_setting_source_line(s), path[0] ? ": " : "",
-	    path);
+	return xasprintf("%s:%u%s%s", file, line, path[0] ? ": " : "", path);
 }
 
+/* Errors sort by their line in the parsed text: the order they stand in,
+ * an included file's at the place of its @include. */
 void
 config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 {
-	const char *inc = config_setting_source_file(s);
-	char *what, *where = config_where(ctx, s);
+	char *what, *where;
 	va_list ap;
 
+	/* Past the limit only counted: a file can hold millions of errors
+	 * (every pair of 3000 services of one name), each formatted in vain. */
+	if (ctx->errs->count >= CONFIG_ERRORS_MAX) {
+		ctx->errs->dropped++;
+		return;
+	}
+	where = config_where(ctx, s);
 	va_start(ap, fmt);
 	if (vasprintf(&what, fmt, ap) < 0)
 		fatal(EXIT_OSERR, "out of memory");
 	va_end(ap);
-	errors_add_at(ctx->errs, ERROR_KEY(inc != NULL, config_setting_source_line(s)),
+	errors_add_at(ctx->errs, ERROR_KEY(0, config_setting_source_line(s)),
 	    xasprintf("%s: %s", where, what));
 	free(where);
 	free(what);
@@ -609,7 +620,7 @@ config_add_listen(struct config_ctx *ctx, const config_setting_t *s,
 	l = &svc->listen[svc->n_listen++];
 	l->text = xstrdup(config_setting_get_string(s));
 	l->addr = addr;
-	l->line = config_setting_source_line(s);
+	l->line = config_line(ctx, s);
 	l->index = config_setting_is_aggregate(config_setting_parent(s)) &&
 	    !config_setting_is_group(config_setting_parent(s)) ? config_setting_index(s) : -1;
 }
@@ -865,7 +876,7 @@ config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
 {
 	int v;
 
-	svc->line = config_setting_source_line(group);
+	svc->line = config_line(ctx, group);
 	svc->workers = DEFAULT_WORKERS;
 	svc->threads = DEFAULT_THREADS;
 	svc->backlog = DEFAULT_BACKLOG;
@@ -983,10 +994,10 @@ config_parse_services(struct config_ctx *ctx, const config_setting_t *root,
 /* ---- loading --------------------------------------------------------- */
 
 static struct sockd_config *
-config_build(config_t *lc, const char *name, struct config_errors *errs)
+config_build(config_t *lc, const struct config_file *source, const char *name,
+    struct config_errors *errs)
 {
-	struct config_ctx ctx = { .file = name, .include_dir = config_get_include_dir(lc),
-		.errs = errs };
+	struct config_ctx ctx = { .file = name, .source = source, .errs = errs };
 	struct sockd_config *cfg = xcalloc(1, sizeof(*cfg));
 	size_t before = errs->count + errs->dropped;
 
@@ -1003,81 +1014,47 @@ config_build(config_t *lc, const char *name, struct config_errors *errs)
 }
 
 static void
-config_syntax_error(const config_t *lc, const char *name, struct config_errors *errs)
+config_syntax_error(const config_t *lc, const struct config_file *source,
+    struct config_errors *errs)
 {
-	const char *file = config_error_file(lc);
+	unsigned line;
+	const char *file = config_file_where(source, (unsigned)config_error_line(lc), &line);
 
-	errors_add(errs, xasprintf("%s:%d: %s", file ? file : name,
-	    config_error_line(lc), config_error_text(lc)));
+	errors_add(errs, xasprintf("%s:%u: %s", file, line, config_error_text(lc)));
+}
+
+/* Parse SOURCE, checked and expanded by config_file.c, from memory: libconfig
+ * opens no file. Should it still meet an @include, its directory is one that
+ * cannot hold a file, and it fails with "cannot open include file". */
+static struct sockd_config *
+config_parse(struct config_file *source, const char *name, struct config_errors *errs)
+{
+	struct sockd_config *cfg = NULL;
+	config_t lc;
+
+	if (source == NULL)
+		return NULL;
+	config_init(&lc);
+	config_set_include_dir(&lc, "/dev/null");
+	if (config_read_string(&lc, config_file_buffer(source)) == CONFIG_TRUE)
+		cfg = config_build(&lc, source, name, errs);
+	else
+		config_syntax_error(&lc, source, errs);
+	config_destroy(&lc);
+	config_file_free(source);
+	return cfg;
 }
 
 struct sockd_config *
 config_load_string(const char *text, const char *name, struct config_errors *errs)
 {
-	struct sockd_config *cfg = NULL;
-	config_t lc;
-
-	config_init(&lc);
-	if (config_read_string(&lc, text) == CONFIG_TRUE)
-		cfg = config_build(&lc, name, errs);
-	else
-		config_syntax_error(&lc, name, errs);
-	config_destroy(&lc);
-	return cfg;
-}
-
-static FILE *
-config_open(const char *path, struct config_errors *errs)
-{
-	struct stat st;
-	FILE *fp;
-	int fd;
-
-	errno = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1) {
-		errors_add(errs, xasprintf("%s: cannot open: %s", path, strerror(errno)));
-		return NULL;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		errors_add(errs, xasprintf("%s: cannot read: %s", path,
-		    errno != 0 ? strerror(errno) : "not a regular file"));
-		close(fd);
-		return NULL;
-	}
-	fp = fdopen(fd, "r");
-	if (fp == NULL) {
-		errors_add(errs, xasprintf("%s: cannot read: %s", path, strerror(errno)));
-		close(fd);
-	}
-	return fp;
+	return config_parse(config_file_text(text, name, errs), name, errs);
 }
 
 struct sockd_config *
 config_load_file(const char *path, struct config_errors *errs)
 {
-	struct sockd_config *cfg = NULL;
-	char *dir = xstrdup(path);
-	config_t lc;
-	FILE *fp;
-
-	fp = config_open(path, errs);
-	if (fp == NULL) {
-		free(dir);
-		return NULL;
-	}
-	config_init(&lc);
-	config_set_include_dir(&lc, dirname(dir));	/* @include is relative to the file */
-	if (config_read(&lc, fp) == CONFIG_TRUE)
-		cfg = config_build(&lc, path, errs);
-	else if (ferror(fp))
-		errors_add(errs, xasprintf("%s: cannot read: %s", path, strerror(errno)));
-	else
-		config_syntax_error(&lc, path, errs);
-	config_destroy(&lc);
-	fclose(fp);
-	free(dir);
-	return cfg;
+	return config_parse(config_file_read(path, errs), path, errs);
 }
 
 void

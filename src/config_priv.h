@@ -10,10 +10,11 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "config_file.h"
 
 struct config_ctx {
 	const char *file;		/* name for messages when libconfig has none */
-	const char *include_dir;	/* where @include names are relative to */
+	const struct config_file *source;	/* the text parsed: each line's file and line */
 	struct config_errors *errs;
 };
 
@@ -23,6 +24,7 @@ struct config_ctx {
 
 void config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+unsigned config_line(const struct config_ctx *ctx, const config_setting_t *s);
 char *config_where(const struct config_ctx *ctx, const config_setting_t *s);
 void config_value_text(const config_setting_t *s, char *buf, size_t size);
 void config_check_members(struct config_ctx *ctx, const config_setting_t *group,

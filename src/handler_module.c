@@ -20,10 +20,12 @@
  * new name and change module.path.
  */
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sockd/handler.h"
@@ -59,13 +61,38 @@ module_dlerror(const char *path)
 	return e;
 }
 
+/* dlopen() of a FIFO blocks the master for ever (sockd -t, a reload): a
+ * path that opens, without blocking, as anything but a regular file is
+ * refused first. What does not open is left to dlopen() to report. */
+static int
+module_regular(const char *path, char *why, size_t size)
+{
+	struct stat st;
+	int fd, r = 0;
+
+	if (strchr(path, '/') == NULL)
+		return 0;	/* for the dynamic linker to search, not a path */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd == -1)
+		return 0;
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		snprintf(why, size, "not a regular file");
+		r = -1;
+	}
+	close(fd);
+	return r;
+}
+
 /* Open SVC's module and check what it exports; 0, or -1 with WHY. */
 static int
 module_open(struct config_service *svc, char *why, size_t size)
 {
 	const struct sockd_handler *h;
-	void *dl = dlopen(svc->module_path, RTLD_NOW | RTLD_LOCAL);
+	void *dl;
 
+	if (module_regular(svc->module_path, why, size) == -1)
+		return -1;
+	dl = dlopen(svc->module_path, RTLD_NOW | RTLD_LOCAL);
 	if (dl == NULL) {
 		snprintf(why, size, "%s", module_dlerror(svc->module_path));
 		return -1;

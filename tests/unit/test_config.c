@@ -416,7 +416,7 @@ test_files(void **state)
 	path = data_path("");
 	assert_null(config_load_file(path, &errs));
 	assert_int_equal(errs.count, 1);
-	assert_true(asprintf(&want, "%s: cannot read: not a regular file", path) > 0);
+	assert_true(asprintf(&want, "%s: cannot read: a directory, not a regular file", path) > 0);
 	assert_string_equal(errs.msg[0], want);
 	config_errors_free(&errs);
 	free(want);
@@ -462,6 +462,250 @@ test_include(void **state)
 	free(want);
 	free(inc);
 	free(path);
+}
+
+/* Errors before, inside and after an @include, each at its own FILE:LINE
+ * (also the "(line N)" of a listen in the included file, which has no
+ * newline at its end), in the order they stand. */
+static void
+test_include_lines(void **state)
+{
+	struct config_errors errs = { 0 };
+	char *path = data_path("include-lines.conf"), *inc = data_path("include-lines-part.conf");
+	char *want[4];
+
+	(void)state;
+	assert_null(config_load_file(path, &errs));
+	assert_int_equal(errs.count, 4);
+	assert_true(asprintf(&want[0], "%s:2: log_level: must be one of \"error\", \"warning\", "
+	    "\"notice\", \"info\", \"debug\" (got \"loud\")", path) > 0);
+	assert_true(asprintf(&want[1], "%s:3: services.[0].workers: must be an integer between 1 "
+	    "and 4096 (got 0)", inc) > 0);
+	assert_true(asprintf(&want[2], "%s:5: services.[1].listen: \"127.0.0.1:7101\" collides with "
+	    "\"127.0.0.1:7101\" of service \"a\" (line 2)", path) > 0);
+	assert_true(asprintf(&want[3], "%s:6: services.[1].workers: must be an integer between 1 "
+	    "and 4096 (got 0)", path) > 0);
+	for (int i = 0; i < 4; i++) {
+		assert_string_equal(errs.msg[i], want[i]);
+		free(want[i]);
+	}
+	config_errors_free(&errs);
+	free(inc);
+	free(path);
+}
+
+/* A scratch directory for files the tests make. */
+static char *
+scratch_dir(void)
+{
+	char *dir = strdup("/tmp/sockd-test-config.XXXXXX");
+
+	assert_non_null(dir);
+	assert_non_null(mkdtemp(dir));
+	return dir;
+}
+
+static char *
+scratch_file(const char *dir, const char *name, const char *text, size_t len)
+{
+	char *path;
+	FILE *fp;
+
+	assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
+	fp = fopen(path, "we");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(text, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+	return path;
+}
+
+static void
+scratch_remove(char *dir, const char *const *names)
+{
+	char path[4096];
+
+	for (; *names != NULL; names++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, *names);
+		unlink(path);
+		rmdir(path);
+	}
+	assert_int_equal(rmdir(dir), 0);
+	free(dir);
+}
+
+/* Load DIR/main.conf holding TEXT: expect its one error to be WANT, in
+ * which '^' stands for DIR. */
+static void
+expect_file_error(const char *dir, const char *text, size_t len, const char *want)
+{
+	struct config_errors errs = { 0 };
+	char *path = scratch_file(dir, "main.conf", text, len), expanded[4096];
+	size_t n = 0;
+
+	for (const char *p = want; *p != '\0' && n + strlen(dir) + 1 < sizeof(expanded); p++)
+		if (*p == '^')
+			n += (size_t)snprintf(expanded + n, sizeof(expanded) - n, "%s", dir);
+		else
+			expanded[n++] = *p;
+	expanded[n] = '\0';
+	assert_null(config_load_file(path, &errs));
+	assert_int_equal(errs.count, 1);
+	assert_string_equal(errs.msg[0], expanded);
+	config_errors_free(&errs);
+	free(path);
+}
+
+#define GOOD_SVC SVC(ECHO)
+
+/* What an @include may not name: each a clear error at the line of the
+ * @include, and nothing that blocks or ends the process. */
+static void
+test_include_refused(void **state)
+{
+	static const char *const names[] = { "main.conf", "fifo", "sub", "a.conf", "b.conf",
+		NULL };
+	char *dir = scratch_dir(), path[4096];
+	char *a, *b;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	a = scratch_file(dir, "a.conf", "\n@include \"b.conf\"\n", 18);
+	b = scratch_file(dir, "b.conf", "@include \"a.conf\"\n", 18);
+#define FILE_ERROR(text, want) expect_file_error(dir, text, strlen(text), want)
+	FILE_ERROR("@include \".\"\n" GOOD_SVC,
+	    "^/main.conf:1: @include \".\": ^/.: cannot read: a directory, not a regular file");
+	FILE_ERROR(GOOD_SVC "@include \"\"\n", "^/main.conf:2: @include \"\": no file name");
+	FILE_ERROR("\n@include \"sub\"\n",
+	    "^/main.conf:2: @include \"sub\": ^/sub: cannot read: a directory, not a regular file");
+	FILE_ERROR("@include \"fifo\"\n",
+	    "^/main.conf:1: @include \"fifo\": ^/fifo: cannot read: a FIFO, not a regular file");
+	FILE_ERROR("@include \"/dev/zero\"\n",
+	    "^/main.conf:1: @include \"/dev/zero\": /dev/zero: cannot read: a device, not a regular file");
+	FILE_ERROR("@include \"main.conf\"\n",
+	    "^/main.conf:1: @include \"main.conf\": ^/main.conf includes itself");
+	FILE_ERROR("@include \"a.conf\"\n", "^/b.conf:1: @include \"a.conf\": ^/a.conf includes itself");
+	FILE_ERROR("@include \"none.conf\"\n",
+	    "^/main.conf:1: @include \"none.conf\": ^/none.conf: cannot open: No such file or directory");
+	FILE_ERROR("@include \"a.conf\" x = 1;\n",
+	    "^/main.conf:1: @include \"a.conf\": more on the line after it");
+	FILE_ERROR("@include \"a.conf\n", "^/main.conf:1: @include: file name not closed on its line");
+#undef FILE_ERROR
+	free(a);
+	free(b);
+	scratch_remove(dir, names);
+}
+
+/* An absolute @include works (libconfig 1.5 alone would prepend the
+ * directory); a relative one is relative to the main file's directory,
+ * in an included file too; an @include in a string or comment is text. */
+static void
+test_include_paths(void **state)
+{
+	static const char *const names[] = { "main.conf", "sub/part.conf", "sub/svc.conf",
+		"sub", NULL };
+	struct config_errors errs = { 0 };
+	struct sockd_config *cfg;
+	char *dir = scratch_dir(), *sub, text[8192], *p1, *p2, *main_path;
+
+	(void)state;
+	assert_true(asprintf(&sub, "%s/sub", dir) > 0);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	p1 = scratch_file(dir, "sub/part.conf", "@include \"sub/svc.conf\"\n", 24);
+	p2 = scratch_file(dir, "sub/svc.conf", GOOD_SVC, strlen(GOOD_SVC));
+	snprintf(text, sizeof(text), "/* @include \"none.conf\"\n@include \"none.conf\" */\n"
+	    "log_level = \"debug\n@include \\\"none.conf\\\"\n\";\n@include \"%s\"\n", p1);
+	main_path = scratch_file(dir, "main.conf", text, strlen(text));
+	cfg = config_load_file(main_path, &errs);
+	for (size_t i = 0; i < errs.count; i++)
+		print_error("unexpected: %s\n", errs.msg[i]);
+	assert_int_equal(errs.count, 1);
+	assert_null(cfg);
+	/* The one error is the odd log level, not an include. */
+	assert_non_null(strstr(errs.msg[0], "main.conf:3: log_level: must be one of"));
+	config_errors_free(&errs);
+	snprintf(text, sizeof(text), "@include \"%s\"\n", p1);
+	free(scratch_file(dir, "main.conf", text, strlen(text)));
+	cfg = config_load_file(main_path, &errs);
+	assert_int_equal(errs.count, 0);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->services[0].name, "echo");
+	config_free(cfg);
+	free(main_path);
+	free(p1);
+	free(p2);
+	free(sub);
+	scratch_remove(dir, names);
+}
+
+static char *
+repeated(const char *head, const char *unit, size_t times, const char *tail)
+{
+	size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+	char *t = malloc(hl + ul * times + tl + 1), *p = t;
+
+	assert_non_null(t);
+	memcpy(p, head, hl);
+	p += hl;
+	for (size_t i = 0; i < times; i++, p += ul)
+		memcpy(p, unit, ul);
+	memcpy(p, tail, tl + 1);
+	return t;
+}
+
+static void
+expect_limit(char *text, const char *want)
+{
+	expect_errors(text, want, NULL);
+	free(text);
+}
+
+/* The bounds that keep a parse linear, each a FILE:LINE error; what is
+ * just inside them still loads. */
+static void
+test_file_limits(void **state)
+{
+	struct sockd_config *cfg;
+	char *t;
+
+	(void)state;
+	expect_limit(repeated("x = \"", "a", 1024 * 1024 + 1, "\";\n" GOOD_SVC),
+	    "test.conf:1: string longer than 1048576 bytes");
+	expect_limit(repeated("\nx = \"\"", " \"aaaaaaaaaa\"", 110000, ";\n" GOOD_SVC),
+	    "test.conf:2: string longer than 1048576 bytes");
+	expect_limit(repeated("", "# comment\n", 220000, GOOD_SVC),
+	    "test.conf:209716: the configuration is larger than 2097152 bytes, with all it includes");
+	expect_limit(repeated("x = ", "[", 33, "];\n"), "test.conf:1: nested deeper than 32 levels");
+	expect_limit(repeated(GOOD_SVC, "x = 1;\n", 1100, ""),
+	    "test.conf:1025: more than 1024 settings in one group");
+	expect_limit(repeated("x = (", "1,\n", 10000, "1);\n"),
+	    "test.conf:9999: more than 10000 settings and values in the configuration");
+	expect_limit(repeated(GOOD_SVC, "@include \"/dev/null\"\n", 70, ""),
+	    "test.conf:2: @include \"/dev/null\": /dev/null: cannot read: a device, not a regular file");
+	expect_limit(repeated(GOOD_SVC "x = \"abc", "", 0, ";\n"), "test.conf:2: string not closed");
+	expect_limit(repeated(GOOD_SVC "/* abc", "", 0, ";\n"), "test.conf:2: comment /* not closed");
+	/* The largest http.body there is (1 MiB) still fits. */
+	t = repeated("services = ( { name = \"web\"; listen = \"127.0.0.1:7007\"; handler = \"http\";"
+	    " http = { body = \"", "a", 1024 * 1024, "\"; }; } );\n");
+	cfg = load_ok(t);
+	assert_int_equal(cfg->services[0].http_body_len, 1024 * 1024);
+	config_free(cfg);
+	free(t);
+}
+
+/* A NUL byte: libconfig would read the text up to it only. */
+static void
+test_file_nul(void **state)
+{
+	static const char *const names[] = { "main.conf", NULL };
+	char *dir = scratch_dir();
+	const char text[] = GOOD_SVC "\n# a\0b\n";
+
+	(void)state;
+	expect_file_error(dir, text, sizeof(text) - 1, "^/main.conf:3: a NUL byte: not a text file");
+	scratch_remove(dir, names);
 }
 
 static void
@@ -1066,6 +1310,11 @@ main(void)
 		cmocka_unit_test(test_error_count_bounded),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_include),
+		cmocka_unit_test(test_include_lines),
+		cmocka_unit_test(test_include_refused),
+		cmocka_unit_test(test_include_paths),
+		cmocka_unit_test(test_file_limits),
+		cmocka_unit_test(test_file_nul),
 		cmocka_unit_test(test_describe),
 		cmocka_unit_test(test_handlers_and_framings),
 		cmocka_unit_test(test_limits_and_timeouts),
