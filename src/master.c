@@ -949,6 +949,7 @@ master_housekeeping(struct master *m, int64_t now)
 		notify_watchdog();
 		m->next_watchdog_ns = now + (int64_t)m->watchdog_usec * 1000 / 2;
 	}
+	notify_flush();		/* what a full notify socket held back */
 }
 
 static uint32_t
@@ -1049,6 +1050,7 @@ master_run(struct sockd_config *cfg, const char *path, bool log_level_fixed)
 		master_maintain(&m, now);
 		master_housekeeping(&m, now);
 	}
+	notify_flush();		/* STOPPING=1, if it had to wait: one last try */
 	log_notice("stopped");
 	master_fini(&m);
 	return m.exit_status;
