@@ -104,8 +104,8 @@ notify_send(const char *msg)
 	}
 	if (errno == EAGAIN || errno == ENOBUFS || errno == ENOMEM) {
 		if (!notify.blocked)
-			log_warn("NOTIFY_SOCKET %s is full (systemd is not reading it): "
-			    "state changes wait, STATUS updates are dropped", getenv("NOTIFY_SOCKET"));
+			log_warn("the notify socket is full (systemd is not reading it): "
+			    "state changes wait, STATUS updates are dropped");
 		notify.blocked = true;
 		return 0;
 	}
@@ -148,7 +148,7 @@ notify_flush(void)
 	if (notify.status_pending && notify_send(notify.status))
 		notify.status_pending = false;
 	if (notify.blocked && !notify.watchdog && !notify.status_pending) {
-		log_notice("NOTIFY_SOCKET drains again (%lu STATUS update%s dropped)",
+		log_notice("the notify socket drains again (%lu STATUS update%s dropped)",
 		    notify.dropped, notify.dropped == 1 ? "" : "s");
 		notify.blocked = false;
 		notify.dropped = 0;
