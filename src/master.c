@@ -42,6 +42,7 @@
 #include "priv.h"
 #include "scoreboard.h"
 #include "sig.h"
+#include "status_line.h"
 #include "util.h"
 #include "worker.h"
 
@@ -546,44 +547,46 @@ master_check_ready(struct master *m, int64_t now)
 
 /* ---- status ------------------------------------------------------------ */
 
+/* The numbers STATUS= shows for service S; on a tick, its rate anew. */
+static void
+master_status_service(struct master *m, size_t s, bool tick, struct status_line_service *out)
+{
+	struct master_service *ms = &m->svc[s];
+	uint64_t msgs = ms->retired_messages;
+
+	*out = (struct status_line_service){ .name = m->cfg->services[s].name,
+		.failures = ms->pool.backoff.failures, .ondemand = ms->pool.mode == POOL_ONDEMAND };
+	for (size_t i = 0; i < m->n_kids; i++) {
+		const struct master_child *k = &m->kids[i];
+		int st = atomic_load(&k->slot->state);
+
+		if (!match_service(m, k, s))
+			continue;
+		out->busy += st == SLOT_BUSY;
+		out->idle += st == SLOT_IDLE;
+		out->conns += atomic_load(&k->slot->current);
+		msgs += atomic_load(&k->slot->messages);
+	}
+	if (tick) {
+		ms->rate = (double)(msgs - ms->last_messages) * 1000 / MASTER_TICK_MS;
+		ms->last_messages = msgs;
+	}
+	out->rate = ms->rate;
+}
+
+/* STATUS=, sent only when its text changes (status_line.c writes it). */
 static void
 master_status(struct master *m, int64_t now, bool tick)
 {
-	char buf[sizeof(m->status)];
-	size_t len;
+	struct status_line_service *svc = xcalloc(m->cfg->n_services, sizeof(*svc));
+	char buf[STATUS_LINE_MAX];
 
-	snprintf(buf, sizeof(buf), "%s", m->reload_error);
-	for (size_t s = 0; s < m->cfg->n_services; s++) {
-		struct master_service *ms = &m->svc[s];
-		unsigned busy = 0, idle = 0, conns = 0;
-		uint64_t msgs = ms->retired_messages;
-
-		for (size_t i = 0; i < m->n_kids; i++) {
-			const struct master_child *k = &m->kids[i];
-			int st = atomic_load(&k->slot->state);
-
-			if (!match_service(m, k, s))
-				continue;
-			busy += st == SLOT_BUSY;
-			idle += st == SLOT_IDLE;
-			conns += atomic_load(&k->slot->current);
-			msgs += atomic_load(&k->slot->messages);
-		}
-		if (tick) {
-			ms->rate = (double)(msgs - ms->last_messages) * 1000 / MASTER_TICK_MS;
-			ms->last_messages = msgs;
-		}
-		len = strlen(buf);
-		snprintf(buf + len, sizeof(buf) - len, "%s%s: %u workers (%u busy, %u idle), %u conns, %.0f req/s",
-		    len ? "; " : "", m->cfg->services[s].name, busy + idle, busy, idle, conns, ms->rate);
-		if (ms->pool.backoff.failures > 0) {
-			len = strlen(buf);
-			snprintf(buf + len, sizeof(buf) - len, ", backoff after %u failed starts",
-			    ms->pool.backoff.failures);
-		}
-	}
+	for (size_t s = 0; s < m->cfg->n_services; s++)
+		master_status_service(m, s, tick, &svc[s]);
+	status_line_format(buf, sizeof(buf), m->reload_error, svc, m->cfg->n_services);
+	free(svc);
 	if (strcmp(buf, m->status) != 0) {
-		memcpy(m->status, buf, sizeof(buf));
+		snprintf(m->status, sizeof(m->status), "%s", buf);
 		notify_status("%s", m->status);
 	}
 	(void)now;
@@ -946,6 +949,7 @@ master_housekeeping(struct master *m, int64_t now)
 		notify_watchdog();
 		m->next_watchdog_ns = now + (int64_t)m->watchdog_usec * 1000 / 2;
 	}
+	notify_flush();		/* what a full notify socket held back */
 }
 
 static uint32_t
@@ -1046,6 +1050,7 @@ master_run(struct sockd_config *cfg, const char *path, bool log_level_fixed)
 		master_maintain(&m, now);
 		master_housekeeping(&m, now);
 	}
+	notify_flush();		/* STOPPING=1, if it had to wait: one last try */
 	log_notice("stopped");
 	master_fini(&m);
 	return m.exit_status;

@@ -1,32 +1,182 @@
 /*
- * notify.c - the systemd notification protocol, in one place.
+ * notify.c - the systemd notification protocol, in one place, and never
+ * in the way of the master.
  *
- * sd_notify() returns a negative errno on failure, 0 when NOTIFY_SOCKET is
- * unset and a positive number when sent; a failure is worth a warning, never
- * worth stopping the service for.
+ * libsystemd's sd_notify() sends on a blocking socket: once the receiver's
+ * queue is full (a manager that does not read, net.unix.max_dgram_qlen
+ * datagrams behind), it waits for as long as that lasts, and a master
+ * waiting there reaps and replaces no worker. So the datagrams are sent
+ * here, from a non-blocking socket, to the AF_UNIX address in $NOTIFY_SOCKET
+ * ("@" for the abstract namespace), one "KEY=VALUE" message each; the
+ * kernel adds our credentials, which is how systemd knows the sender.
+ *
+ * What cannot go now waits, and the master retries it every loop turn
+ * (notify_flush): READY=1, RELOADING=1 and STOPPING=1 in the order they
+ * happened, at most one of each (a later one replaces the queue from an
+ * earlier one of its kind on, as systemd would end in the same state);
+ * WATCHDOG=1 once; STATUS= only its latest text, the ones in between are
+ * dropped. Any other error drops the message with a warning, as
+ * sd_notify() failing did.
  */
+#include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
 #include "notify.h"
 
+enum notify_state { NOTIFY_READY, NOTIFY_RELOADING, NOTIFY_STOPPING };
+#define NOTIFY_STATES 3
+
+static struct {
+	bool opened;			/* NOTIFY_SOCKET looked at */
+	int fd;				/* -1: nobody to tell */
+	struct sockaddr_un addr;
+	socklen_t addr_len;
+	struct {
+		enum notify_state state;
+		unsigned long long usec;	/* RELOADING: CLOCK_MONOTONIC then */
+	} queue[NOTIFY_STATES];		/* oldest first */
+	size_t queued;
+	bool watchdog;			/* WATCHDOG=1 to send */
+	bool status_pending;
+	char status[1100];		/* "STATUS=..." */
+	unsigned long dropped;		/* STATUS texts replaced while waiting */
+	bool blocked;			/* the socket was full: said so once */
+	int last_errno;			/* last error warned about; 0 after a send */
+} notify = { .fd = -1 };
+
+/* Where NOTIFY_SOCKET points, into notify.addr; -1 if it is not for us. */
+static int
+notify_address(const char *env)
+{
+	size_t len = strlen(env);
+
+	if ((env[0] != '/' && env[0] != '@') || len < 2 || len >= sizeof(notify.addr.sun_path)) {
+		log_warn("NOTIFY_SOCKET=%s: not an AF_UNIX socket path; not notifying systemd", env);
+		return -1;
+	}
+	notify.addr.sun_family = AF_UNIX;
+	memcpy(notify.addr.sun_path, env, len);
+	if (env[0] == '@')
+		notify.addr.sun_path[0] = '\0';	/* abstract: the length says where it ends */
+	notify.addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len +
+	    (env[0] == '/'));
+	return 0;
+}
+
+/* The socket, at the first message. Not connected: a systemd that
+ * re-executes binds its notify socket anew at the same address. */
 static void
+notify_open(void)
+{
+	const char *env = getenv("NOTIFY_SOCKET");
+
+	notify.opened = true;
+	if (env == NULL || env[0] == '\0' || notify_address(env) == -1)
+		return;
+	notify.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (notify.fd == -1)
+		log_warn("NOTIFY_SOCKET: socket: %s; not notifying systemd", strerror(errno));
+}
+
+/* Send MSG: 1 sent (or dropped for good), 0 the socket is full: try again later. */
+static int
 notify_send(const char *msg)
 {
-	int r = sd_notify(0, msg);
+	ssize_t r;
 
-	if (r < 0)
-		log_warn("sd_notify(\"%s\"): %s", msg, strerror(-r));
+	do
+		r = sendto(notify.fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL,
+		    (const struct sockaddr *)&notify.addr, notify.addr_len);
+	while (r == -1 && errno == EINTR);
+	if (r >= 0) {
+		notify.last_errno = 0;
+		return 1;
+	}
+	if (errno == EAGAIN || errno == ENOBUFS || errno == ENOMEM) {
+		if (!notify.blocked)
+			log_warn("the notify socket is full (systemd is not reading it): "
+			    "state changes wait, STATUS updates are dropped");
+		notify.blocked = true;
+		return 0;
+	}
+	if (errno != notify.last_errno)	/* once, not at every STATUS */
+		log_warn("notify \"%.40s\": %s", msg, strerror(errno));
+	notify.last_errno = errno;
+	return 1;
+}
+
+static int
+notify_send_state(enum notify_state state, unsigned long long usec)
+{
+	char msg[64];
+
+	if (state == NOTIFY_READY)
+		return notify_send("READY=1");
+	if (state == NOTIFY_STOPPING)
+		return notify_send("STOPPING=1");
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu", usec);
+	return notify_send(msg);
+}
+
+/* Send what waits, oldest first; stop at the first that cannot go. */
+void
+notify_flush(void)
+{
+	size_t sent = 0;
+
+	if (notify.fd == -1)
+		return;
+	while (sent < notify.queued &&
+	    notify_send_state(notify.queue[sent].state, notify.queue[sent].usec))
+		sent++;
+	memmove(notify.queue, notify.queue + sent, (notify.queued - sent) * sizeof(notify.queue[0]));
+	notify.queued -= sent;
+	if (notify.queued > 0)
+		return;
+	if (notify.watchdog && notify_send("WATCHDOG=1"))
+		notify.watchdog = false;
+	if (notify.status_pending && notify_send(notify.status))
+		notify.status_pending = false;
+	if (notify.blocked && !notify.watchdog && !notify.status_pending) {
+		log_notice("the notify socket drains again (%lu STATUS update%s dropped)",
+		    notify.dropped, notify.dropped == 1 ? "" : "s");
+		notify.blocked = false;
+		notify.dropped = 0;
+	}
+}
+
+/* Queue STATE (see the top of the file for why at most one of each). */
+static void
+notify_state(enum notify_state state, unsigned long long usec)
+{
+	size_t i = 0;
+
+	if (!notify.opened)
+		notify_open();
+	if (notify.fd == -1)
+		return;
+	while (i < notify.queued && notify.queue[i].state != state)
+		i++;
+	notify.queue[i].state = state;
+	notify.queue[i].usec = usec;
+	notify.queued = i + 1;
+	notify_flush();
 }
 
 void
 notify_ready(void)
 {
-	notify_send("READY=1");
+	notify_state(NOTIFY_READY, 0);
 }
 
 /* RELOADING=1 with the CLOCK_MONOTONIC time systemd (253+) wants beside it. */
@@ -34,33 +184,39 @@ void
 notify_reloading(void)
 {
 	struct timespec ts;
-	char msg[64];
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+	notify_state(NOTIFY_RELOADING,
 	    (unsigned long long)ts.tv_sec * 1000000 + (unsigned long long)ts.tv_nsec / 1000);
-	notify_send(msg);
 }
 
 void
 notify_stopping(void)
 {
-	notify_send("STOPPING=1");
+	notify_state(NOTIFY_STOPPING, 0);
 }
 
 void
 notify_status(const char *fmt, ...)
 {
-	char msg[1100] = "STATUS=";
 	va_list ap;
 
+	if (!notify.opened)
+		notify_open();
+	if (notify.fd == -1)
+		return;
+	notify.dropped += notify.status_pending;
+	snprintf(notify.status, sizeof(notify.status), "STATUS=");
 	va_start(ap, fmt);
-	vsnprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), fmt, ap);
+	vsnprintf(notify.status + strlen("STATUS="), sizeof(notify.status) - strlen("STATUS="),
+	    fmt, ap);
 	va_end(ap);
-	notify_send(msg);
+	notify.status_pending = true;
+	notify_flush();
 }
 
-/* The watchdog interval systemd expects pings within, or 0 if none. */
+/* The watchdog interval systemd expects pings within, or 0 if none
+ * (sd_watchdog_enabled only reads the environment). */
 uint64_t
 notify_watchdog_usec(void)
 {
@@ -75,5 +231,8 @@ notify_watchdog_usec(void)
 void
 notify_watchdog(void)
 {
-	notify_send("WATCHDOG=1");
+	if (!notify.opened)
+		notify_open();
+	notify.watchdog = notify.fd != -1;
+	notify_flush();
 }

@@ -394,7 +394,7 @@ daemon_read_log(struct daemon *d, long long deadline)
 	ssize_t n;
 
 	/* Like systemd, take every notification as it comes: a full notify
-	 * socket would block the master in sd_notify. */
+	 * socket holds back READY=1 and drops STATUS updates. */
 	if (d->notify_fd != -1)
 		daemon_read_notes(d);
 	if (d->err_fd == -1 || left <= 0)

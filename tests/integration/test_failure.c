@@ -277,7 +277,7 @@ test_fork_counts_after_kill(void **state)
 		assert_true(recv_eof(fds[i], T_MS));
 		close(fds[i]);
 	}
-	assert_true(wait_status(d, "echo: 1 workers (0 busy, 1 idle), 0 conns", T_MS));
+	assert_true(wait_status(d, "echo: 1 worker (0 busy, 1 idle), 0 conns", T_MS));
 	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
 	daemon_free(d);
 }

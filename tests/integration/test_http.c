@@ -766,9 +766,14 @@ status_max_rate(struct daemon *d)
 	long max = -1;
 
 	daemon_read_notes(d);
-	for (const char *p = d->notes; (p = strstr(p, " conns, ")) != NULL; p++)
-		if (atol(p + 8) > max)
-			max = atol(p + 8);
+	for (const char *p = d->notes; (p = strstr(p, " req/s")) != NULL; p++) {
+		const char *q = p;
+
+		while (q > d->notes && q[-1] >= '0' && q[-1] <= '9')
+			q--;
+		if (q < p && atol(q) > max)
+			max = atol(q);
+	}
 	return max;
 }
 

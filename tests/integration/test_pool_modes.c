@@ -76,7 +76,7 @@ test_ondemand_zero_one_zero(void **state)
 
 	(void)state;
 	d = start_notify(config(ONDEMAND(2, 0.5)), &port);
-	assert_true(daemon_wait_note(d, "echo: 0 workers", T_MS));
+	assert_true(daemon_wait_note(d, "echo: no worker (on demand)", T_MS));
 	usleep(300 * 1000);				/* nothing starts on its own */
 	assert_int_equal(workers(d), 0);
 	fd = tcp_connect("127.0.0.1", port);
