@@ -271,6 +271,8 @@ master_first_exit(struct master *m, struct master_child *k, int status, bool abn
 	char how[64];
 
 	ms->first_pending--;
+	if (m->stopping)
+		return;	/* a fast stop kills workers that may not have accepted yet */
 	if (!abnormal || atomic_load(&k->slot->served) > 0 || atomic_load(&k->slot->current) > 0)
 		return;
 	if (++ms->first_failed < m->cfg->services[k->service].workers || ms->first_unspawned > 0)
