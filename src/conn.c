@@ -116,8 +116,10 @@ conn_init(struct conn *c, int fd, const struct sockd_addr *peer,
 	c->last_read_ns = scoreboard_now();
 	if (!buffered)
 		conn_send_timeout(c);
-	if (slot != NULL)
+	if (slot != NULL) {
 		atomic_fetch_add(&slot->current, 1);
+		atomic_fetch_add_explicit(&slot->accepted, 1, memory_order_relaxed);
+	}
 	if (c->handler->open != NULL)
 		c->handler->open(c);
 }

@@ -42,6 +42,7 @@
 #include "priv.h"
 #include "scoreboard.h"
 #include "sig.h"
+#include "stats.h"
 #include "status_line.h"
 #include "util.h"
 #include "worker.h"
@@ -69,9 +70,7 @@ struct master_child {
 
 struct master_service {
 	struct pool_state pool;
-	uint64_t retired_messages;	/* from workers already reaped */
-	uint64_t last_messages;		/* for the rate */
-	double rate;			/* messages per second */
+	uint32_t stat;			/* its counters' entry (stats.c) */
 	bool warned_full;
 	bool watch;			/* ondemand: poll its listeners for a waiting client */
 	/* The generation's first round of workers (see master_first_exit): */
@@ -91,6 +90,8 @@ struct master {
 	int *log_fds;			/* per cfg service: its access log, or -1 */
 	uint32_t generation;
 	struct scoreboard *sb;
+	struct stats *st;		/* counters that outlive workers */
+	bool reload_pending;		/* its outcome is known once READY=1 goes */
 	struct master_child *kids;
 	size_t n_kids;
 	int sig_fd;
@@ -141,7 +142,7 @@ master_spawn(struct master *m, size_t s, int64_t now)
 	int ctl[2] = { -1, -1 };
 	pid_t pid;
 
-	a.slot = scoreboard_claim(m->sb, 0, m->generation, (uint32_t)s, now);
+	a.slot = scoreboard_claim(m->sb, 0, m->generation, (uint32_t)s, m->svc[s].stat, now);
 	if (a.slot == NULL) {
 		if (!m->svc[s].warned_full)
 			log_err("%s: no free scoreboard slot (%u in all): restart sockd to make room",
@@ -166,6 +167,7 @@ master_spawn(struct master *m, size_t s, int64_t now)
 	if (ctl[1] != -1)
 		close(ctl[1]);
 	a.slot->pid = pid;
+	stats_started(m->st, a.slot);
 	m->kids = xreallocarray(m->kids, m->n_kids + 1, sizeof(*m->kids));
 	k = &m->kids[m->n_kids++];
 	*k = (struct master_child){ .pid = pid, .generation = m->generation, .service = s,
@@ -208,6 +210,7 @@ master_stop_hung(const struct master *m, struct master_child *k, int64_t now)
 	    (unsigned long long)atomic_load(&sl->bytes_in));
 	master_signal_kid(k, SIGTERM, now);
 	k->kill_at_ns = now + POOL_HUNG_GRACE_NS;
+	stats_hung(m->st, k->slot);
 }
 
 static void
@@ -309,14 +312,16 @@ master_current_exit(struct master *m, struct master_child *k, int status, int64_
 	struct master_service *ms = &m->svc[k->service];
 	bool abnormal = !(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !k->stopping;
 
-	ms->retired_messages += atomic_load(&k->slot->messages);
 	master_return_conns(m, k);
 	if (pool_exited(&ms->pool, abnormal, atomic_load(&k->slot->served),
-	    now - k->started_ns, now))
+	    now - k->started_ns, now)) {
+		stats_backoff(m->st, ms->stat, true, ms->pool.backoff.failures, now);
 		log_warn("%s: worker %ld failed at start: backing off (one worker at a time, "
 		    "%lld ms to %lld s apart)", m->cfg->services[k->service].name, (long)k->pid,
 		    (long long)(POOL_BACKOFF_MIN_NS / POOL_MS),
 		    (long long)(POOL_BACKOFF_MAX_NS / POOL_MS / 1000));
+	} else if (ms->pool.backoff.failures > 0)
+		stats_backoff(m->st, ms->stat, true, ms->pool.backoff.failures, now);
 	if (k->first)
 		master_first_exit(m, k, status, abnormal);
 }
@@ -333,10 +338,14 @@ master_reap(struct master *m, int64_t now)
 
 		if (k == NULL)
 			continue;
+		bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+
 		master_log_exit(m, k, status);
 		if (k->generation == m->generation)
 			master_current_exit(m, k, status, now);
-		scoreboard_release(k->slot);
+		/* Leaving on its own, not told to: it recycled (max_requests). */
+		stats_reaped(m->st, k->slot, status, !clean && !k->stopping, clean && !k->stopping &&
+		    atomic_load(&k->slot->state) == SLOT_DRAINING);
 		if (k->log_ctl != -1)
 			close(k->log_ctl);
 		free(k->log_path);
@@ -468,6 +477,8 @@ master_maintain(struct master *m, int64_t now)
 
 			master_apply(m, &ms->pool, match_service, s, now, &d);
 			if (d.recovered > 0)
+				stats_backoff(m->st, ms->stat, false, 0, now);
+			if (d.recovered > 0)
 				log_notice("%s: workers start again: backoff over after %u failed starts",
 				    m->cfg->services[s].name, d.recovered);
 			ms->watch = d.watch;
@@ -542,6 +553,9 @@ master_check_ready(struct master *m, int64_t now)
 		return;
 	if (!m->keep_old)
 		master_retire_old(m, now);
+	if (m->reload_pending)
+		stats_reload(m->st, false, !m->keep_old, m->reload_error);
+	m->reload_pending = false;
 	m->waiting_ready = false;
 	m->ready_once = true;
 	notify_ready();
@@ -549,15 +563,15 @@ master_check_ready(struct master *m, int64_t now)
 
 /* ---- status ------------------------------------------------------------ */
 
-/* The numbers STATUS= shows for service S; on a tick, its rate anew. */
+/* The numbers STATUS= shows for service S (its rate from stats_tick). */
 static void
-master_status_service(struct master *m, size_t s, bool tick, struct status_line_service *out)
+master_status_service(struct master *m, size_t s, struct status_line_service *out)
 {
 	struct master_service *ms = &m->svc[s];
-	uint64_t msgs = ms->retired_messages;
 
 	*out = (struct status_line_service){ .name = m->cfg->services[s].name,
-		.failures = ms->pool.backoff.failures, .ondemand = ms->pool.mode == POOL_ONDEMAND };
+		.failures = ms->pool.backoff.failures, .ondemand = ms->pool.mode == POOL_ONDEMAND,
+		.rate = m->st->svc[ms->stat].rate[0] };
 	for (size_t i = 0; i < m->n_kids; i++) {
 		const struct master_child *k = &m->kids[i];
 		int st = atomic_load(&k->slot->state);
@@ -567,31 +581,24 @@ master_status_service(struct master *m, size_t s, bool tick, struct status_line_
 		out->busy += st == SLOT_BUSY;
 		out->idle += st == SLOT_IDLE;
 		out->conns += atomic_load(&k->slot->current);
-		msgs += atomic_load(&k->slot->messages);
 	}
-	if (tick) {
-		ms->rate = (double)(msgs - ms->last_messages) * 1000 / MASTER_TICK_MS;
-		ms->last_messages = msgs;
-	}
-	out->rate = ms->rate;
 }
 
 /* STATUS=, sent only when its text changes (status_line.c writes it). */
 static void
-master_status(struct master *m, int64_t now, bool tick)
+master_status(struct master *m)
 {
 	struct status_line_service *svc = xcalloc(m->cfg->n_services, sizeof(*svc));
 	char buf[STATUS_LINE_MAX];
 
 	for (size_t s = 0; s < m->cfg->n_services; s++)
-		master_status_service(m, s, tick, &svc[s]);
+		master_status_service(m, s, &svc[s]);
 	status_line_format(buf, sizeof(buf), m->reload_error, svc, m->cfg->n_services);
 	free(svc);
 	if (strcmp(buf, m->status) != 0) {
 		snprintf(m->status, sizeof(m->status), "%s", buf);
 		notify_status("%s", m->status);
 	}
-	(void)now;
 }
 
 /* ---- log files ---------------------------------------------------------- */
@@ -709,6 +716,7 @@ master_reload_failed(struct master *m, const char *why)
 {
 	log_err("reload failed: %s; still serving the previous configuration", why);
 	snprintf(m->reload_error, sizeof(m->reload_error), "reload failed: %s", why);
+	stats_reload(m->st, false, false, why);
 	notify_ready();
 }
 
@@ -730,14 +738,17 @@ master_load(const char *path, char *why, size_t size)
 	return cfg;
 }
 
+/* The pools of a new configuration, and its services' counters (MAP, from
+ * stats_bind). */
 static void
-master_set_pools(struct master *m)
+master_set_pools(struct master *m, const uint32_t *map)
 {
 	m->svc = xcalloc(m->cfg->n_services, sizeof(*m->svc));
 	m->conns = scoreboard_counters(m->cfg->n_services);
 	for (size_t s = 0; s < m->cfg->n_services; s++) {
 		const struct config_service *svc = &m->cfg->services[s];
 
+		m->svc[s].stat = map[s];
 		pool_init(&m->svc[s].pool, svc->workers, (int64_t)svc->heartbeat_ms * POOL_MS);
 		m->svc[s].first_unspawned = svc->pool_mode == POOL_MODE_ONDEMAND ? 0 : svc->workers;
 		if (svc->pool_mode == POOL_MODE_DYNAMIC)
@@ -763,25 +774,32 @@ master_reload(struct master *m)
 	struct priv_ids ids;
 	char why[sizeof(m->reload_error) - 16];
 	int *log_fds;
+	uint32_t *map;
 
 	notify_reloading();
 	log_notice("SIGHUP: reloading %s", m->path);
+	if (m->reload_pending)	/* the one before is over as far as it got */
+		stats_reload(m->st, false, !m->keep_old, m->reload_error);
+	m->reload_pending = false;
+	stats_reload(m->st, true, false, NULL);
 	if ((cfg = master_load(m->path, why, sizeof(why))) == NULL)
 		return master_reload_failed(m, why);
+	map = xcalloc(cfg->n_services ? cfg->n_services : 1, sizeof(*map));
+	if (stats_bind(m->st, cfg, map) == -1) {
+		snprintf(why, sizeof(why), "no room for the counters of so many new services "
+		    "(restart sockd)");
+		goto fail_cfg;
+	}
 	if (priv_resolve(cfg->user, cfg->group, &ids) == -1) {
-		config_free(cfg);
-		return master_reload_failed(m, "cannot resolve user/group");
+		snprintf(why, sizeof(why), "cannot resolve user/group");
+		goto fail_cfg;
 	}
-	if ((log_fds = master_open_logs(cfg, why, sizeof(why))) == NULL) {
-		priv_ids_free(&ids);
-		config_free(cfg);
-		return master_reload_failed(m, why);
-	}
+	if ((log_fds = master_open_logs(cfg, why, sizeof(why))) == NULL)
+		goto fail_ids;
 	if (listen_set_open(cfg, &m->listeners, &set) != 0) {
 		master_close_logs(log_fds, cfg->n_services);
-		priv_ids_free(&ids);
-		config_free(cfg);
-		return master_reload_failed(m, "cannot open the new listeners");
+		snprintf(why, sizeof(why), "cannot open the new listeners");
+		goto fail_ids;
 	}
 	master_close_logs(m->log_fds, m->cfg->n_services);	/* old workers have theirs */
 	m->log_fds = log_fds;
@@ -795,14 +813,24 @@ master_reload(struct master *m)
 	if (!m->log_level_fixed)
 		log_set_level(cfg->log_level);
 	free(m->svc);
-	master_set_pools(m);
 	m->generation++;
+	stats_commit(m->st, cfg, m->generation, map);
+	master_set_pools(m, map);
+	free(map);
+	m->reload_pending = true;
 	m->reload_error[0] = '\0';
 	m->keep_old = false;	/* this generation retires every older one when ready */
 	m->waiting_ready = true;
 	m->ready_since_ns = scoreboard_now();
 	listen_log(&m->listeners, m->cfg);
 	log_notice("reloaded: generation %u", m->generation);
+	return;
+fail_ids:
+	priv_ids_free(&ids);
+fail_cfg:
+	free(map);
+	config_free(cfg);
+	master_reload_failed(m, why);
 }
 
 /* ---- signals and stopping ---------------------------------------------- */
@@ -840,6 +868,7 @@ master_resize(struct master *m, int delta)
 			continue;
 		}
 		ps->desired = want;
+		stats_desired(m->st, m->svc[s].stat, want);
 		log_notice("%s: now %d workers", m->cfg->services[s].name, want);
 	}
 }
@@ -945,8 +974,10 @@ master_housekeeping(struct master *m, int64_t now)
 		master_keep_old(m, now);
 	if (tick)
 		m->next_tick_ns = now + MASTER_TICK_MS * POOL_MS;
+	if (tick)
+		stats_tick(m->st, now);
 	if (!m->stopping)
-		master_status(m, now, tick);
+		master_status(m);
 	if (m->watchdog_usec != 0 && now >= m->next_watchdog_ns) {
 		notify_watchdog();
 		m->next_watchdog_ns = now + (int64_t)m->watchdog_usec * 1000 / 2;
@@ -974,6 +1005,7 @@ master_init(struct master *m, struct sockd_config *cfg, const char *path)
 {
 	struct listen_set activated = { 0 };
 	char why[256];
+	uint32_t *map;
 	int r = 0;
 
 	*m = (struct master){ .path = path, .cfg = cfg, .generation = 1, .sig_fd = -1,
@@ -990,7 +1022,13 @@ master_init(struct master *m, struct sockd_config *cfg, const char *path)
 	listen_set_close(&activated);
 	listen_log(&m->listeners, cfg);
 	m->sb = scoreboard_create(master_slots(cfg));
-	master_set_pools(m);
+	m->st = stats_create((uint32_t)cfg->n_services, m->sb);
+	map = xcalloc(cfg->n_services ? cfg->n_services : 1, sizeof(*map));
+	if (stats_bind(m->st, cfg, map) == -1)
+		panic("stats: no room for %zu services", cfg->n_services);
+	stats_commit(m->st, cfg, m->generation, map);
+	master_set_pools(m, map);
+	free(map);
 	m->sig_fd = sig_open();
 	m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (m->wake_fd == -1)
@@ -1008,6 +1046,7 @@ static void
 master_fini(struct master *m)
 {
 	listen_set_close(&m->listeners);
+	stats_destroy(m->st);
 	scoreboard_destroy(m->sb);
 	sig_close(m->sig_fd);
 	if (m->wake_fd != -1)

@@ -44,7 +44,7 @@ scoreboard_destroy(struct scoreboard *sb)
 /* Take a free slot for a new worker; NULL when all are in use. */
 struct scoreboard_slot *
 scoreboard_claim(struct scoreboard *sb, pid_t pid, uint32_t generation,
-    uint32_t service, int64_t now_ns)
+    uint32_t service, uint32_t stat, int64_t now_ns)
 {
 	for (uint32_t i = 0; i < sb->n_slots; i++) {
 		struct scoreboard_slot *s = &sb->slots[i];
@@ -54,6 +54,7 @@ scoreboard_claim(struct scoreboard *sb, pid_t pid, uint32_t generation,
 		s->pid = pid;
 		s->generation = generation;
 		s->service = service;
+		s->stat = stat;
 		s->started_ns = now_ns;
 		atomic_store(&s->heartbeat_ns, now_ns);
 		atomic_store(&s->served, 0);
@@ -62,10 +63,32 @@ scoreboard_claim(struct scoreboard *sb, pid_t pid, uint32_t generation,
 		atomic_store(&s->bytes_in, 0);
 		atomic_store(&s->bytes_out, 0);
 		atomic_store(&s->accept_miss, 0);
+		atomic_store(&s->accepted, 0);
+		atomic_store(&s->limited, 0);
+		for (size_t b = 0; b < SNAPSHOT_BUCKETS; b++) {
+			atomic_store(&s->duration.bucket[b], 0);
+			atomic_store(&s->latency.bucket[b], 0);
+		}
+		atomic_store(&s->duration.sum_ns, 0);
+		atomic_store(&s->latency.sum_ns, 0);
 		atomic_store(&s->state, SLOT_STARTING);
 		return s;
 	}
 	return NULL;
+}
+
+/* One observation of NS nanoseconds: two relaxed additions. */
+void
+scoreboard_hist_add(struct scoreboard_hist *h, int64_t ns)
+{
+	size_t b = 0;
+
+	if (ns < 0)
+		ns = 0;
+	while (b < SNAPSHOT_BUCKETS - 1 && ns > snapshot_bounds_ns[b])
+		b++;
+	atomic_fetch_add_explicit(&h->bucket[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_ns, (uint64_t)ns, memory_order_relaxed);
 }
 
 void

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "snapshot.h"
+
 enum slot_state {
 	SLOT_FREE = 0,		/* no process */
 	SLOT_STARTING,		/* forked, not accepting yet */
@@ -23,11 +25,19 @@ enum slot_state {
 	SLOT_DRAINING,		/* told to stop: finishing its connections */
 };
 
+/* A histogram a worker adds to (per-bucket counts, as in snapshot.h). */
+struct scoreboard_hist {
+	_Atomic uint64_t bucket[SNAPSHOT_BUCKETS];
+	_Atomic uint64_t sum_ns;
+};
+
 struct scoreboard_slot {
 	/* Written by the master when it forks or reaps the worker. */
 	pid_t pid;
 	uint32_t generation;
 	uint32_t service;		/* index into the generation's config */
+	uint32_t stat;			/* its service's counters (stats.c): stable
+					 * across generations, unlike SERVICE */
 	int64_t started_ns;		/* CLOCK_MONOTONIC */
 	/* Written by the worker. */
 	_Atomic int state;		/* enum slot_state */
@@ -38,6 +48,10 @@ struct scoreboard_slot {
 	_Atomic uint64_t bytes_in;
 	_Atomic uint64_t bytes_out;
 	_Atomic uint64_t accept_miss;	/* woken for a connection another worker took */
+	_Atomic uint64_t accepted;	/* connections taken */
+	_Atomic uint64_t limited;	/* times accepting stopped at max_connections */
+	struct scoreboard_hist duration;	/* of its connections */
+	struct scoreboard_hist latency;	/* of its http requests */
 };
 
 struct scoreboard {
@@ -48,7 +62,8 @@ struct scoreboard {
 struct scoreboard *scoreboard_create(uint32_t n_slots);
 void scoreboard_destroy(struct scoreboard *sb);
 struct scoreboard_slot *scoreboard_claim(struct scoreboard *sb, pid_t pid,
-    uint32_t generation, uint32_t service, int64_t now_ns);
+    uint32_t generation, uint32_t service, uint32_t stat, int64_t now_ns);
+void scoreboard_hist_add(struct scoreboard_hist *h, int64_t ns);
 void scoreboard_release(struct scoreboard_slot *slot);
 int64_t scoreboard_now(void);
 #define SCOREBOARD_TICK_MS 1000

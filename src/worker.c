@@ -194,9 +194,17 @@ worker_conn_reserve(const struct worker_args *a)
 {
 	if (a->svc->max_connections == 0 || a->conns == NULL)
 		return true;
-	if (atomic_fetch_add(a->conns, 1) < (uint32_t)a->svc->max_connections)
+	static _Atomic bool at_limit;
+
+	if (atomic_fetch_add(a->conns, 1) < (uint32_t)a->svc->max_connections) {
+		atomic_store_explicit(&at_limit, false, memory_order_relaxed);
 		return true;
+	}
 	atomic_fetch_sub(a->conns, 1);
+	/* Counted once each time this worker reaches the limit, not at every
+	 * look while it stays there. */
+	if (!atomic_exchange_explicit(&at_limit, true, memory_order_relaxed))
+		atomic_fetch_add_explicit(&a->slot->limited, 1, memory_order_relaxed);
 	return false;
 }
 
