@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -66,6 +67,7 @@ static const struct config_choice handler_choices[] = {
 	{ "discard", HANDLER_DISCARD, true },
 	{ "ack", HANDLER_ACK, true },
 	{ "http", HANDLER_HTTP, true },
+	{ "status", HANDLER_STATUS, true },
 	{ "exec", HANDLER_EXEC, true },
 	{ "module", HANDLER_MODULE, true },
 #ifdef SOCKD_TEST_HANDLERS
@@ -108,7 +110,7 @@ static const struct config_choice level_choices[] = {
 };
 
 static const char *const global_settings[] = {
-	"log_level", "user", "group", "services", NULL,
+	"log_level", "user", "group", "control", "services", NULL,
 };
 static const char *const service_settings[] = {
 	"name", "listen", "handler", "framing", "model", "workers", "threads",
@@ -127,7 +129,8 @@ static const char *const pool_settings[] = { "mode", "min_spare", "max_spare", "
 static const char *const none[] = { NULL };
 /* Designed in sockd.conf(5) but not implemented yet: a clearer error than
  * "unknown setting" for someone following the design ahead of the code. */
-static const char *const global_reserved[] = { "status", NULL };
+static const char *const control_settings[] = { "enabled", "path", "group", NULL };
+static const char *const global_reserved[] = { NULL };
 static const char *const service_reserved[] = { "allow", NULL };
 
 /* ---- errors ---------------------------------------------------------- */
@@ -528,6 +531,38 @@ config_parse_user(struct config_ctx *ctx, const config_setting_t *root,
 		cfg->group = xstrdup(name);
 }
 
+/* control = { enabled = true; path = "/run/sockd/control"; group = "adm"; } */
+static void
+config_parse_control(struct config_ctx *ctx, const config_setting_t *root,
+    struct sockd_config *cfg)
+{
+	config_setting_t *g = config_get_group(ctx, root, "control", control_settings, none);
+	config_setting_t *on;
+	const char *s;
+
+	if (g == NULL)
+		return;
+	if ((on = config_setting_get_member(g, "enabled")) != NULL) {
+		if (config_setting_type(on) != CONFIG_TYPE_BOOL)
+			config_error(ctx, on, "must be true or false");
+		else
+			cfg->control = config_setting_get_bool(on);
+	}
+	if (config_get_string(ctx, g, "path", &s) == 1) {
+		config_setting_t *p = config_setting_get_member(g, "path");
+
+		if (s[0] != '/')
+			config_error(ctx, p, "must be an absolute path");
+		else if (strlen(s) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			config_error(ctx, p, "longer than a Unix socket path can be (%zu bytes)",
+			    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		else
+			cfg->control_path = xstrdup(s);
+	}
+	if (config_get_gid(ctx, g, "group", &s, &cfg->control_gid) == 1)
+		cfg->control_group = xstrdup(s);
+}
+
 static void
 config_parse_globals(struct config_ctx *ctx, const config_setting_t *root,
     struct sockd_config *cfg)
@@ -538,6 +573,7 @@ config_parse_globals(struct config_ctx *ctx, const config_setting_t *root,
 	if (config_get_choice(ctx, root, "log_level", level_choices, &level) == 1)
 		cfg->log_level = level;
 	config_parse_user(ctx, root, cfg);
+	config_parse_control(ctx, root, cfg);
 }
 
 /* ---- services -------------------------------------------------------- */
@@ -1003,6 +1039,8 @@ config_build(config_t *lc, const struct config_file *source, const char *name,
 
 	cfg->path = xstrdup(name);
 	cfg->log_level = LOG_INFO;
+	cfg->control = true;
+	cfg->control_gid = -1;
 	config_parse_globals(&ctx, config_root_setting(lc), cfg);
 	config_parse_services(&ctx, config_root_setting(lc), cfg);
 	errors_sort(errs, before < errs->count ? before : errs->count);
@@ -1075,6 +1113,8 @@ config_free(struct sockd_config *cfg)
 	free(cfg->services);
 	free(cfg->user);
 	free(cfg->group);
+	free(cfg->control_path);
+	free(cfg->control_group);
 	free(cfg->path);
 	free(cfg);
 }

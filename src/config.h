@@ -20,7 +20,7 @@
 #define CONFIG_LISTEN_MAX 64		/* = WORKER_MAX_LISTENERS */
 
 enum config_handler { HANDLER_ECHO, HANDLER_DISCARD, HANDLER_ACK, HANDLER_HTTP,
-	HANDLER_EXEC, HANDLER_MODULE, HANDLER_TEST_CRASH, HANDLER_TEST_HANG };
+	HANDLER_EXEC, HANDLER_MODULE, HANDLER_STATUS, HANDLER_TEST_CRASH, HANDLER_TEST_HANG };
 enum config_framing { FRAMING_RAW, FRAMING_LINE, FRAMING_LENGTH16, FRAMING_LENGTH32 };
 enum config_model { MODEL_PREFORK, MODEL_EVENT, MODEL_FORK, MODEL_THREAD };
 enum config_pool { POOL_MODE_STATIC, POOL_MODE_DYNAMIC, POOL_MODE_ONDEMAND };
@@ -89,6 +89,10 @@ struct sockd_config {
 	int log_level;			/* syslog priority */
 	char *user;			/* NULL: not set */
 	char *group;			/* NULL: the user's primary group */
+	bool control;			/* control.enabled */
+	char *control_path;		/* NULL: $RUNTIME_DIRECTORY/control, if set */
+	char *control_group;		/* NULL: none (mode 0600) */
+	long control_gid;		/* its gid, or -1 */
 	struct config_service *services;
 	size_t n_services;
 };

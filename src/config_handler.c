@@ -153,8 +153,8 @@ config_http_framing(struct config_ctx *ctx, const config_setting_t *group,
 {
 	if (svc->framing != FRAMING_RAW)
 		config_error(ctx, config_setting_get_member(group, "framing"),
-		    "handler \"http\" needs framing = \"raw\" (got \"%s\")",
-		    config_framing_name(svc->framing));
+		    "handler \"%s\" needs framing = \"raw\" (got \"%s\")",
+		    config_handler_name(svc->handler), config_framing_name(svc->framing));
 }
 
 static void
@@ -347,6 +347,8 @@ config_parse_handler(struct config_ctx *ctx, const config_setting_t *group,
 		config_http_framing(ctx, group, svc);
 		config_http(ctx, http, svc);
 	}
+	else if (svc->handler == HANDLER_STATUS)
+		config_http_framing(ctx, group, svc);
 	else if (svc->handler == HANDLER_EXEC)
 		config_exec(ctx, group, exec, svc);
 	else if (svc->handler == HANDLER_MODULE)

@@ -318,6 +318,20 @@ print_service(FILE *fp, const struct config_service *svc)
 	return 0;
 }
 
+static void
+print_control(FILE *fp, const struct sockd_config *cfg)
+{
+	fputs("control = {\n", fp);
+	fprintf(fp, "  enabled = %s;\n", cfg->control ? "true" : "false");
+	if (cfg->control_path != NULL)
+		print_str(fp, 2, "path", cfg->control_path);
+	else
+		fputs("  # path: not set ($RUNTIME_DIRECTORY/control under systemd, else none)\n", fp);
+	if (cfg->control_group != NULL)
+		print_str(fp, 2, "group", cfg->control_group);
+	print_close(fp, 0);
+}
+
 int
 config_print(FILE *fp, const struct sockd_config *cfg)
 {
@@ -332,6 +346,7 @@ config_print(FILE *fp, const struct sockd_config *cfg)
 		print_str(fp, 0, "group", cfg->group);
 	else
 		fputs("# group: not set (the user's primary group)\n", fp);
+	print_control(fp, cfg);
 	fputs("services = (\n", fp);
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		if (print_service(fp, &cfg->services[i]) == -1)

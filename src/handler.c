@@ -18,6 +18,7 @@ handler_get(const struct config_service *svc)
 	case HANDLER_ACK:
 		return &handler_ack;
 	case HANDLER_HTTP:
+	case HANDLER_STATUS:
 		return &handler_http;
 	case HANDLER_MODULE:
 		return &handler_module;

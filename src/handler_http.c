@@ -1,6 +1,7 @@
 /*
  * handler_http.c - an HTTP/1.1 server: a fixed response (a health check,
- * a benchmark target) or static files from a root directory.
+ * a benchmark target), static files from a root directory, or (handler
+ * "status") the daemon's own /status and /metrics (http_status.c).
  *
  * The service's framing is raw, so message() gets whatever each read
  * returned. Complete requests in it are answered at once, in order
@@ -27,7 +28,10 @@
  * held back, with copies of the client's fields.
  *
  * The slot's message count (STATUS's req/s) is of requests: raw framing's
- * messages are reads, which a client may split as it likes.
+ * messages are reads, which a client may split as it likes. A request's
+ * latency, for the histogram, runs from the read that brought its last
+ * byte (the connection's clock, read anyway) to its answer handed to the
+ * socket: one clock read per request.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,7 +45,10 @@
 #include "http_file.h"
 #include "http_log.h"
 #include "http_parse.h"
+#include "http_status.h"
 #include "http_time.h"
+#include "scoreboard.h"
+#include "strbuf.h"
 #include "util.h"
 
 #define HTTP_HEAD_MAX 1024		/* a response head we build */
@@ -51,6 +58,7 @@
 static struct {
 	struct http_limits lim;
 	bool files;
+	bool status;			/* handler "status": /status and /metrics */
 	char *fixed;			/* status line ... "Date: " */
 	size_t fixed_len;
 	bool fixed_body;		/* 204 and 304 have none */
@@ -92,6 +100,9 @@ http_start(const struct config_service *svc)
 	http.lim = (struct http_limits){ .max_line = (size_t)svc->max_request_line,
 		.max_head = (size_t)svc->max_header_bytes, .max_body = (uint64_t)svc->max_message };
 	http.files = svc->http_root != NULL;
+	http.status = svc->handler == HANDLER_STATUS;
+	if (http.status)
+		return 0;
 	if (svc->http_access_log != NULL && http_log_start(svc->http_access_log) == -1)
 		return -1;
 	if (http.files)
@@ -381,6 +392,36 @@ http_answer_file(struct conn *c, const struct http_request *req)
 		conn_close(c);
 }
 
+/* Handler "status": the daemon's state, made for this request. */
+static void
+http_answer_status(struct conn *c, const struct http_request *req)
+{
+	char head[HTTP_HEAD_MAX];
+	struct strbuf body = { 0 };
+	const char *type;
+	int status = http_status_body(req->target.p, req->target.len,
+	    (size_t)c->svc->max_output - HTTP_HEAD_MAX, &body, &type);
+	bool with_body = req->method != HTTP_HEAD;
+	struct iovec iov[2];
+	uint64_t end;
+
+	if (status != 200) {
+		strbuf_free(&body);
+		http_status_page(c, req, (struct http_str){ 0 }, status, "",
+		    req->keep_alive && status == 404);
+		return;
+	}
+	iov[0] = (struct iovec){ .iov_base = head, .iov_len = http_head(head, 200, body.len, type,
+	    "Cache-Control: no-store\r\n", http_connection(req, req->keep_alive)) };
+	iov[1] = (struct iovec){ .iov_base = body.p, .iov_len = body.len };
+	end = http_end(c, iov, with_body ? 2 : 1);
+	conn_sendv(c, iov, with_body && body.len > 0 ? 2 : 1);
+	http_log(c, req, (struct http_str){ 0 }, 200, end, with_body ? body.len : 0);
+	strbuf_free(&body);
+	if (!req->keep_alive)
+		conn_close(c);
+}
+
 /*
  * Answer the complete requests at the start of P (N bytes), in order;
  * the number of bytes used. Stops at an incomplete head (H->scan says how
@@ -413,10 +454,14 @@ http_serve(struct conn *c, struct http_conn *h, const char *p, size_t n)
 		}
 		used += (size_t)r;
 		h->discard = req.content_length;
-		if (http.files)
+		if (http.status)
+			http_answer_status(c, &req);
+		else if (http.files)
 			http_answer_file(c, &req);
 		else
 			http_answer_fixed(c, &req);
+		if (c->slot != NULL)
+			scoreboard_hist_add(&c->slot->latency, scoreboard_now() - c->last_read_ns);
 	}
 	return used;
 }

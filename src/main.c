@@ -18,6 +18,7 @@
 #include "handler_module.h"
 #include "log.h"
 #include "master.h"
+#include "status_client.h"
 #include "version.h"
 
 struct options {
@@ -34,6 +35,7 @@ usage(int status)
 
 	fprintf(out,
 	    "usage: sockd [-t | -T] [-c FILE] [-l LEVEL]\n"
+	    "       sockd status [-w] [--json] [-c FILE | -s SOCKET] [SERVICE]\n"
 	    "       sockd -V | -h\n"
 	    "  -c, --config FILE     configuration file (default %s)\n"
 	    "  -t, --test            check the configuration, print a summary, exit\n"
@@ -149,6 +151,8 @@ main(int argc, char **argv)
 	int status;
 
 	log_init("sockd");
+	if (argc > 1 && strcmp(argv[1], "status") == 0)
+		return status_client_main(argc - 1, argv + 1);
 	parse_options(argc, argv, &opt);
 	if (opt.log_level != -1)
 		log_set_level(opt.log_level);

@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "handler_module.h"
 #include "listen.h"
 #include "log.h"
@@ -43,6 +44,7 @@
 #include "scoreboard.h"
 #include "sig.h"
 #include "stats.h"
+#include "status_format.h"
 #include "status_line.h"
 #include "util.h"
 #include "worker.h"
@@ -91,6 +93,7 @@ struct master {
 	uint32_t generation;
 	struct scoreboard *sb;
 	struct stats *st;		/* counters that outlive workers */
+	struct control ctl;		/* the control socket (sockd status) */
 	bool reload_pending;		/* its outcome is known once READY=1 goes */
 	struct master_child *kids;
 	size_t n_kids;
@@ -601,6 +604,107 @@ master_status(struct master *m)
 	}
 }
 
+/* ---- the control socket ------------------------------------------------- */
+
+/* "status [--json] [-w] [SERVICE]": what sockd status prints. */
+static void
+master_answer_status(struct master *m, int argc, char **argv, struct strbuf *out)
+{
+	struct status_opts o = { 0 };
+	bool json = false;
+	struct snapshot s;
+	struct strbuf body = { 0 };
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (strcmp(argv[i], "-w") == 0)
+			o.workers = true;
+		else if (argv[i][0] != '-' && o.service == NULL)
+			o.service = argv[i];
+		else {
+			strbuf_printf(out, "error: status: unexpected \"%.64s\"\n", argv[i]);
+			return;
+		}
+	}
+	if (stats_snapshot(m->st, &s) == -1) {
+		strbuf_puts(out, "error: the counters are being written; try again\n");
+		return;
+	}
+	if (o.service != NULL && !status_format_find(&s, o.service))
+		strbuf_printf(out, "error: no service \"%.64s\"\n", o.service);
+	else {
+		if (json)
+			status_format_json(&body, &s, &o);
+		else
+			status_format_text(&body, &s, &o);
+		strbuf_puts(out, "ok\n");
+		strbuf_add(out, body.p != NULL ? body.p : "", body.len);
+		out->overflow = out->overflow || body.overflow;
+	}
+	strbuf_free(&body);
+	snapshot_free(&s);
+}
+
+static void
+master_answer(void *arg, int argc, char **argv, struct strbuf *out)
+{
+	struct master *m = arg;
+
+	if (strcmp(argv[0], "status") == 0)
+		master_answer_status(m, argc, argv, out);
+	else
+		strbuf_printf(out, "error: unknown command \"%.64s\" (known: status)\n", argv[0]);
+}
+
+/*
+ * The control socket's path: control.path, else RUNTIME_DIRECTORY's first
+ * directory (systemd's RuntimeDirectory=) with "control"; NULL: none.
+ */
+static char *
+master_control_path(const struct sockd_config *cfg)
+{
+	const char *rt = getenv("RUNTIME_DIRECTORY");
+
+	if (!cfg->control)
+		return NULL;
+	if (cfg->control_path != NULL)
+		return xstrdup(cfg->control_path);
+	if (rt == NULL || rt[0] != '/')
+		return NULL;
+	return xasprintf("%.*s/control", (int)strcspn(rt, ":"), rt);
+}
+
+static int
+master_open_control(struct master *m)
+{
+	char *path = master_control_path(m->cfg);
+	int r = 0;
+
+	if (path == NULL)
+		log_info("no control socket (sockd status): %s", m->cfg->control ?
+		    "set control.path, or run under systemd with RuntimeDirectory=" :
+		    "control.enabled is false");
+	else
+		r = control_open(&m->ctl, path, m->cfg->control_gid, master_answer, m);
+	free(path);
+	return r;
+}
+
+/* A reload does not move the control socket: say so if it asked to. */
+static void
+master_control_reloaded(const struct master *m)
+{
+	char *path = master_control_path(m->cfg);
+
+	if ((path == NULL) != (m->ctl.path == NULL) ||
+	    (path != NULL && strcmp(path, m->ctl.path) != 0) ||
+	    (path != NULL && m->cfg->control_gid != m->ctl.gid))
+		log_warn("reload: the control socket stays %s%s; restart sockd to change it",
+		    m->ctl.path != NULL ? "at " : "", m->ctl.path != NULL ? m->ctl.path : "off");
+	free(path);
+}
+
 /* ---- log files ---------------------------------------------------------- */
 
 static void
@@ -823,6 +927,7 @@ master_reload(struct master *m)
 	m->waiting_ready = true;
 	m->ready_since_ns = scoreboard_now();
 	listen_log(&m->listeners, m->cfg);
+	master_control_reloaded(m);
 	log_notice("reloaded: generation %u", m->generation);
 	return;
 fail_ids:
@@ -921,20 +1026,25 @@ master_timeout_ms(const struct master *m, int64_t now)
 		next = m->next_watchdog_ns;
 	if (m->waiting_ready && now + MASTER_READY_POLL_MS * POOL_MS < next)
 		next = now + MASTER_READY_POLL_MS * POOL_MS;
+	if (control_wake_ns(&m->ctl) != 0 && control_wake_ns(&m->ctl) < next)
+		next = control_wake_ns(&m->ctl);
 	return next <= now ? 0 : (int)((next - now + POOL_MS - 1) / POOL_MS);
 }
 
-/* The signalfd, the workers' wake eventfd, then the listeners of the
- * ondemand services that watch them; read anew every time, as a reload
- * replaces the listener set. */
+/* The signalfd, the workers' wake eventfd, the control socket and its
+ * clients (*N_CTL of them), then the listeners of the ondemand services
+ * that watch them; read anew every time, as a reload replaces the
+ * listener set. */
 static size_t
-master_poll_set(const struct master *m, struct pollfd *p)
+master_poll_set(const struct master *m, struct pollfd *p, size_t *n_ctl)
 {
 	int fds[WORKER_MAX_LISTENERS];
 	size_t n = 0;
 
 	p[n++] = (struct pollfd){ .fd = m->sig_fd, .events = POLLIN };
 	p[n++] = (struct pollfd){ .fd = m->wake_fd, .events = POLLIN };
+	*n_ctl = control_pollfds(&m->ctl, p + n);
+	n += *n_ctl;
 	for (size_t s = 0; s < m->cfg->n_services && !m->stopping; s++) {
 		size_t k;
 
@@ -950,16 +1060,20 @@ master_poll_set(const struct master *m, struct pollfd *p)
 static void
 master_wait(struct master *m)
 {
-	struct pollfd *p = xcalloc(m->listeners.n + 2, sizeof(*p));
-	size_t n = master_poll_set(m, p);
+	struct pollfd *p = xcalloc(m->listeners.n + 2 + CONTROL_POLLFDS, sizeof(*p));
+	size_t n_ctl, n = master_poll_set(m, p, &n_ctl);
 	int64_t now = scoreboard_now();
 	uint64_t wakes;
+	int r;
 
-	if (poll(p, n, master_timeout_ms(m, now)) == -1 && errno != EINTR)
+	if ((r = poll(p, n, master_timeout_ms(m, now))) == -1 && errno != EINTR)
 		fatal(EXIT_OSERR, "poll: %s", strerror(errno));
-	if (p[1].revents != 0 && read(m->wake_fd, &wakes, sizeof(wakes)) == -1 &&
+	if (r > 0 && p[1].revents != 0 && read(m->wake_fd, &wakes, sizeof(wakes)) == -1 &&
 	    errno != EAGAIN && errno != EINTR)
 		fatal(EXIT_OSERR, "eventfd read: %s", strerror(errno));
+	if (r == -1)
+		n_ctl = 0;	/* revents are not set: look at the deadlines only */
+	control_serve(&m->ctl, p + 2, n_ctl, scoreboard_now());
 	free(p);
 }
 
@@ -1010,6 +1124,7 @@ master_init(struct master *m, struct sockd_config *cfg, const char *path)
 
 	*m = (struct master){ .path = path, .cfg = cfg, .generation = 1, .sig_fd = -1,
 		.wake_fd = -1 };
+	control_init(&m->ctl);
 	if (priv_resolve(cfg->user, cfg->group, &m->ids) == -1)
 		return EXIT_CONFIG;
 	if ((m->log_fds = master_open_logs(cfg, why, sizeof(why))) == NULL)
@@ -1029,6 +1144,8 @@ master_init(struct master *m, struct sockd_config *cfg, const char *path)
 	stats_commit(m->st, cfg, m->generation, map);
 	master_set_pools(m, map);
 	free(map);
+	if (master_open_control(m) == -1)
+		return EXIT_OSERR;
 	m->sig_fd = sig_open();
 	m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (m->wake_fd == -1)
@@ -1046,6 +1163,7 @@ static void
 master_fini(struct master *m)
 {
 	listen_set_close(&m->listeners);
+	control_close(&m->ctl);
 	stats_destroy(m->st);
 	scoreboard_destroy(m->sb);
 	sig_close(m->sig_fd);

@@ -173,7 +173,7 @@ stats_commit(struct stats *st, const struct sockd_config *cfg, uint32_t gen,
 		ss->configured = true;
 		ss->order = (uint32_t)i;
 		ss->generation = gen;
-		ss->http = svc->handler == HANDLER_HTTP;
+		ss->http = svc->handler == HANDLER_HTTP || svc->handler == HANDLER_STATUS;
 		ss->desired = svc->pool_mode == POOL_MODE_STATIC ? svc->workers : svc->max_workers;
 		snprintf(ss->model, sizeof(ss->model), "%s", config_model_name(svc->model));
 	}
