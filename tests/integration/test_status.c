@@ -80,13 +80,18 @@ status_run(char **out, char **err, ...)
 	return harness_run(args, out, err);
 }
 
+/* Is TOOL installed? Under CI (SOCKD_REQUIRE_TOOLS) it must be. */
 static bool
 have(const char *tool)
 {
 	char cmd[128];
+	bool found;
 
 	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", tool);
-	return system(cmd) == 0;
+	found = system(cmd) == 0;
+	if (!found && getenv("SOCKD_REQUIRE_TOOLS") != NULL)
+		fail_msg("%s is not installed, and SOCKD_REQUIRE_TOOLS is set", tool);
+	return found;
 }
 
 /* jq -e FILTER on TEXT: does the filter hold? */

@@ -186,7 +186,7 @@ test_wrong_types(void **state)
 	    NULL);
 	expect_errors(SVC("name = 7; listen = \"127.0.0.1:7007\"; handler = { x = 1; };"),
 	    "test.conf:1: services.[0].name: must be a string (got 7)",
-	    "test.conf:1: services.[0].handler: must be one of \"echo\", \"discard\", \"ack\", \"http\", \"exec\", \"module\" (got a group)",
+	    "test.conf:1: services.[0].handler: must be one of \"echo\", \"discard\", \"ack\", \"http\", \"status\", \"exec\", \"module\" (got a group)",
 	    NULL);
 }
 
@@ -222,7 +222,7 @@ test_enums(void **state)
 	    "test.conf:1: services.[0].model: must be one of \"prefork\", \"event\", \"fork\", \"thread\" (got \"events\")",
 	    NULL);
 	expect_errors(SVC("name = \"h\"; listen = \"127.0.0.1:80\"; handler = \"ECHO\";"),
-	    "test.conf:1: services.[0].handler: must be one of \"echo\", \"discard\", \"ack\", \"http\", \"exec\", \"module\" (got \"ECHO\")",
+	    "test.conf:1: services.[0].handler: must be one of \"echo\", \"discard\", \"ack\", \"http\", \"status\", \"exec\", \"module\" (got \"ECHO\")",
 	    NULL);
 }
 
@@ -233,9 +233,51 @@ test_unknown_and_reserved(void **state)
 	expect_errors("colour = \"blue\";\nstatus = { listen = \"127.0.0.1:9161\"; };\n"
 	    "services = ( {\n" ECHO "\n worker = 4;\n allow = [ \"127.0.0.0/8\" ];\n} );\n",
 	    "test.conf:1: colour: unknown setting",
-	    "test.conf:2: status: setting not supported by this version of sockd",
+	    "test.conf:2: status: unknown setting",
 	    "test.conf:5: services.[0].worker: unknown setting",
 	    "test.conf:6: services.[0].allow: setting not supported by this version of sockd",
+	    NULL);
+}
+
+static void
+test_control(void **state)
+{
+	struct sockd_config *cfg;
+	char text[512];
+
+	(void)state;
+	cfg = load_ok(SVC(ECHO));
+	assert_true(cfg->control);
+	assert_null(cfg->control_path);
+	assert_int_equal(cfg->control_gid, -1);
+	config_free(cfg);
+	cfg = load_ok("control = { enabled = false; path = \"/run/x/control\"; group = \"root\"; };\n"
+	    SVC(ECHO));
+	assert_false(cfg->control);
+	assert_string_equal(cfg->control_path, "/run/x/control");
+	assert_string_equal(cfg->control_group, "root");
+	assert_int_equal(cfg->control_gid, 0);
+	config_free(cfg);
+	snprintf(text, sizeof(text), "control = {\n path = \"/%0120d\";\n};\n" SVC(ECHO), 0);
+	expect_errors(text, "test.conf:2: control.path: longer than a Unix socket path can be "
+	    "(107 bytes)", NULL);
+	expect_errors("control = {\n enabled = 1;\n path = \"control\";\n group = \"no-such-group\";\n"
+	    " colour = 1;\n};\n" SVC(ECHO),
+	    "test.conf:2: control.enabled: must be true or false",
+	    "test.conf:3: control.path: must be an absolute path",
+	    "test.conf:4: control.group: no such group \"no-such-group\"",
+	    "test.conf:5: control.colour: unknown setting",
+	    NULL);
+	expect_errors("control = 1;\n" SVC(ECHO), "test.conf:1: control: must be a group { ... } "
+	    "(got 1)", NULL);
+	/* The status handler: raw framing, no http group. */
+	cfg = load_ok("services = ( { name = \"s\"; listen = \"127.0.0.1:9161\"; handler = \"status\"; } );");
+	assert_int_equal(cfg->services[0].handler, HANDLER_STATUS);
+	config_free(cfg);
+	expect_errors("services = ( { name = \"s\"; listen = \"127.0.0.1:9161\"; handler = \"status\";\n"
+	    " framing = \"line\";\n http = { status = 200; }; } );",
+	    "test.conf:2: services.[0].framing: handler \"status\" needs framing = \"raw\" (got \"line\")",
+	    "test.conf:3: services.[0].http: only used with handler = \"http\"",
 	    NULL);
 }
 
@@ -1300,6 +1342,7 @@ main(void)
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_enums),
 		cmocka_unit_test(test_unknown_and_reserved),
+		cmocka_unit_test(test_control),
 		cmocka_unit_test(test_required),
 		cmocka_unit_test(test_service_names),
 		cmocka_unit_test(test_listen_errors),
