@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct strbuf {
 	char *p;			/* NUL-terminated once anything was added */
@@ -25,6 +26,8 @@ void strbuf_puts(struct strbuf *b, const char *s);
 void strbuf_printf(struct strbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void strbuf_json_string(struct strbuf *b, const char *s);
+size_t strbuf_utf8_len(const char *s);
+void strbuf_ns_seconds(struct strbuf *b, uint64_t ns);
 void strbuf_free(struct strbuf *b);
 
 #endif
