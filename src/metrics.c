@@ -68,7 +68,13 @@ metrics_double(struct strbuf *b, double v)
 	strbuf_printf(b, "%.3f", isfinite(v) ? v : 0.0);
 }
 
-/* Per-service families that are one uint64_t field of the service. */
+/*
+ * Per-service families that are one uint64_t field of the service, read
+ * through its offset; U64 refuses to compile for a field of another type.
+ */
+#define U64(field) (offsetof(struct snapshot_service, field) + 0 * sizeof(char[ \
+	_Generic(((struct snapshot_service *)0)->field, uint64_t: 1)]))
+
 static const struct metrics_field {
 	const char *name;
 	const char *type;
@@ -77,30 +83,30 @@ static const struct metrics_field {
 	size_t offset;
 } metrics_fields[] = {
 	{ "sockd_connections_accepted_total", "counter", "",
-	  "Connections accepted.", offsetof(struct snapshot_service, accepted) },
+	  "Connections accepted.", U64(accepted) },
 	{ "sockd_connections_closed_total", "counter", "",
-	  "Connections ended.", offsetof(struct snapshot_service, closed) },
+	  "Connections ended.", U64(closed) },
 	{ "sockd_connections_active", "gauge", "",
-	  "Connections open now.", offsetof(struct snapshot_service, active) },
+	  "Connections open now.", U64(active) },
 	{ "sockd_connections_limited_total", "counter", ",limit=\"max_connections\"",
 	  "Accepts held back by a limit, by limit.",
-	  offsetof(struct snapshot_service, limited_max_connections) },
+	  U64(limited_max_connections) },
 	{ "sockd_messages_total", "counter", "",
-	  "Messages handled (http: requests).", offsetof(struct snapshot_service, messages) },
+	  "Messages handled (http: requests).", U64(messages) },
 	{ "sockd_received_bytes_total", "counter", "",
-	  "Bytes read from clients.", offsetof(struct snapshot_service, bytes_in) },
+	  "Bytes read from clients.", U64(bytes_in) },
 	{ "sockd_sent_bytes_total", "counter", "",
-	  "Bytes written to clients.", offsetof(struct snapshot_service, bytes_out) },
+	  "Bytes written to clients.", U64(bytes_out) },
 	{ "sockd_worker_starts_total", "counter", "",
-	  "Workers started.", offsetof(struct snapshot_service, worker_starts) },
+	  "Workers started.", U64(worker_starts) },
 	{ "sockd_worker_crashes_total", "counter", "",
 	  "Workers that exited abnormally, all causes.",
-	  offsetof(struct snapshot_service, worker_crashes) },
+	  U64(worker_crashes) },
 	{ "sockd_hung_workers_killed_total", "counter", "",
 	  "Workers killed for missing their heartbeat.",
-	  offsetof(struct snapshot_service, hung_kills) },
+	  U64(hung_kills) },
 	{ "sockd_worker_recycles_total", "counter", "",
-	  "Workers that left after max_requests.", offsetof(struct snapshot_service, recycles) },
+	  "Workers that left after max_requests.", U64(recycles) },
 };
 
 static void
