@@ -9,7 +9,7 @@
  * the line goes to stderr with a "<N>" syslog-priority prefix instead.
  * Otherwise every line carries an ISO-8601 timestamp, the pid and the
  * level name. The text of a line is the same either way. Logging never
- * changes errno; every call is safe from any thread.
+ * changes errno, and every line may come from any thread.
  */
 #ifndef SOCKD_LOG_H
 #define SOCKD_LOG_H
