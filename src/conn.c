@@ -31,9 +31,15 @@
  * sends it once they are out, then closes it. Only one file waits at a
  * time: a handler holds further answers while conn_pending(), until its
  * drained() hook runs.
+ *
+ * Whatever decides that a connection ends says why (conn_end(): here, the
+ * handler through conn_close(), the models for timeouts and stopping); at
+ * log_level debug conn_finish() logs one line with it, the duration and
+ * the counts, made only when debug lines go out.
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,6 +48,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "conn.h"
 #include "log.h"
 #include "util.h"
@@ -55,6 +62,13 @@ static void
 conn_count(_Atomic uint64_t *counter, size_t n)
 {
 	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+/* A send or read failed with ERR: the client's doing, or ours? */
+static enum conn_end
+conn_errno_end(int err)
+{
+	return err == EPIPE || err == ECONNRESET ? CONN_END_CLIENT : CONN_END_ERROR;
 }
 
 /* N bytes went to the client: the connection's count and the slot's. */
@@ -92,7 +106,7 @@ conn_send_stalled(struct conn *c, int64_t since_ns)
 		return true;
 	log_info("%s: closing connection: the client took no output for %d ms",
 	    c->svc->name, c->svc->idle_ms);
-	c->closing = true;
+	conn_end(c, CONN_END_STALLED);
 	return false;
 }
 
@@ -113,7 +127,7 @@ conn_init(struct conn *c, int fd, const struct sockd_addr *peer,
 	else if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
 		addr_from_sockaddr((struct sockaddr *)&ss, len, &c->peer);
 	framing_init(&c->framing, svc->framing, (size_t)svc->max_message);
-	c->last_read_ns = scoreboard_now();
+	c->opened_ns = c->last_read_ns = scoreboard_now();
 	if (!buffered)
 		conn_send_timeout(c);
 	if (slot != NULL) {
@@ -144,6 +158,25 @@ conn_open_buffered(struct conn *c, int fd, const struct sockd_addr *peer,
 	conn_init(c, fd, peer, svc, slot, NULL, true);
 }
 
+/* "SERVICE: PEER: closed after 1.234 s, 120 bytes in, 340 bytes out,
+ * 3 messages (client closed)". */
+static void
+conn_log_end(const struct conn *c)
+{
+	char peer[ADDR_TEXT_MAX];
+	int64_t ms = (scoreboard_now() - c->opened_ns) / 1000000;
+
+	if (c->peer.len == 0)
+		snprintf(peer, sizeof(peer), "(unknown peer)");
+	else
+		addr_format(&c->peer, peer, sizeof(peer));
+	log_debug("%s: %s: closed after %lld.%03lld s, %llu byte%s in, %llu byte%s out, "
+	    "%llu message%s (%s)", c->svc->name, peer, (long long)(ms / 1000),
+	    (long long)(ms % 1000), (unsigned long long)c->received, c->received == 1 ? "" : "s",
+	    (unsigned long long)c->sent, c->sent == 1 ? "" : "s",
+	    (unsigned long long)c->messages, c->messages == 1 ? "" : "s", conn_end_name(c->end));
+}
+
 void
 conn_finish(struct conn *c)
 {
@@ -152,6 +185,8 @@ conn_finish(struct conn *c)
 	if (pending > 0)
 		log_info("%s: connection closed inside a message (%zu bytes pending)",
 		    c->svc->name, pending);
+	if (log_enabled(LOG_DEBUG))
+		conn_log_end(c);
 	if (c->handler->close != NULL)
 		c->handler->close(c);
 	framing_free(&c->framing);
@@ -161,6 +196,8 @@ conn_finish(struct conn *c)
 		log_debug("%s: close: %s", c->svc->name, strerror(errno));
 	c->file_fd = -1;
 	if (c->slot != NULL) {
+		/* The duration first: whoever sees it served sees it timed. */
+		scoreboard_hist_add(&c->slot->duration, scoreboard_now() - c->opened_ns);
 		atomic_fetch_sub(&c->slot->current, 1);
 		conn_count(&c->slot->served, 1);
 	}
@@ -181,7 +218,8 @@ conn_sendmsg(struct conn *c, struct iovec *iov, int n, int flags)
 		return 0;
 	if (w == -1) {
 		log_debug("%s: send: %s", c->svc->name, strerror(errno));
-		c->closing = c->broken = true;
+		conn_end(c, conn_errno_end(errno));
+		c->broken = true;
 		return -1;
 	}
 	conn_sent(c, (size_t)w);
@@ -223,7 +261,8 @@ conn_append(struct conn *c, const struct iovec *iov, int n, size_t skip)
 	if (c->out_len + total > (size_t)c->svc->max_output) {
 		log_notice("%s: closing connection: more than %d bytes of output queued",
 		    c->svc->name, c->svc->max_output);
-		c->closing = c->broken = true;
+		conn_end(c, CONN_END_OUTPUT_LIMIT);
+		c->broken = true;
 		return -1;
 	}
 	conn_room(c, total);
@@ -253,7 +292,8 @@ conn_queue(struct conn *c, struct iovec *iov, int n, int flags)
 		/* Bytes cannot pass a queued file: the handler should have
 		 * waited for drained(). */
 		log_err("%s: output behind a queued file; closing", c->svc->name);
-		c->closing = c->broken = true;
+		conn_end(c, CONN_END_ERROR);
+		c->broken = true;
 		return -1;
 	}
 	if (c->out_len == 0 && (sent = conn_sendmsg(c, iov, n, flags)) == -1)
@@ -277,7 +317,8 @@ conn_sendfile_some(struct conn *c)
 	if (w <= 0) {
 		/* 0: the file shrank under us; the length we promised is a lie now. */
 		log_info("%s: sendfile: %s", c->svc->name, w == 0 ? "file truncated" : strerror(errno));
-		c->closing = c->broken = true;
+		conn_end(c, w == 0 ? CONN_END_ERROR : conn_errno_end(errno));
+		c->broken = true;
 		return -1;
 	}
 	conn_sent(c, (size_t)w);
@@ -377,7 +418,7 @@ conn_writev_flags(struct conn *c, struct iovec *iov, int n, int flags)
 		progress = 0;
 		if (w == -1) {
 			log_debug("%s: send: %s", c->svc->name, strerror(errno));
-			c->closing = true;
+			conn_end(c, conn_errno_end(errno));
 			return -1;
 		}
 		conn_sent(c, (size_t)w);
@@ -421,7 +462,7 @@ conn_sendfile_all(struct conn *c, int fd, off_t off, size_t len)
 		if (w <= 0) {
 			log_info("%s: sendfile: %s", c->svc->name,
 			    w == 0 ? "file truncated" : strerror(errno));
-			c->closing = true;
+			conn_end(c, w == 0 ? CONN_END_ERROR : conn_errno_end(errno));
 			return -1;
 		}
 		conn_sent(c, (size_t)w);
@@ -484,7 +525,7 @@ conn_reply(struct conn *c, const void *msg, size_t len)
 
 	if (framing_wrap(&c->framing, len, &w) == -1) {
 		log_warn("%s: reply of %zu bytes does not fit the framing", c->svc->name, len);
-		c->closing = true;
+		conn_end(c, CONN_END_ERROR);
 		return -1;
 	}
 	if (w.prefix_len > 0)
@@ -498,7 +539,36 @@ conn_reply(struct conn *c, const void *msg, size_t len)
 void
 conn_close(struct conn *c)
 {
+	conn_end(c, CONN_END_HANDLER);
+}
+
+/* The connection ends, for WHY unless it had a reason already. */
+void
+conn_end(struct conn *c, enum conn_end why)
+{
+	if (c->end == CONN_END_UNSET)
+		c->end = why;
 	c->closing = true;
+}
+
+const char *
+conn_end_name(enum conn_end why)
+{
+	static const char *const names[] = {
+		[CONN_END_UNSET] = "unknown",
+		[CONN_END_CLIENT] = "client closed",
+		[CONN_END_HANDLER] = "handler closed",
+		[CONN_END_IDLE] = "idle timeout",
+		[CONN_END_STALLED] = "client took no output",
+		[CONN_END_OUTPUT_LIMIT] = "output limit",
+		[CONN_END_PROTOCOL] = "protocol error",
+		[CONN_END_ERROR] = "error",
+		[CONN_END_STOPPING] = "stopping",
+	};
+
+	if ((unsigned)why >= sizeof(names) / sizeof(names[0]))
+		return "unknown";
+	return names[why];
 }
 
 static int
@@ -516,6 +586,7 @@ conn_deliver(void *arg, const char *msg, size_t len)
 void
 conn_count_message(struct conn *c)
 {
+	c->messages++;
 	if (c->slot != NULL)
 		conn_count(&c->slot->messages, 1);
 }
@@ -548,6 +619,7 @@ conn_wait(struct conn *c, int sig_fd)
 			if (idle_left <= 0) {
 				log_info("%s: closing connection: idle for %d ms", c->svc->name,
 				    c->svc->idle_ms);
+				conn_end(c, CONN_END_IDLE);
 				return CONN_END;
 			}
 			if (idle_left < left_ms)
@@ -556,6 +628,7 @@ conn_wait(struct conn *c, int sig_fd)
 		r = poll(p, 2, (int)left_ms);
 		if (r == -1 && errno != EINTR) {
 			log_err("%s: poll: %s", c->svc->name, strerror(errno));
+			conn_end(c, CONN_END_ERROR);
 			return CONN_END;
 		}
 		if (r > 0)
@@ -578,9 +651,12 @@ conn_input(struct conn *c, char *buf, size_t size)
 		return 0;
 	if (n == -1)
 		log_debug("%s: read: %s", c->svc->name, strerror(errno));
-	if (n <= 0)
+	if (n <= 0) {
+		conn_end(c, n == 0 ? CONN_END_CLIENT : conn_errno_end(errno));
 		return -1;
+	}
 	c->last_read_ns = scoreboard_now();
+	c->received += (uint64_t)n;
 	if (c->slot != NULL) {
 		conn_count(&c->slot->bytes_in, (size_t)n);
 	}
@@ -588,6 +664,7 @@ conn_input(struct conn *c, char *buf, size_t size)
 		atomic_store_explicit(c->heartbeat, c->last_read_ns, memory_order_relaxed);
 	if (framing_feed(&c->framing, buf, (size_t)n, conn_deliver, c, &why) == -1) {
 		log_notice("%s: closing connection: %s", c->svc->name, why);
+		conn_end(c, CONN_END_PROTOCOL);
 		return -1;
 	}
 	return 1;

@@ -34,6 +34,19 @@
 #include "handler.h"
 #include "scoreboard.h"
 
+/* Why a connection ended, for its debug line; the first reason set wins. */
+enum conn_end {
+	CONN_END_UNSET,
+	CONN_END_CLIENT,		/* the client closed (or reset) it */
+	CONN_END_HANDLER,		/* the handler closed it (conn_close) */
+	CONN_END_IDLE,			/* timeouts.idle: the client said nothing */
+	CONN_END_STALLED,		/* timeouts.idle: the client took no output */
+	CONN_END_OUTPUT_LIMIT,		/* limits.max_output passed */
+	CONN_END_PROTOCOL,		/* the framing refused the client's bytes */
+	CONN_END_ERROR,			/* a failed read, send, sendfile or poll */
+	CONN_END_STOPPING,		/* the worker stopped or drained with it open */
+};
+
 struct conn {
 	int fd;
 	bool closing;			/* conn_close() was called, or the peer went away */
@@ -45,7 +58,11 @@ struct conn {
 					 * a thread's own (models with threads) */
 	struct sockd_addr peer;
 	struct framing framing;
+	int64_t opened_ns;		/* for the debug line at its end */
 	int64_t last_read_ns;		/* for timeouts.idle */
+	uint64_t received;		/* bytes read from the client so far */
+	uint64_t messages;		/* messages handled so far */
+	enum conn_end end;		/* why it ends, once known */
 	uint64_t sent;			/* bytes written to the client so far: a
 					 * handler tells from it how much of an
 					 * answer went out */
@@ -84,6 +101,8 @@ int conn_reply(struct conn *c, const void *msg, size_t len);
 int conn_send_file(struct conn *c, const void *head, size_t head_len, int fd, off_t off,
     size_t len);
 void conn_close(struct conn *c);
+void conn_end(struct conn *c, enum conn_end why);
+const char *conn_end_name(enum conn_end why);
 void conn_count_message(struct conn *c);
 
 #endif

@@ -204,7 +204,8 @@ master_stop_hung(const struct master *m, struct master_child *k, int64_t now)
 {
 	const struct scoreboard_slot *sl = k->slot;
 
-	log_warn("%s: worker %ld hung: busy with no heartbeat for %.1f s "
+	log_event(LOG_MSGID_WORKER_HUNG, m->cfg->services[k->service].name, LOG_WARNING,
+	    "%s: worker %ld hung: busy with no heartbeat for %.1f s "
 	    "(%u connections open, %llu served, %llu messages, %llu bytes in); killing it",
 	    m->cfg->services[k->service].name, (long)k->pid,
 	    (double)(now - atomic_load(&sl->heartbeat_ns)) / 1e9, atomic_load(&sl->current),
@@ -225,12 +226,14 @@ master_log_exit(const struct master *m, const struct master_child *k, int status
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		log_info("%s: worker %ld exited", name, (long)k->pid);
 	else if (WIFEXITED(status))
-		log_warn("%s: worker %ld exited with status %d", name, (long)k->pid,
+		log_event(LOG_MSGID_WORKER_CRASHED, k->generation == m->generation ? name : NULL,
+		    LOG_WARNING, "%s: worker %ld exited with status %d", name, (long)k->pid,
 		    WEXITSTATUS(status));
 	else if (WIFSIGNALED(status) && k->stopping && WTERMSIG(status) == SIGKILL)
 		log_warn("%s: worker %ld killed: it had been asked to stop", name, (long)k->pid);
 	else
-		log_warn("%s: worker %ld killed by signal %d (%s)", name, (long)k->pid,
+		log_event(LOG_MSGID_WORKER_CRASHED, k->generation == m->generation ? name : NULL,
+		    LOG_WARNING, "%s: worker %ld killed by signal %d (%s)", name, (long)k->pid,
 		    WTERMSIG(status), strsignal(WTERMSIG(status)));
 }
 
@@ -293,7 +296,8 @@ master_first_exit(struct master *m, struct master_child *k, int status, bool abn
 		return;
 	}
 	if (m->ready_once) {
-		log_err("%s: workers of generation %u fail at start: all %d ended before "
+		log_event(LOG_MSGID_RELOAD_FAILED, name, LOG_ERR,
+		    "%s: workers of generation %u fail at start: all %d ended before "
 		    "accepting a connection (the last by %s); the previous generation keeps serving",
 		    name, m->generation, ms->first_failed, how);
 		snprintf(m->reload_error, sizeof(m->reload_error),
@@ -319,7 +323,8 @@ master_current_exit(struct master *m, struct master_child *k, int status, int64_
 	if (pool_exited(&ms->pool, abnormal, atomic_load(&k->slot->served),
 	    now - k->started_ns, now)) {
 		stats_backoff(m->st, ms->stat, true, ms->pool.backoff.failures, now);
-		log_warn("%s: worker %ld failed at start: backing off (one worker at a time, "
+		log_event(LOG_MSGID_BACKOFF_ENTERED, m->cfg->services[k->service].name, LOG_WARNING,
+		    "%s: worker %ld failed at start: backing off (one worker at a time, "
 		    "%lld ms to %lld s apart)", m->cfg->services[k->service].name, (long)k->pid,
 		    (long long)(POOL_BACKOFF_MIN_NS / POOL_MS),
 		    (long long)(POOL_BACKOFF_MAX_NS / POOL_MS / 1000));
@@ -482,7 +487,8 @@ master_maintain(struct master *m, int64_t now)
 			if (d.recovered > 0)
 				stats_backoff(m->st, ms->stat, false, 0, now);
 			if (d.recovered > 0)
-				log_notice("%s: workers start again: backoff over after %u failed starts",
+				log_event(LOG_MSGID_BACKOFF_LEFT, m->cfg->services[s].name, LOG_NOTICE,
+				    "%s: workers start again: backoff over after %u failed starts",
 				    m->cfg->services[s].name, d.recovered);
 			ms->watch = d.watch;
 			for (int i = 0; i < d.spawn; i++)
@@ -818,7 +824,8 @@ master_reopen_logs(struct master *m, int64_t now)
 static void
 master_reload_failed(struct master *m, const char *why)
 {
-	log_err("reload failed: %s; still serving the previous configuration", why);
+	log_event(LOG_MSGID_RELOAD_FAILED, NULL, LOG_ERR,
+	    "reload failed: %s; still serving the previous configuration", why);
 	snprintf(m->reload_error, sizeof(m->reload_error), "reload failed: %s", why);
 	stats_reload(m->st, false, false, why);
 	notify_ready();
@@ -928,7 +935,7 @@ master_reload(struct master *m)
 	m->ready_since_ns = scoreboard_now();
 	listen_log(&m->listeners, m->cfg);
 	master_control_reloaded(m);
-	log_notice("reloaded: generation %u", m->generation);
+	log_event(LOG_MSGID_RELOADED, NULL, LOG_NOTICE, "reloaded: generation %u", m->generation);
 	return;
 fail_ids:
 	priv_ids_free(&ids);
@@ -947,7 +954,8 @@ master_stop(struct master *m, bool fast, int64_t now)
 		return;
 	if (!m->stopping) {
 		notify_stopping();
-		log_notice("%s stop: %zu workers", fast ? "fast" : "graceful", m->n_kids);
+		log_event(LOG_MSGID_STOPPING, NULL, LOG_NOTICE, "%s stop: %zu workers",
+		    fast ? "fast" : "graceful", m->n_kids);
 	}
 	m->stopping = true;
 	for (size_t i = 0; i < m->n_kids; i++)
@@ -1197,7 +1205,8 @@ master_run(struct sockd_config *cfg, const char *path, bool log_level_fixed)
 		master_fini(&m);
 		return r;
 	}
-	log_notice("sockd %s started: %zu service%s", PACKAGE_VERSION, cfg->n_services,
+	log_event(LOG_MSGID_STARTED, NULL, LOG_NOTICE,
+	    "sockd %s started: %zu service%s", PACKAGE_VERSION, cfg->n_services,
 	    cfg->n_services == 1 ? "" : "s");
 	while (!m.stopping || m.n_kids > 0) {
 		int64_t now;
@@ -1210,7 +1219,7 @@ master_run(struct sockd_config *cfg, const char *path, bool log_level_fixed)
 		master_housekeeping(&m, now);
 	}
 	notify_flush();		/* STOPPING=1, if it had to wait: one last try */
-	log_notice("stopped");
+	log_event(LOG_MSGID_STOPPED, NULL, LOG_NOTICE, "stopped");
 	master_fini(&m);
 	return m.exit_status;
 }

@@ -214,6 +214,7 @@ event_add(struct event *e, int fd, const struct sockd_addr *peer)
 	 * another process, and so would its place in our epoll set. */
 	if (!ec->c.closing && epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
 		log_warn("%s: epoll_ctl: %s; connection dropped", e->a->svc->name, strerror(errno));
+		conn_end(&ec->c, CONN_END_ERROR);
 		ec->c.broken = true;
 	}
 	event_update(e, ec);
@@ -287,6 +288,7 @@ event_expire(struct event *e, int64_t now)
 		else
 			log_info("%s: closing connection: idle for %d ms", e->a->svc->name,
 			    e->a->svc->idle_ms);
+		conn_end(&ec->c, conn_pending(&ec->c) ? CONN_END_STALLED : CONN_END_IDLE);
 		event_close(e, ec);
 	}
 }
@@ -372,7 +374,9 @@ model_event_run(const struct worker_args *a, int sig_fd)
 		for (int i = 0; i < n && !e.quit; i++)
 			event_dispatch(&e, &ev[i]);
 	}
-	while (e.head != NULL)
+	while (e.head != NULL) {
+		conn_end(&e.head->c, CONN_END_STOPPING);
 		event_close(&e, e.head);
+	}
 	close(e.ep);
 }

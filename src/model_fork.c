@@ -108,6 +108,8 @@ fork_child(const struct forker *f, int fd, pid_t acceptor, int kid)
 	while (!quit && conn_run(&c, f->sig_fd) == 0)
 		while ((sig = sig_next(f->sig_fd)) != 0)
 			quit |= sig == SIGQUIT;
+	if (quit)
+		conn_end(&c, CONN_END_STOPPING);
 	conn_finish(&c);
 	exit(0);
 }

@@ -115,6 +115,8 @@ prefork_serve(struct prefork *p, int fd)
 		if (p->quit)
 			break;
 	}
+	if (p->quit)
+		conn_end(&c, CONN_END_STOPPING);
 	conn_finish(&c);
 	if (close(fd) == -1 && errno != EINTR)
 		log_debug("%s: close: %s", p->a->svc->name, strerror(errno));

@@ -83,6 +83,7 @@ worker_main(const struct worker_args *a)
 	int keep[WORKER_MAX_LISTENERS + 3], sig_fd;
 	size_t n = a->n_fds;
 
+	log_set_service(a->svc->name);	/* journald: SOCKD_SERVICE, SOCKD_WORKER */
 	worker_follow_master(a->master);
 	memcpy(keep, a->fds, a->n_fds * sizeof(*keep));
 	keep[n++] = a->wake_fd;

@@ -549,5 +549,89 @@ check "journalctl -o json: PRIORITY \"6\" on \"listening on\", \"5\" on \"starte
 	eval 'grep ": listening on " <<<"$json" | grep -q "\"PRIORITY\":\"6\"" &&
 	      grep "sockd .* started" <<<"$json" | grep -q "\"PRIORITY\":\"5\""'
 
+# ---- 6. native journal entries: whose they are, and their fields ------------
+# Two services at log_level debug, a connection to each: every worker line
+# is its own process's entry (_PID the worker's, not the master's) and
+# carries SOCKD_SERVICE and SOCKD_WORKER, so "journalctl -u sockd
+# SOCKD_SERVICE=web" shows web's lines and none of echo's; the events carry
+# the MESSAGE_IDs of src/log.h at their priority.
+msgid() { sed -n "s/^#define LOG_MSGID_$1[[:space:]]*\"\([0-9a-f]\{32\}\)\"\$/\1/p" "$SOCKD_SRCDIR/src/log.h"; }
+wait_for() { # wait_for COMMAND...: poll, up to 5 s
+	local i
+	for ((i = 0; i < 50; i++)); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+# This start's lines only (the earlier ones ran other configurations).
+since() { ctr journalctl --no-pager _SYSTEMD_INVOCATION_ID="$invocation" "$@"; }
+has_line() { # has_line REGEX journalctl-ARGS...
+	local re=$1; shift
+	since "$@" -o cat | grep -qE "$re"
+}
+test_journal_fields() {
+	local started crashed web_pid echo_pid main json resp line invocation
+	started=$(msgid STARTED); crashed=$(msgid WORKER_CRASHED)
+	if [ -z "$started" ] || [ -z "$crashed" ]; then
+		notok "src/log.h defines LOG_MSGID_STARTED and LOG_MSGID_WORKER_CRASHED"; return
+	fi
+	use_config 'log_level = "debug";
+services = (
+  { name = "web"; listen = "127.0.0.1:7080"; handler = "http"; workers = 1;
+    http = { body = "hello from web\n"; }; },
+  { name = "echo"; listen = "127.0.0.1:7007"; handler = "echo"; workers = 1; }
+);'
+	if ctr systemctl start sockd && wait_active; then
+		ok "systemctl start sockd with services web and echo at log_level debug"
+	else
+		notok "systemctl start sockd with services web and echo at log_level debug"; diag
+		restore_config; return
+	fi
+	main=$(ctr systemctl show -p MainPID --value sockd)
+	invocation=$(ctr systemctl show -p InvocationID --value sockd)
+	[ -n "$invocation" ] || { notok "systemctl show -p InvocationID sockd"; restore_config; return; }
+	resp=$(http_get 7080 /)
+	check "web answers GET /" grep -qx 'hello from web' <<<"$resp"
+	check "echo answers" echo_roundtrip 127.0.0.1 7007
+	web_pid=$(since -u sockd -o cat | sed -n 's/^web: started worker \([0-9]*\)$/\1/p' | tail -1)
+	echo_pid=$(since -u sockd -o cat | sed -n 's/^echo: started worker \([0-9]*\)$/\1/p' | tail -1)
+	say "master $main, web worker ${web_pid:-?}, echo worker ${echo_pid:-?}"
+	check "web's end-of-connection line is in journalctl -u sockd SOCKD_SERVICE=web" \
+		wait_for has_line '^web: 127\.0\.0\.1:[0-9]+: closed after .* \(handler closed\)$' \
+		-u sockd SOCKD_SERVICE=web
+	wait_for has_line '^echo: 127\.0\.0\.1:[0-9]+: closed after ' -u sockd SOCKD_SERVICE=echo
+	line=$(since -u sockd SOCKD_SERVICE=web -o cat | grep -c '^echo: ')
+	check "journalctl -u sockd SOCKD_SERVICE=web shows none of echo's lines ($line)" test "$line" = 0
+	check "echo's end-of-connection line is under SOCKD_SERVICE=echo" \
+		has_line '^echo: 127\.0\.0\.1:[0-9]+: closed after .* \(client closed\)$' -u sockd SOCKD_SERVICE=echo
+	json=$(since -u sockd SOCKD_SERVICE=web -o json --output-fields=_PID,SOCKD_WORKER,PRIORITY,MESSAGE |
+		grep '"MESSAGE":"web: 127\.0\.0\.1:[0-9]*: closed after ')
+	indent <<<"$json"
+	check "its _PID is the web worker's ($web_pid), not the master's ($main)" \
+		eval 'test -n "$web_pid" -a "$web_pid" != "$main" && grep -q "\"_PID\":\"$web_pid\"" <<<"$json"'
+	check "it has SOCKD_WORKER=$web_pid and PRIORITY=7 (debug)" \
+		eval 'grep -q "\"SOCKD_WORKER\":\"$web_pid\"" <<<"$json" && grep -q "\"PRIORITY\":\"7\"" <<<"$json"'
+	check "journalctl MESSAGE_ID=$started shows the \"started\" line" \
+		has_line 'sockd .* started: 2 services' -u sockd MESSAGE_ID="$started"
+	check "the master's \"started\" line is the master's own (_PID=$main)" \
+		has_line 'sockd .* started: 2 services' -u sockd MESSAGE_ID="$started" _PID="$main"
+	# A worker crash: a warning with its MESSAGE_ID, about service echo.
+	# (SIGKILL: an ASan build would turn a SIGSEGV into a report and exit 1.)
+	ctr kill -KILL "${echo_pid:-0}"
+	if wait_for has_line "^echo: worker $echo_pid killed by signal 9 " -u sockd MESSAGE_ID="$crashed"; then
+		ok "journalctl MESSAGE_ID=$crashed (worker crashed) shows echo's worker killed"
+	else
+		notok "journalctl MESSAGE_ID=$crashed (worker crashed) shows echo's worker killed"; diag
+	fi
+	json=$(since -u sockd MESSAGE_ID="$crashed" -o json --output-fields=PRIORITY,SOCKD_SERVICE,MESSAGE)
+	check "the crash has PRIORITY=4 (warning) and SOCKD_SERVICE=echo" \
+		eval 'grep -q "\"PRIORITY\":\"4\"" <<<"$json" && grep -q "\"SOCKD_SERVICE\":\"echo\"" <<<"$json"'
+	check "journalctl -p warning..warning shows it" \
+		has_line "^echo: worker $echo_pid killed by signal 9 " -u sockd -p warning..warning
+	check "no line went to the stream instead (none with a <N> prefix)" \
+		eval '! since -u sockd -o cat | grep -q "^<[0-7]>"'
+	check "systemctl stop sockd" ctr systemctl stop sockd
+	restore_config
+}
+test_journal_fields
+
 rc=$failed
 exit "$rc"
