@@ -633,5 +633,49 @@ services = (
 }
 test_journal_fields
 
+# ---- 7. sockd status and the status endpoint under the shipped unit --------
+# RuntimeDirectory=sockd gives the control socket its place without any
+# control.path; root asks it with plain "sockd status"; a status service
+# serves /metrics and /status from a worker.
+test_status_unit() {
+	local out resp mode
+	use_config 'services = (
+  { name = "echo"; listen = "127.0.0.1:7007"; handler = "echo"; workers = 2; },
+  { name = "status"; listen = "127.0.0.1:9161"; handler = "status"; model = "event";
+    workers = 1; }
+);'
+	if ctr systemctl start sockd && wait_active; then
+		ok "systemctl start sockd with an echo and a status service"
+	else
+		notok "systemctl start sockd with an echo and a status service"; diag
+		restore_config; return
+	fi
+	check "echo answers" echo_roundtrip 127.0.0.1 7007
+	mode=$(ctr stat -c '%a %F' /run/sockd/control 2>&1)
+	check "the control socket is /run/sockd/control, mode 600 ($mode)" test "$mode" = "600 socket"
+	out=$(ctr "$bin" status 2>&1)
+	check "sockd status (no option: /run/sockd/control) lists echo with 2 workers" \
+		grep -qE '^echo +prefork +2 \(' <<<"$out" || say "$out"
+	out=$(ctr "$bin" status -w echo 2>&1)
+	check "sockd status -w echo has a row per echo worker" \
+		test "$(grep -cE '^echo +[0-9]+ +1 +(idle|busy)' <<<"$out")" = 2
+	if command -v jq >/dev/null 2>&1; then
+		out=$(ctr "$bin" status --json 2>&1)
+		check "sockd status --json: schema 1, echo accepted a connection" \
+			jq -e '.schema == 1 and (.services[0] | .name == "echo" and .connections.accepted >= 1)' \
+			<<<"$out"
+	fi
+	resp=$(http_get 9161 /metrics)
+	check "GET /metrics from the status service" \
+		grep -q '^sockd_connections_accepted_total{service="echo"} [1-9]' <<<"$resp"
+	check "sockd status as an unprivileged user: refused, clearly" \
+		eval "ctr setpriv --reuid=65534 --regid=65534 --clear-groups $bin status 2>&1 |
+			grep -q 'permission denied'"
+	check "systemctl stop sockd" ctr systemctl stop sockd
+	check "the control socket is gone after the stop" eval '! ctr test -e /run/sockd/control'
+	restore_config
+}
+test_status_unit
+
 rc=$failed
 exit "$rc"
