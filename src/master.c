@@ -182,7 +182,7 @@ master_spawn(struct master *m, size_t s, int64_t now)
 		m->svc[s].first_unspawned--;
 		m->svc[s].first_pending++;
 	}
-	log_debug("%s: started worker %ld", svc->name, (long)pid);
+	log_svc(LOG_DEBUG, svc->name, "%s: started worker %ld", svc->name, (long)pid);
 	return true;
 }
 
@@ -220,20 +220,26 @@ master_stop_hung(const struct master *m, struct master_child *k, int64_t now)
 static void
 master_log_exit(const struct master *m, const struct master_child *k, int status)
 {
-	const char *name = k->generation == m->generation ?
-	    m->cfg->services[k->service].name : "(old generation)";
+	/* An old generation's service is known by its counters' entry. */
+	const char *name = k->generation == m->generation ? m->cfg->services[k->service].name :
+	    k->slot->stat < m->st->n ? m->st->svc[k->slot->stat].name : "?";
+	char who[SNAPSHOT_NAME_MAX + 32];
 
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		log_info("%s: worker %ld exited", name, (long)k->pid);
-	else if (WIFEXITED(status))
-		log_event(LOG_MSGID_WORKER_CRASHED, k->generation == m->generation ? name : NULL,
-		    LOG_WARNING, "%s: worker %ld exited with status %d", name, (long)k->pid,
-		    WEXITSTATUS(status));
-	else if (WIFSIGNALED(status) && k->stopping && WTERMSIG(status) == SIGKILL)
-		log_warn("%s: worker %ld killed: it had been asked to stop", name, (long)k->pid);
+	if (k->generation == m->generation)
+		snprintf(who, sizeof(who), "%s", name);
 	else
-		log_event(LOG_MSGID_WORKER_CRASHED, k->generation == m->generation ? name : NULL,
-		    LOG_WARNING, "%s: worker %ld killed by signal %d (%s)", name, (long)k->pid,
+		snprintf(who, sizeof(who), "%s (generation %u)", name, k->generation);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_svc(LOG_INFO, name, "%s: worker %ld exited", who, (long)k->pid);
+	else if (WIFEXITED(status))
+		log_event(LOG_MSGID_WORKER_CRASHED, name, LOG_WARNING,
+		    "%s: worker %ld exited with status %d", who, (long)k->pid, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status) && k->stopping && WTERMSIG(status) == SIGKILL)
+		log_svc(LOG_WARNING, name, "%s: worker %ld killed: it had been asked to stop", who,
+		    (long)k->pid);
+	else
+		log_event(LOG_MSGID_WORKER_CRASHED, name, LOG_WARNING,
+		    "%s: worker %ld killed by signal %d (%s)", who, (long)k->pid,
 		    WTERMSIG(status), strsignal(WTERMSIG(status)));
 }
 
@@ -288,8 +294,9 @@ master_first_exit(struct master *m, struct master_child *k, int status, bool abn
 		return;
 	master_describe_exit(status, how, sizeof(how));
 	if (m->ready_once && m->generation == 1) {	/* READY=1 went out after 5 s */
-		log_err("%s: workers fail at start: all %d ended before accepting a connection "
-		    "(the last by %s); trying again with backoff", name, ms->first_failed, how);
+		log_svc(LOG_ERR, name, "%s: workers fail at start: all %d ended before accepting a "
+		    "connection (the last by %s); trying again with backoff", name, ms->first_failed,
+		    how);
 		snprintf(m->reload_error, sizeof(m->reload_error), "%s: workers fail at start",
 		    name);
 		m->keep_old = true;	/* until it serves: the note stays in STATUS */
@@ -305,8 +312,8 @@ master_first_exit(struct master *m, struct master_child *k, int status, bool abn
 		m->keep_old = true;
 		return;
 	}
-	log_err("%s: workers fail at start: all %d ended before accepting a connection "
-	    "(the last by %s); exiting", name, ms->first_failed, how);
+	log_svc(LOG_ERR, name, "%s: workers fail at start: all %d ended before accepting a "
+	    "connection (the last by %s); exiting", name, ms->first_failed, how);
 	m->exit_status = WIFEXITED(status) && WEXITSTATUS(status) == EXIT_CONFIG ?
 	    EXIT_CONFIG : EXIT_OSERR;	/* master_reap stops */
 }

@@ -520,7 +520,7 @@ test_access_log_opened_by_master(void **state)
 	/* A good reload: the new generation writes the new configuration's file. */
 	daemon_reload(d, logged_config("workers = 2;", other));
 	assert_true(daemon_wait_log(d, "reloaded: generation 2", T_MS));
-	for (long long end = now_ms() + T_MS; count(d->log, "(old generation): worker") < 2;)
+	for (long long end = now_ms() + T_MS; count(d->log, "web (generation 1): worker") < 2;)
 		if (!daemon_read_log(d, end))
 			fail_msg("the old generation did not stop:\n%s", d->log);
 	get(port, "/three-1");
