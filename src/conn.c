@@ -48,6 +48,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "addr.h"
 #include "conn.h"
 #include "log.h"
@@ -98,7 +99,7 @@ conn_send_timeout(const struct conn *c)
 static bool
 conn_send_stalled(struct conn *c, int64_t since_ns)
 {
-	int64_t now = scoreboard_now();
+	int64_t now = clock_now();
 
 	if (c->heartbeat != NULL)
 		atomic_store_explicit(c->heartbeat, now, memory_order_relaxed);
@@ -127,7 +128,7 @@ conn_init(struct conn *c, int fd, const struct sockd_addr *peer,
 	else if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
 		addr_from_sockaddr((struct sockaddr *)&ss, len, &c->peer);
 	framing_init(&c->framing, svc->framing, (size_t)svc->max_message);
-	c->opened_ns = c->last_read_ns = scoreboard_now();
+	c->opened_ns = c->last_read_ns = clock_now();
 	if (!buffered)
 		conn_send_timeout(c);
 	if (slot != NULL) {
@@ -164,7 +165,7 @@ static void
 conn_log_end(const struct conn *c)
 {
 	char peer[ADDR_TEXT_MAX];
-	int64_t ms = (scoreboard_now() - c->opened_ns) / 1000000;
+	int64_t ms = (clock_now() - c->opened_ns) / 1000000;
 
 	if (c->peer.len == 0)
 		snprintf(peer, sizeof(peer), "(unknown peer)");
@@ -197,7 +198,7 @@ conn_finish(struct conn *c)
 	c->file_fd = -1;
 	if (c->slot != NULL) {
 		/* The duration first: whoever sees it served sees it timed. */
-		scoreboard_hist_add(&c->slot->duration, scoreboard_now() - c->opened_ns);
+		scoreboard_hist_add(&c->slot->duration, clock_now() - c->opened_ns);
 		atomic_fetch_sub(&c->slot->current, 1);
 		conn_count(&c->slot->served, 1);
 	}
@@ -391,7 +392,7 @@ static bool
 conn_blocked(struct conn *c, int64_t *since_ns)
 {
 	if (*since_ns == 0)
-		*since_ns = scoreboard_now() - (int64_t)conn_tick_ms(c) * 1000000;
+		*since_ns = clock_now() - (int64_t)conn_tick_ms(c) * 1000000;
 	return conn_send_stalled(c, *since_ns);
 }
 
@@ -467,7 +468,7 @@ conn_sendfile_all(struct conn *c, int fd, off_t off, size_t len)
 		}
 		conn_sent(c, (size_t)w);
 		if (c->heartbeat != NULL)	/* a long file to a slow client is not a hang */
-			atomic_store_explicit(c->heartbeat, scoreboard_now(), memory_order_relaxed);
+			atomic_store_explicit(c->heartbeat, clock_now(), memory_order_relaxed);
 		len -= (size_t)w;
 	}
 	return c->closing ? -1 : 0;
@@ -594,7 +595,7 @@ conn_count_message(struct conn *c)
 static int
 conn_tick_ms(const struct conn *c)
 {
-	return scoreboard_tick_ms(c->svc->heartbeat_ms);
+	return clock_tick_ms(c->svc->heartbeat_ms);
 }
 
 /* Wait for the client or a signal, keeping the heartbeat and the idle
@@ -608,7 +609,7 @@ conn_wait(struct conn *c, int sig_fd)
 	};
 
 	for (;;) {
-		int64_t now = scoreboard_now(), left_ms = conn_tick_ms(c);
+		int64_t now = clock_now(), left_ms = conn_tick_ms(c);
 		int r;
 
 		if (c->heartbeat != NULL)
@@ -655,7 +656,7 @@ conn_input(struct conn *c, char *buf, size_t size)
 		conn_end(c, n == 0 ? CONN_END_CLIENT : conn_errno_end(errno));
 		return -1;
 	}
-	c->last_read_ns = scoreboard_now();
+	c->last_read_ns = clock_now();
 	c->received += (uint64_t)n;
 	if (c->slot != NULL) {
 		conn_count(&c->slot->bytes_in, (size_t)n);

@@ -57,6 +57,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "handler.h"
 #include "handler_exec.h"
@@ -68,7 +69,6 @@
 #define EXEC_SLOT_PAUSE_MS 50		/* at max_children: look again */
 #define EXEC_VARS 8			/* PATH, PROTO and at most 4 more */
 #define EXEC_VAR_MAX 80
-#define EXEC_MS 1000000LL		/* ns */
 
 /* The programs this worker runs, shared with its supervisors; NULL in the
  * fork model. */
@@ -274,8 +274,8 @@ exec_log(const struct config_service *svc, const struct exec_end *e)
 static int
 exec_wait_ms(const struct config_service *svc, int64_t kill_at, int64_t now)
 {
-	int64_t ms = scoreboard_tick_ms(svc->heartbeat_ms);
-	int64_t left = (kill_at - now + EXEC_MS - 1) / EXEC_MS;
+	int64_t ms = clock_tick_ms(svc->heartbeat_ms);
+	int64_t left = (kill_at - now + NS_PER_MS - 1) / NS_PER_MS;
 
 	if (kill_at != 0 && left < ms)
 		ms = left < 0 ? 0 : left;
@@ -304,8 +304,8 @@ exec_orphan(const struct config_service *svc, struct exec_end *e, int64_t now,
 	e->orphaned = true;
 	if (*sig_r == SIGTERM)
 		*kill_at_r = now;
-	else if (*kill_at_r == 0 || *kill_at_r > now + EXEC_ORPHAN_KILL_MS * EXEC_MS)
-		*kill_at_r = now + EXEC_ORPHAN_KILL_MS * EXEC_MS;
+	else if (*kill_at_r == 0 || *kill_at_r > now + EXEC_ORPHAN_KILL_MS * NS_PER_MS)
+		*kill_at_r = now + EXEC_ORPHAN_KILL_MS * NS_PER_MS;
 }
 
 /* Wait up to MS for the program (P[0]) or the master (P[1]) to end; 100 ms
@@ -333,7 +333,7 @@ static int
 exec_wait(const struct config_service *svc, struct exec_end *e, _Atomic int64_t *heartbeat)
 {
 	int64_t kill_at = svc->exec_timeout_ms > 0 ?
-	    scoreboard_now() + svc->exec_timeout_ms * EXEC_MS : 0;
+	    clock_now() + svc->exec_timeout_ms * NS_PER_MS : 0;
 	struct pollfd p[2] = { { .fd = -1, .events = POLLIN }, { .fd = -1, .events = POLLIN } };
 	int sig = SIGTERM;
 	siginfo_t si;
@@ -343,7 +343,7 @@ exec_wait(const struct config_service *svc, struct exec_end *e, _Atomic int64_t 
 	/* Without it (-1), exec_orphaned() asks kill() instead. */
 	p[1].fd = (int)syscall(SYS_pidfd_open, exec_master, 0);
 	for (;;) {
-		int64_t now = scoreboard_now();
+		int64_t now = clock_now();
 		int ms = exec_wait_ms(svc, kill_at, now);
 
 		si.si_pid = 0;
@@ -361,7 +361,7 @@ exec_wait(const struct config_service *svc, struct exec_end *e, _Atomic int64_t 
 				    svc->exec_timeout_ms);
 			exec_kill(svc, e->pid, sig);
 			kill_at = sig == SIGTERM ? now + (e->orphaned ? EXEC_ORPHAN_KILL_MS :
-			    EXEC_KILL_MS) * EXEC_MS : 0;
+			    EXEC_KILL_MS) * NS_PER_MS : 0;
 			e->timed_out |= !e->orphaned;
 			sig = SIGKILL;
 			continue;
@@ -449,15 +449,15 @@ static bool
 exec_reserve(struct conn *c)
 {
 	const struct config_service *svc = c->svc;
-	int64_t start = scoreboard_now();
+	int64_t start = clock_now();
 	bool told = false;
 
 	while (atomic_fetch_add(exec_running, 1) >= svc->max_children) {
-		int64_t now = scoreboard_now();
+		int64_t now = clock_now();
 
 		atomic_fetch_sub(exec_running, 1);
 		if (svc->model == MODEL_EVENT || (svc->idle_ms > 0 &&
-		    now - start >= svc->idle_ms * EXEC_MS)) {
+		    now - start >= svc->idle_ms * NS_PER_MS)) {
 			log_limited(&exec_full_limit, LOG_WARNING,
 			    "%s: %d programs running (max_children): connection closed",
 			    svc->name, svc->max_children);

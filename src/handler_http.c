@@ -40,6 +40,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "handler.h"
 #include "http_file.h"
@@ -461,7 +462,7 @@ http_serve(struct conn *c, struct http_conn *h, const char *p, size_t n)
 		else
 			http_answer_fixed(c, &req);
 		if (c->slot != NULL)
-			scoreboard_hist_add(&c->slot->latency, scoreboard_now() - c->last_read_ns);
+			scoreboard_hist_add(&c->slot->latency, clock_now() - c->last_read_ns);
 	}
 	return used;
 }

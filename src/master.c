@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "control.h"
 #include "handler_module.h"
 #include "listen.h"
@@ -51,7 +52,7 @@
 
 #define MASTER_TICK_MS 1000		/* STATUS refresh and housekeeping */
 #define MASTER_READY_POLL_MS 20		/* while waiting for workers to accept */
-#define MASTER_READY_MAX_NS (5000 * POOL_MS)	/* drain old workers by then anyway */
+#define MASTER_READY_MAX_NS (5000 * NS_PER_MS)	/* drain old workers by then anyway */
 #define MAX_WORKERS 4096
 
 struct master_child {
@@ -193,7 +194,7 @@ master_signal_kid(struct master_child *k, int sig, int64_t now)
 		log_warn("kill(%ld, %d): %s", (long)k->pid, sig, strerror(errno));
 	if (sig == SIGTERM && !k->stopping) {
 		k->stopping = true;
-		k->kill_at_ns = now + (int64_t)k->graceful_ms * POOL_MS;
+		k->kill_at_ns = now + (int64_t)k->graceful_ms * NS_PER_MS;
 	}
 }
 
@@ -333,8 +334,8 @@ master_current_exit(struct master *m, struct master_child *k, int status, int64_
 		log_event(LOG_MSGID_BACKOFF_ENTERED, m->cfg->services[k->service].name, LOG_WARNING,
 		    "%s: worker %ld failed at start: backing off (one worker at a time, "
 		    "%lld ms to %lld s apart)", m->cfg->services[k->service].name, (long)k->pid,
-		    (long long)(POOL_BACKOFF_MIN_NS / POOL_MS),
-		    (long long)(POOL_BACKOFF_MAX_NS / POOL_MS / 1000));
+		    (long long)(POOL_BACKOFF_MIN_NS / NS_PER_MS),
+		    (long long)(POOL_BACKOFF_MAX_NS / NS_PER_MS / 1000));
 	} else if (ms->pool.backoff.failures > 0)
 		stats_backoff(m->st, ms->stat, true, ms->pool.backoff.failures, now);
 	if (k->first)
@@ -499,7 +500,7 @@ master_maintain(struct master *m, int64_t now)
 				    m->cfg->services[s].name, d.recovered);
 			ms->watch = d.watch;
 			for (int i = 0; i < d.spawn; i++)
-				if (!master_spawn(m, s, scoreboard_now()))
+				if (!master_spawn(m, s, clock_now()))
 					ms->watch = false;	/* retried at the tick, not in a spin */
 		}
 	master_apply(m, &retired, match_retired, 0, now, &d);	/* overdue stops */
@@ -867,14 +868,14 @@ master_set_pools(struct master *m, const uint32_t *map)
 		const struct config_service *svc = &m->cfg->services[s];
 
 		m->svc[s].stat = map[s];
-		pool_init(&m->svc[s].pool, svc->workers, (int64_t)svc->heartbeat_ms * POOL_MS);
+		pool_init(&m->svc[s].pool, svc->workers, (int64_t)svc->heartbeat_ms * NS_PER_MS);
 		m->svc[s].first_unspawned = svc->pool_mode == POOL_MODE_ONDEMAND ? 0 : svc->workers;
 		if (svc->pool_mode == POOL_MODE_DYNAMIC)
 			pool_init_dynamic(&m->svc[s].pool, svc->min_spare, svc->max_spare,
 			    svc->max_workers);
 		else if (svc->pool_mode == POOL_MODE_ONDEMAND)
 			pool_init_ondemand(&m->svc[s].pool, svc->max_workers,
-			    (int64_t)svc->pool_idle_ms * POOL_MS);
+			    (int64_t)svc->pool_idle_ms * NS_PER_MS);
 	}
 }
 
@@ -939,7 +940,7 @@ master_reload(struct master *m)
 	m->reload_error[0] = '\0';
 	m->keep_old = false;	/* this generation retires every older one when ready */
 	m->waiting_ready = true;
-	m->ready_since_ns = scoreboard_now();
+	m->ready_since_ns = clock_now();
 	listen_log(&m->listeners, m->cfg);
 	master_control_reloaded(m);
 	log_event(LOG_MSGID_RELOADED, NULL, LOG_NOTICE, "reloaded: generation %u", m->generation);
@@ -1039,11 +1040,11 @@ master_timeout_ms(const struct master *m, int64_t now)
 		next = m->wake_ns;
 	if (m->watchdog_usec != 0 && m->next_watchdog_ns < next)
 		next = m->next_watchdog_ns;
-	if (m->waiting_ready && now + MASTER_READY_POLL_MS * POOL_MS < next)
-		next = now + MASTER_READY_POLL_MS * POOL_MS;
+	if (m->waiting_ready && now + MASTER_READY_POLL_MS * NS_PER_MS < next)
+		next = now + MASTER_READY_POLL_MS * NS_PER_MS;
 	if (control_wake_ns(&m->ctl) != 0 && control_wake_ns(&m->ctl) < next)
 		next = control_wake_ns(&m->ctl);
-	return next <= now ? 0 : (int)((next - now + POOL_MS - 1) / POOL_MS);
+	return next <= now ? 0 : (int)((next - now + NS_PER_MS - 1) / NS_PER_MS);
 }
 
 /* The signalfd, the workers' wake eventfd, the control socket and its
@@ -1077,7 +1078,7 @@ master_wait(struct master *m)
 {
 	struct pollfd *p = xcalloc(m->listeners.n + 2 + CONTROL_POLLFDS, sizeof(*p));
 	size_t n_ctl, n = master_poll_set(m, p, &n_ctl);
-	int64_t now = scoreboard_now();
+	int64_t now = clock_now();
 	uint64_t wakes;
 	int r;
 
@@ -1088,7 +1089,7 @@ master_wait(struct master *m)
 		fatal(EXIT_OSERR, "eventfd read: %s", strerror(errno));
 	if (r == -1)
 		n_ctl = 0;	/* revents are not set: look at the deadlines only */
-	control_serve(&m->ctl, p + 2, n_ctl, scoreboard_now());
+	control_serve(&m->ctl, p + 2, n_ctl, clock_now());
 	free(p);
 }
 
@@ -1102,7 +1103,7 @@ master_housekeeping(struct master *m, int64_t now)
 	else if (m->keep_old && !m->stopping)
 		master_keep_old(m, now);
 	if (tick)
-		m->next_tick_ns = now + MASTER_TICK_MS * POOL_MS;
+		m->next_tick_ns = now + MASTER_TICK_MS * NS_PER_MS;
 	if (tick)
 		stats_tick(m->st, now);
 	if (!m->stopping)
@@ -1167,7 +1168,7 @@ master_init(struct master *m, struct sockd_config *cfg, const char *path)
 		fatal(EXIT_OSERR, "eventfd: %s", strerror(errno));
 	m->watchdog_usec = notify_watchdog_usec();
 	m->waiting_ready = true;
-	m->ready_since_ns = scoreboard_now();
+	m->ready_since_ns = clock_now();
 	/* Workers hold our pid as their parent; refuse ptrace from them. */
 	if (prctl(PR_SET_DUMPABLE, 0) == -1)
 		log_warn("prctl(PR_SET_DUMPABLE): %s", strerror(errno));
@@ -1219,7 +1220,7 @@ master_run(struct sockd_config *cfg, const char *path, bool log_level_fixed)
 		int64_t now;
 
 		master_wait(&m);
-		now = scoreboard_now();
+		now = clock_now();
 		master_signals(&m, now);
 		master_reap(&m, now);
 		master_maintain(&m, now);

@@ -34,6 +34,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "log.h"
 #include "model.h"
@@ -43,7 +44,6 @@
 #define EVENT_READ_SIZE 65536
 #define EVENT_MAX_EVENTS 256
 #define EVENT_ACCEPT_BATCH 16
-#define EVENT_MS 1000000LL		/* ns */
 
 enum event_kind { EVENT_SIGNAL, EVENT_LISTENER, EVENT_CONN };
 
@@ -143,7 +143,7 @@ event_append(struct event *e, struct event_conn *ec)
 static void
 event_touch(struct event *e, struct event_conn *ec)
 {
-	ec->c.last_read_ns = scoreboard_now();
+	ec->c.last_read_ns = clock_now();
 	event_unlink(e, ec);
 	event_append(e, ec);
 }
@@ -207,7 +207,7 @@ event_add(struct event *e, int fd, const struct sockd_addr *peer)
 	ec->events = EPOLLIN;
 	e->conns++;
 	event_append(e, ec);
-	atomic_store(&e->a->slot->heartbeat_ns, scoreboard_now());
+	atomic_store(&e->a->slot->heartbeat_ns, clock_now());
 	event_state(e);
 	conn_open_buffered(&ec->c, fd, peer, e->a->svc, e->a->slot);
 	/* Closed at open (handler exec): never watched. Its socket lives on in
@@ -233,7 +233,7 @@ static void
 event_pause(struct event *e)
 {
 	event_watch(e, false);
-	e->recheck_ns = scoreboard_now() + WORKER_LIMIT_PAUSE_MS * EVENT_MS;
+	e->recheck_ns = clock_now() + WORKER_LIMIT_PAUSE_MS * NS_PER_MS;
 }
 
 static void
@@ -277,7 +277,7 @@ event_signals(struct event *e)
 static void
 event_expire(struct event *e, int64_t now)
 {
-	int64_t idle = (int64_t)e->a->svc->idle_ms * EVENT_MS;
+	int64_t idle = (int64_t)e->a->svc->idle_ms * NS_PER_MS;
 
 	while (idle > 0 && e->head != NULL && now - e->head->c.last_read_ns >= idle) {
 		struct event_conn *ec = e->head;
@@ -305,7 +305,7 @@ event_recheck(struct event *e, int64_t now)
 static int64_t
 event_ms_until(int64_t at, int64_t now)
 {
-	return at <= now ? 0 : (at - now + EVENT_MS - 1) / EVENT_MS;
+	return at <= now ? 0 : (at - now + NS_PER_MS - 1) / NS_PER_MS;
 }
 
 /* How long epoll_wait may sleep: the heartbeat tick (as conn.c's), the
@@ -313,10 +313,10 @@ event_ms_until(int64_t at, int64_t now)
 static int
 event_timeout(const struct event *e, int64_t now)
 {
-	int64_t ms = scoreboard_tick_ms(e->a->svc->heartbeat_ms), t;
+	int64_t ms = clock_tick_ms(e->a->svc->heartbeat_ms), t;
 
 	if (e->a->svc->idle_ms > 0 && e->head != NULL) {
-		t = event_ms_until(e->head->c.last_read_ns + e->a->svc->idle_ms * EVENT_MS, now);
+		t = event_ms_until(e->head->c.last_read_ns + e->a->svc->idle_ms * NS_PER_MS, now);
 		ms = t < ms ? t : ms;
 	}
 	if (e->recheck_ns != 0) {
@@ -360,7 +360,7 @@ model_event_run(const struct worker_args *a, int sig_fd)
 
 	event_open(&e, a, sig_fd);
 	while (!e.quit && !(e.draining && e.conns == 0)) {
-		int64_t now = scoreboard_now();
+		int64_t now = clock_now();
 		int n;
 
 		atomic_store(&a->slot->heartbeat_ns, now);

@@ -51,6 +51,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "log.h"
 #include "model.h"
@@ -165,7 +166,7 @@ static void
 fork_pause(struct forker *f)
 {
 	fork_watch(f, false);
-	f->limited_until = scoreboard_now() + (int64_t)WORKER_LIMIT_PAUSE_MS * 1000000;
+	f->limited_until = clock_now() + (int64_t)WORKER_LIMIT_PAUSE_MS * 1000000;
 }
 
 static void
@@ -184,7 +185,7 @@ fork_accept(struct forker *f, int lfd)
 			fork_pause(f);
 		return;
 	}
-	atomic_store(&f->beats[kid], scoreboard_now());
+	atomic_store(&f->beats[kid], clock_now());
 	pid = fork();
 	if (pid == 0)
 		fork_child(f, fd, self, kid);
@@ -193,7 +194,7 @@ fork_accept(struct forker *f, int lfd)
 		worker_conn_release(f->a);
 	} else {
 		f->kids[kid] = pid;
-		f->born[kid] = scoreboard_now();
+		f->born[kid] = clock_now();
 		f->killed[kid] = false;
 		f->children++;
 		if (f->crash.failures > 0)
@@ -250,8 +251,8 @@ fork_child_ended(struct forker *f, int kid, pid_t pid, int status, int64_t now)
 	if (pool_failed_start(true, 0, now - f->born[kid]) && pool_backoff_fail(&f->crash, now))
 		log_warn("%s: connection processes crash: backing off (one connection at a time, "
 		    "%lld ms to %lld s apart)", f->a->svc->name,
-		    (long long)(POOL_BACKOFF_MIN_NS / POOL_MS),
-		    (long long)(POOL_BACKOFF_MAX_NS / POOL_MS / 1000));
+		    (long long)(POOL_BACKOFF_MIN_NS / NS_PER_MS),
+		    (long long)(POOL_BACKOFF_MAX_NS / NS_PER_MS / 1000));
 	if (f->crash_log_ns == 0) {
 		log_warn("%s: connection process %ld ended by %s %d", f->a->svc->name,
 		    (long)pid, WIFSIGNALED(status) ? "signal" : "status",
@@ -293,7 +294,7 @@ fork_crash_allows(struct forker *f, int64_t now)
 static void
 fork_reap(struct forker *f)
 {
-	int64_t now = scoreboard_now();
+	int64_t now = clock_now();
 	int status;
 	pid_t pid;
 
@@ -339,11 +340,11 @@ static int
 fork_wait_ms(const struct forker *f)
 {
 	int ms = f->limited_until != 0 ? WORKER_LIMIT_PAUSE_MS :
-	    scoreboard_tick_ms(f->a->svc->heartbeat_ms);
+	    clock_tick_ms(f->a->svc->heartbeat_ms);
 	int64_t left;
 
 	if (f->crash.failures > 0 && f->probe == 0) {
-		left = (f->crash.next_ns - scoreboard_now() + 999999) / 1000000;
+		left = (f->crash.next_ns - clock_now() + 999999) / 1000000;
 		if (left < ms)
 			ms = left < 0 ? 0 : (int)left;
 	}
@@ -371,7 +372,7 @@ model_fork_run(const struct worker_args *a, int sig_fd)
 	atomic_store(&a->slot->state, SLOT_IDLE);
 	while (!f.quit && !(f.draining && f.children == 0)) {
 		int n = epoll_wait(f.ep, ev, (int)(a->n_fds + 1), fork_wait_ms(&f));
-		int64_t now = scoreboard_now();
+		int64_t now = clock_now();
 		bool allowed;
 
 		atomic_store(&a->slot->heartbeat_ns, now);

@@ -44,6 +44,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "log.h"
 #include "model.h"
@@ -107,7 +108,7 @@ prefork_serve(struct prefork *p, int fd)
 {
 	struct conn c;
 
-	atomic_store(&p->a->slot->heartbeat_ns, scoreboard_now());
+	atomic_store(&p->a->slot->heartbeat_ns, clock_now());
 	atomic_store(&p->a->slot->state, SLOT_BUSY);
 	conn_open(&c, fd, p->a->svc, p->a->slot, NULL);
 	while (conn_run(&c, p->sig_fd) == 0) {
@@ -319,7 +320,7 @@ prefork_crew_start(struct prefork_crew *crew)
 static void
 prefork_crew_wait(struct prefork_crew *crew, int sig_fd)
 {
-	int tick = scoreboard_tick_ms(crew->a->svc->heartbeat_ms);
+	int tick = clock_tick_ms(crew->a->svc->heartbeat_ms);
 	struct sig_info si;
 	uint64_t n;
 

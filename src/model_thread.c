@@ -30,6 +30,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "model.h"
 #include "sig.h"
@@ -70,7 +71,7 @@ static void
 thread_watch(struct threader *f)
 {
 	bool on = !f->draining && f->running < f->a->svc->max_threads &&
-	    scoreboard_now() >= f->limited_until;
+	    clock_now() >= f->limited_until;
 
 	if (f->watching == on)
 		return;
@@ -130,7 +131,7 @@ thread_start(struct threader *f, int fd)
 	int e;
 
 	t->fd = fd;
-	atomic_store(&t->heartbeat_ns, scoreboard_now());
+	atomic_store(&t->heartbeat_ns, clock_now());
 	atomic_store(&t->busy, true);	/* busy from now: the report sees it at once */
 	e = pthread_create(&t->tid, worker_thread_attr(), thread_main, t);
 	if (e == 0) {
@@ -162,13 +163,13 @@ thread_accept(struct threader *f, int lfd)
 	int fd;
 
 	if (!worker_conn_reserve(f->a)) {
-		f->limited_until = scoreboard_now() + WORKER_LIMIT_PAUSE_MS * 1000000LL;
+		f->limited_until = clock_now() + WORKER_LIMIT_PAUSE_MS * 1000000LL;
 		return;		/* the backlog holds it; thread_watch() looks later */
 	}
 	if ((fd = worker_accept(f->a, lfd, 0, NULL, true)) < 0) {
 		worker_conn_release(f->a);
 		if (fd == WORKER_ACCEPT_PAUSE)
-			f->limited_until = scoreboard_now() + WORKER_LIMIT_PAUSE_MS * 1000000LL;
+			f->limited_until = clock_now() + WORKER_LIMIT_PAUSE_MS * 1000000LL;
 		return;
 	}
 	thread_start(f, fd);
@@ -236,7 +237,7 @@ thread_events(struct threader *f, const struct epoll_event *ev, int n)
 static int
 thread_timeout(const struct threader *f, int tick)
 {
-	int64_t left = (f->limited_until - scoreboard_now()) / 1000000 + 1;
+	int64_t left = (f->limited_until - clock_now()) / 1000000 + 1;
 
 	return f->watching || f->draining || left <= 0 || left > tick ? tick : (int)left;
 }
@@ -246,7 +247,7 @@ model_thread_run(const struct worker_args *a, int sig_fd)
 {
 	struct threader f = { .a = a, .sig_fd = sig_fd };
 	struct epoll_event ev[WORKER_MAX_LISTENERS + 2];
-	int tick = scoreboard_tick_ms(a->svc->heartbeat_ms);
+	int tick = clock_tick_ms(a->svc->heartbeat_ms);
 
 	thread_setup(&f);
 	atomic_store(&a->slot->state, SLOT_IDLE);

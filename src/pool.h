@@ -11,18 +11,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define POOL_MS 1000000LL				/* nanoseconds */
-#define POOL_BACKOFF_MIN_NS (10 * POOL_MS)
-#define POOL_BACKOFF_MAX_NS (5000 * POOL_MS)
-#define POOL_HEALTHY_NS (10000 * POOL_MS)	/* no failure this long: reset */
-#define POOL_SETTLED_NS (1000 * POOL_MS)	/* alive this long: it did start */
-#define POOL_HUNG_GRACE_NS (1000 * POOL_MS)	/* SIGTERM to SIGKILL for a hung worker */
+#include "clock.h"			/* NS_PER_MS */
+#define POOL_BACKOFF_MIN_NS (10 * NS_PER_MS)
+#define POOL_BACKOFF_MAX_NS (5000 * NS_PER_MS)
+#define POOL_HEALTHY_NS (10000 * NS_PER_MS)	/* no failure this long: reset */
+#define POOL_SETTLED_NS (1000 * NS_PER_MS)	/* alive this long: it did start */
+#define POOL_HUNG_GRACE_NS (1000 * NS_PER_MS)	/* SIGTERM to SIGKILL for a hung worker */
 
 enum pool_mode { POOL_STATIC, POOL_DYNAMIC, POOL_ONDEMAND };
 
 #define POOL_SPAWN_RATE_MAX 32		/* dynamic: most new workers per second */
-#define POOL_ROUND_NS (1000 * POOL_MS)	/* dynamic: one growing or shrinking step */
-#define POOL_RECHECK_NS (20 * POOL_MS)	/* ondemand: look again at a free worker's client */
+#define POOL_ROUND_NS (1000 * NS_PER_MS)	/* dynamic: one growing or shrinking step */
+#define POOL_RECHECK_NS (20 * NS_PER_MS)	/* ondemand: look again at a free worker's client */
 
 /*
  * Failures that hold new processes back: a service's failed starts, or a

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "log.h"
 #include "scoreboard.h"
@@ -98,16 +97,6 @@ scoreboard_release(struct scoreboard_slot *slot)
 	atomic_store(&slot->state, SLOT_FREE);
 }
 
-int64_t
-scoreboard_now(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		panic("clock_gettime(CLOCK_MONOTONIC): %s", strerror(errno));
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /*
  * N counters in shared memory (one per service of a generation: open
  * connections, for limits.max_connections). Workers forked afterwards
@@ -129,17 +118,4 @@ scoreboard_counters_free(_Atomic uint32_t *c, size_t n)
 {
 	if (c != NULL && munmap((void *)c, (n > 0 ? n : 1) * sizeof(*c)) == -1)
 		log_warn("scoreboard: munmap: %s", strerror(errno));
-}
-
-/*
- * How often a worker shows it is alive while it waits: every second, or a
- * quarter of timeouts.heartbeat (HEARTBEAT_MS, 0: none) if that is shorter,
- * but not more often than every 10 ms. Every wait of every model uses it.
- */
-int
-scoreboard_tick_ms(int heartbeat_ms)
-{
-	int tick = heartbeat_ms > 0 ? heartbeat_ms / 4 : SCOREBOARD_TICK_MS;
-
-	return tick < 10 ? 10 : tick > SCOREBOARD_TICK_MS ? SCOREBOARD_TICK_MS : tick;
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "clock.h"
 #include "snapshot.h"
 
 enum slot_state {
@@ -65,9 +66,6 @@ struct scoreboard_slot *scoreboard_claim(struct scoreboard *sb, pid_t pid,
     uint32_t generation, uint32_t service, uint32_t stat, int64_t now_ns);
 void scoreboard_hist_add(struct scoreboard_hist *h, int64_t ns);
 void scoreboard_release(struct scoreboard_slot *slot);
-int64_t scoreboard_now(void);
-#define SCOREBOARD_TICK_MS 1000
-int scoreboard_tick_ms(int heartbeat_ms);
 _Atomic uint32_t *scoreboard_counters(size_t n);
 void scoreboard_counters_free(_Atomic uint32_t *c, size_t n);
 

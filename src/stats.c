@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "stats.h"
 #include "util.h"
@@ -26,16 +27,6 @@ static size_t
 stats_size(uint32_t n)
 {
 	return sizeof(struct stats) + (size_t)n * sizeof(struct stats_service);
-}
-
-static int64_t
-stats_real_ns(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
-		panic("clock_gettime(CLOCK_REALTIME): %s", strerror(errno));
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /*
@@ -54,8 +45,8 @@ stats_create(uint32_t n_services, const struct scoreboard *sb)
 		fatal(EXIT_OSERR, "stats: mmap of %u services: %s", n, strerror(errno));
 	st->n = n;
 	st->pid = getpid();
-	st->started_ns = scoreboard_now();
-	st->started_real_ns = stats_real_ns();
+	st->started_ns = clock_now();
+	st->started_real_ns = clock_real();
 	st->generation = 1;
 	st->sb = sb;
 	shared = st;
@@ -261,7 +252,7 @@ stats_reload(struct stats *st, bool begun, bool ok, const char *why)
 	stats_write_begin(st);
 	if (begun) {
 		st->reloads++;
-		st->last_reload_real_ns = stats_real_ns();
+		st->last_reload_real_ns = clock_real();
 	} else if (ok) {
 		st->reloads_ok++;
 		st->last_reload_ok = true;
@@ -473,8 +464,8 @@ stats_snapshot(const struct stats *st, struct snapshot *out)
 	*out = (struct snapshot){ 0 };
 	for (int tries = 0; tries < STATS_TRIES; tries++) {
 		uint32_t seq = atomic_load_explicit(&st->seq, memory_order_acquire);
-		int64_t mono = scoreboard_now();
-		double real = (double)stats_real_ns() / 1e9;
+		int64_t mono = clock_now();
+		double real = (double)clock_real() / 1e9;
 
 		if (seq & 1) {
 			sched_yield();

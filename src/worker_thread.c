@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "log.h"
 #include "worker_thread.h"
@@ -59,7 +60,7 @@ worker_thread_serve(const struct worker_args *a, struct worker_thread *t, int fd
 {
 	struct conn c;
 
-	atomic_store(&t->heartbeat_ns, scoreboard_now());
+	atomic_store(&t->heartbeat_ns, clock_now());
 	atomic_store(&t->busy, true);
 	conn_open(&c, fd, a->svc, a->slot, &t->heartbeat_ns);
 	conn_run(&c, -1);	/* poll ignores fd -1: returns only at the end */
@@ -75,7 +76,7 @@ void
 worker_thread_report(const struct worker_args *a, struct worker_thread *t, size_t n,
     bool draining)
 {
-	int64_t now = scoreboard_now(), oldest = now;
+	int64_t now = clock_now(), oldest = now;
 	bool busy = false;
 
 	for (size_t i = 0; i < n; i++) {

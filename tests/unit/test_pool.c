@@ -14,7 +14,7 @@
 
 #include "pool.h"
 
-#define MS POOL_MS
+#define MS NS_PER_MS
 #define S (1000 * MS)
 
 static struct pool_worker

@@ -82,7 +82,7 @@ static struct scoreboard_slot *
 spawn(size_t service, pid_t pid)
 {
 	struct scoreboard_slot *sl = scoreboard_claim(sb, 0, gen, (uint32_t)service, map[service],
-	    scoreboard_now());
+	    clock_now());
 
 	assert_non_null(sl);
 	sl->pid = pid;
