@@ -30,6 +30,7 @@
 #include "config_priv.h"
 #include "config_print.h"
 #include "log.h"
+#include "model.h"
 #include "util.h"
 
 #define PATH_TEXT_MAX 256
@@ -82,14 +83,6 @@ static const struct config_choice framing_choices[] = {
 	{ "line", FRAMING_LINE, true },
 	{ "length16", FRAMING_LENGTH16, true },
 	{ "length32", FRAMING_LENGTH32, true },
-	{ NULL, 0, false },
-};
-
-static const struct config_choice model_choices[] = {
-	{ "prefork", MODEL_PREFORK, true },
-	{ "event", MODEL_EVENT, true },
-	{ "fork", MODEL_FORK, true },
-	{ "thread", MODEL_THREAD, true },
 	{ NULL, 0, false },
 };
 
@@ -469,7 +462,25 @@ config_framing_name(enum config_framing f)
 const char *
 config_model_name(enum config_model m)
 {
-	return choice_name(model_choices, (int)m);
+	return model_get(m)->name;
+}
+
+/* model = "...": a name from the model table (model.c). */
+static void
+config_get_model(struct config_ctx *ctx, const config_setting_t *group,
+    struct config_service *svc)
+{
+	config_setting_t *s = config_setting_get_member(group, "model");
+	char got[VALUE_TEXT_MAX], list[160];
+
+	if (s == NULL)
+		return;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING &&
+	    model_find(config_setting_get_string(s), &svc->model) != NULL)
+		return;
+	config_value_text(s, got, sizeof(got));
+	model_names(list, sizeof(list));
+	config_error(ctx, s, "must be one of %s (got %s)", list, got);
 }
 
 const char *
@@ -803,15 +814,15 @@ config_parse_model(struct config_ctx *ctx, const config_setting_t *group,
     struct config_service *svc)
 {
 	if (config_get_int(ctx, group, "max_children", 1, 65535, &svc->max_children) == 1 &&
-	    svc->model != MODEL_FORK && svc->handler != HANDLER_EXEC)
+	    !model_has(svc, MODEL_PROCESS_PER_CONN) && svc->handler != HANDLER_EXEC)
 		config_error(ctx, config_setting_get_member(group, "max_children"),
 		    "only used with model = \"fork\" or handler = \"exec\"");
 	if (config_get_int(ctx, group, "max_threads", 1, 65535, &svc->max_threads) == 1 &&
-	    svc->model != MODEL_THREAD)
+	    !model_has(svc, MODEL_THREAD_PER_CONN))
 		config_error(ctx, config_setting_get_member(group, "max_threads"),
 		    "only used with model = \"thread\"");
 	if (config_get_int(ctx, group, "threads", 1, 1024, &svc->threads) == 1 &&
-	    svc->threads > 1 && svc->model != MODEL_PREFORK)
+	    svc->threads > 1 && !model_has(svc, MODEL_THREADS))
 		config_error(ctx, config_setting_get_member(group, "threads"),
 		    "more than one thread per worker is only used with model = \"prefork\" (got %d)",
 		    svc->threads);
@@ -939,9 +950,8 @@ config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
 	v = FRAMING_RAW;
 	config_get_choice(ctx, group, "framing", framing_choices, &v);
 	svc->framing = (enum config_framing)v;
-	v = MODEL_PREFORK;
-	config_get_choice(ctx, group, "model", model_choices, &v);
-	svc->model = (enum config_model)v;
+	svc->model = MODEL_PREFORK;
+	config_get_model(ctx, group, svc);
 	config_get_int(ctx, group, "workers", 1, 4096, &svc->workers);
 	config_get_int(ctx, group, "backlog", 1, 65535, &svc->backlog);
 	config_parse_limits(ctx, group, svc);

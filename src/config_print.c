@@ -19,6 +19,7 @@
 
 #include "config_print.h"
 #include "log.h"
+#include "model.h"
 #include "util.h"
 
 /* One byte as libconfig reads it back; its length in OUT (at most 4). */
@@ -302,9 +303,9 @@ print_service(FILE *fp, const struct config_service *svc)
 	print_int(fp, 4, "workers", svc->workers);
 	print_int(fp, 4, "threads", svc->threads);
 	print_int(fp, 4, "backlog", svc->backlog);
-	if (svc->model == MODEL_FORK || svc->handler == HANDLER_EXEC)
+	if (model_has(svc, MODEL_PROCESS_PER_CONN) || svc->handler == HANDLER_EXEC)
 		print_int(fp, 4, "max_children", svc->max_children);
-	if (svc->model == MODEL_THREAD)
+	if (model_has(svc, MODEL_THREAD_PER_CONN))
 		print_int(fp, 4, "max_threads", svc->max_threads);
 	print_int(fp, 4, "max_requests", svc->max_requests);
 	print_int(fp, 4, "max_requests_jitter", svc->max_requests_jitter);

@@ -62,6 +62,7 @@
 #include "handler.h"
 #include "handler_exec.h"
 #include "log.h"
+#include "model.h"
 #include "util.h"
 
 #define EXEC_KILL_MS 1000		/* SIGTERM, then SIGKILL this much later */
@@ -456,7 +457,7 @@ exec_reserve(struct conn *c)
 		int64_t now = clock_now();
 
 		atomic_fetch_sub(exec_running, 1);
-		if (svc->model == MODEL_EVENT || (svc->idle_ms > 0 &&
+		if (model_has(svc, MODEL_NONBLOCKING) || (svc->idle_ms > 0 &&
 		    now - start >= svc->idle_ms * NS_PER_MS)) {
 			log_limited(&exec_full_limit, LOG_WARNING,
 			    "%s: %d programs running (max_children): connection closed",
@@ -482,7 +483,7 @@ exec_start(const struct config_service *svc)
 	void *p;
 
 	exec_master = getppid();
-	if (svc->model == MODEL_FORK)
+	if (model_has(svc, MODEL_PROCESS_PER_CONN))
 		return 0;	/* its acceptor reaps and bounds its children */
 	p = mmap(NULL, sizeof(*exec_running), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -517,7 +518,7 @@ exec_close(struct conn *c)
 	struct exec_end e;
 	pid_t pid;
 
-	if (c->svc->model == MODEL_FORK) {
+	if (model_has(c->svc, MODEL_PROCESS_PER_CONN)) {
 		/* Free of the acceptor's SIGKILL, to end the program's group
 		 * itself when the master is gone (see above). */
 		pid_t acceptor = getppid();

@@ -39,6 +39,7 @@
 #include "log.h"
 #include "logfile.h"
 #include "master.h"
+#include "model.h"
 #include "notify.h"
 #include "pool.h"
 #include "priv.h"
@@ -400,22 +401,6 @@ master_client_waiting(const struct master *m, size_t s)
 	return r > 0;
 }
 
-/* Connections one worker of SVC can serve at once. */
-static uint32_t
-master_capacity(const struct config_service *svc)
-{
-	switch (svc->model) {
-	case MODEL_FORK:
-		return (uint32_t)svc->max_children;
-	case MODEL_THREAD:
-		return (uint32_t)svc->max_threads;
-	case MODEL_EVENT:
-		return UINT32_MAX;
-	default:
-		return (uint32_t)svc->threads;
-	}
-}
-
 /* The worker as the decision sees it; notes when it was last active. */
 static struct pool_worker
 master_observe(const struct master *m, struct master_child *k, int64_t now)
@@ -423,7 +408,8 @@ master_observe(const struct master *m, struct master_child *k, int64_t now)
 	int st = atomic_load(&k->slot->state);
 	uint64_t served = atomic_load(&k->slot->served);
 	bool current = k->generation == m->generation;
-	uint32_t cap = current ? master_capacity(&m->cfg->services[k->service]) : 1;
+	uint32_t cap = current ? model_get(m->cfg->services[k->service].model)->capacity(
+	    &m->cfg->services[k->service]) : 1;
 
 	if (st == SLOT_BUSY || served != k->last_served) {
 		k->last_active_ns = now;

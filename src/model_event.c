@@ -38,6 +38,7 @@
 #include "conn.h"
 #include "log.h"
 #include "model.h"
+#include "worker.h"
 #include "sig.h"
 #include "util.h"
 

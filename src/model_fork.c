@@ -55,6 +55,7 @@
 #include "conn.h"
 #include "log.h"
 #include "model.h"
+#include "worker.h"
 #include "pool.h"
 #include "sig.h"
 #include "util.h"

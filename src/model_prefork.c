@@ -48,6 +48,7 @@
 #include "conn.h"
 #include "log.h"
 #include "model.h"
+#include "worker.h"
 #include "sig.h"
 #include "util.h"
 #include "worker_thread.h"

@@ -33,6 +33,7 @@
 #include "clock.h"
 #include "log.h"
 #include "model.h"
+#include "worker.h"
 #include "sig.h"
 #include "util.h"
 #include "worker_thread.h"

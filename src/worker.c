@@ -99,20 +99,7 @@ worker_main(const struct worker_args *a)
 	if (priv_drop(a->ids) == -1)
 		exit(EXIT_OSERR);
 	worker_follow_master(a->master);
-	switch (a->svc->model) {
-	case MODEL_FORK:
-		model_fork_run(a, sig_fd);
-		break;
-	case MODEL_EVENT:
-		model_event_run(a, sig_fd);
-		break;
-	case MODEL_THREAD:
-		model_thread_run(a, sig_fd);
-		break;
-	default:
-		model_prefork_run(a, sig_fd);
-		break;
-	}
+	model_get(a->svc->model)->run(a, sig_fd);
 	log_debug("%s: worker exits after %llu connections (%llu accept races lost)",
 	    a->svc->name, (unsigned long long)atomic_load(&a->slot->served),
 	    (unsigned long long)atomic_load(&a->slot->accept_miss));

@@ -1,0 +1,74 @@
+/*
+ * model.c - the table of server models (model.h).
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "model.h"
+#include "util.h"
+
+static uint32_t
+capacity_threads(const struct config_service *svc)
+{
+	return (uint32_t)svc->threads;
+}
+
+static uint32_t
+capacity_children(const struct config_service *svc)
+{
+	return (uint32_t)svc->max_children;
+}
+
+static uint32_t
+capacity_max_threads(const struct config_service *svc)
+{
+	return (uint32_t)svc->max_threads;
+}
+
+static uint32_t
+capacity_unbounded(const struct config_service *svc)
+{
+	(void)svc;
+	return UINT32_MAX;
+}
+
+/* In enum config_model's order; the first is the default. */
+static const struct model models[] = {
+	[MODEL_PREFORK] = { "prefork", model_prefork_run, MODEL_THREADS, capacity_threads },
+	[MODEL_EVENT] = { "event", model_event_run, MODEL_NONBLOCKING, capacity_unbounded },
+	[MODEL_FORK] = { "fork", model_fork_run, MODEL_PROCESS_PER_CONN, capacity_children },
+	[MODEL_THREAD] = { "thread", model_thread_run, MODEL_THREAD_PER_CONN,
+		capacity_max_threads },
+};
+
+const struct model *
+model_get(enum config_model m)
+{
+	return (size_t)m < ARRAY_SIZE(models) ? &models[m] : &models[MODEL_PREFORK];
+}
+
+const struct model *
+model_find(const char *name, enum config_model *m_r)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(models); i++)
+		if (strcmp(models[i].name, name) == 0) {
+			*m_r = (enum config_model)i;
+			return &models[i];
+		}
+	return NULL;
+}
+
+void
+model_names(char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(models) && len < size; i++) {
+		int n = snprintf(buf + len, size - len, "%s\"%s\"", i > 0 ? ", " : "",
+		    models[i].name);
+
+		len += n > 0 ? (size_t)n : 0;
+	}
+}
