@@ -34,11 +34,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "clock.h"
 #include "conn.h"
 #include "log.h"
 #include "model.h"
-#include "worker.h"
+#include "worker_signal.h"
 #include "sig.h"
 #include "util.h"
 
@@ -56,6 +57,7 @@ struct event_source {
 
 struct event_conn {
 	struct event_source src;	/* first: epoll's data.ptr */
+	struct accepted taken;		/* its place, for the acceptor */
 	struct conn c;
 	struct event_conn *prev, *next;	/* in order of last activity */
 	uint32_t events;		/* as registered with epoll */
@@ -66,12 +68,10 @@ struct event {
 	int ep;
 	struct event_source sig;
 	struct event_source lis[WORKER_MAX_LISTENERS];
+	struct acceptor ac;
+	struct acceptor_watch w;
 	struct event_conn *head, *tail;	/* least recently active first */
 	size_t conns;
-	uint64_t accepted;
-	int64_t recheck_ns;		/* listeners out at the limit: when to retry */
-	bool watching;			/* listeners in the epoll set */
-	bool draining;
 	bool quit;
 };
 
@@ -87,41 +87,12 @@ event_ctl(struct event *e, int op, int fd, uint32_t events, void *ptr)
 		fatal(EXIT_OSERR, "epoll_ctl: %s", strerror(errno));
 }
 
-/* Listeners in or out of the epoll set (EPOLLEXCLUSIVE cannot be MODded). */
-static void
-event_watch(struct event *e, bool on)
-{
-	if (e->watching == on || (on && e->draining))
-		return;
-	for (size_t i = 0; i < e->a->n_fds; i++)
-		event_ctl(e, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, e->lis[i].fd,
-		    EPOLLIN | EPOLLEXCLUSIVE, &e->lis[i]);
-	e->watching = on;
-	e->recheck_ns = 0;
-}
-
 static void
 event_state(struct event *e)
 {
-	int st = e->draining ? SLOT_DRAINING : e->conns > 0 ? SLOT_BUSY : SLOT_IDLE;
+	int st = acceptor_draining(&e->ac) ? SLOT_DRAINING : e->conns > 0 ? SLOT_BUSY : SLOT_IDLE;
 
 	atomic_store(&e->a->slot->state, st);
-}
-
-/* Stop accepting: serve the open connections to their end, then exit. */
-static void
-event_drain(struct event *e)
-{
-	if (e->draining)
-		return;
-	event_watch(e, false);
-	/* Our copies go now, as in prefork: once every worker's and the
-	 * master's are closed, new clients are refused at once. */
-	for (size_t i = 0; i < e->a->n_fds; i++)
-		close(e->lis[i].fd);
-	e->draining = true;
-	e->recheck_ns = 0;
-	worker_draining(e->a);
 }
 
 static void
@@ -156,10 +127,10 @@ event_close(struct event *e, struct event_conn *ec)
 	conn_finish(&ec->c);
 	if (close(ec->src.fd) == -1 && errno != EINTR)
 		log_debug("%s: close: %s", e->a->svc->name, strerror(errno));
+	acceptor_release(&e->ac, &ec->taken);
 	free(ec);
 	e->conns--;
-	worker_conn_release(e->a);
-	event_watch(e, true);	/* if out at the limit: there is room again */
+	acceptor_room(&e->w);	/* if out at the limit: there is room again */
 	event_state(e);
 }
 
@@ -199,18 +170,20 @@ event_conn_ready(struct event *e, struct event_conn *ec, uint32_t revents)
 
 /* A new connection: count it, watch it, let the handler open it. */
 static void
-event_add(struct event *e, int fd, const struct sockd_addr *peer)
+event_add(struct event *e, const struct accepted *c)
 {
 	struct event_conn *ec = xcalloc(1, sizeof(*ec));
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = ec };
+	int fd = c->fd;
 
 	ec->src = (struct event_source){ .kind = EVENT_CONN, .fd = fd };
+	ec->taken = *c;
 	ec->events = EPOLLIN;
 	e->conns++;
 	event_append(e, ec);
 	atomic_store(&e->a->slot->heartbeat_ns, clock_now());
 	event_state(e);
-	conn_open_buffered(&ec->c, fd, peer, e->a->svc, e->a->slot);
+	conn_open_buffered(&ec->c, fd, &c->peer, e->a->svc, e->a->slot);
 	/* Closed at open (handler exec): never watched. Its socket lives on in
 	 * another process, and so would its place in our epoll set. */
 	if (!ec->c.closing && epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
@@ -221,41 +194,28 @@ event_add(struct event *e, int fd, const struct sockd_addr *peer)
 	event_update(e, ec);
 }
 
-/* max_requests connections accepted: a fresh worker takes over. */
+/* Stop accepting: serve the open connections to their end, then exit. */
 static void
-event_recycle(struct event *e)
+event_drain(struct event *e)
 {
-	if (worker_recycle_due(e->a, ++e->accepted))
-		event_drain(e);
-}
-
-/* At max_connections or out of descriptors: the backlog holds the rest. */
-static void
-event_pause(struct event *e)
-{
-	event_watch(e, false);
-	e->recheck_ns = clock_now() + WORKER_LIMIT_PAUSE_MS * NS_PER_MS;
+	acceptor_drain(&e->ac);
+	event_state(e);
 }
 
 static void
 event_accept(struct event *e, int lfd)
 {
-	for (int i = 0; i < EVENT_ACCEPT_BATCH && e->watching; i++) {
-		struct sockd_addr peer;
-		int fd;
+	for (int i = 0; i < EVENT_ACCEPT_BATCH; i++) {
+		struct accepted c;
 
-		if (!worker_conn_reserve(e->a))
-			return event_pause(e);
 		/* After the first of a batch, an empty queue is no race lost. */
-		fd = worker_accept(e->a, lfd, SOCK_NONBLOCK, &peer, i == 0);
-		if (fd < 0) {
-			worker_conn_release(e->a);
-			if (fd == WORKER_ACCEPT_PAUSE)
-				event_pause(e);
+		if (acceptor_take(&e->w, lfd, true, i == 0, &c) != ACCEPTOR_CONN)
+			return;
+		event_add(e, &c);
+		if (c.recycle) {
+			event_drain(e);	/* max_requests: a fresh worker takes over */
 			return;
 		}
-		event_add(e, fd, &peer);
-		event_recycle(e);
 	}
 }
 
@@ -264,14 +224,17 @@ event_signals(struct event *e)
 {
 	struct sig_info si;
 
-	while (sig_read(e->sig.fd, &si)) {
-		if (si.signo == SIGQUIT)
+	while (sig_read(e->sig.fd, &si))
+		switch (worker_signal(e->a, &si)) {
+		case WORKER_QUIT:
 			e->quit = true;
-		if (si.signo == SIGQUIT || si.signo == SIGTERM || si.signo == SIGINT)
+			/* FALLTHROUGH */
+		case WORKER_DRAIN:
 			event_drain(e);
-		else
-			worker_signal(e->a, &si);
-	}
+			break;
+		default:
+			break;
+		}
 }
 
 /* Close the connections idle for timeouts.idle, oldest first. */
@@ -294,14 +257,6 @@ event_expire(struct event *e, int64_t now)
 	}
 }
 
-/* At max_connections: time to put the listeners back and try again? */
-static void
-event_recheck(struct event *e, int64_t now)
-{
-	if (e->recheck_ns != 0 && e->recheck_ns <= now)
-		event_watch(e, true);
-}
-
 /* ms from NOW until AT, rounded up so the wait does not end just short. */
 static int64_t
 event_ms_until(int64_t at, int64_t now)
@@ -312,7 +267,7 @@ event_ms_until(int64_t at, int64_t now)
 /* How long epoll_wait may sleep: the heartbeat tick (as conn.c's), the
  * next idle expiry, the next look at the listeners when at the limit. */
 static int
-event_timeout(const struct event *e, int64_t now)
+event_timeout(struct event *e, int64_t now)
 {
 	int64_t ms = clock_tick_ms(e->a->svc->heartbeat_ms), t;
 
@@ -320,23 +275,26 @@ event_timeout(const struct event *e, int64_t now)
 		t = event_ms_until(e->head->c.last_read_ns + e->a->svc->idle_ms * NS_PER_MS, now);
 		ms = t < ms ? t : ms;
 	}
-	if (e->recheck_ns != 0) {
-		t = event_ms_until(e->recheck_ns, now);
-		ms = t < ms ? t : ms;
-	}
+	if ((t = acceptor_update(&e->w, now)) >= 0 && t < ms)
+		ms = t;		/* paused at a limit: look again then */
 	return (int)ms;
 }
 
 static void
 event_open(struct event *e, const struct worker_args *a, int sig_fd)
 {
+	epoll_data_t data[WORKER_MAX_LISTENERS];
+
 	*e = (struct event){ .a = a, .sig = { EVENT_SIGNAL, sig_fd } };
 	if ((e->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal(EXIT_OSERR, "epoll_create1: %s", strerror(errno));
 	event_ctl(e, EPOLL_CTL_ADD, sig_fd, EPOLLIN, &e->sig);
-	for (size_t i = 0; i < a->n_fds; i++)
+	for (size_t i = 0; i < a->n_fds; i++) {
 		e->lis[i] = (struct event_source){ EVENT_LISTENER, a->fds[i] };
-	event_watch(e, true);
+		data[i].ptr = &e->lis[i];
+	}
+	acceptor_init(&e->ac, a, SOCK_NONBLOCK, false);
+	acceptor_watch_init(&e->w, &e->ac, e->ep, data);
 	event_state(e);
 }
 
@@ -360,13 +318,12 @@ model_event_run(const struct worker_args *a, int sig_fd)
 	struct event e;
 
 	event_open(&e, a, sig_fd);
-	while (!e.quit && !(e.draining && e.conns == 0)) {
+	while (!e.quit && !(acceptor_draining(&e.ac) && e.conns == 0)) {
 		int64_t now = clock_now();
 		int n;
 
 		atomic_store(&a->slot->heartbeat_ns, now);
 		event_expire(&e, now);
-		event_recheck(&e, now);
 		n = epoll_wait(e.ep, ev, EVENT_MAX_EVENTS, event_timeout(&e, now));
 		if (n == -1 && errno != EINTR)
 			fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
@@ -379,5 +336,6 @@ model_event_run(const struct worker_args *a, int sig_fd)
 		conn_end(&e.head->c, CONN_END_STOPPING);
 		event_close(&e, e.head);
 	}
+	acceptor_fini(&e.ac);
 	close(e.ep);
 }

@@ -51,11 +51,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "clock.h"
 #include "conn.h"
 #include "log.h"
 #include "model.h"
-#include "worker.h"
+#include "worker_signal.h"
 #include "pool.h"
 #include "sig.h"
 #include "util.h"
@@ -74,21 +75,11 @@ struct forker {
 	int64_t crash_log_ns;		/* crashes counted, not logged, since then (0: none) */
 	unsigned crashes;		/* counted since crash_log_ns */
 	int children;
-	uint64_t accepted;
-	int64_t limited_until;		/* at max_connections: look again then (0: not) */
-	bool watching;			/* listeners in the epoll set */
-	bool draining;
+	struct accepted *taken;		/* per slot: the child's place, for the acceptor */
+	struct acceptor ac;
+	struct acceptor_watch w;	/* held at max_children and while probing */
 	bool quit;
 };
-
-static void
-fork_watch(struct forker *f, bool on)
-{
-	if (f->watching == on || (on && f->draining))
-		return;
-	worker_watch(f->a, f->ep, on);
-	f->watching = on;
-}
 
 /* In the child: serve the one connection and exit. */
 static noreturn void
@@ -100,7 +91,7 @@ fork_child(const struct forker *f, int fd, pid_t acceptor, int kid)
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != acceptor)
 		_exit(0);
-	for (size_t i = 0; i < f->a->n_fds; i++)
+	for (size_t i = 0; i < f->a->n_fds && !acceptor_draining(&f->ac); i++)
 		close(f->a->fds[i]);
 	close(f->ep);
 	if (f->a->log_ctl != -1)
@@ -152,22 +143,11 @@ fork_check_hung(struct forker *f, int64_t now)
 static void
 fork_drain(struct forker *f)
 {
-	fork_watch(f, false);
-	f->draining = true;
-	for (size_t i = 0; i < f->a->n_fds; i++)
-		close(f->a->fds[i]);
+	if (!acceptor_drain(&f->ac))
+		return;
 	for (int i = 0; i < f->a->svc->max_children; i++)
 		if (f->kids[i] != 0 && kill(f->kids[i], SIGTERM) == -1 && errno != ESRCH)
 			log_warn("kill(%ld): %s", (long)f->kids[i], strerror(errno));
-	worker_draining(f->a);
-}
-
-/* At max_connections or out of descriptors: the backlog holds them a moment. */
-static void
-fork_pause(struct forker *f)
-{
-	fork_watch(f, false);
-	f->limited_until = clock_now() + (int64_t)WORKER_LIMIT_PAUSE_MS * 1000000;
 }
 
 static void
@@ -175,26 +155,23 @@ fork_accept(struct forker *f, int lfd)
 {
 	pid_t self = getpid(), pid;
 	int kid = fork_find_child(f, 0), fd;
+	struct accepted c;
 
 	if (kid == -1)
 		return;		/* at max_children: not watching; a stale event */
-	if (!worker_conn_reserve(f->a))
-		return fork_pause(f);
-	if ((fd = worker_accept(f->a, lfd, 0, NULL, true)) < 0) {
-		worker_conn_release(f->a);
-		if (fd == WORKER_ACCEPT_PAUSE)
-			fork_pause(f);
+	if (acceptor_take(&f->w, lfd, false, true, &c) != ACCEPTOR_CONN)
 		return;
-	}
+	fd = c.fd;
 	atomic_store(&f->beats[kid], clock_now());
 	pid = fork();
 	if (pid == 0)
 		fork_child(f, fd, self, kid);
 	if (pid == -1) {
 		log_err("%s: fork: %s; connection dropped", f->a->svc->name, strerror(errno));
-		worker_conn_release(f->a);
+		acceptor_release(&f->ac, &c);
 	} else {
 		f->kids[kid] = pid;
+		f->taken[kid] = c;
 		f->born[kid] = clock_now();
 		f->killed[kid] = false;
 		f->children++;
@@ -202,9 +179,9 @@ fork_accept(struct forker *f, int lfd)
 			f->probe = pid;
 	}
 	if (f->children >= f->a->svc->max_children || f->probe != 0)
-		fork_watch(f, false);	/* at the limit, or probing: the backlog holds the rest */
+		acceptor_hold(&f->w, true);	/* at the limit, or probing: the backlog holds the rest */
 	close(fd);
-	if (pid > 0 && worker_recycle_due(f->a, ++f->accepted)) {
+	if (c.recycle) {
 		fork_drain(f);	/* its children finish; a fresh acceptor takes over */
 		return;
 	}
@@ -240,7 +217,7 @@ static void
 fork_child_ended(struct forker *f, int kid, pid_t pid, int status, int64_t now)
 {
 	bool crashed = !f->killed[kid] && !(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
-	    !(WIFSIGNALED(status) && f->draining && WTERMSIG(status) == SIGTERM);
+	    !(WIFSIGNALED(status) && acceptor_draining(&f->ac) && WTERMSIG(status) == SIGTERM);
 
 	if (pid == f->probe)
 		f->probe = 0;
@@ -306,14 +283,12 @@ fork_reap(struct forker *f)
 			continue;
 		f->kids[kid] = 0;
 		f->children--;
-		worker_conn_release(f->a);	/* its place in max_connections */
+		acceptor_release(&f->ac, &f->taken[kid]);	/* its place in max_connections */
 		fork_child_ended(f, kid, pid, status, now);
 	}
 	fork_clamp_current(f);
-	if (f->children < f->a->svc->max_children && f->limited_until == 0 &&
-	    fork_crash_allows(f, now))
-		fork_watch(f, true);
-	if (f->children == 0 && !f->draining)
+	acceptor_hold(&f->w, f->children >= f->a->svc->max_children || !fork_crash_allows(f, now));
+	if (f->children == 0 && !acceptor_draining(&f->ac))
 		atomic_store(&f->a->slot->state, SLOT_IDLE);
 }
 
@@ -322,27 +297,32 @@ fork_signals(struct forker *f)
 {
 	struct sig_info si;
 
-	while (sig_read(f->sig_fd, &si)) {
-		if (si.signo == SIGCHLD)
+	while (sig_read(f->sig_fd, &si))
+		switch (worker_signal(f->a, &si)) {
+		case WORKER_REAP:
 			fork_reap(f);
-		else if (si.signo == SIGQUIT)
+			break;
+		case WORKER_QUIT:
 			f->quit = true;
-		else if (si.signo == SIGTERM || si.signo == SIGINT) {
-			if (!f->draining)
-				fork_drain(f);
-		} else
-			worker_signal(f->a, &si);
-	}
+			break;
+		case WORKER_DRAIN:
+			fork_drain(f);
+			break;
+		default:
+			break;
+		}
 }
 
 /* A tick keeps the heartbeat: children block, the acceptor does not.
  * Sooner at a pause or a backoff's end. */
 static int
-fork_wait_ms(const struct forker *f)
+fork_wait_ms(struct forker *f)
 {
-	int ms = f->limited_until != 0 ? WORKER_LIMIT_PAUSE_MS :
-	    clock_tick_ms(f->a->svc->heartbeat_ms);
+	int ms = clock_tick_ms(f->a->svc->heartbeat_ms), paused = acceptor_update(&f->w, clock_now());
 	int64_t left;
+
+	if (paused >= 0 && paused < ms)
+		ms = paused;
 
 	if (f->crash.failures > 0 && f->probe == 0) {
 		left = (f->crash.next_ns - clock_now() + 999999) / 1000000;
@@ -358,7 +338,8 @@ model_fork_run(const struct worker_args *a, int sig_fd)
 	struct forker f = { .a = a, .sig_fd = sig_fd,
 		.kids = xcalloc((size_t)a->svc->max_children, sizeof(pid_t)),
 		.born = xcalloc((size_t)a->svc->max_children, sizeof(int64_t)),
-		.killed = xcalloc((size_t)a->svc->max_children, sizeof(bool)) };
+		.killed = xcalloc((size_t)a->svc->max_children, sizeof(bool)),
+		.taken = xcalloc((size_t)a->svc->max_children, sizeof(struct accepted)) };
 	size_t beats_size = (size_t)a->svc->max_children * sizeof(*f.beats);
 	struct epoll_event ev[WORKER_MAX_LISTENERS + 1];
 
@@ -369,9 +350,10 @@ model_fork_run(const struct worker_args *a, int sig_fd)
 	ev[0] = (struct epoll_event){ .events = EPOLLIN, .data.fd = sig_fd };
 	if (f.ep == -1 || epoll_ctl(f.ep, EPOLL_CTL_ADD, sig_fd, &ev[0]) == -1)
 		fatal(EXIT_OSERR, "epoll: %s", strerror(errno));
-	fork_watch(&f, true);
+	acceptor_init(&f.ac, a, 0, false);
+	acceptor_watch_init(&f.w, &f.ac, f.ep, NULL);
 	atomic_store(&a->slot->state, SLOT_IDLE);
-	while (!f.quit && !(f.draining && f.children == 0)) {
+	while (!f.quit && !(acceptor_draining(&f.ac) && f.children == 0)) {
 		int n = epoll_wait(f.ep, ev, (int)(a->n_fds + 1), fork_wait_ms(&f));
 		int64_t now = clock_now();
 		bool allowed;
@@ -379,20 +361,19 @@ model_fork_run(const struct worker_args *a, int sig_fd)
 		atomic_store(&a->slot->heartbeat_ns, now);
 		fork_check_hung(&f, now);
 		allowed = fork_crash_allows(&f, now);
-		if (f.limited_until != 0 && now >= f.limited_until)
-			f.limited_until = 0;
-		if (f.limited_until == 0 && f.children < a->svc->max_children && allowed)
-			fork_watch(&f, true);
+		acceptor_hold(&f.w, f.children >= a->svc->max_children || !allowed);
 		if (n == -1 && errno != EINTR)
 			fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
 		for (int i = 0; i < n && !f.quit; i++) {
 			if (ev[i].data.fd == sig_fd)
 				fork_signals(&f);
-			else if (!f.draining && f.watching)
+			else
 				fork_accept(&f, ev[i].data.fd);
 		}
 	}
+	acceptor_fini(&f.ac);
 	close(f.ep);
+	free(f.taken);
 	free(f.kids);
 	free(f.born);
 	free(f.killed);

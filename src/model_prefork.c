@@ -45,40 +45,22 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "acceptor.h"
 #include "conn.h"
 #include "log.h"
 #include "model.h"
-#include "worker.h"
 #include "sig.h"
 #include "util.h"
+#include "worker_signal.h"
 #include "worker_thread.h"
-
 
 struct prefork {
 	const struct worker_args *a;
 	int sig_fd;
-	bool draining;			/* stop after the current connection */
+	struct acceptor ac;
+	struct acceptor_watch w;
 	bool quit;			/* stop now */
-	bool closed;			/* listeners closed */
-	bool limited;			/* at limits.max_connections: pause */
 };
-
-/* Stop accepting: finish what is in hand, then exit. */
-static void
-prefork_drain(struct prefork *p)
-{
-	p->draining = true;
-	if (p->closed)
-		return;
-	/* Our copies of the listeners go now: once the master's and every
-	 * draining worker's are closed, new clients are refused at once
-	 * instead of waiting in a backlog nobody will accept from. (On a
-	 * recycle the master's copy stays open and the next worker takes over.) */
-	for (size_t i = 0; i < p->a->n_fds; i++)
-		close(p->a->fds[i]);
-	p->closed = true;
-	worker_draining(p->a);
-}
 
 /* Read pending signals; what they ask for is noted in P. */
 static void
@@ -86,32 +68,27 @@ prefork_signals(struct prefork *p)
 {
 	struct sig_info si;
 
-	while (sig_read(p->sig_fd, &si)) {
-		if (si.signo == SIGQUIT)
+	while (sig_read(p->sig_fd, &si))
+		switch (worker_signal(p->a, &si)) {
+		case WORKER_QUIT:
 			p->quit = true;
-		if (si.signo == SIGQUIT || si.signo == SIGTERM || si.signo == SIGINT)
-			prefork_drain(p);
-		else
-			worker_signal(p->a, &si);
-	}
-}
-
-/* max_requests reached: exit so the master starts a fresh worker. */
-static void
-prefork_recycle(struct prefork *p)
-{
-	if (!p->draining && worker_recycle_due(p->a, atomic_load(&p->a->slot->served)))
-		prefork_drain(p);
+			/* FALLTHROUGH */
+		case WORKER_DRAIN:
+			acceptor_drain(&p->ac);
+			break;
+		default:
+			break;
+		}
 }
 
 static void
-prefork_serve(struct prefork *p, int fd)
+prefork_serve(struct prefork *p, struct accepted *ac)
 {
 	struct conn c;
 
 	atomic_store(&p->a->slot->heartbeat_ns, clock_now());
 	atomic_store(&p->a->slot->state, SLOT_BUSY);
-	conn_open(&c, fd, p->a->svc, p->a->slot, NULL);
+	conn_open(&c, ac->fd, p->a->svc, p->a->slot, NULL);
 	while (conn_run(&c, p->sig_fd) == 0) {
 		prefork_signals(p);
 		if (p->quit)
@@ -120,53 +97,34 @@ prefork_serve(struct prefork *p, int fd)
 	if (p->quit)
 		conn_end(&c, CONN_END_STOPPING);
 	conn_finish(&c);
-	if (close(fd) == -1 && errno != EINTR)
+	if (close(ac->fd) == -1 && errno != EINTR)
 		log_debug("%s: close: %s", p->a->svc->name, strerror(errno));
-	if (!p->draining && !p->quit)
+	acceptor_release(&p->ac, ac);
+	if (!acceptor_draining(&p->ac) && !p->quit)
 		atomic_store(&p->a->slot->state, SLOT_IDLE);
-	prefork_recycle(p);
+	if (ac->recycle)
+		acceptor_drain(&p->ac);	/* max_requests: a fresh worker takes over */
 }
 
 static void
 prefork_accept(struct prefork *p, int lfd)
 {
-	int fd;
+	struct accepted c;
 
-	if (!worker_conn_reserve(p->a)) {
-		p->limited = true;
-		return;
-	}
-	if ((fd = worker_accept(p->a, lfd, 0, NULL, true)) >= 0)
-		prefork_serve(p, fd);
-	p->limited = fd == WORKER_ACCEPT_PAUSE;
-	worker_conn_release(p->a);
+	if (acceptor_take(&p->w, lfd, false, true, &c) == ACCEPTOR_CONN)
+		prefork_serve(p, &c);
 }
 
-/* At limits.max_connections or out of descriptors: leave new clients in
- * the backlog for a moment, listening only for signals. */
-static void
-prefork_pause(struct prefork *p, int ep)
-{
-	struct epoll_event ev;
-
-	worker_watch(p->a, ep, false);
-	if (epoll_wait(ep, &ev, 1, WORKER_LIMIT_PAUSE_MS) == -1 && errno != EINTR)
-		fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
-	worker_watch(p->a, ep, true);
-	p->limited = false;
-}
-
-/* An epoll instance with the listeners (EPOLLEXCLUSIVE) and WAKE_FD, which
- * says to stop (the signalfd, or with threads the shared stop eventfd). */
+/* An epoll instance with WAKE_FD, which says to stop (the signalfd, or
+ * with threads the shared stop eventfd); the acceptor adds the listeners. */
 static int
-prefork_epoll(const struct worker_args *a, int wake_fd)
+prefork_epoll(int wake_fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = wake_fd };
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 
 	if (ep == -1 || epoll_ctl(ep, EPOLL_CTL_ADD, wake_fd, &ev) == -1)
 		fatal(EXIT_OSERR, "epoll: %s", strerror(errno));
-	worker_watch(a, ep, true);
 	return ep;
 }
 
@@ -174,93 +132,42 @@ prefork_epoll(const struct worker_args *a, int wake_fd)
 
 struct prefork_crew {
 	const struct worker_args *a;
+	struct acceptor ac;		/* shared: one watch per thread */
 	int stop_fd;			/* eventfd: written once, never read */
 	int done_fd;			/* eventfd: a thread has ended */
-	pthread_rwlock_t lock;		/* read: accepting; write: closing listeners */
-	bool closed;			/* listeners closed (under lock) */
-	_Atomic bool stop;		/* draining: accept no more */
-	_Atomic uint64_t accepted;
 	_Atomic int ended;		/* threads that have returned */
 	struct worker_thread *t;
+	struct acceptor_watch *w;	/* per thread */
 	int n;
 };
 
-static void
-prefork_lock(struct prefork_crew *crew, int how)	/* 'r', 'w' or 0: unlock */
-{
-	int e = how == 'r' ? pthread_rwlock_rdlock(&crew->lock) :
-	    how == 'w' ? pthread_rwlock_wrlock(&crew->lock) : pthread_rwlock_unlock(&crew->lock);
-
-	if (e != 0)
-		panic("pthread_rwlock: %s", strerror(e));
-}
-
 /* Stop accepting, from the main thread (signal) or a serving one
- * (max_requests): wake every thread, take the listeners out of every
- * epoll set, close them. Connections in hand finish. */
+ * (max_requests): wake every thread; the acceptor takes the listeners out
+ * of every epoll set and closes them. Connections in hand finish. */
 static void
 prefork_crew_stop(struct prefork_crew *crew)
 {
 	uint64_t one = 1;
 
-	if (atomic_exchange(&crew->stop, true))
+	if (!acceptor_drain(&crew->ac))
 		return;
-	worker_draining(crew->a);
 	while (write(crew->stop_fd, &one, sizeof(one)) == -1)
 		if (errno != EINTR)
 			fatal(EXIT_OSERR, "eventfd write: %s", strerror(errno));
-	prefork_lock(crew, 'w');
-	for (int i = 0; i < crew->n; i++)
-		worker_watch(crew->a, crew->t[i].ep, false);
-	for (size_t i = 0; i < crew->a->n_fds; i++)
-		close(crew->a->fds[i]);
-	crew->closed = true;
-	prefork_lock(crew, 0);
-}
-
-/* limits.max_connections reached: let the backlog hold new clients for a
- * moment (another worker may free a place; nothing tells us when). */
-static void
-prefork_thread_pause(struct prefork_crew *crew, struct worker_thread *t)
-{
-	struct epoll_event ev;
-
-	prefork_lock(crew, 'r');
-	if (!crew->closed)
-		worker_watch(crew->a, t->ep, false);
-	prefork_lock(crew, 0);
-	if (epoll_wait(t->ep, &ev, 1, WORKER_LIMIT_PAUSE_MS) == -1 && errno != EINTR)
-		fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
-	prefork_lock(crew, 'r');
-	if (!crew->closed)
-		worker_watch(crew->a, t->ep, true);
-	prefork_lock(crew, 0);
 }
 
 static void
-prefork_thread_accept(struct prefork_crew *crew, struct worker_thread *t, int lfd)
+prefork_thread_accept(struct prefork_crew *crew, struct worker_thread *t,
+    struct acceptor_watch *w, int lfd)
 {
-	const struct worker_args *a = crew->a;
-	uint64_t n;
-	int fd;
+	struct accepted c;
 
-	if (!worker_conn_reserve(a)) {
-		prefork_thread_pause(crew, t);
+	if (acceptor_take(w, lfd, false, true, &c) != ACCEPTOR_CONN)
 		return;
-	}
-	prefork_lock(crew, 'r');
-	fd = crew->closed ? WORKER_ACCEPT_NONE : worker_accept(a, lfd, 0, NULL, true);
-	prefork_lock(crew, 0);
-	if (fd < 0) {
-		worker_conn_release(a);
-		if (fd == WORKER_ACCEPT_PAUSE)
-			prefork_thread_pause(crew, t);
-		return;
-	}
-	n = atomic_fetch_add(&crew->accepted, 1) + 1;
-	if (worker_recycle_due(a, n))
+	if (c.recycle)
 		prefork_crew_stop(crew);	/* this one is still served */
-	worker_thread_serve(a, t, fd);
+	worker_thread_serve(crew->a, t, c.fd);
+	acceptor_release(&crew->ac, &c);
 }
 
 /* A serving thread: wait, accept, serve, until the crew stops. */
@@ -269,17 +176,19 @@ prefork_thread_main(void *arg)
 {
 	struct worker_thread *t = arg;
 	struct prefork_crew *crew = t->model;
+	struct acceptor_watch *w = &crew->w[t->index];
 	struct epoll_event ev[WORKER_MAX_LISTENERS + 1];
 	uint64_t one = 1;
 
-	while (!atomic_load(&crew->stop)) {
-		int n = epoll_wait(t->ep, ev, (int)(crew->a->n_fds + 1), -1);
+	while (!acceptor_draining(&crew->ac)) {
+		int n = epoll_wait(t->ep, ev, (int)(crew->a->n_fds + 1),
+		    acceptor_update(w, clock_now()));
 
 		if (n == -1 && errno != EINTR)
 			fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
-		for (int i = 0; i < n && !atomic_load(&crew->stop); i++)
+		for (int i = 0; i < n && !acceptor_draining(&crew->ac); i++)
 			if (ev[i].data.fd != crew->stop_fd)
-				prefork_thread_accept(crew, t, ev[i].data.fd);
+				prefork_thread_accept(crew, t, w, ev[i].data.fd);
 	}
 	atomic_fetch_add(&crew->ended, 1);
 	while (write(crew->done_fd, &one, sizeof(one)) == -1)
@@ -291,25 +200,22 @@ prefork_thread_main(void *arg)
 static void
 prefork_crew_start(struct prefork_crew *crew)
 {
-	pthread_rwlockattr_t ra;
 	int e;
 
 	crew->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	crew->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (crew->stop_fd == -1 || crew->done_fd == -1)
 		fatal(EXIT_OSERR, "eventfd: %s", strerror(errno));
-	/* Writers first: a drain must not wait behind a stream of accepts. */
-	if ((e = pthread_rwlockattr_init(&ra)) != 0 ||
-	    (e = pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP)) != 0 ||
-	    (e = pthread_rwlock_init(&crew->lock, &ra)) != 0)
-		fatal(EXIT_OSERR, "pthread_rwlock_init: %s", strerror(e));
-	pthread_rwlockattr_destroy(&ra);
+	acceptor_init(&crew->ac, crew->a, 0, true);
 	/* Every epoll set first: a thread that drains (max_requests) goes
 	 * through all of them, and may do so before the last thread starts. */
 	crew->t = xcalloc((size_t)crew->n, sizeof(*crew->t));
-	for (int i = 0; i < crew->n; i++)
-		crew->t[i] = (struct worker_thread){ .model = crew, .fd = -1, .index = (size_t)i,
-			.ep = prefork_epoll(crew->a, crew->stop_fd) };
+	crew->w = xcalloc((size_t)crew->n, sizeof(*crew->w));
+	for (int i = 0; i < crew->n; i++) {
+		crew->t[i] = (struct worker_thread){ .model = crew, .conn = { .fd = -1 }, .index = (size_t)i,
+			.ep = prefork_epoll(crew->stop_fd) };
+		acceptor_watch_init(&crew->w[i], &crew->ac, crew->t[i].ep, NULL);
+	}
 	for (int i = 0; i < crew->n; i++) {
 		e = pthread_create(&crew->t[i].tid, worker_thread_attr(), prefork_thread_main, &crew->t[i]);
 		if (e != 0)
@@ -331,18 +237,22 @@ prefork_crew_wait(struct prefork_crew *crew, int sig_fd)
 
 		if (poll(p, 2, tick) == -1 && errno != EINTR)
 			fatal(EXIT_OSERR, "poll: %s", strerror(errno));
-		while (p[0].revents != 0 && sig_read(sig_fd, &si)) {
-			if (si.signo == SIGQUIT)
+		/* (SIGUSR1: the threads write the new log file at once.) */
+		while (p[0].revents != 0 && sig_read(sig_fd, &si))
+			switch (worker_signal(crew->a, &si)) {
+			case WORKER_QUIT:
 				_exit(0);	/* connections in hand go with the process */
-			if (si.signo == SIGTERM || si.signo == SIGINT)
+			case WORKER_DRAIN:
 				prefork_crew_stop(crew);
-			else
-				worker_signal(crew->a, &si);	/* the threads write the new log file at once */
-		}
+				break;
+			default:
+				break;
+			}
 		if (p[1].revents != 0 && read(crew->done_fd, &n, sizeof(n)) == -1 &&
 		    errno != EAGAIN && errno != EINTR)
 			fatal(EXIT_OSERR, "eventfd read: %s", strerror(errno));
-		worker_thread_report(crew->a, crew->t, (size_t)crew->n, atomic_load(&crew->stop));
+		worker_thread_report(crew->a, crew->t, (size_t)crew->n,
+		    acceptor_draining(&crew->ac));
 	}
 }
 
@@ -363,8 +273,9 @@ prefork_crew_run(const struct worker_args *a, int sig_fd)
 	}
 	close(crew.stop_fd);
 	close(crew.done_fd);
-	pthread_rwlock_destroy(&crew.lock);
+	acceptor_fini(&crew.ac);
 	free(crew.t);
+	free(crew.w);
 }
 
 void
@@ -378,26 +289,24 @@ model_prefork_run(const struct worker_args *a, int sig_fd)
 		prefork_crew_run(a, sig_fd);
 		return;
 	}
-	ep = prefork_epoll(a, sig_fd);
-
+	ep = prefork_epoll(sig_fd);
+	acceptor_init(&p.ac, a, 0, false);
+	acceptor_watch_init(&p.w, &p.ac, ep, NULL);
 	atomic_store(&a->slot->state, SLOT_IDLE);
-	while (!p.draining && !p.quit) {
-		int n;
-
-		if (p.limited)
-			prefork_pause(&p, ep);
-		n = epoll_wait(ep, ev, (int)(a->n_fds + 1), -1);
+	while (!acceptor_draining(&p.ac) && !p.quit) {
+		int n = epoll_wait(ep, ev, (int)(a->n_fds + 1), acceptor_update(&p.w, clock_now()));
 
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
 			fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
-		for (int i = 0; i < n && !p.draining && !p.quit; i++) {
+		for (int i = 0; i < n && !acceptor_draining(&p.ac) && !p.quit; i++) {
 			if (ev[i].data.fd == sig_fd)
 				prefork_signals(&p);
 			else
 				prefork_accept(&p, ev[i].data.fd);
 		}
 	}
+	acceptor_fini(&p.ac);
 	close(ep);
 }

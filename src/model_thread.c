@@ -33,7 +33,8 @@
 #include "clock.h"
 #include "log.h"
 #include "model.h"
-#include "worker.h"
+#include "acceptor.h"
+#include "worker_signal.h"
 #include "sig.h"
 #include "util.h"
 #include "worker_thread.h"
@@ -51,10 +52,8 @@ struct threader {
 	size_t *done;			/* finished, not joined yet */
 	size_t n_done;
 	int running;
-	uint64_t accepted;
-	int64_t limited_until;		/* max_connections reached: look again then */
-	bool watching;			/* listeners in the epoll set */
-	bool draining;
+	struct acceptor ac;
+	struct acceptor_watch w;	/* held while max_threads serve */
 	bool quit;
 };
 
@@ -71,13 +70,7 @@ thread_lock(pthread_mutex_t *m, bool on)
 static void
 thread_watch(struct threader *f)
 {
-	bool on = !f->draining && f->running < f->a->svc->max_threads &&
-	    clock_now() >= f->limited_until;
-
-	if (f->watching == on)
-		return;
-	worker_watch(f->a, f->ep, on);
-	f->watching = on;
+	acceptor_hold(&f->w, f->running >= f->a->svc->max_threads);
 }
 
 /* A serving thread: the connection, then the done list and the eventfd. */
@@ -88,7 +81,8 @@ thread_main(void *arg)
 	struct threader *f = t->model;
 	uint64_t one = 1;
 
-	worker_thread_serve(f->a, t, t->fd);
+	worker_thread_serve(f->a, t, t->conn.fd);
+	acceptor_release(&f->ac, &t->conn);
 	thread_lock(&f->lock, true);
 	f->done[f->n_done++] = t->index;
 	thread_lock(&f->lock, false);
@@ -124,14 +118,14 @@ thread_reap(struct threader *f)
 	}
 }
 
-/* Serve FD on a thread of its own; if none can be had, drop it. */
+/* Serve C on a thread of its own; if none can be had, drop it. */
 static void
-thread_start(struct threader *f, int fd)
+thread_start(struct threader *f, const struct accepted *c)
 {
 	struct worker_thread *t = &f->t[f->unused[--f->n_unused]];
 	int e;
 
-	t->fd = fd;
+	t->conn = *c;
 	atomic_store(&t->heartbeat_ns, clock_now());
 	atomic_store(&t->busy, true);	/* busy from now: the report sees it at once */
 	e = pthread_create(&t->tid, worker_thread_attr(), thread_main, t);
@@ -143,39 +137,20 @@ thread_start(struct threader *f, int fd)
 	log_err("%s: pthread_create: %s; connection dropped", f->a->svc->name, strerror(e));
 	atomic_store(&t->busy, false);
 	f->unused[f->n_unused++] = t->index;
-	close(fd);
-	worker_conn_release(f->a);
-}
-
-/* Stop accepting; every thread finishes its connection. */
-static void
-thread_drain(struct threader *f)
-{
-	f->draining = true;
-	thread_watch(f);	/* out of the epoll set before they are closed */
-	for (size_t i = 0; i < f->a->n_fds; i++)
-		close(f->a->fds[i]);
-	worker_draining(f->a);
+	close(c->fd);
+	acceptor_release(&f->ac, &t->conn);
 }
 
 static void
 thread_accept(struct threader *f, int lfd)
 {
-	int fd;
+	struct accepted c;
 
-	if (!worker_conn_reserve(f->a)) {
-		f->limited_until = clock_now() + WORKER_LIMIT_PAUSE_MS * 1000000LL;
-		return;		/* the backlog holds it; thread_watch() looks later */
-	}
-	if ((fd = worker_accept(f->a, lfd, 0, NULL, true)) < 0) {
-		worker_conn_release(f->a);
-		if (fd == WORKER_ACCEPT_PAUSE)
-			f->limited_until = clock_now() + WORKER_LIMIT_PAUSE_MS * 1000000LL;
-		return;
-	}
-	thread_start(f, fd);
-	if (worker_recycle_due(f->a, ++f->accepted))
-		thread_drain(f);	/* its threads finish; a fresh worker takes over */
+	if (acceptor_take(&f->w, lfd, false, true, &c) != ACCEPTOR_CONN)
+		return;		/* at a limit: the backlog holds it a moment */
+	thread_start(f, &c);
+	if (c.recycle)
+		acceptor_drain(&f->ac);	/* its threads finish; a fresh worker takes over */
 }
 
 static void
@@ -183,15 +158,18 @@ thread_signals(struct threader *f)
 {
 	struct sig_info si;
 
-	while (sig_read(f->sig_fd, &si)) {
-		if (si.signo == SIGQUIT)
+	/* (SIGUSR1: every thread writes the new log file at once.) */
+	while (sig_read(f->sig_fd, &si))
+		switch (worker_signal(f->a, &si)) {
+		case WORKER_QUIT:
 			f->quit = true;
-		else if (si.signo == SIGTERM || si.signo == SIGINT) {
-			if (!f->draining)
-				thread_drain(f);
-		} else
-			worker_signal(f->a, &si);	/* every thread writes the new log file */
-	}
+			break;
+		case WORKER_DRAIN:
+			acceptor_drain(&f->ac);	/* every thread finishes its connection */
+			break;
+		default:
+			break;
+		}
 }
 
 static void
@@ -205,7 +183,8 @@ thread_setup(struct threader *f)
 	f->unused = xcalloc(n, sizeof(*f->unused));
 	f->done = xcalloc(n, sizeof(*f->done));
 	for (size_t i = 0; i < n; i++) {
-		f->t[i] = (struct worker_thread){ .model = f, .fd = -1, .ep = -1, .index = i };
+		f->t[i] = (struct worker_thread){ .model = f, .conn = { .fd = -1 }, .ep = -1,
+			.index = i };
 		f->unused[f->n_unused++] = n - 1 - i;
 	}
 	if ((e = pthread_mutex_init(&f->lock, NULL)) != 0)
@@ -217,7 +196,8 @@ thread_setup(struct threader *f)
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = f->done_fd };
 	if (epoll_ctl(f->ep, EPOLL_CTL_ADD, f->done_fd, &ev) == -1)
 		fatal(EXIT_OSERR, "epoll_ctl: %s", strerror(errno));
-	thread_watch(f);
+	acceptor_init(&f->ac, f->a, 0, false);
+	acceptor_watch_init(&f->w, &f->ac, f->ep, NULL);
 }
 
 static void
@@ -228,19 +208,19 @@ thread_events(struct threader *f, const struct epoll_event *ev, int n)
 			thread_signals(f);
 		else if (ev[i].data.fd == f->done_fd)
 			thread_reap(f);
-		else if (f->watching)
+		else
 			thread_accept(f, ev[i].data.fd);
 		thread_watch(f);
 	}
 }
 
-/* A tick, or sooner while max_connections keeps the listeners unwatched. */
+/* A tick, or sooner while a pause keeps the listeners unwatched. */
 static int
-thread_timeout(const struct threader *f, int tick)
+thread_timeout(struct threader *f, int tick)
 {
-	int64_t left = (f->limited_until - clock_now()) / 1000000 + 1;
+	int ms = acceptor_update(&f->w, clock_now());
 
-	return f->watching || f->draining || left <= 0 || left > tick ? tick : (int)left;
+	return ms >= 0 && ms < tick ? ms : tick;
 }
 
 void
@@ -252,17 +232,19 @@ model_thread_run(const struct worker_args *a, int sig_fd)
 
 	thread_setup(&f);
 	atomic_store(&a->slot->state, SLOT_IDLE);
-	while (!f.quit && !(f.draining && f.running == 0)) {
+	while (!f.quit && !(acceptor_draining(&f.ac) && f.running == 0)) {
 		int n = epoll_wait(f.ep, ev, (int)(a->n_fds + 2), thread_timeout(&f, tick));
 
 		if (n == -1 && errno != EINTR)
 			fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
 		thread_events(&f, ev, n);
 		thread_watch(&f);
-		worker_thread_report(a, f.t, (size_t)a->svc->max_threads, f.draining);
+		worker_thread_report(a, f.t, (size_t)a->svc->max_threads,
+		    acceptor_draining(&f.ac));
 	}
 	if (f.quit && f.running > 0)
 		_exit(0);	/* threads still serve: end them with the process */
+	acceptor_fini(&f.ac);
 	close(f.done_fd);
 	close(f.ep);
 	pthread_mutex_destroy(&f.lock);

@@ -51,7 +51,7 @@ worker_thread_attr(void)
 
 /*
  * Serve FD to its end on the calling thread, with T's own heartbeat, then
- * close it and give back its limits.max_connections place. No signal
+ * close it (the caller gives its place back to the acceptor). No signal
  * descriptor: only the main thread reads signals, and a draining worker
  * lets its connections finish anyway.
  */
@@ -67,7 +67,6 @@ worker_thread_serve(const struct worker_args *a, struct worker_thread *t, int fd
 	conn_finish(&c);
 	if (close(fd) == -1 && errno != EINTR)
 		log_debug("%s: close: %s", a->svc->name, strerror(errno));
-	worker_conn_release(a);
 	atomic_store(&t->busy, false);
 }
 

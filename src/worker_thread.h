@@ -11,14 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "worker.h"
+#include "acceptor.h"
+#include "worker_args.h"
 
 struct worker_thread {
 	pthread_t tid;
 	_Atomic int64_t heartbeat_ns;	/* this thread's, refreshed while busy */
 	_Atomic bool busy;		/* serving a connection */
 	void *model;			/* the model's shared state */
-	int fd;				/* model "thread": the connection to serve */
+	struct accepted conn;		/* model "thread": the connection to serve */
 	int ep;				/* model "prefork": this thread's epoll instance */
 	size_t index;			/* in the model's array */
 };
