@@ -11,10 +11,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <grp.h>
 #include <libconfig.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,6 +27,7 @@
 #include "config_file.h"
 #include "config_priv.h"
 #include "config_print.h"
+#include "ids.h"
 #include "log.h"
 #include "model.h"
 #include "util.h"
@@ -497,16 +496,18 @@ config_get_uid(struct config_ctx *ctx, const config_setting_t *group,
     const char *key, const char **name_r, long *uid_r)
 {
 	char got[QUOTED_MAX];
-	struct passwd *pw;
+	const char *why;
+	uid_t uid;
 
 	if (config_get_string(ctx, group, key, name_r) != 1)
 		return 0;
-	if ((pw = getpwnam(*name_r)) == NULL) {
+	if (ids_user(*name_r, &uid, NULL, &why) == -1) {
 		config_value_text(config_setting_get_member(group, key), got, sizeof(got));
-		config_error(ctx, config_setting_get_member(group, key), "no such user %s", got);
+		config_error(ctx, config_setting_get_member(group, key), "%s%s %s",
+		    strcmp(why, "no such user") == 0 ? "" : "cannot look up user: ", why, got);
 		return -1;
 	}
-	*uid_r = pw->pw_uid;
+	*uid_r = uid;
 	return 1;
 }
 
@@ -516,16 +517,18 @@ config_get_gid(struct config_ctx *ctx, const config_setting_t *group,
     const char *key, const char **name_r, long *gid_r)
 {
 	char got[QUOTED_MAX];
-	struct group *gr;
+	const char *why;
+	gid_t gid;
 
 	if (config_get_string(ctx, group, key, name_r) != 1)
 		return 0;
-	if ((gr = getgrnam(*name_r)) == NULL) {
+	if (ids_group(*name_r, &gid, &why) == -1) {
 		config_value_text(config_setting_get_member(group, key), got, sizeof(got));
-		config_error(ctx, config_setting_get_member(group, key), "no such group %s", got);
+		config_error(ctx, config_setting_get_member(group, key), "%s%s %s",
+		    strcmp(why, "no such group") == 0 ? "" : "cannot look up group: ", why, got);
 		return -1;
 	}
-	*gid_r = gr->gr_gid;
+	*gid_r = gid;
 	return 1;
 }
 

@@ -15,7 +15,7 @@
 #include "build.h"		/* SOCKD_CONFIG_PATH */
 #include "config.h"
 #include "config_print.h"
-#include "handler_module.h"
+#include "load.h"
 #include "log.h"
 #include "master.h"
 #include "status_client.h"
@@ -95,28 +95,6 @@ parse_options(int argc, char **argv, struct options *opt)
 	}
 }
 
-static struct sockd_config *
-load_config(const struct options *opt)
-{
-	struct config_errors errs = { 0 };
-	struct sockd_config *cfg = config_load_file(opt->config_path, &errs);
-
-	if (cfg != NULL && handler_module_load(cfg, &errs) == -1) {
-		config_free(cfg);	/* a module that cannot load is a config error */
-		cfg = NULL;
-	}
-	for (size_t i = 0; i < errs.count; i++) {
-		if (opt->test)
-			fprintf(stderr, "%s\n", errs.msg[i]);
-		else
-			log_err("%s", errs.msg[i]);
-	}
-	if (errs.dropped > 0)
-		log_err("%s: %zu more errors not shown", opt->config_path, errs.dropped);
-	config_errors_free(&errs);
-	return cfg;
-}
-
 static int
 test_config(const struct sockd_config *cfg)
 {
@@ -156,7 +134,7 @@ main(int argc, char **argv)
 	parse_options(argc, argv, &opt);
 	if (opt.log_level != -1)
 		log_set_level(opt.log_level);
-	cfg = load_config(&opt);
+	cfg = load_config(opt.config_path, opt.test, NULL, 0);
 	if (cfg == NULL)
 		return EXIT_CONFIG;
 	if (opt.log_level == -1)

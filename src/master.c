@@ -34,8 +34,8 @@
 
 #include "clock.h"
 #include "control.h"
-#include "handler_module.h"
 #include "listen.h"
+#include "load.h"
 #include "log.h"
 #include "logfile.h"
 #include "master.h"
@@ -825,24 +825,6 @@ master_reload_failed(struct master *m, const char *why)
 	notify_ready();
 }
 
-static struct sockd_config *
-master_load(const char *path, char *why, size_t size)
-{
-	struct config_errors errs = { 0 };
-	struct sockd_config *cfg = config_load_file(path, &errs);
-
-	if (cfg != NULL && handler_module_load(cfg, &errs) == -1) {
-		config_free(cfg);
-		cfg = NULL;
-	}
-	for (size_t i = 0; i < errs.count; i++)
-		log_err("%s", errs.msg[i]);
-	if (cfg == NULL)
-		snprintf(why, size, "%s", errs.count > 0 ? errs.msg[0] : "configuration error");
-	config_errors_free(&errs);
-	return cfg;
-}
-
 /* The pools of a new configuration, and its services' counters (MAP, from
  * stats_bind). */
 static void
@@ -887,7 +869,7 @@ master_reload(struct master *m)
 		stats_reload(m->st, false, !m->keep_old, m->reload_error);
 	m->reload_pending = false;
 	stats_reload(m->st, true, false, NULL);
-	if ((cfg = master_load(m->path, why, sizeof(why))) == NULL)
+	if ((cfg = load_config(m->path, false, why, sizeof(why))) == NULL)
 		return master_reload_failed(m, why);
 	map = xcalloc(cfg->n_services ? cfg->n_services : 1, sizeof(*map));
 	if (stats_bind(m->st, cfg, map) == -1) {

@@ -8,12 +8,12 @@
  * setuid() it checks that root cannot be regained.
  */
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
+#include <grp.h>		/* initgroups */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "ids.h"
 #include "log.h"
 #include "priv.h"
 #include "util.h"
@@ -23,8 +23,7 @@
 int
 priv_resolve(const char *user, const char *group, struct priv_ids *ids_r)
 {
-	struct passwd *pw;
-	struct group *gr;
+	const char *why;
 
 	memset(ids_r, 0, sizeof(*ids_r));
 	if (geteuid() != 0) {
@@ -36,20 +35,13 @@ priv_resolve(const char *user, const char *group, struct priv_ids *ids_r)
 		user = PRIV_DEFAULT_USER;
 		log_notice("started as root and no \"user\" set: serving as \"%s\"", user);
 	}
-	errno = 0;
-	if ((pw = getpwnam(user)) == NULL) {
-		log_err("user \"%s\": %s", user, errno ? strerror(errno) : "no such user");
+	if (ids_user(user, &ids_r->uid, &ids_r->gid, &why) == -1) {
+		log_err("user \"%s\": %s", user, why);
 		return -1;
 	}
-	ids_r->uid = pw->pw_uid;
-	ids_r->gid = pw->pw_gid;
-	if (group != NULL) {
-		errno = 0;
-		if ((gr = getgrnam(group)) == NULL) {
-			log_err("group \"%s\": %s", group, errno ? strerror(errno) : "no such group");
-			return -1;
-		}
-		ids_r->gid = gr->gr_gid;
+	if (group != NULL && ids_group(group, &ids_r->gid, &why) == -1) {
+		log_err("group \"%s\": %s", group, why);
+		return -1;
 	}
 	ids_r->drop = ids_r->uid != 0 || ids_r->gid != 0;
 	ids_r->user = xstrdup(user);
