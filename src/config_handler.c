@@ -17,7 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config_priv.h"
+#include "config_handler.h"
+#include "config_util.h"
 #include "util.h"
 
 #define DEFAULT_HTTP_STATUS 200

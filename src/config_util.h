@@ -1,10 +1,10 @@
 /*
- * config_priv.h - what the parts of the configuration parser share
- * (config.c, the general settings; config_handler.c, each handler's own).
- * Not for the rest of sockd: they see struct sockd_config only.
+ * config_util.h - what the parts of the configuration parser share
+ * (config_util.c): the parsing context, errors, typed getters. Not for the
+ * rest of sockd: they see struct sockd_config only.
  */
-#ifndef SOCKD_CONFIG_PRIV_H
-#define SOCKD_CONFIG_PRIV_H
+#ifndef SOCKD_CONFIG_UTIL_H
+#define SOCKD_CONFIG_UTIL_H
 
 #include <libconfig.h>
 #include <stddef.h>
@@ -39,8 +39,7 @@ int config_get_seconds(struct config_ctx *ctx, const config_setting_t *group,
 config_setting_t *config_get_group(struct config_ctx *ctx, const config_setting_t *parent,
     const char *name, const char *const *known, const char *const *reserved);
 
-void config_parse_handler(struct config_ctx *ctx, const config_setting_t *group,
-    struct config_service *svc);
-void config_handler_free(struct config_service *svc);
+void config_errors_first(struct config_errors *errs, char *msg);
+void config_errors_sort(struct config_errors *errs, size_t from);
 
 #endif
