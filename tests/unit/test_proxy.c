@@ -349,6 +349,32 @@ test_v1_early(void **state)
 	assert_int_equal(parse("PROXY TCP4 1.2.3.4 5.6.7.8 00", 29, &h), PROXY_EADDRESS);
 	assert_int_equal(parse("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r", 31, &h), PROXY_NEED_MORE);
 	assert_int_equal(parse("PROXY TCP6 ::x", 14, &h), PROXY_EADDRESS);
+	assert_int_equal(parse("PROXY TCP4 1.2.3.4", 18, &h), PROXY_NEED_MORE);
+	assert_int_equal(parse("PROXY TCP4 1.2.3.4.", 19, &h), PROXY_EADDRESS);
+	assert_int_equal(parse("PROXY TCP6 fe80::1%", 19, &h), PROXY_EADDRESS);
+	assert_int_equal(parse("PROXY TCP4 1.2.3.4 5.6.7.8 1 2 ", 31, &h), PROXY_ESYNTAX);
+}
+
+/* An IPv6 text is at most 45 bytes (six groups and a dotted quad). */
+static void
+test_v1_ipv6_length(void **state)
+{
+	const char *line = "PROXY TCP6 0000:0000:0000:0000:0000:ffff:255.255.255.255 ::1 1 2\r\n";
+	char buf[128];
+	struct proxy_header h;
+
+	(void)state;
+	assert_int_equal(fed_str(line, &h), strlen(line));
+	assert_in6(&h.src, h.src_len, "::ffff:255.255.255.255", 1);
+
+	memcpy(buf, "PROXY TCP6 ", 11);
+	memset(buf + 11, '1', 46);
+	assert_int_equal(parse(buf, 11 + 45, &h), PROXY_NEED_MORE);
+	assert_int_equal(parse(buf, 11 + 46, &h), PROXY_EADDRESS);
+	memcpy(buf + 11 + 46, " ::1 1 2\r\n", 10);
+	assert_int_equal(fed(buf, 11 + 46 + 10, &h), PROXY_EADDRESS);
+	memcpy(buf + 11 + 45, " ::1 1 2\r\n", 10);
+	assert_int_equal(fed(buf, 11 + 45 + 10, &h), PROXY_EADDRESS);	/* 45, but not IPv6 */
 }
 
 /* ---- version 2 ------------------------------------------------------- */
@@ -706,6 +732,7 @@ main(void)
 		cmocka_unit_test(test_v1_length),
 		cmocka_unit_test(test_v1_malformed),
 		cmocka_unit_test(test_v1_early),
+		cmocka_unit_test(test_v1_ipv6_length),
 		cmocka_unit_test(test_v2_inet),
 		cmocka_unit_test(test_v2_inet6),
 		cmocka_unit_test(test_v2_unix),
