@@ -58,4 +58,15 @@ size_t peertab_reclaim(struct peertab *t, uint32_t slot);
 /* Connections KEY has open now in SERVICE (for tests and status). */
 unsigned peertab_count(struct peertab *t, uint32_t service, const uint8_t key[CIDR_KEY_LEN]);
 
+#ifdef PEERTAB_TESTING
+/* For tests/unit/test_peertab.c only: _exit(PEERTAB_TEST_CRASHED) with the
+ * lock held at crash point N (peertab.c) when peertab_test_crash_at is N. */
+#define PEERTAB_TEST_CRASHED 77
+extern int peertab_test_crash_at;
+/* NULL if every invariant holds, else which one does not. */
+const char *peertab_test_check(struct peertab *t);
+/* Client entries in use. */
+size_t peertab_test_clients(struct peertab *t);
+#endif
+
 #endif
