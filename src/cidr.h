@@ -24,14 +24,21 @@ struct cidr {
 
 /*
  * Parse TEXT. 0 with *OUT set, or -1 with *WHY_R a static message for
- * "FILE:LINE: PATH: MESSAGE" (e.g. "prefix length must be 0..32",
- * "host bits set (the network is 192.0.2.0/24)", "not an IPv4 or IPv6
- * address"). Refused: empty text, spaces, a zone ("fe80::1%eth0"), a
- * prefix with a sign, leading zeros or more than three digits, IPv4-mapped
- * networks ("::ffff:1.2.3.4/128": write the IPv4 network), and anything
- * inet_pton would not take.
+ * "FILE:LINE: PATH: MESSAGE" (e.g. "prefix length must be 0..32 for an
+ * IPv4 network", "not an IPv4 or IPv6 address"). Refused: empty text,
+ * spaces, a zone ("fe80::1%eth0"), a prefix with a sign, leading zeros or
+ * more than three digits, host bits set, IPv4 octets with leading zeros,
+ * IPv4-mapped networks ("::ffff:1.2.3.4/128": write the IPv4 network),
+ * text of CIDR_TEXT_MAX bytes or more, and anything inet_pton would not
+ * take.
  */
 int cidr_parse(const char *text, struct cidr *out, const char **why_r);
+/*
+ * The same, with the message written into WHY (SIZE bytes) instead: only
+ * this one can name the network in "host bits set: the network is
+ * 192.0.2.0/24" (cidr_parse says "host bits set" without it).
+ */
+int cidr_parse_msg(const char *text, struct cidr *out, char *why, size_t size);
 /* The canonical text of C ("192.0.2.0/24"), at most CIDR_TEXT_MAX bytes. */
 void cidr_format(const struct cidr *c, char *buf, size_t size);
 

@@ -46,7 +46,11 @@ void peertab_destroy(struct peertab *t);
  * A connection from KEY for service SERVICE (a stable id: the counters'
  * entry, stats.h), held by the worker in scoreboard slot SLOT, at NOW_NS
  * (CLOCK_MONOTONIC). On PEERTAB_OK, *RECORD_R is what peertab_leave()
- * takes back.
+ * takes back. Checked in this order: rate, per_ip, room. Every attempt
+ * that finds a token takes it, also one per_ip or a full table then
+ * refuses (a client knocking at its per_ip limit stays rate limited); one
+ * that finds the bucket empty takes nothing (no debt: a flood still gets
+ * RATE a second).
  */
 enum peertab_verdict peertab_enter(struct peertab *t, uint32_t service,
     const uint8_t key[CIDR_KEY_LEN], const struct peertab_limits *lim, uint32_t slot,
@@ -57,5 +61,16 @@ void peertab_leave(struct peertab *t, uint32_t record);
 size_t peertab_reclaim(struct peertab *t, uint32_t slot);
 /* Connections KEY has open now in SERVICE (for tests and status). */
 unsigned peertab_count(struct peertab *t, uint32_t service, const uint8_t key[CIDR_KEY_LEN]);
+
+#ifdef PEERTAB_TESTING
+/* For tests/unit/test_peertab.c only: _exit(PEERTAB_TEST_CRASHED) with the
+ * lock held at crash point N (peertab.c) when peertab_test_crash_at is N. */
+#define PEERTAB_TEST_CRASHED 77
+extern int peertab_test_crash_at;
+/* NULL if every invariant holds, else which one does not. */
+const char *peertab_test_check(struct peertab *t);
+/* Client entries in use. */
+size_t peertab_test_clients(struct peertab *t);
+#endif
 
 #endif
