@@ -18,6 +18,10 @@ const char *const snapshot_state_name[SNAPSHOT_STATES] = {
 	"starting", "idle", "busy", "draining",
 };
 
+const char *const snapshot_refusal_name[SNAPSHOT_REFUSALS] = {
+	"rule", "per_ip", "rate", "full", "proxy",
+};
+
 void
 snapshot_free(struct snapshot *s)
 {

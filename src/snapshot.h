@@ -46,6 +46,19 @@ extern const char *const snapshot_state_name[SNAPSHOT_STATES];	/* "starting", ..
 #define SNAPSHOT_SIGNALS 65		/* exits by signal 1..64 */
 #define SNAPSHOT_STATUSES 256		/* exits with status 1..255 */
 
+/* Why a connection was closed at once, before any handler saw it
+ * (issue 12's defences, on the accept path). */
+enum snapshot_refusal {
+	SNAPSHOT_REFUSED_RULE,		/* allow / deny / allow_uid / allow_gid */
+	SNAPSHOT_REFUSED_PER_IP,	/* limits.per_ip */
+	SNAPSHOT_REFUSED_RATE,		/* limits.rate */
+	SNAPSHOT_REFUSED_FULL,		/* the per-client table had no room */
+	SNAPSHOT_REFUSED_PROXY,		/* PROXY header missing, malformed, or from an
+					 * untrusted address */
+	SNAPSHOT_REFUSALS
+};
+extern const char *const snapshot_refusal_name[SNAPSHOT_REFUSALS];	/* "rule", ... */
+
 struct snapshot_service {
 	char name[SNAPSHOT_NAME_MAX];
 	char model[SNAPSHOT_MODEL_MAX];		/* "prefork", "event", ... */
@@ -62,6 +75,7 @@ struct snapshot_service {
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	uint64_t limited_max_connections;	/* accepts held back at the limit */
+	uint64_t refused[SNAPSHOT_REFUSALS];	/* connections closed at once, by why */
 	uint64_t worker_starts;
 	uint64_t worker_crashes;		/* abnormal exits, all causes */
 	uint64_t exit_status[SNAPSHOT_STATUSES];	/* abnormal exits by status */
