@@ -208,8 +208,7 @@ acceptor_accept(struct acceptor *ac, int lfd, struct sockd_addr *peer_r, bool co
 }
 
 enum acceptor_result
-acceptor_take(struct acceptor_watch *w, int lfd, bool want_peer, bool count_miss,
-    struct accepted *out)
+acceptor_take(struct acceptor_watch *w, int lfd, bool count_miss, struct accepted *out)
 {
 	struct acceptor *ac = w->ac;
 	bool pause;
@@ -227,7 +226,7 @@ acceptor_take(struct acceptor_watch *w, int lfd, bool want_peer, bool count_miss
 		return ACCEPTOR_PAUSED;
 	}
 	out->reserved = true;
-	out->fd = acceptor_accept(ac, lfd, want_peer ? &out->peer : NULL, count_miss, &pause);
+	out->fd = acceptor_accept(ac, lfd, &out->peer, count_miss, &pause);
 	if (out->fd == -1) {
 		acceptor_release(ac, out);
 		if (pause)

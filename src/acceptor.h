@@ -59,7 +59,7 @@ struct acceptor {
 /* A connection acceptor_take() handed over. */
 struct accepted {
 	int fd;
-	struct sockd_addr peer;		/* when the acceptor was asked for it */
+	struct sockd_addr peer;		/* the client, as accept4 gave it */
 	bool reserved;			/* holds a max_connections place */
 	bool recycle;			/* the worker's last: drain once it is in hand */
 };
@@ -80,12 +80,12 @@ void acceptor_watch_init(struct acceptor_watch *w, struct acceptor *ac, int ep,
     const epoll_data_t *data);
 
 /*
- * Take a connection from LFD: reserve a place, accept4 (the peer's
- * address too if WANT_PEER), count it. COUNT_MISS: an empty queue is a
- * race lost to another worker (not after the first of a batch).
+ * Take a connection from LFD: reserve a place, accept4 with the client's
+ * address, count it. COUNT_MISS: an empty queue is a race lost to another
+ * worker (not after the first of a batch).
  */
-enum acceptor_result acceptor_take(struct acceptor_watch *w, int lfd, bool want_peer,
-    bool count_miss, struct accepted *out);
+enum acceptor_result acceptor_take(struct acceptor_watch *w, int lfd, bool count_miss,
+    struct accepted *out);
 /* The connection taken ended (or was never served): its place back. */
 void acceptor_release(struct acceptor *ac, struct accepted *c);
 

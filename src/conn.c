@@ -113,20 +113,13 @@ conn_send_stalled(struct conn *c, int64_t since_ns)
 
 static void
 conn_init(struct conn *c, int fd, const struct sockd_addr *peer,
-    const struct config_service *svc, struct scoreboard_slot *slot,
+    const struct config_service *svc, const struct handler *h, struct scoreboard_slot *slot,
     _Atomic int64_t *heartbeat, bool buffered)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
 	if (heartbeat == NULL && slot != NULL)
 		heartbeat = &slot->heartbeat_ns;
 	*c = (struct conn){ .fd = fd, .svc = svc, .slot = slot, .heartbeat = heartbeat,
-		.handler = handler_get(svc), .buffered = buffered, .file_fd = -1 };
-	if (peer != NULL)
-		c->peer = *peer;	/* from accept4: no getpeername */
-	else if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
-		addr_from_sockaddr((struct sockaddr *)&ss, len, &c->peer);
+		.handler = h, .buffered = buffered, .file_fd = -1, .peer = *peer };
 	framing_init(&c->framing, svc->framing, (size_t)svc->max_message);
 	c->opened_ns = c->last_read_ns = clock_now();
 	if (!buffered)
@@ -143,10 +136,11 @@ conn_init(struct conn *c, int fd, const struct sockd_addr *peer,
  * thread's or a connection process's own), NULL for the slot's; set before
  * the handler's open() runs, so open() may wait too. */
 void
-conn_open(struct conn *c, int fd, const struct config_service *svc,
-    struct scoreboard_slot *slot, _Atomic int64_t *heartbeat)
+conn_open(struct conn *c, int fd, const struct sockd_addr *peer,
+    const struct config_service *svc, const struct handler *h, struct scoreboard_slot *slot,
+    _Atomic int64_t *heartbeat)
 {
-	conn_init(c, fd, NULL, svc, slot, heartbeat, false);
+	conn_init(c, fd, peer, svc, h, slot, heartbeat, false);
 }
 
 /* For a caller's event loop: see conn_input() and conn_flush(). FD must
@@ -154,9 +148,9 @@ conn_open(struct conn *c, int fd, const struct config_service *svc,
  * client's address as accept4 gave it. */
 void
 conn_open_buffered(struct conn *c, int fd, const struct sockd_addr *peer,
-    const struct config_service *svc, struct scoreboard_slot *slot)
+    const struct config_service *svc, const struct handler *h, struct scoreboard_slot *slot)
 {
-	conn_init(c, fd, peer, svc, slot, NULL, true);
+	conn_init(c, fd, peer, svc, h, slot, NULL, true);
 }
 
 /* "SERVICE: PEER: closed after 1.234 s, 120 bytes in, 340 bytes out,

@@ -84,13 +84,14 @@ struct conn {
 	void (*drained)(struct conn *c);	/* the handler's: all output is out */
 };
 
-void conn_open(struct conn *c, int fd, const struct config_service *svc,
-    struct scoreboard_slot *slot, _Atomic int64_t *heartbeat);
+void conn_open(struct conn *c, int fd, const struct sockd_addr *peer,
+    const struct config_service *svc, const struct handler *h, struct scoreboard_slot *slot,
+    _Atomic int64_t *heartbeat);
 int conn_run(struct conn *c, int sig_fd);
 void conn_finish(struct conn *c);
 
 void conn_open_buffered(struct conn *c, int fd, const struct sockd_addr *peer,
-    const struct config_service *svc, struct scoreboard_slot *slot);
+    const struct config_service *svc, const struct handler *h, struct scoreboard_slot *slot);
 int conn_input(struct conn *c, char *buf, size_t size);
 int conn_flush(struct conn *c);
 bool conn_pending(const struct conn *c);

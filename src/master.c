@@ -34,6 +34,7 @@
 
 #include "clock.h"
 #include "control.h"
+#include "handler.h"
 #include "listen.h"
 #include "load.h"
 #include "log.h"
@@ -140,7 +141,8 @@ static bool
 master_spawn(struct master *m, size_t s, int64_t now)
 {
 	const struct config_service *svc = &m->cfg->services[s];
-	struct worker_args a = { .svc = svc, .master = getpid(), .ids = &m->ids,
+	struct worker_args a = { .svc = svc, .handler = handler_get(svc), .master = getpid(),
+		.ids = &m->ids,
 		.wake_fd = m->wake_fd, .log_fd = m->log_fds[s], .log_ctl = -1,
 		.conns = &m->conns[s] };
 	struct master_child *k;

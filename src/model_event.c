@@ -183,7 +183,7 @@ event_add(struct event *e, const struct accepted *c)
 	event_append(e, ec);
 	atomic_store(&e->a->slot->heartbeat_ns, clock_now());
 	event_state(e);
-	conn_open_buffered(&ec->c, fd, &c->peer, e->a->svc, e->a->slot);
+	conn_open_buffered(&ec->c, fd, &c->peer, e->a->svc, e->a->handler, e->a->slot);
 	/* Closed at open (handler exec): never watched. Its socket lives on in
 	 * another process, and so would its place in our epoll set. */
 	if (!ec->c.closing && epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
@@ -209,7 +209,7 @@ event_accept(struct event *e, int lfd)
 		struct accepted c;
 
 		/* After the first of a batch, an empty queue is no race lost. */
-		if (acceptor_take(&e->w, lfd, true, i == 0, &c) != ACCEPTOR_CONN)
+		if (acceptor_take(&e->w, lfd, i == 0, &c) != ACCEPTOR_CONN)
 			return;
 		event_add(e, &c);
 		if (c.recycle) {

@@ -83,7 +83,7 @@ struct forker {
 
 /* In the child: serve the one connection and exit. */
 static noreturn void
-fork_child(const struct forker *f, int fd, pid_t acceptor, int kid)
+fork_child(const struct forker *f, const struct accepted *ac, pid_t acceptor, int kid)
 {
 	struct conn c;
 	bool quit = false;
@@ -96,7 +96,7 @@ fork_child(const struct forker *f, int fd, pid_t acceptor, int kid)
 	close(f->ep);
 	if (f->a->log_ctl != -1)
 		close(f->a->log_ctl);	/* the acceptor's: its log files are not ours to take */
-	conn_open(&c, fd, f->a->svc, f->a->slot, &f->beats[kid]);
+	conn_open(&c, ac->fd, &ac->peer, f->a->svc, f->a->handler, f->a->slot, &f->beats[kid]);
 	/* TERM: finish; QUIT: go; the rest are the acceptor's business. */
 	while (!quit && conn_run(&c, f->sig_fd) == 0)
 		while ((sig = sig_next(f->sig_fd)) != 0)
@@ -159,13 +159,13 @@ fork_accept(struct forker *f, int lfd)
 
 	if (kid == -1)
 		return;		/* at max_children: not watching; a stale event */
-	if (acceptor_take(&f->w, lfd, false, true, &c) != ACCEPTOR_CONN)
+	if (acceptor_take(&f->w, lfd, true, &c) != ACCEPTOR_CONN)
 		return;
 	fd = c.fd;
 	atomic_store(&f->beats[kid], clock_now());
 	pid = fork();
 	if (pid == 0)
-		fork_child(f, fd, self, kid);
+		fork_child(f, &c, self, kid);
 	if (pid == -1) {
 		log_err("%s: fork: %s; connection dropped", f->a->svc->name, strerror(errno));
 		acceptor_release(&f->ac, &c);

@@ -88,7 +88,7 @@ prefork_serve(struct prefork *p, struct accepted *ac)
 
 	atomic_store(&p->a->slot->heartbeat_ns, clock_now());
 	atomic_store(&p->a->slot->state, SLOT_BUSY);
-	conn_open(&c, ac->fd, p->a->svc, p->a->slot, NULL);
+	conn_open(&c, ac->fd, &ac->peer, p->a->svc, p->a->handler, p->a->slot, NULL);
 	while (conn_run(&c, p->sig_fd) == 0) {
 		prefork_signals(p);
 		if (p->quit)
@@ -111,7 +111,7 @@ prefork_accept(struct prefork *p, int lfd)
 {
 	struct accepted c;
 
-	if (acceptor_take(&p->w, lfd, false, true, &c) == ACCEPTOR_CONN)
+	if (acceptor_take(&p->w, lfd, true, &c) == ACCEPTOR_CONN)
 		prefork_serve(p, &c);
 }
 
@@ -162,11 +162,11 @@ prefork_thread_accept(struct prefork_crew *crew, struct worker_thread *t,
 {
 	struct accepted c;
 
-	if (acceptor_take(w, lfd, false, true, &c) != ACCEPTOR_CONN)
+	if (acceptor_take(w, lfd, true, &c) != ACCEPTOR_CONN)
 		return;
 	if (c.recycle)
 		prefork_crew_stop(crew);	/* this one is still served */
-	worker_thread_serve(crew->a, t, c.fd);
+	worker_thread_serve(crew->a, t, &c);
 	acceptor_release(&crew->ac, &c);
 }
 

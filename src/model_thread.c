@@ -81,7 +81,7 @@ thread_main(void *arg)
 	struct threader *f = t->model;
 	uint64_t one = 1;
 
-	worker_thread_serve(f->a, t, t->conn.fd);
+	worker_thread_serve(f->a, t, &t->conn);
 	acceptor_release(&f->ac, &t->conn);
 	thread_lock(&f->lock, true);
 	f->done[f->n_done++] = t->index;
@@ -146,7 +146,7 @@ thread_accept(struct threader *f, int lfd)
 {
 	struct accepted c;
 
-	if (acceptor_take(&f->w, lfd, false, true, &c) != ACCEPTOR_CONN)
+	if (acceptor_take(&f->w, lfd, true, &c) != ACCEPTOR_CONN)
 		return;		/* at a limit: the backlog holds it a moment */
 	thread_start(f, &c);
 	if (c.recycle)

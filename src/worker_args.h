@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "handler.h"
 #include "priv.h"
 #include "scoreboard.h"
 
@@ -20,6 +21,7 @@
 
 struct worker_args {
 	const struct config_service *svc;
+	const struct handler *handler;	/* the service's (handler_get) */
 	int fds[WORKER_MAX_LISTENERS];	/* the service's listeners */
 	size_t n_fds;
 	struct scoreboard_slot *slot;

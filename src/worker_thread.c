@@ -50,19 +50,21 @@ worker_thread_attr(void)
 }
 
 /*
- * Serve FD to its end on the calling thread, with T's own heartbeat, then
+ * Serve AC's connection to its end on the calling thread, with T's own heartbeat, then
  * close it (the caller gives its place back to the acceptor). No signal
  * descriptor: only the main thread reads signals, and a draining worker
  * lets its connections finish anyway.
  */
 void
-worker_thread_serve(const struct worker_args *a, struct worker_thread *t, int fd)
+worker_thread_serve(const struct worker_args *a, struct worker_thread *t,
+    const struct accepted *ac)
 {
 	struct conn c;
+	int fd = ac->fd;
 
 	atomic_store(&t->heartbeat_ns, clock_now());
 	atomic_store(&t->busy, true);
-	conn_open(&c, fd, a->svc, a->slot, &t->heartbeat_ns);
+	conn_open(&c, fd, &ac->peer, a->svc, a->handler, a->slot, &t->heartbeat_ns);
 	conn_run(&c, -1);	/* poll ignores fd -1: returns only at the end */
 	conn_finish(&c);
 	if (close(fd) == -1 && errno != EINTR)
