@@ -8,6 +8,7 @@
 
 #include "acceptor.h"
 #include "clock.h"
+#include "guard.h"
 #include "log.h"
 
 static struct log_limit accept_limit = LOG_LIMIT_INIT(LOG_LIMIT_MS);
@@ -172,6 +173,29 @@ acceptor_release(struct acceptor *ac, struct accepted *c)
 	if (c->reserved)
 		acceptor_unreserve(ac->a);
 	c->reserved = false;
+	guard_release(c->record);
+	c->record = GUARD_NONE;
+}
+
+/* The guard's word on the connection just accepted: false when refused
+ * (it is closed, its places given back). */
+static bool
+acceptor_guard(struct acceptor *ac, struct accepted *c)
+{
+	const struct worker_args *a = ac->a;
+
+	if (a->svc->proxy_protocol) {
+		if (guard_proxy_trusted(a->svc, &c->peer))
+			return true;	/* the rest once its header says who the client is */
+		guard_refused(a->svc, &c->peer, a->slot, SNAPSHOT_REFUSED_PROXY,
+		    "not from an address in proxy_trusted");
+	} else if (guard_check(a->svc, &c->peer, c->fd, a->slot, &c->record) == GUARD_OK)
+		return true;
+	if (close(c->fd) == -1 && errno != EINTR)
+		log_debug("%s: close: %s", a->svc->name, strerror(errno));
+	c->fd = -1;
+	acceptor_release(ac, c);
+	return false;
 }
 
 /*
@@ -214,7 +238,7 @@ acceptor_take(struct acceptor_watch *w, int lfd, bool count_miss, struct accepte
 	bool pause;
 	uint64_t n;
 
-	*out = (struct accepted){ .fd = -1 };
+	*out = (struct accepted){ .fd = -1, .record = GUARD_NONE };
 	acceptor_lock(ac, 'r');
 	if (ac->closed || !w->on) {
 		acceptor_lock(ac, 0);
@@ -235,6 +259,8 @@ acceptor_take(struct acceptor_watch *w, int lfd, bool count_miss, struct accepte
 		return pause ? ACCEPTOR_PAUSED : ACCEPTOR_NONE;
 	}
 	acceptor_lock(ac, 0);
+	if (!acceptor_guard(ac, out))
+		return ACCEPTOR_REFUSED;
 	n = atomic_fetch_add(&ac->taken, 1) + 1;
 	if (ac->a->max_requests != 0 && n == (uint64_t)ac->a->max_requests) {
 		log_info("%s: worker recycles after %llu connections", ac->a->svc->name,

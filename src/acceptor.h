@@ -61,12 +61,14 @@ struct accepted {
 	int fd;
 	struct sockd_addr peer;		/* the client, as accept4 gave it */
 	bool reserved;			/* holds a max_connections place */
+	uint32_t record;		/* its per-client place (guard.h), or GUARD_NONE */
 	bool recycle;			/* the worker's last: drain once it is in hand */
 };
 
 enum acceptor_result {
 	ACCEPTOR_CONN,			/* *out is a connection */
 	ACCEPTOR_NONE,			/* nothing to take (another worker was first) */
+	ACCEPTOR_REFUSED,		/* one was taken, and refused (guard.c): try again */
 	ACCEPTOR_PAUSED,		/* at a limit: the watch is paused */
 };
 
@@ -81,7 +83,9 @@ void acceptor_watch_init(struct acceptor_watch *w, struct acceptor *ac, int ep,
 
 /*
  * Take a connection from LFD: reserve a place, accept4 with the client's
- * address, count it. COUNT_MISS: an empty queue is a race lost to another
+ * address, let the guard look at it (address rules and per-client limits,
+ * or for a proxy_protocol service whether it comes from proxy_trusted),
+ * count it. COUNT_MISS: an empty queue is a race lost to another
  * worker (not after the first of a batch).
  */
 enum acceptor_result acceptor_take(struct acceptor_watch *w, int lfd, bool count_miss,

@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "config_file.h"
+#include "config_access.h"
 #include "config_handler.h"
 #include "config_util.h"
 #include "config_print.h"
@@ -40,6 +41,8 @@
 #define DEFAULT_MAX_MESSAGE 65536
 #define DEFAULT_GRACEFUL_MS 30000
 #define DEFAULT_IDLE_MS 60000
+#define DEFAULT_HANDSHAKE_MS 30000
+#define DEFAULT_IPV6_PREFIX 64
 #define DEFAULT_HEARTBEAT_MS 30000
 #define DEFAULT_REPLY "OK"
 #define DEFAULT_MAX_CHILDREN 256
@@ -108,22 +111,23 @@ static const char *const service_settings[] = {
 	"name", "listen", "handler", "framing", "model", "workers", "threads",
 	"backlog", "limits", "timeouts", "reply", "unix", "max_requests",
 	"max_requests_jitter", "pool", "max_children", "max_threads", "http", "exec",
-	"module", NULL,
+	"module", "allow", "deny", "allow_uid", "allow_gid", "proxy_protocol",
+	"proxy_trusted", NULL,
 };
 static const char *const limits_settings[] = { "max_message", "max_connections",
-	"max_output", "max_header_bytes", "max_request_line", NULL };
-static const char *const limits_reserved[] = { "per_ip", NULL };
+	"max_output", "max_header_bytes", "max_request_line", "per_ip", "rate", "rate_burst",
+	"ipv6_prefix", NULL };
 static const char *const timeouts_settings[] = { "graceful", "idle", "heartbeat", "exec",
-	NULL };
+	"handshake", NULL };
 static const char *const unix_settings[] = { "mode", "owner", "group", NULL };
 static const char *const pool_settings[] = { "mode", "min_spare", "max_spare", "max_workers",
 	"idle_timeout", NULL };
 static const char *const none[] = { NULL };
+static const char *const control_settings[] = { "enabled", "path", "group", NULL };
 /* Designed in sockd.conf(5) but not implemented yet: a clearer error than
  * "unknown setting" for someone following the design ahead of the code. */
-static const char *const control_settings[] = { "enabled", "path", "group", NULL };
 static const char *const global_reserved[] = { NULL };
-static const char *const service_reserved[] = { "allow", NULL };
+static const char *const service_reserved[] = { NULL };
 
 static void
 choices_list(const struct config_choice *c, bool available, char *buf, size_t size)
@@ -440,7 +444,7 @@ static void
 config_parse_limits(struct config_ctx *ctx, const config_setting_t *group,
     struct config_service *svc)
 {
-	config_setting_t *g = config_get_group(ctx, group, "limits", limits_settings, limits_reserved);
+	config_setting_t *g = config_get_group(ctx, group, "limits", limits_settings, none);
 
 	if (g == NULL)
 		return;
@@ -449,6 +453,10 @@ config_parse_limits(struct config_ctx *ctx, const config_setting_t *group,
 	config_get_int(ctx, g, "max_output", 1024, 256 * 1024 * 1024, &svc->max_output);
 	config_get_int(ctx, g, "max_header_bytes", 256, 1024 * 1024, &svc->max_header_bytes);
 	config_get_int(ctx, g, "max_request_line", 64, 1024 * 1024, &svc->max_request_line);
+	config_get_int(ctx, g, "per_ip", 1, 1 << 20, &svc->per_ip);
+	config_get_int(ctx, g, "rate", 1, 1 << 20, &svc->rate);
+	config_get_int(ctx, g, "rate_burst", 1, 1 << 20, &svc->rate_burst);
+	config_get_int(ctx, g, "ipv6_prefix", 1, 128, &svc->ipv6_prefix);
 }
 
 static void
@@ -463,6 +471,7 @@ config_parse_timeouts(struct config_ctx *ctx, const config_setting_t *group,
 	config_get_seconds(ctx, g, "idle", 86400, &svc->idle_ms);
 	config_get_seconds(ctx, g, "heartbeat", 86400, &svc->heartbeat_ms);
 	config_get_seconds(ctx, g, "exec", 86400, &svc->exec_timeout_ms);
+	config_get_seconds(ctx, g, "handshake", 3600, &svc->handshake_ms);
 }
 
 /* The dynamic pool's numbers, with defaults that fit the given ones. */
@@ -665,6 +674,8 @@ config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
 	svc->max_message = DEFAULT_MAX_MESSAGE;
 	svc->graceful_ms = DEFAULT_GRACEFUL_MS;
 	svc->idle_ms = DEFAULT_IDLE_MS;
+	svc->handshake_ms = DEFAULT_HANDSHAKE_MS;
+	svc->ipv6_prefix = DEFAULT_IPV6_PREFIX;
 	svc->max_children = DEFAULT_MAX_CHILDREN;
 	svc->max_threads = DEFAULT_MAX_THREADS;
 	svc->max_output = DEFAULT_MAX_OUTPUT;
@@ -697,6 +708,7 @@ config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
 	config_parse_reply(ctx, group, svc);
 	config_parse_handler(ctx, group, svc);
 	config_parse_unix(ctx, group, svc);
+	config_parse_access(ctx, group, svc);
 }
 
 /* Does L (of the service in group GA) collide with B's first N addresses? */
@@ -854,6 +866,7 @@ config_free(struct sockd_config *cfg)
 		free(svc->name);
 		free(svc->reply);
 		config_handler_free(svc);
+		config_access_free(svc);
 	}
 	free(cfg->services);
 	free(cfg->user);

@@ -11,6 +11,7 @@
 #define SOCKD_CONFIG_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 
 #include "addr.h"
@@ -24,6 +25,8 @@ enum config_handler { HANDLER_ECHO, HANDLER_DISCARD, HANDLER_ACK, HANDLER_HTTP,
 enum config_framing { FRAMING_RAW, FRAMING_LINE, FRAMING_LENGTH16, FRAMING_LENGTH32 };
 enum config_model { MODEL_PREFORK, MODEL_EVENT, MODEL_FORK, MODEL_THREAD };
 enum config_pool { POOL_MODE_STATIC, POOL_MODE_DYNAMIC, POOL_MODE_ONDEMAND };
+
+struct cidr;
 
 struct config_listen {
 	char *text;			/* as written in the file */
@@ -79,6 +82,23 @@ struct config_service {
 	char **module_values;		/* value as text, NULL-terminated */
 	char *module_where;		/* "FILE:LINE: services.[N].module.path" */
 	void *module_dl;		/* its dlopen handle, once loaded (handler_module.c) */
+	/* The defences on the accept path (config_access.c, guard.c). */
+	struct cidr *allow;		/* clients allowed (none: any) */
+	size_t n_allow;
+	struct cidr *deny;		/* clients refused, before allow */
+	size_t n_deny;
+	uid_t *allow_uid;		/* Unix clients allowed by uid or gid (none: any) */
+	size_t n_allow_uid;
+	gid_t *allow_gid;
+	size_t n_allow_gid;
+	int per_ip;			/* limits.per_ip; 0: none */
+	int rate;			/* limits.rate, connections/s per client; 0: none */
+	int rate_burst;			/* limits.rate_burst; default rate */
+	int ipv6_prefix;		/* limits.ipv6_prefix: one client per /N */
+	bool proxy_protocol;		/* a PROXY header comes first */
+	struct cidr *proxy_trusted;	/* who may send it */
+	size_t n_proxy_trusted;
+	int handshake_ms;		/* timeouts.handshake; 0: none */
 	int unix_mode;			/* -1: as umask leaves it */
 	long unix_uid;			/* -1: unchanged */
 	long unix_gid;			/* -1: unchanged */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cidr.h"
 #include "config_print.h"
 #include "log.h"
 #include "model.h"
@@ -161,7 +162,57 @@ print_limits(FILE *fp, const struct config_service *svc)
 	print_int(fp, 6, "max_output", svc->max_output);
 	print_int(fp, 6, "max_header_bytes", svc->max_header_bytes);
 	print_int(fp, 6, "max_request_line", svc->max_request_line);
+	if (svc->per_ip > 0)
+		print_int(fp, 6, "per_ip", svc->per_ip);
+	if (svc->rate > 0) {
+		print_int(fp, 6, "rate", svc->rate);
+		print_int(fp, 6, "rate_burst", svc->rate_burst);
+	}
+	print_int(fp, 6, "ipv6_prefix", svc->ipv6_prefix);
 	print_close(fp, 4);
+}
+
+static void
+print_networks(FILE *fp, const char *name, const struct cidr *v, size_t n)
+{
+	char **text;
+
+	if (n == 0)
+		return;
+	text = xcalloc(n, sizeof(*text));
+	for (size_t i = 0; i < n; i++) {
+		text[i] = xcalloc(1, CIDR_TEXT_MAX);
+		cidr_format(&v[i], text[i], CIDR_TEXT_MAX);
+	}
+	print_strings(fp, 4, name, text, n);
+	for (size_t i = 0; i < n; i++)
+		free(text[i]);
+	free(text);
+}
+
+static void
+print_ids(FILE *fp, const char *name, const unsigned *v, size_t n)
+{
+	if (n == 0)
+		return;
+	fprintf(fp, "    %s = [ ", name);
+	for (size_t i = 0; i < n; i++)
+		fprintf(fp, "%s%u", i > 0 ? ", " : "", v[i]);
+	fputs(" ];\n", fp);
+}
+
+/* Who may connect: address rules, Unix credentials, the PROXY protocol. */
+static void
+print_access(FILE *fp, const struct config_service *svc)
+{
+	print_networks(fp, "allow", svc->allow, svc->n_allow);
+	print_networks(fp, "deny", svc->deny, svc->n_deny);
+	print_ids(fp, "allow_uid", svc->allow_uid, svc->n_allow_uid);
+	print_ids(fp, "allow_gid", svc->allow_gid, svc->n_allow_gid);
+	if (svc->proxy_protocol) {
+		fputs("    proxy_protocol = true;\n", fp);
+		print_networks(fp, "proxy_trusted", svc->proxy_trusted, svc->n_proxy_trusted);
+	}
 }
 
 static void
@@ -172,6 +223,7 @@ print_timeouts(FILE *fp, const struct config_service *svc)
 	print_seconds(fp, 6, "idle", svc->idle_ms);
 	print_seconds(fp, 6, "heartbeat", svc->heartbeat_ms);
 	print_seconds(fp, 6, "exec", svc->exec_timeout_ms);
+	print_seconds(fp, 6, "handshake", svc->handshake_ms);
 	print_close(fp, 4);
 }
 
@@ -312,6 +364,7 @@ print_service(FILE *fp, const struct config_service *svc)
 	print_pool(fp, svc);
 	print_limits(fp, svc);
 	print_timeouts(fp, svc);
+	print_access(fp, svc);
 	print_handler(fp, svc);
 	if (print_unix(fp, svc) == -1)
 		return -1;

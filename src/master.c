@@ -34,6 +34,7 @@
 
 #include "clock.h"
 #include "control.h"
+#include "guard.h"
 #include "handler.h"
 #include "listen.h"
 #include "load.h"
@@ -363,6 +364,7 @@ master_reap(struct master *m, int64_t now)
 		if (k->generation == m->generation)
 			master_current_exit(m, k, status, now);
 		/* Leaving on its own, not told to: it recycled (max_requests). */
+		guard_reclaim(k->slot);	/* its per-client places */
 		stats_reaped(m->st, k->slot, status, !clean && !k->stopping, clean && !k->stopping &&
 		    atomic_load(&k->slot->state) == SLOT_DRAINING);
 		if (k->log_ctl != -1)
@@ -1130,6 +1132,7 @@ master_init(struct master *m, struct sockd_config *cfg, const char *path)
 	stats_commit(m->st, cfg, m->generation, map);
 	master_set_pools(m, map);
 	free(map);
+	guard_init();
 	if (master_open_control(m) == -1)
 		return EXIT_OSERR;
 	m->sig_fd = sig_open();

@@ -209,7 +209,11 @@ event_accept(struct event *e, int lfd)
 		struct accepted c;
 
 		/* After the first of a batch, an empty queue is no race lost. */
-		if (acceptor_take(&e->w, lfd, i == 0, &c) != ACCEPTOR_CONN)
+		enum acceptor_result r = acceptor_take(&e->w, lfd, i == 0, &c);
+
+		if (r == ACCEPTOR_REFUSED)
+			continue;
+		if (r != ACCEPTOR_CONN)
 			return;
 		event_add(e, &c);
 		if (c.recycle) {

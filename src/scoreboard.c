@@ -64,6 +64,8 @@ scoreboard_claim(struct scoreboard *sb, pid_t pid, uint32_t generation,
 		atomic_store(&s->accept_miss, 0);
 		atomic_store(&s->accepted, 0);
 		atomic_store(&s->limited, 0);
+		for (size_t r = 0; r < SNAPSHOT_REFUSALS; r++)
+			atomic_store(&s->refused[r], 0);
 		for (size_t b = 0; b < SNAPSHOT_BUCKETS; b++) {
 			atomic_store(&s->duration.bucket[b], 0);
 			atomic_store(&s->latency.bucket[b], 0);

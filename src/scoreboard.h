@@ -51,6 +51,7 @@ struct scoreboard_slot {
 	_Atomic uint64_t accept_miss;	/* woken for a connection another worker took */
 	_Atomic uint64_t accepted;	/* connections taken */
 	_Atomic uint64_t limited;	/* times accepting stopped at max_connections */
+	_Atomic uint64_t refused[SNAPSHOT_REFUSALS];	/* closed at once, by why (guard.c) */
 	struct scoreboard_hist duration;	/* of its connections */
 	struct scoreboard_hist latency;	/* of its http requests */
 };

@@ -200,6 +200,8 @@ stats_fold(struct stats_service *ss, const struct scoreboard_slot *sl)
 	ss->bytes_in += atomic_load(&sl->bytes_in);
 	ss->bytes_out += atomic_load(&sl->bytes_out);
 	ss->limited += atomic_load(&sl->limited);
+	for (size_t r = 0; r < SNAPSHOT_REFUSALS; r++)
+		ss->refused[r] += atomic_load(&sl->refused[r]);
 	stats_hist_fold(ss->duration, &ss->duration_sum_ns, &sl->duration);
 	stats_hist_fold(ss->latency, &ss->latency_sum_ns, &sl->latency);
 }
@@ -371,6 +373,7 @@ snap_entry(struct snapshot_service *o, const struct stats_service *ss, int64_t m
 	memcpy(o->model, ss->model, sizeof(o->model));
 	o->model[sizeof(o->model) - 1] = '\0';
 	memcpy(o->exit_status, ss->exit_status, sizeof(o->exit_status));
+	memcpy(o->refused, ss->refused, sizeof(o->refused));
 	memcpy(o->exit_signal, ss->exit_signal, sizeof(o->exit_signal));
 	memcpy(o->rate, ss->rate, sizeof(o->rate));
 	o->backoff_seconds = (double)(ss->backoff_ns +
@@ -450,6 +453,8 @@ snap_copy(const struct stats *st, struct snapshot *out, uint32_t *idx, int64_t m
 		o->bytes_in += atomic_load(&sl->bytes_in);
 		o->bytes_out += atomic_load(&sl->bytes_out);
 		o->limited_max_connections += atomic_load(&sl->limited);
+		for (size_t r = 0; r < SNAPSHOT_REFUSALS; r++)
+			o->refused[r] += atomic_load(&sl->refused[r]);
 		snap_hist_slot(&o->duration, &sl->duration);
 		snap_hist_slot(&o->latency, &sl->latency);
 	}

@@ -46,6 +46,7 @@ struct stats_service {
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	uint64_t limited;
+	uint64_t refused[SNAPSHOT_REFUSALS];
 	uint64_t duration[SNAPSHOT_BUCKETS];
 	uint64_t duration_sum_ns;
 	uint64_t latency[SNAPSHOT_BUCKETS];

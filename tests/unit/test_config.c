@@ -14,6 +14,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "config.h"
 #include "config_print.h"
 
@@ -231,11 +232,10 @@ test_unknown_and_reserved(void **state)
 {
 	(void)state;
 	expect_errors("colour = \"blue\";\nstatus = { listen = \"127.0.0.1:9161\"; };\n"
-	    "services = ( {\n" ECHO "\n worker = 4;\n allow = [ \"127.0.0.0/8\" ];\n} );\n",
+	    "services = ( {\n" ECHO "\n worker = 4;\n} );\n",
 	    "test.conf:1: colour: unknown setting",
 	    "test.conf:2: status: unknown setting",
 	    "test.conf:5: services.[0].worker: unknown setting",
-	    "test.conf:6: services.[0].allow: setting not supported by this version of sockd",
 	    NULL);
 }
 
@@ -279,6 +279,60 @@ test_control(void **state)
 	    "test.conf:2: services.[0].framing: handler \"status\" needs framing = \"raw\" (got \"line\")",
 	    "test.conf:3: services.[0].http: only used with handler = \"http\"",
 	    NULL);
+}
+
+/* allow, deny, allow_uid, allow_gid, the PROXY protocol, per-client limits. */
+static void
+test_access(void **state)
+{
+	struct sockd_config *cfg;
+	const struct config_service *v;
+
+	(void)state;
+	cfg = load_ok(SVC(ECHO " allow = [ \"192.0.2.0/24\", \"2001:db8::/32\" ]; deny = \"192.0.2.7\";"
+	    " limits = { per_ip = 4; rate = 10; ipv6_prefix = 56; }; timeouts = { handshake = 5; };"));
+	v = &cfg->services[0];
+	assert_int_equal(v->n_allow, 2);
+	assert_int_equal(v->n_deny, 1);
+	assert_int_equal(v->deny[0].prefix, 32);
+	assert_int_equal(v->per_ip, 4);
+	assert_int_equal(v->rate, 10);
+	assert_int_equal(v->rate_burst, 10);	/* the rate, by default */
+	assert_int_equal(v->ipv6_prefix, 56);
+	assert_int_equal(v->handshake_ms, 5000);
+	assert_false(v->proxy_protocol);
+	config_free(cfg);
+	cfg = load_ok(SVC(ECHO));
+	assert_int_equal(cfg->services[0].handshake_ms, 30000);
+	assert_int_equal(cfg->services[0].ipv6_prefix, 64);
+	assert_int_equal(cfg->services[0].per_ip, 0);
+	config_free(cfg);
+	cfg = load_ok(SVC(ECHO " proxy_protocol = true; proxy_trusted = [ \"127.0.0.1\" ];"));
+	assert_true(cfg->services[0].proxy_protocol);
+	assert_int_equal(cfg->services[0].n_proxy_trusted, 1);
+	config_free(cfg);
+	cfg = load_ok("services = ( { name = \"u\"; listen = \"unix:/tmp/sockd-test-u.sock\";"
+	    " handler = \"echo\"; allow_uid = ( 0, \"root\" ); allow_gid = [ \"root\" ]; } );");
+	assert_int_equal(cfg->services[0].n_allow_uid, 2);
+	assert_int_equal(cfg->services[0].allow_uid[1], 0);
+	config_free(cfg);
+	expect_errors("services = ( {\n" ECHO "\n allow = ( \"192.0.2.1/24\", 5, \"10.0.0.0/33\" );\n"
+	    " deny = [ ];\n allow_uid = [ \"no-such-user\" ];\n proxy_protocol = 1;\n"
+	    " proxy_trusted = \"127.0.0.1\";\n limits = { rate_burst = 3; };\n} );\n",
+	    "test.conf:3: services.[0].allow.[0]: host bits set: the network is 192.0.2.0/24 (got \"192.0.2.1/24\")",
+	    "test.conf:3: services.[0].allow.[1]: must be a network such as \"192.0.2.0/24\" (got 5)",
+	    "test.conf:3: services.[0].allow.[2]: prefix length must be 0..32 for an IPv4 network (got \"10.0.0.0/33\")",
+	    "test.conf:4: services.[0].deny: must name at least one network",
+	    "test.conf:5: services.[0].allow_uid.[0]: no such user \"no-such-user\"",
+	    "test.conf:6: services.[0].proxy_protocol: must be true or false",
+	    "test.conf:7: services.[0].proxy_trusted: only used with proxy_protocol = true",
+	    "test.conf:8: services.[0].limits.rate_burst: only used with limits.rate",
+	    NULL);
+	expect_errors(SVC(ECHO " allow_uid = [ 0 ];"),
+	    "test.conf:1: services.[0].allow_uid: the service has no unix: listener", NULL);
+	expect_errors(SVC(ECHO " proxy_protocol = true;"),
+	    "test.conf:1: services.[0].proxy_protocol: needs proxy_trusted: the networks of the load "
+	    "balancers that may send the header", NULL);
 }
 
 static void
@@ -814,15 +868,15 @@ test_limits_and_timeouts(void **state)
 	assert_int_equal(cfg->services[0].max_requests_jitter, 10);
 	config_free(cfg);
 	expect_errors("services = ( {\n" ECHO "\n"
-	    " limits = { max_message = 0; max_connections = -1; per_ip = 1; mtu = 1; max_output = 10; };\n"
+	    " limits = { max_message = 0; max_connections = -1; per_ip = 0; mtu = 1; max_output = 10; };\n"
 	    " timeouts = { graceful = -1; exec = -5; idle = 90000; };\n"
 	    " max_requests_jitter = 5; max_requests = -1;\n"
 	    "} );\n",
-	    "test.conf:3: services.[0].limits.per_ip: setting not supported by this version of sockd",
 	    "test.conf:3: services.[0].limits.mtu: unknown setting",
 	    "test.conf:3: services.[0].limits.max_message: must be an integer between 1 and 16777216 (got 0)",
 	    "test.conf:3: services.[0].limits.max_connections: must be an integer between 0 and 1048576 (got -1)",
 	    "test.conf:3: services.[0].limits.max_output: must be an integer between 1024 and 268435456 (got 10)",
+	    "test.conf:3: services.[0].limits.per_ip: must be an integer between 1 and 1048576 (got 0)",
 	    "test.conf:4: services.[0].timeouts.graceful: must be a number of seconds from 0 to 3600 (got -1)",
 	    "test.conf:4: services.[0].timeouts.idle: must be a number of seconds from 0 to 86400 (got 90000)",
 	    "test.conf:4: services.[0].timeouts.exec: must be a number of seconds from 0 to 86400 (got -5)",
@@ -1343,6 +1397,7 @@ main(void)
 		cmocka_unit_test(test_enums),
 		cmocka_unit_test(test_unknown_and_reserved),
 		cmocka_unit_test(test_control),
+		cmocka_unit_test(test_access),
 		cmocka_unit_test(test_required),
 		cmocka_unit_test(test_service_names),
 		cmocka_unit_test(test_listen_errors),
