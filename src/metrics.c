@@ -75,13 +75,16 @@ metrics_double(struct strbuf *b, double v)
 #define U64(field) (offsetof(struct snapshot_service, field) + 0 * sizeof(char[ \
 	_Generic(((struct snapshot_service *)0)->field, uint64_t: 1)]))
 
-static const struct metrics_field {
+struct metrics_field {
 	const char *name;
 	const char *type;
 	const char *labels;		/* more labels, or "" */
 	const char *help;
 	size_t offset;
-} metrics_fields[] = {
+};
+
+/* The connections' families; sockd_connections_refused_total follows them. */
+static const struct metrics_field metrics_conn_fields[] = {
 	{ "sockd_connections_accepted_total", "counter", "",
 	  "Connections accepted.", U64(accepted) },
 	{ "sockd_connections_closed_total", "counter", "",
@@ -89,8 +92,11 @@ static const struct metrics_field {
 	{ "sockd_connections_active", "gauge", "",
 	  "Connections open now.", U64(active) },
 	{ "sockd_connections_limited_total", "counter", ",limit=\"max_connections\"",
-	  "Accepts held back by a limit, by limit.",
+	  "Accepts held back by a limit (the clients wait), by limit.",
 	  U64(limited_max_connections) },
+};
+
+static const struct metrics_field metrics_fields[] = {
 	{ "sockd_messages_total", "counter", "",
 	  "Messages handled (http: requests).", U64(messages) },
 	{ "sockd_received_bytes_total", "counter", "",
@@ -163,10 +169,11 @@ metrics_workers(struct strbuf *b, const struct snapshot *s)
 }
 
 static void
-metrics_counters(struct strbuf *b, const struct snapshot *s)
+metrics_counters(struct strbuf *b, const struct snapshot *s,
+    const struct metrics_field *fields, size_t n)
 {
-	for (size_t f = 0; f < ARRAY_SIZE(metrics_fields); f++) {
-		const struct metrics_field *m = &metrics_fields[f];
+	for (size_t f = 0; f < n; f++) {
+		const struct metrics_field *m = &fields[f];
 
 		metrics_family(b, m->name, m->type, m->help);
 		for (size_t i = 0; i < s->n_services; i++) {
@@ -178,6 +185,27 @@ metrics_counters(struct strbuf *b, const struct snapshot *s)
 			metrics_end_u64(b, v);
 		}
 	}
+}
+
+/*
+ * Connections closed at once, apart from the limited ones (which wait).
+ * Every reason of every service is there from the first scrape, 0 or not:
+ * a series that appeared only with its first refusal would not show it in
+ * increase().
+ */
+static void
+metrics_refused(struct strbuf *b, const struct snapshot *s)
+{
+	static const char name[] = "sockd_connections_refused_total";
+
+	metrics_family(b, name, "counter",
+	    "Connections closed at once, before any handler saw them, by reason.");
+	for (size_t i = 0; i < s->n_services; i++)
+		for (int r = 0; r < SNAPSHOT_REFUSALS; r++) {
+			metrics_start(b, name, &s->services[i]);
+			strbuf_printf(b, ",reason=\"%s\"", snapshot_refusal_name[r]);
+			metrics_end_u64(b, s->services[i].refused[r]);
+		}
 }
 
 /* One family for both causes, so its label set stays {service,reason,code}. */
@@ -287,7 +315,9 @@ metrics_format(struct strbuf *b, const struct snapshot *s)
 {
 	metrics_daemon(b, s);
 	metrics_workers(b, s);
-	metrics_counters(b, s);
+	metrics_counters(b, s, metrics_conn_fields, ARRAY_SIZE(metrics_conn_fields));
+	metrics_refused(b, s);
+	metrics_counters(b, s, metrics_fields, ARRAY_SIZE(metrics_fields));
 	metrics_exits(b, s);
 	metrics_backoff(b, s);
 	metrics_histograms(b, s);

@@ -3,8 +3,9 @@
  *
  * The text is for a terminal 80 columns wide: a two-line header about the
  * daemon, then two tables of services (how it serves; its generation and
- * how it fails: one table would not fit) and,
- * with -w, a table of workers. Column widths come from the content, so a
+ * how it fails or turns clients away: one table would not fit), a line per
+ * service that refused connections saying why (a column per reason would
+ * not fit either) and, with -w, a table of workers. Column widths come from the content, so a
  * long name widens its column rather than breaking the alignment, and
  * control characters in names or errors are shown as '?' so that no
  * configured name can move the cursor or forge a row.
@@ -88,6 +89,18 @@ status_rate(char *buf, size_t size, double r)
 {
 	r = status_clamp(r);
 	return snprintf(buf, size, r < 100 ? "%.1f" : "%.0f", r);
+}
+
+/* Connections it closed at once, all reasons; a sum of counters saturates
+ * rather than wrap, so that it never reads as fewer than one of them. */
+static uint64_t
+status_refused_total(const struct snapshot_service *svc)
+{
+	uint64_t t = 0;
+
+	for (int r = 0; r < SNAPSHOT_REFUSALS; r++)
+		t = svc->refused[r] > UINT64_MAX - t ? UINT64_MAX : t + svc->refused[r];
+	return t;
 }
 
 static const char *
@@ -286,9 +299,12 @@ status_serve_fill(const struct snapshot *s, size_t i, char cell[][CELL_MAX])
 }
 
 static const struct status_col status_fail_cols[] = {
-	{ "SERVICE", false }, { "GEN", true }, { "LIMITED", true }, { "STARTS", true },
-	{ "CRASHES", true }, { "BACKOFF", false },
+	{ "SERVICE", false }, { "GEN", true }, { "LIMITED", true }, { "REFUSED", true },
+	{ "STARTS", true }, { "CRASHES", true }, { "BACKOFF", false },
 };
+
+/* BACKOFF is "3 failed starts, 4.2s" (the time in backoff so far): with
+ * REFUSED, a longer cell would take a typical row past 80 columns. */
 
 static void
 status_fail_fill(const struct snapshot *s, size_t i, char cell[][CELL_MAX])
@@ -299,15 +315,49 @@ status_fail_fill(const struct snapshot *s, size_t i, char cell[][CELL_MAX])
 	status_service_label(cell[0], CELL_MAX, svc);
 	snprintf(cell[1], CELL_MAX, "%" PRIu32, svc->generation);
 	snprintf(cell[2], CELL_MAX, "%" PRIu64, svc->limited_max_connections);
-	snprintf(cell[3], CELL_MAX, "%" PRIu64, svc->worker_starts);
-	snprintf(cell[4], CELL_MAX, "%" PRIu64, svc->worker_crashes);
+	snprintf(cell[3], CELL_MAX, "%" PRIu64, status_refused_total(svc));
+	snprintf(cell[4], CELL_MAX, "%" PRIu64, svc->worker_starts);
+	snprintf(cell[5], CELL_MAX, "%" PRIu64, svc->worker_crashes);
 	if (!svc->backoff) {
-		snprintf(cell[5], CELL_MAX, "-");
+		snprintf(cell[6], CELL_MAX, "-");
 		return;
 	}
 	status_age(age, sizeof(age), svc->backoff_seconds);
-	snprintf(cell[5], CELL_MAX, "yes, %u failed start%s, %s so far", svc->backoff_failures,
+	snprintf(cell[6], CELL_MAX, "%u failed start%s, %s", svc->backoff_failures,
 	    status_s(svc->backoff_failures), age);
+}
+
+/*
+ * "web refused: 12 rule, 3 per_ip": why, for each service whose REFUSED is
+ * not 0, the reasons seen in snapshot.h's order; nothing when none refused,
+ * so that a quiet daemon's status stays as short as it was.
+ */
+static void
+status_refusals(struct strbuf *b, const struct snapshot *s, const struct status_opts *o)
+{
+	char label[CELL_MAX];
+	bool any = false;
+
+	for (size_t i = 0; i < s->n_services; i++) {
+		const struct snapshot_service *svc = &s->services[i];
+		const char *sep = ": ";
+
+		if (!status_want_service(s, o, i) || status_refused_total(svc) == 0)
+			continue;
+		if (!any)
+			strbuf_add(b, "\n", 1);
+		any = true;
+		status_service_label(label, sizeof(label), svc);
+		strbuf_printf(b, "%s refused", label);
+		for (int r = 0; r < SNAPSHOT_REFUSALS; r++) {
+			if (svc->refused[r] == 0)
+				continue;
+			strbuf_printf(b, "%s%" PRIu64 " %s", sep, svc->refused[r],
+			    snapshot_refusal_name[r]);
+			sep = ", ";
+		}
+		strbuf_add(b, "\n", 1);
+	}
 }
 
 static const struct status_col status_worker_cols[] = {
@@ -381,6 +431,7 @@ status_format_text(struct strbuf *b, const struct snapshot *s, const struct stat
 	strbuf_add(b, "\n", 1);
 	status_table(b, s, o, status_fail_cols, ARRAY_SIZE(status_fail_cols), s->n_services,
 	    status_want_service, status_fail_fill);
+	status_refusals(b, s, o);
 	if (!o->workers)
 		return 0;
 	strbuf_add(b, "\n", 1);
@@ -533,6 +584,17 @@ json_crashes(struct status_json *j, const struct snapshot_service *svc)
 	json_close(j, '}');
 }
 
+/* Every reason always, 0 or not, and their total. */
+static void
+json_refused(struct status_json *j, const struct snapshot_service *svc)
+{
+	json_open(j, "refused", '{');
+	for (int r = 0; r < SNAPSHOT_REFUSALS; r++)
+		json_u64(j, snapshot_refusal_name[r], svc->refused[r]);
+	json_u64(j, "total", status_refused_total(svc));
+	json_close(j, '}');
+}
+
 static void
 json_service(struct status_json *j, const struct snapshot_service *svc)
 {
@@ -564,6 +626,7 @@ json_service(struct status_json *j, const struct snapshot_service *svc)
 	json_open(j, "limited", '{');
 	json_u64(j, "max_connections", svc->limited_max_connections);
 	json_close(j, '}');
+	json_refused(j, svc);
 	json_u64(j, "worker_starts", svc->worker_starts);
 	json_crashes(j, svc);
 	json_u64(j, "hung_kills", svc->hung_kills);

@@ -48,6 +48,8 @@ sample_snapshot(struct snapshot *s)
 	svc[0].bytes_in = 1048576;
 	svc[0].bytes_out = 2097152;
 	svc[0].worker_starts = 4;
+	svc[0].refused[SNAPSHOT_REFUSED_RATE] = 40;
+	svc[0].refused[SNAPSHOT_REFUSED_FULL] = 2;
 	svc[0].rate[0] = 340.4;
 	svc[0].rate[1] = 301.25;
 	svc[0].rate[2] = 280;
@@ -69,6 +71,9 @@ sample_snapshot(struct snapshot *s)
 	svc[1].bytes_in = 8000;
 	svc[1].bytes_out = 64000;
 	svc[1].limited_max_connections = 3;
+	svc[1].refused[SNAPSHOT_REFUSED_RULE] = 12;
+	svc[1].refused[SNAPSHOT_REFUSED_PER_IP] = 3;
+	svc[1].refused[SNAPSHOT_REFUSED_PROXY] = 1;
 	svc[1].worker_starts = 9;
 	svc[1].worker_crashes = 7;
 	svc[1].exit_status[1] = 2;

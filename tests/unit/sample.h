@@ -7,8 +7,10 @@
 
 #include "snapshot.h"
 
-/* Fill S (snapshot_free() it): "echo" (prefork, busy), "web" (event,
- * http, in backoff, with crashes), "old" (removed, one worker draining). */
+/* Fill S (snapshot_free() it): "echo" (prefork, busy, refusing on
+ * limits.rate and a full table), "web" (event, http, in backoff, with
+ * crashes, refusing on rules, per_ip and PROXY), "old" (removed, one
+ * worker draining, refusing nothing). */
 void sample_snapshot(struct snapshot *s);
 
 #endif

@@ -2,8 +2,9 @@
  * test_metrics.c - the Prometheus text, byte for byte for one service and
  * for none; on the rich sample: every family's HELP and TYPE once and its
  * series right under them, exits by status and by signal (only the ones
- * seen), the http histogram for http services only, cumulative buckets;
- * label values escaped; NaN kept out; and a ceiling too low.
+ * seen), refusals by every reason (0 included), the http histogram for
+ * http services only, cumulative buckets; label values escaped; NaN kept
+ * out; and a ceiling too low.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,9 +120,16 @@ test_one(void **state)
 	    "# HELP sockd_connections_active Connections open now.\n"
 	    "# TYPE sockd_connections_active gauge\n"
 	    "sockd_connections_active{service=\"echo\"} 0\n"
-	    "# HELP sockd_connections_limited_total Accepts held back by a limit, by limit.\n"
+	    "# HELP sockd_connections_limited_total Accepts held back by a limit (the clients wait), by limit.\n"
 	    "# TYPE sockd_connections_limited_total counter\n"
 	    "sockd_connections_limited_total{service=\"echo\",limit=\"max_connections\"} 0\n"
+	    "# HELP sockd_connections_refused_total Connections closed at once, before any handler saw them, by reason.\n"
+	    "# TYPE sockd_connections_refused_total counter\n"
+	    "sockd_connections_refused_total{service=\"echo\",reason=\"rule\"} 0\n"
+	    "sockd_connections_refused_total{service=\"echo\",reason=\"per_ip\"} 0\n"
+	    "sockd_connections_refused_total{service=\"echo\",reason=\"rate\"} 0\n"
+	    "sockd_connections_refused_total{service=\"echo\",reason=\"full\"} 0\n"
+	    "sockd_connections_refused_total{service=\"echo\",reason=\"proxy\"} 0\n"
 	    "# HELP sockd_messages_total Messages handled (http: requests).\n"
 	    "# TYPE sockd_messages_total counter\n"
 	    "sockd_messages_total{service=\"echo\"} 3\n"
@@ -217,8 +225,10 @@ test_zero(void **state)
 	    "# TYPE sockd_connections_closed_total counter\n"
 	    "# HELP sockd_connections_active Connections open now.\n"
 	    "# TYPE sockd_connections_active gauge\n"
-	    "# HELP sockd_connections_limited_total Accepts held back by a limit, by limit.\n"
+	    "# HELP sockd_connections_limited_total Accepts held back by a limit (the clients wait), by limit.\n"
 	    "# TYPE sockd_connections_limited_total counter\n"
+	    "# HELP sockd_connections_refused_total Connections closed at once, before any handler saw them, by reason.\n"
+	    "# TYPE sockd_connections_refused_total counter\n"
 	    "# HELP sockd_messages_total Messages handled (http: requests).\n"
 	    "# TYPE sockd_messages_total counter\n"
 	    "# HELP sockd_received_bytes_total Bytes read from clients.\n"
@@ -302,7 +312,7 @@ test_sample(void **state)
 	(void)state;
 	sample_snapshot(&s);
 	m = metrics(&s);
-	assert_int_equal(check_structure(m), 26);
+	assert_int_equal(check_structure(m), 27);
 	assert_non_null(strstr(m,
 	    "# TYPE sockd_worker_abnormal_exits_total counter\n"
 	    "sockd_worker_abnormal_exits_total{service=\"web\",reason=\"status\",code=\"1\"} 2\n"
@@ -322,6 +332,25 @@ test_sample(void **state)
 	assert_non_null(strstr(m, "sockd_backoff_seconds_total{service=\"web\"} 4.250\n"));
 	assert_non_null(strstr(m,
 	    "sockd_connections_limited_total{service=\"web\",limit=\"max_connections\"} 3\n"));
+	/* Every reason for every service, 0 or not, removed ones too. */
+	assert_non_null(strstr(m,
+	    "# TYPE sockd_connections_refused_total counter\n"
+	    "sockd_connections_refused_total{service=\"echo\",reason=\"rule\"} 0\n"
+	    "sockd_connections_refused_total{service=\"echo\",reason=\"per_ip\"} 0\n"
+	    "sockd_connections_refused_total{service=\"echo\",reason=\"rate\"} 40\n"
+	    "sockd_connections_refused_total{service=\"echo\",reason=\"full\"} 2\n"
+	    "sockd_connections_refused_total{service=\"echo\",reason=\"proxy\"} 0\n"
+	    "sockd_connections_refused_total{service=\"web\",reason=\"rule\"} 12\n"
+	    "sockd_connections_refused_total{service=\"web\",reason=\"per_ip\"} 3\n"
+	    "sockd_connections_refused_total{service=\"web\",reason=\"rate\"} 0\n"
+	    "sockd_connections_refused_total{service=\"web\",reason=\"full\"} 0\n"
+	    "sockd_connections_refused_total{service=\"web\",reason=\"proxy\"} 1\n"
+	    "sockd_connections_refused_total{service=\"old\",reason=\"rule\"} 0\n"
+	    "sockd_connections_refused_total{service=\"old\",reason=\"per_ip\"} 0\n"
+	    "sockd_connections_refused_total{service=\"old\",reason=\"rate\"} 0\n"
+	    "sockd_connections_refused_total{service=\"old\",reason=\"full\"} 0\n"
+	    "sockd_connections_refused_total{service=\"old\",reason=\"proxy\"} 0\n"
+	    "# HELP sockd_messages_total "));
 	/* Cumulative buckets; the count is the +Inf bucket. */
 	assert_non_null(strstr(m,
 	    "sockd_connection_duration_seconds_bucket{service=\"echo\",le=\"0.001\"} 10\n"

@@ -1,7 +1,8 @@
 /*
  * test_status_format.c - `sockd status` as text and as JSON, byte for
  * byte: one service, several with a removed one and one in backoff, the
- * SERVICE filter (found and not), -w rows, no service at all, names with
+ * SERVICE filter (found and not), -w rows, no service at all, refusals
+ * (their column, the line of reasons, a total that saturates), names with
  * quotes, backslashes, newlines and bytes that are not UTF-8, numbers that
  * are not finite, and a buffer ceiling too low for the document.
  */
@@ -97,8 +98,8 @@ test_text_one(void **state)
 	    "SERVICE  MODEL    WORKERS             CONNS  ACCEPTED  REQ/S 1/10/60\n"
 	    "echo     prefork  1 (0 busy, 1 idle)      0         3    1.0/0.2/0.0\n"
 	    "\n"
-	    "SERVICE  GEN  LIMITED  STARTS  CRASHES  BACKOFF\n"
-	    "echo       1        0       1        0  -\n"
+	    "SERVICE  GEN  LIMITED  REFUSED  STARTS  CRASHES  BACKOFF\n"
+	    "echo       1        0        0       1        0  -\n"
 	    "\n"
 	    "SERVICE  PID  GEN  STATE  CONNS  SERVED     STARTED  HEARTBEAT\n"
 	    "echo     101    1  idle       0       3  12m 5s ago   0.5s ago\n");
@@ -115,8 +116,8 @@ test_text_one(void **state)
 	    "SERVICE  MODEL    WORKERS  CONNS  ACCEPTED  REQ/S 1/10/60\n"
 	    "echo     prefork  0 of 1       0         3    1.0/0.2/0.0\n"
 	    "\n"
-	    "SERVICE  GEN  LIMITED  STARTS  CRASHES  BACKOFF\n"
-	    "echo       1        0       1        0  yes, 1 failed start, 4.2s so far\n");
+	    "SERVICE  GEN  LIMITED  REFUSED  STARTS  CRASHES  BACKOFF\n"
+	    "echo       1        0        0       1        0  1 failed start, 4.2s\n");
 	snapshot_free(&s);
 }
 
@@ -136,10 +137,13 @@ test_text_sample(void **state)
 	    "web            event    1 of 2 (0 busy, 1 idle)      0        77    0.5/1.2/0.1\n"
 	    "old (removed)  fork     1 (1 draining)               1         5    0.0/0.0/0.0\n"
 	    "\n"
-	    "SERVICE        GEN  LIMITED  STARTS  CRASHES  BACKOFF\n"
-	    "echo             3        0       4        0  -\n"
-	    "web              2        3       9        7  yes, 3 failed starts, 4.2s so far\n"
-	    "old (removed)    1        0       1        0  -\n"
+	    "SERVICE        GEN  LIMITED  REFUSED  STARTS  CRASHES  BACKOFF\n"
+	    "echo             3        0       42       4        0  -\n"
+	    "web              2        3       16       9        7  3 failed starts, 4.2s\n"
+	    "old (removed)    1        0        0       1        0  -\n"
+	    "\n"
+	    "echo refused: 40 rate, 2 full\n"
+	    "web refused: 12 rule, 3 per_ip, 1 proxy\n"
 	    "\n"
 	    "SERVICE         PID  GEN  STATE     CONNS  SERVED    STARTED  HEARTBEAT\n"
 	    "echo           5001    3  busy         12    2500  1h 0m ago   0.2s ago\n"
@@ -166,8 +170,10 @@ test_text_filter(void **state)
 	    "SERVICE  MODEL  WORKERS                  CONNS  ACCEPTED  REQ/S 1/10/60\n"
 	    "web      event  1 of 2 (0 busy, 1 idle)      0        77    0.5/1.2/0.1\n"
 	    "\n"
-	    "SERVICE  GEN  LIMITED  STARTS  CRASHES  BACKOFF\n"
-	    "web        2        3       9        7  yes, 3 failed starts, 4.2s so far\n"
+	    "SERVICE  GEN  LIMITED  REFUSED  STARTS  CRASHES  BACKOFF\n"
+	    "web        2        3       16       9        7  3 failed starts, 4.2s\n"
+	    "\n"
+	    "web refused: 12 rule, 3 per_ip, 1 proxy\n"
 	    "\n"
 	    "SERVICE   PID  GEN  STATE  CONNS  SERVED  STARTED  HEARTBEAT\n"
 	    "web      6001    2  idle       0      77  42s ago   1.5s ago\n");
@@ -217,8 +223,8 @@ test_text_reloads(void **state)
 	    "SERVICE  MODEL    WORKERS             CONNS  ACCEPTED  REQ/S 1/10/60\n"
 	    "echo     prefork  1 (0 busy, 1 idle)      0         3    1.0/0.2/0.0\n"
 	    "\n"
-	    "SERVICE  GEN  LIMITED  STARTS  CRASHES  BACKOFF\n"
-	    "echo       1        0       1        0  -\n"
+	    "SERVICE  GEN  LIMITED  REFUSED  STARTS  CRASHES  BACKOFF\n"
+	    "echo       1        0        0       1        0  -\n"
 	    "\n"
 	    "no worker\n");
 	s.reloads = 2;
@@ -243,6 +249,7 @@ test_text_escape(void **state)
 	s.services[0].rate[0] = NAN;
 	s.services[0].rate[1] = -INFINITY;
 	s.services[0].rate[2] = 1e300;
+	s.services[0].refused[SNAPSHOT_REFUSED_PER_IP] = 1;
 	s.started = NAN;
 	assert_string_equal(text(&s, false, NULL, 0),
 	    "sockd 1.4.0 (pid 100), up 0.0s, generation 1\n"
@@ -251,8 +258,47 @@ test_text_escape(void **state)
 	    "SERVICE    MODEL    WORKERS             CONNS  ACCEPTED             REQ/S 1/10/60\n"
 	    "a\"b\\c?d?\xc3\xa9  prefork  1 (0 busy, 1 idle)      0         3  0.0/0.0/1000000000000000\n"
 	    "\n"
-	    "SERVICE    GEN  LIMITED  STARTS  CRASHES  BACKOFF\n"
-	    "a\"b\\c?d?\xc3\xa9    1        0       1        0  -\n");
+	    "SERVICE    GEN  LIMITED  REFUSED  STARTS  CRASHES  BACKOFF\n"
+	    "a\"b\\c?d?\xc3\xa9    1        0        1       1        0  -\n"
+	    "\n"
+	    "a\"b\\c?d?\xc3\xa9 refused: 1 per_ip\n");
+	snapshot_free(&s);
+}
+
+/*
+ * REFUSED and "total" saturate rather than wrap past UINT64_MAX; the line
+ * and the JSON keep each reason's own count, and only a removed service's
+ * label says "(removed)".
+ */
+static void
+test_refused_saturate(void **state)
+{
+	struct snapshot s;
+
+	(void)state;
+	one_service(&s);
+	s.services[0].refused[SNAPSHOT_REFUSED_RULE] = UINT64_MAX;
+	s.services[0].refused[SNAPSHOT_REFUSED_PROXY] = 5;
+	s.services[0].configured = false;
+	assert_non_null(strstr(text(&s, false, NULL, 0),
+	    "\n"
+	    "SERVICE         GEN  LIMITED               REFUSED  STARTS  CRASHES  BACKOFF\n"
+	    "echo (removed)    1        0  18446744073709551615       1        0  -\n"
+	    "\n"
+	    "echo (removed) refused: 18446744073709551615 rule, 5 proxy\n"));
+	assert_non_null(strstr(json(&s, false, NULL),
+	    "      \"refused\": {\n"
+	    "        \"rule\": 18446744073709551615,\n"
+	    "        \"per_ip\": 0,\n"
+	    "        \"rate\": 0,\n"
+	    "        \"full\": 0,\n"
+	    "        \"proxy\": 5,\n"
+	    "        \"total\": 18446744073709551615\n"
+	    "      },\n"));
+	/* One short of the ceiling adds up exactly. */
+	s.services[0].refused[SNAPSHOT_REFUSED_RULE] = UINT64_MAX - 6;
+	assert_non_null(strstr(json(&s, false, NULL),
+	    "        \"total\": 18446744073709551614\n"));
 	snapshot_free(&s);
 }
 
@@ -310,6 +356,14 @@ test_json_one(void **state)
 	    "      },\n"
 	    "      \"limited\": {\n"
 	    "        \"max_connections\": 0\n"
+	    "      },\n"
+	    "      \"refused\": {\n"
+	    "        \"rule\": 0,\n"
+	    "        \"per_ip\": 0,\n"
+	    "        \"rate\": 0,\n"
+	    "        \"full\": 0,\n"
+	    "        \"proxy\": 0,\n"
+	    "        \"total\": 0\n"
 	    "      },\n"
 	    "      \"worker_starts\": 1,\n"
 	    "      \"crashes\": {\n"
@@ -400,6 +454,30 @@ test_json_sample(void **state)
 	    "    \"last_ok\": false,\n"
 	    "    \"last_error\": \"/etc/sockd.conf:12: unknown model \\\"forks\\\"\"\n"
 	    "  },\n"));
+	/* Every reason, 0 or not, then the total; after "limited" (web). */
+	assert_non_null(strstr(j,
+	    "      \"limited\": {\n"
+	    "        \"max_connections\": 3\n"
+	    "      },\n"
+	    "      \"refused\": {\n"
+	    "        \"rule\": 12,\n"
+	    "        \"per_ip\": 3,\n"
+	    "        \"rate\": 0,\n"
+	    "        \"full\": 0,\n"
+	    "        \"proxy\": 1,\n"
+	    "        \"total\": 16\n"
+	    "      },\n"
+	    "      \"worker_starts\": 9,\n"));
+	assert_non_null(strstr(j,
+	    "      \"refused\": {\n"
+	    "        \"rule\": 0,\n"
+	    "        \"per_ip\": 0,\n"
+	    "        \"rate\": 40,\n"
+	    "        \"full\": 2,\n"
+	    "        \"proxy\": 0,\n"
+	    "        \"total\": 42\n"
+	    "      },\n"
+	    "      \"worker_starts\": 4,\n"));
 	assert_non_null(strstr(j,
 	    "      \"crashes\": {\n"
 	    "        \"total\": 7,\n"
@@ -546,6 +624,7 @@ main(void)
 		cmocka_unit_test_teardown(test_text_zero, teardown),
 		cmocka_unit_test_teardown(test_text_reloads, teardown),
 		cmocka_unit_test_teardown(test_text_escape, teardown),
+		cmocka_unit_test_teardown(test_refused_saturate, teardown),
 		cmocka_unit_test_teardown(test_json_one, teardown),
 		cmocka_unit_test_teardown(test_json_zero, teardown),
 		cmocka_unit_test_teardown(test_json_sample, teardown),
