@@ -51,7 +51,9 @@
 #include "clock.h"
 #include "addr.h"
 #include "conn.h"
+#include "guard.h"
 #include "log.h"
+#include "proxy.h"
 #include "util.h"
 
 #define CONN_READ_SIZE 16384
@@ -112,6 +114,14 @@ conn_send_stalled(struct conn *c, int64_t since_ns)
 }
 
 static void
+conn_handler_open(struct conn *c)
+{
+	c->opened = true;
+	if (c->handler->open != NULL)
+		c->handler->open(c);
+}
+
+static void
 conn_init(struct conn *c, int fd, const struct sockd_addr *peer,
     const struct config_service *svc, const struct handler *h, struct scoreboard_slot *slot,
     _Atomic int64_t *heartbeat, bool buffered)
@@ -119,17 +129,22 @@ conn_init(struct conn *c, int fd, const struct sockd_addr *peer,
 	if (heartbeat == NULL && slot != NULL)
 		heartbeat = &slot->heartbeat_ns;
 	*c = (struct conn){ .fd = fd, .svc = svc, .slot = slot, .heartbeat = heartbeat,
-		.handler = h, .buffered = buffered, .file_fd = -1, .peer = *peer };
+		.handler = h, .buffered = buffered, .file_fd = -1, .peer = *peer,
+		.record = GUARD_NONE };
 	framing_init(&c->framing, svc->framing, (size_t)svc->max_message);
 	c->opened_ns = c->last_read_ns = clock_now();
+	if (svc->handshake_ms > 0)
+		c->handshake_ns = c->opened_ns + (int64_t)svc->handshake_ms * NS_PER_MS;
 	if (!buffered)
 		conn_send_timeout(c);
 	if (slot != NULL) {
 		atomic_fetch_add(&slot->current, 1);
 		atomic_fetch_add_explicit(&slot->accepted, 1, memory_order_relaxed);
 	}
-	if (c->handler->open != NULL)
-		c->handler->open(c);
+	if (svc->proxy_protocol)
+		c->proxy = xcalloc(1, PROXY_V2_MAX);	/* the handler waits for the header */
+	else
+		conn_handler_open(c);
 }
 
 /* HEARTBEAT: where waits show this connection's server is alive (a
@@ -182,8 +197,12 @@ conn_finish(struct conn *c)
 		    c->svc->name, pending);
 	if (log_enabled(LOG_DEBUG))
 		conn_log_end(c);
-	if (c->handler->close != NULL)
+	if (c->opened && c->handler->close != NULL)
 		c->handler->close(c);
+	free(c->proxy);
+	c->proxy = NULL;
+	guard_release(c->record);
+	c->record = GUARD_NONE;
 	framing_free(&c->framing);
 	free(c->out);
 	c->out = NULL;
@@ -559,6 +578,8 @@ conn_end_name(enum conn_end why)
 		[CONN_END_PROTOCOL] = "protocol error",
 		[CONN_END_ERROR] = "error",
 		[CONN_END_STOPPING] = "stopping",
+		[CONN_END_HANDSHAKE] = "handshake timeout",
+		[CONN_END_REFUSED] = "refused",
 	};
 
 	if ((unsigned)why >= sizeof(names) / sizeof(names[0]))
@@ -577,10 +598,12 @@ conn_deliver(void *arg, const char *msg, size_t len)
 	return c->closing;
 }
 
-/* One message handled: what STATUS's req/s counts. */
+/* One message handled: what STATUS's req/s counts. The first one ends
+ * the handshake. */
 void
 conn_count_message(struct conn *c)
 {
+	c->handshake_ns = 0;
 	c->messages++;
 	if (c->slot != NULL)
 		conn_count(&c->slot->messages, 1);
@@ -590,6 +613,63 @@ static int
 conn_tick_ms(const struct conn *c)
 {
 	return clock_tick_ms(c->svc->heartbeat_ms);
+}
+
+/* ms from NOW until AT, rounded up so a wait does not end just short. */
+static int64_t
+conn_ms_until(int64_t at, int64_t now)
+{
+	return at <= now ? 0 : (at - now + NS_PER_MS - 1) / NS_PER_MS;
+}
+
+enum conn_timeout
+conn_timeout_check(const struct conn *c, int64_t now, int64_t *left_ms)
+{
+	int64_t left = -1;
+
+	if (c->handshake_ns != 0) {
+		if (now >= c->handshake_ns)
+			return CONN_HANDSHAKE_OVER;
+		left = conn_ms_until(c->handshake_ns, now);
+	}
+	if (c->svc->idle_ms > 0) {
+		int64_t at = c->last_read_ns + (int64_t)c->svc->idle_ms * NS_PER_MS;
+
+		if (now >= at)
+			return conn_pending(c) ? CONN_STALL_OVER : CONN_IDLE_OVER;
+		if (left == -1 || conn_ms_until(at, now) < left)
+			left = conn_ms_until(at, now);
+	}
+	*left_ms = left;
+	return CONN_IN_TIME;
+}
+
+/* A deadline of conn_timeout_check() passed: say so, and end it (http's
+ * last word, a 408, first for a handshake). */
+void
+conn_timed_out(struct conn *c, enum conn_timeout t)
+{
+	switch (t) {
+	case CONN_HANDSHAKE_OVER:
+		log_info("%s: closing connection: no %s within %d ms (timeouts.handshake)",
+		    c->svc->name, c->proxy != NULL ? "PROXY header" : "first message",
+		    c->svc->handshake_ms);
+		if (c->opened && c->handler->late != NULL && !c->closing)
+			c->handler->late(c);
+		conn_end(c, CONN_END_HANDSHAKE);
+		break;
+	case CONN_STALL_OVER:
+		log_info("%s: closing connection: the client took no output for %d ms",
+		    c->svc->name, c->svc->idle_ms);
+		conn_end(c, CONN_END_STALLED);
+		break;
+	case CONN_IDLE_OVER:
+		log_info("%s: closing connection: idle for %d ms", c->svc->name, c->svc->idle_ms);
+		conn_end(c, CONN_END_IDLE);
+		break;
+	default:
+		break;
+	}
 }
 
 /* Wait for the client or a signal, keeping the heartbeat and the idle
@@ -603,23 +683,18 @@ conn_wait(struct conn *c, int sig_fd)
 	};
 
 	for (;;) {
-		int64_t now = clock_now(), left_ms = conn_tick_ms(c);
+		int64_t now = clock_now(), left_ms = conn_tick_ms(c), due_ms;
+		enum conn_timeout t;
 		int r;
 
 		if (c->heartbeat != NULL)
 			atomic_store_explicit(c->heartbeat, now, memory_order_relaxed);
-		if (c->svc->idle_ms > 0) {
-			int64_t idle_left = (c->last_read_ns - now) / 1000000 + c->svc->idle_ms;
-
-			if (idle_left <= 0) {
-				log_info("%s: closing connection: idle for %d ms", c->svc->name,
-				    c->svc->idle_ms);
-				conn_end(c, CONN_END_IDLE);
-				return CONN_END;
-			}
-			if (idle_left < left_ms)
-				left_ms = idle_left;
+		if ((t = conn_timeout_check(c, now, &due_ms)) != CONN_IN_TIME) {
+			conn_timed_out(c, t);
+			return CONN_END;
 		}
+		if (due_ms >= 0 && due_ms < left_ms)
+			left_ms = due_ms;
 		r = poll(p, 2, (int)left_ms);
 		if (r == -1 && errno != EINTR) {
 			log_err("%s: poll: %s", c->svc->name, strerror(errno));
@@ -636,11 +711,73 @@ conn_wait(struct conn *c, int sig_fd)
  * when none were there yet, -1 when the connection ends (the peer closed,
  * an error, a protocol error). The handler may have set c->closing.
  */
+/* The PROXY header is whole: the client it names is the peer from now on
+ * (unless it is a health check's LOCAL), the guard looks at that client,
+ * and the handler opens. */
+static int
+conn_proxy_done(struct conn *c, const struct proxy_header *h)
+{
+	free(c->proxy);
+	c->proxy = NULL;
+	if (!h->local)
+		addr_from_sockaddr((const struct sockaddr *)&h->src, h->src_len, &c->peer);
+	if (c->slot != NULL && guard_check(c->svc, &c->peer, c->fd, c->slot, &c->record) != GUARD_OK) {
+		conn_end(c, CONN_END_REFUSED);
+		return -1;
+	}
+	conn_handler_open(c);
+	return 1;
+}
+
+/*
+ * proxy_protocol: read the PROXY header, and not a byte past it (the
+ * client's own bytes stay in the socket, for the handler or for exec's
+ * program). Peek at what came; while it is a valid beginning, every byte
+ * of it is the header's, so take it; once the header is whole, take
+ * exactly its length. 1 on progress, 0 when nothing was there, -1 when
+ * the connection ends (a bad header is refused).
+ */
+static int
+conn_proxy_input(struct conn *c)
+{
+	struct proxy_header h;
+	uint8_t *at = c->proxy + c->proxy_len;
+	ssize_t n = recv(c->fd, at, PROXY_V2_MAX - c->proxy_len, MSG_PEEK | MSG_DONTWAIT);
+	long r;
+
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0) {
+		conn_end(c, n == 0 ? CONN_END_CLIENT : conn_errno_end(errno));
+		return -1;
+	}
+	r = proxy_parse(c->proxy, c->proxy_len + (size_t)n, &h);
+	if (r < 0) {
+		guard_refused(c->svc, &c->peer, c->slot, SNAPSHOT_REFUSED_PROXY, proxy_strerror(r));
+		conn_end(c, CONN_END_REFUSED);
+		return -1;
+	}
+	if (r > 0)
+		n = (ssize_t)((size_t)r - c->proxy_len);	/* the rest is the client's */
+	if (recv(c->fd, at, (size_t)n, MSG_DONTWAIT) != n) {
+		log_info("%s: PROXY header: %s", c->svc->name, strerror(errno));
+		conn_end(c, CONN_END_ERROR);
+		return -1;
+	}
+	c->proxy_len += (size_t)n;
+	c->last_read_ns = clock_now();
+	return r > 0 ? conn_proxy_done(c, &h) : 1;
+}
+
 int
 conn_input(struct conn *c, char *buf, size_t size)
 {
 	const char *why;
-	ssize_t n = read(c->fd, buf, size);
+	ssize_t n;
+
+	if (c->proxy != NULL)
+		return conn_proxy_input(c);
+	n = read(c->fd, buf, size);
 
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return 0;

@@ -45,6 +45,8 @@ enum conn_end {
 	CONN_END_PROTOCOL,		/* the framing refused the client's bytes */
 	CONN_END_ERROR,			/* a failed read, send, sendfile or poll */
 	CONN_END_STOPPING,		/* the worker stopped or drained with it open */
+	CONN_END_HANDSHAKE,		/* timeouts.handshake: no first message in time */
+	CONN_END_REFUSED,		/* the guard, once a PROXY header named the client */
 };
 
 struct conn {
@@ -63,6 +65,14 @@ struct conn {
 	uint64_t received;		/* bytes read from the client so far */
 	uint64_t messages;		/* messages handled so far */
 	enum conn_end end;		/* why it ends, once known */
+	int64_t handshake_ns;		/* the first message is due by then; 0: it came,
+					 * or no timeouts.handshake */
+	uint8_t *proxy;			/* proxy_protocol: the header so far, until it
+					 * is whole (NULL after) */
+	size_t proxy_len;
+	uint32_t record;		/* its per-client place, taken once the PROXY
+					 * header said who the client is (guard.h) */
+	bool opened;			/* the handler's open() ran (after the header) */
 	uint64_t sent;			/* bytes written to the client so far: a
 					 * handler tells from it how much of an
 					 * answer went out */
@@ -105,5 +115,10 @@ void conn_close(struct conn *c);
 void conn_end(struct conn *c, enum conn_end why);
 const char *conn_end_name(enum conn_end why);
 void conn_count_message(struct conn *c);
+/* timeouts.idle and timeouts.handshake for every model: how C stands at
+ * NOW, and the ms to its next deadline in *LEFT_MS (-1: none). */
+enum conn_timeout { CONN_IN_TIME, CONN_IDLE_OVER, CONN_STALL_OVER, CONN_HANDSHAKE_OVER };
+enum conn_timeout conn_timeout_check(const struct conn *c, int64_t now, int64_t *left_ms);
+void conn_timed_out(struct conn *c, enum conn_timeout t);
 
 #endif

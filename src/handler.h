@@ -25,6 +25,9 @@ struct handler {
 	void (*open)(struct conn *c);			/* may be NULL */
 	void (*message)(struct conn *c, const char *data, size_t len);
 	void (*close)(struct conn *c);			/* may be NULL */
+	/* timeouts.handshake passed before a first message: a last word
+	 * (http: 408) before the connection closes. May be NULL. */
+	void (*late)(struct conn *c);
 };
 
 extern const struct handler handler_echo, handler_discard, handler_ack, handler_http,

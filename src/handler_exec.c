@@ -113,9 +113,11 @@ exec_ip_vars(struct exec_vars *v, const char *name, const struct sockaddr_storag
 	exec_var(v, var, num);
 }
 
-/* The UCSPI variables of the connection on FD; -1 if it is gone already. */
+/* The UCSPI variables of the connection on FD from PEER (the client, as
+ * a PROXY header may have named it); -1 if it is gone already. */
 static int
-exec_conn_vars(const struct config_service *svc, int fd, struct exec_vars *v)
+exec_conn_vars(const struct config_service *svc, int fd, const struct sockd_addr *peer,
+    struct exec_vars *v)
 {
 	struct sockaddr_storage local, remote;
 	socklen_t llen = sizeof(local), rlen = sizeof(remote), clen;
@@ -145,7 +147,10 @@ exec_conn_vars(const struct config_service *svc, int fd, struct exec_vars *v)
 	}
 	exec_var(v, "PROTO", "TCP");
 	exec_ip_vars(v, "TCPLOCAL", &local, llen);
-	exec_ip_vars(v, "TCPREMOTE", &remote, rlen);
+	if (peer->len > 0 && peer->u.sa.sa_family != AF_UNIX)
+		exec_ip_vars(v, "TCPREMOTE", &peer->u.ss, peer->len);
+	else
+		exec_ip_vars(v, "TCPREMOTE", &remote, rlen);
 	return 0;
 }
 
@@ -224,14 +229,14 @@ exec_child(const struct config_service *svc, int fd, char **env, pid_t superviso
 
 /* Start the program on FD: its pid, or -1 (logged). */
 static pid_t
-exec_spawn(const struct config_service *svc, int fd)
+exec_spawn(const struct config_service *svc, int fd, const struct sockd_addr *peer)
 {
 	struct exec_vars v = { .n = 0 };
 	pid_t self = getpid(), pid;
 	char **env;
 
 	exec_var(&v, "PATH", "/usr/local/bin:/usr/bin:/bin");
-	if (exec_conn_vars(svc, fd, &v) == -1)
+	if (exec_conn_vars(svc, fd, peer, &v) == -1)
 		return -1;
 	env = exec_environ(svc, &v);
 	if ((pid = fork()) == 0)
@@ -387,12 +392,12 @@ exec_wait(const struct config_service *svc, struct exec_end *e, _Atomic int64_t 
  * client sees the end when the program closes its standard input and
  * output, not when we return. */
 static int
-exec_run(const struct config_service *svc, int fd, _Atomic int64_t *heartbeat,
-    struct exec_end *e)
+exec_run(const struct config_service *svc, int fd, const struct sockd_addr *peer,
+    _Atomic int64_t *heartbeat, struct exec_end *e)
 {
 	int null;
 
-	*e = (struct exec_end){ .pid = exec_spawn(svc, fd) };
+	*e = (struct exec_end){ .pid = exec_spawn(svc, fd, peer) };
 	if (e->pid == -1)
 		return -1;
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
@@ -429,7 +434,7 @@ exec_supervise(const struct conn *c)
 	if (sigaction(SIGCHLD, &dfl, NULL) == -1)
 		log_err("%s: sigaction(SIGCHLD): %s", c->svc->name, strerror(errno));
 	else if ((fd == 3 || dup3(fd, 3, O_CLOEXEC) != -1) && close_range(4, ~0U, 0) == 0)
-		r = exec_run(c->svc, 3, NULL, &e);
+		r = exec_run(c->svc, 3, &c->peer, NULL, &e);
 	else
 		log_err("%s: supervisor descriptors: %s", c->svc->name, strerror(errno));
 	atomic_fetch_sub(exec_running, 1);	/* before the log line says it ended */
@@ -525,7 +530,7 @@ exec_close(struct conn *c)
 
 		if (prctl(PR_SET_PDEATHSIG, 0) == -1)
 			log_warn("%s: prctl(PR_SET_PDEATHSIG): %s", c->svc->name, strerror(errno));
-		if (exec_run(c->svc, c->fd, c->heartbeat, &e) == 0)
+		if (exec_run(c->svc, c->fd, &c->peer, c->heartbeat, &e) == 0)
 			exec_log(c->svc, &e);
 		/* An acceptor gone meanwhile had its scoreboard slot released,
 		 * maybe to another worker: leave its counts alone. */

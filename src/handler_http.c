@@ -520,10 +520,19 @@ http_message(struct conn *c, const char *data, size_t len)
 	http_resume(c);
 }
 
+/* timeouts.handshake passed before a whole request head: 408, then the
+ * connection closes (RFC 9110 15.5.9). */
+static void
+http_late(struct conn *c)
+{
+	http_status_page(c, NULL, (struct http_str){ 0 }, 408, "", false);
+}
+
 const struct handler handler_http = {
 	.name = "http",
 	.start = http_start,
 	.open = http_open,
 	.message = http_message,
 	.close = http_close,
+	.late = http_late,
 };

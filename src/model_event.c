@@ -60,6 +60,9 @@ struct event_conn {
 	struct accepted taken;		/* its place, for the acceptor */
 	struct conn c;
 	struct event_conn *prev, *next;	/* in order of last activity */
+	struct event_conn *hs_prev, *hs_next;	/* awaiting its first message, in
+					 * order of arrival (of deadline) */
+	bool in_hs;
 	uint32_t events;		/* as registered with epoll */
 };
 
@@ -71,6 +74,7 @@ struct event {
 	struct acceptor ac;
 	struct acceptor_watch w;
 	struct event_conn *head, *tail;	/* least recently active first */
+	struct event_conn *hs_head, *hs_tail;	/* timeouts.handshake: oldest first */
 	size_t conns;
 	bool quit;
 };
@@ -93,6 +97,29 @@ event_state(struct event *e)
 	int st = acceptor_draining(&e->ac) ? SLOT_DRAINING : e->conns > 0 ? SLOT_BUSY : SLOT_IDLE;
 
 	atomic_store(&e->a->slot->state, st);
+}
+
+/* The handshake list: connections whose first message is still due. */
+static void
+event_hs_unlink(struct event *e, struct event_conn *ec)
+{
+	if (!ec->in_hs)
+		return;
+	*(ec->hs_prev != NULL ? &ec->hs_prev->hs_next : &e->hs_head) = ec->hs_next;
+	*(ec->hs_next != NULL ? &ec->hs_next->hs_prev : &e->hs_tail) = ec->hs_prev;
+	ec->in_hs = false;
+}
+
+static void
+event_hs_append(struct event *e, struct event_conn *ec)
+{
+	if (ec->c.handshake_ns == 0)
+		return;
+	ec->hs_prev = e->hs_tail;
+	ec->hs_next = NULL;
+	*(e->hs_tail != NULL ? &e->hs_tail->hs_next : &e->hs_head) = ec;
+	e->hs_tail = ec;
+	ec->in_hs = true;
 }
 
 static void
@@ -124,6 +151,7 @@ static void
 event_close(struct event *e, struct event_conn *ec)
 {
 	event_unlink(e, ec);
+	event_hs_unlink(e, ec);
 	conn_finish(&ec->c);
 	if (close(ec->src.fd) == -1 && errno != EINTR)
 		log_debug("%s: close: %s", e->a->svc->name, strerror(errno));
@@ -165,6 +193,8 @@ event_conn_ready(struct event *e, struct event_conn *ec, uint32_t revents)
 	}
 	if (r == 1)
 		event_touch(e, ec);
+	if (ec->in_hs && ec->c.handshake_ns == 0)
+		event_hs_unlink(e, ec);	/* its first message came */
 	event_update(e, ec);
 }
 
@@ -184,6 +214,7 @@ event_add(struct event *e, const struct accepted *c)
 	atomic_store(&e->a->slot->heartbeat_ns, clock_now());
 	event_state(e);
 	conn_open_buffered(&ec->c, fd, &c->peer, e->a->svc, e->a->handler, e->a->slot);
+	event_hs_append(e, ec);
 	/* Closed at open (handler exec): never watched. Its socket lives on in
 	 * another process, and so would its place in our epoll set. */
 	if (!ec->c.closing && epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
@@ -241,31 +272,36 @@ event_signals(struct event *e)
 		}
 }
 
-/* Close the connections idle for timeouts.idle, oldest first. */
+/* Past a deadline (conn_timeout_check): end it; an answer it was given
+ * (http's 408) goes out if the socket takes it at once. */
+static void
+event_time_out(struct event *e, struct event_conn *ec, enum conn_timeout t)
+{
+	conn_timed_out(&ec->c, t);
+	if (conn_pending(&ec->c) && !ec->c.broken)
+		conn_flush(&ec->c);
+	event_close(e, ec);
+}
+
+/*
+ * Close what is past its deadline, oldest first, from the head of two
+ * lists: waiting for a first message (timeouts.handshake: in order of
+ * arrival, so of deadline) and by last activity (timeouts.idle). Each
+ * stops at its first connection in time, so a thousand slow clients cost
+ * this loop nothing until they are due.
+ */
 static void
 event_expire(struct event *e, int64_t now)
 {
-	int64_t idle = (int64_t)e->a->svc->idle_ms * NS_PER_MS;
+	enum conn_timeout t;
+	int64_t left;
 
-	while (idle > 0 && e->head != NULL && now - e->head->c.last_read_ns >= idle) {
-		struct event_conn *ec = e->head;
-
-		if (conn_pending(&ec->c))
-			log_info("%s: closing connection: the client took no output for %d ms",
-			    e->a->svc->name, e->a->svc->idle_ms);
-		else
-			log_info("%s: closing connection: idle for %d ms", e->a->svc->name,
-			    e->a->svc->idle_ms);
-		conn_end(&ec->c, conn_pending(&ec->c) ? CONN_END_STALLED : CONN_END_IDLE);
-		event_close(e, ec);
-	}
-}
-
-/* ms from NOW until AT, rounded up so the wait does not end just short. */
-static int64_t
-event_ms_until(int64_t at, int64_t now)
-{
-	return at <= now ? 0 : (at - now + NS_PER_MS - 1) / NS_PER_MS;
+	while (e->hs_head != NULL &&
+	    (t = conn_timeout_check(&e->hs_head->c, now, &left)) == CONN_HANDSHAKE_OVER)
+		event_time_out(e, e->hs_head, t);
+	while (e->head != NULL && (t = conn_timeout_check(&e->head->c, now, &left)) != CONN_IN_TIME &&
+	    t != CONN_HANDSHAKE_OVER)
+		event_time_out(e, e->head, t);
 }
 
 /* How long epoll_wait may sleep: the heartbeat tick (as conn.c's), the
@@ -275,10 +311,12 @@ event_timeout(struct event *e, int64_t now)
 {
 	int64_t ms = clock_tick_ms(e->a->svc->heartbeat_ms), t;
 
-	if (e->a->svc->idle_ms > 0 && e->head != NULL) {
-		t = event_ms_until(e->head->c.last_read_ns + e->a->svc->idle_ms * NS_PER_MS, now);
-		ms = t < ms ? t : ms;
-	}
+	if (e->head != NULL && conn_timeout_check(&e->head->c, now, &t) == CONN_IN_TIME &&
+	    t >= 0 && t < ms)
+		ms = t;
+	if (e->hs_head != NULL && conn_timeout_check(&e->hs_head->c, now, &t) == CONN_IN_TIME &&
+	    t >= 0 && t < ms)
+		ms = t;
 	if ((t = acceptor_update(&e->w, now)) >= 0 && t < ms)
 		ms = t;		/* paused at a limit: look again then */
 	return (int)ms;
