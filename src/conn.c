@@ -84,6 +84,7 @@ conn_sent(struct conn *c, size_t n)
 }
 
 static int conn_tick_ms(const struct conn *c);
+static void conn_shut(struct conn *c);
 
 /* A blocked send wakes every tick, to keep the heartbeat and to apply
  * timeouts.idle to a client that takes no output. */
@@ -388,7 +389,9 @@ conn_flush(struct conn *c)
 			return -1;
 		r |= w > 0;
 	}
-	if (r == 1 && !conn_pending(c) && c->drained != NULL && !c->closing)
+	if (r == 1 && !conn_pending(c) && c->linger_ns != 0)
+		conn_shut(c);	/* the error answer is out: now the client sees the end */
+	else if (r == 1 && !conn_pending(c) && c->drained != NULL && !c->closing)
 		c->drained(c);
 	return c->broken ? -1 : r;
 }
@@ -556,6 +559,43 @@ conn_close(struct conn *c)
 	conn_end(c, CONN_END_HANDLER);
 }
 
+/* Our side is done (the answer is out): shut it, so the client sees the end. */
+static void
+conn_shut(struct conn *c)
+{
+	if (c->shut || conn_pending(c))
+		return;
+	if (shutdown(c->fd, SHUT_WR) == -1 && errno != ENOTCONN)
+		log_debug("%s: shutdown: %s", c->svc->name, strerror(errno));
+	c->shut = true;
+}
+
+void
+conn_linger(struct conn *c)
+{
+	if (c->closing || c->linger_ns != 0)
+		return;
+	if (c->end == CONN_END_UNSET)
+		c->end = CONN_END_HANDLER;
+	c->handshake_ns = 0;
+	c->linger_ns = clock_now() + CONN_LINGER_MS * NS_PER_MS;
+	conn_shut(c);	/* blocking mode: the answer is out already */
+}
+
+/* Lingering: drop what the client still sends; -1 once it is done. */
+static int
+conn_drop_input(struct conn *c, char *buf, size_t size)
+{
+	ssize_t n = read(c->fd, buf, size);
+
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n > 0 && (c->lingered += (uint64_t)n) < CONN_LINGER_BYTES)
+		return 1;
+	c->closing = true;	/* the client's end, an error, or enough: close */
+	return -1;
+}
+
 /* The connection ends, for WHY unless it had a reason already. */
 void
 conn_end(struct conn *c, enum conn_end why)
@@ -627,6 +667,12 @@ conn_timeout_check(const struct conn *c, int64_t now, int64_t *left_ms)
 {
 	int64_t left = -1;
 
+	if (c->linger_ns != 0) {
+		if (now >= c->linger_ns)
+			return CONN_LINGER_OVER;
+		*left_ms = conn_ms_until(c->linger_ns, now);
+		return CONN_IN_TIME;
+	}
 	if (c->handshake_ns != 0) {
 		if (now >= c->handshake_ns)
 			return CONN_HANDSHAKE_OVER;
@@ -666,6 +712,9 @@ conn_timed_out(struct conn *c, enum conn_timeout t)
 	case CONN_IDLE_OVER:
 		log_info("%s: closing connection: idle for %d ms", c->svc->name, c->svc->idle_ms);
 		conn_end(c, CONN_END_IDLE);
+		break;
+	case CONN_LINGER_OVER:
+		conn_end(c, CONN_END_HANDLER);	/* the reason it had stays */
 		break;
 	default:
 		break;
@@ -777,6 +826,8 @@ conn_input(struct conn *c, char *buf, size_t size)
 
 	if (c->proxy != NULL)
 		return conn_proxy_input(c);
+	if (c->linger_ns != 0)
+		return conn_drop_input(c, buf, size);
 	n = read(c->fd, buf, size);
 
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))

@@ -73,6 +73,9 @@ struct conn {
 	uint32_t record;		/* its per-client place, taken once the PROXY
 					 * header said who the client is (guard.h) */
 	bool opened;			/* the handler's open() ran (after the header) */
+	int64_t linger_ns;		/* conn_linger(): reading to drop until then (0: no) */
+	uint64_t lingered;		/* bytes dropped so far */
+	bool shut;			/* our side is shut down (lingering) */
 	uint64_t sent;			/* bytes written to the client so far: a
 					 * handler tells from it how much of an
 					 * answer went out */
@@ -117,7 +120,15 @@ const char *conn_end_name(enum conn_end why);
 void conn_count_message(struct conn *c);
 /* timeouts.idle and timeouts.handshake for every model: how C stands at
  * NOW, and the ms to its next deadline in *LEFT_MS (-1: none). */
-enum conn_timeout { CONN_IN_TIME, CONN_IDLE_OVER, CONN_STALL_OVER, CONN_HANDSHAKE_OVER };
+enum conn_timeout { CONN_IN_TIME, CONN_IDLE_OVER, CONN_STALL_OVER, CONN_HANDSHAKE_OVER,
+	CONN_LINGER_OVER };
+/* End the connection gracefully after an error answer (RFC 9112 9.6): the
+ * answer goes out, our side shuts down, and what the client still sends is
+ * read and dropped (at most CONN_LINGER_BYTES, CONN_LINGER_MS) so that it
+ * reads the answer rather than a reset. */
+#define CONN_LINGER_MS 2000
+#define CONN_LINGER_BYTES (64 * 1024)
+void conn_linger(struct conn *c);
 enum conn_timeout conn_timeout_check(const struct conn *c, int64_t now, int64_t *left_ms);
 void conn_timed_out(struct conn *c, enum conn_timeout t);
 

@@ -283,7 +283,11 @@ http_status_page(struct conn *c, const struct http_request *req, struct http_str
 	end = http_end(c, iov, with_body ? 2 : 1);
 	conn_sendv(c, iov, with_body ? 2 : 1);
 	http_log(c, req, line, status, end, with_body ? (uint64_t)blen : 0);
-	if (!keep)
+	/* After an error the client may still be sending: linger, so that
+	 * it reads this answer rather than a reset (RFC 9112 9.6). */
+	if (!keep && status >= 400)
+		conn_linger(c);
+	else if (!keep)
 		conn_close(c);
 }
 

@@ -17,7 +17,9 @@
  *
  * timeouts.idle: all connections of a service share one timeout, so a list
  * in order of last activity (moved to the tail on every read or write
- * progress) expires from its head in O(1). The loop wakes at least every
+ * progress) expires from its head in O(1); timeouts.handshake and the
+ * lingering after an error answer are fixed spans too, each with a list in
+ * order of joining, so of deadline. The loop wakes at least every
  * heartbeat tick and stores the heartbeat each time round: a handler stuck
  * in message() stops it, and the master kills the worker.
  *
@@ -55,15 +57,22 @@ struct event_source {
 	int fd;
 };
 
+struct event_list;
+
 struct event_conn {
 	struct event_source src;	/* first: epoll's data.ptr */
 	struct accepted taken;		/* its place, for the acceptor */
 	struct conn c;
 	struct event_conn *prev, *next;	/* in order of last activity */
-	struct event_conn *hs_prev, *hs_next;	/* awaiting its first message, in
-					 * order of arrival (of deadline) */
-	bool in_hs;
+	/* In one list of a fixed deadline, in order of joining it (so of
+	 * deadline): awaiting its first message, or lingering. */
+	struct event_conn *hs_prev, *hs_next;
+	struct event_list *in;		/* that list, or NULL */
 	uint32_t events;		/* as registered with epoll */
+};
+
+struct event_list {
+	struct event_conn *head, *tail;
 };
 
 struct event {
@@ -74,7 +83,8 @@ struct event {
 	struct acceptor ac;
 	struct acceptor_watch w;
 	struct event_conn *head, *tail;	/* least recently active first */
-	struct event_conn *hs_head, *hs_tail;	/* timeouts.handshake: oldest first */
+	struct event_list hs;		/* timeouts.handshake: oldest first */
+	struct event_list linger;	/* lingering after an error: oldest first */
 	size_t conns;
 	bool quit;
 };
@@ -99,27 +109,39 @@ event_state(struct event *e)
 	atomic_store(&e->a->slot->state, st);
 }
 
-/* The handshake list: connections whose first message is still due. */
+/* The deadline lists: connections whose first message is still due, or
+ * that linger after an error answer. */
 static void
-event_hs_unlink(struct event *e, struct event_conn *ec)
+event_dl_unlink(struct event_conn *ec)
 {
-	if (!ec->in_hs)
+	struct event_list *l = ec->in;
+
+	if (l == NULL)
 		return;
-	*(ec->hs_prev != NULL ? &ec->hs_prev->hs_next : &e->hs_head) = ec->hs_next;
-	*(ec->hs_next != NULL ? &ec->hs_next->hs_prev : &e->hs_tail) = ec->hs_prev;
-	ec->in_hs = false;
+	*(ec->hs_prev != NULL ? &ec->hs_prev->hs_next : &l->head) = ec->hs_next;
+	*(ec->hs_next != NULL ? &ec->hs_next->hs_prev : &l->tail) = ec->hs_prev;
+	ec->in = NULL;
 }
 
 static void
-event_hs_append(struct event *e, struct event_conn *ec)
+event_dl_append(struct event_list *l, struct event_conn *ec)
 {
-	if (ec->c.handshake_ns == 0)
-		return;
-	ec->hs_prev = e->hs_tail;
+	event_dl_unlink(ec);
+	ec->hs_prev = l->tail;
 	ec->hs_next = NULL;
-	*(e->hs_tail != NULL ? &e->hs_tail->hs_next : &e->hs_head) = ec;
-	e->hs_tail = ec;
-	ec->in_hs = true;
+	*(l->tail != NULL ? &l->tail->hs_next : &l->head) = ec;
+	l->tail = ec;
+	ec->in = l;
+}
+
+/* Into the list its deadline belongs to, after the handler had its say. */
+static void
+event_dl_sort(struct event *e, struct event_conn *ec)
+{
+	if (ec->c.linger_ns != 0 && ec->in != &e->linger)
+		event_dl_append(&e->linger, ec);
+	else if (ec->c.linger_ns == 0 && ec->c.handshake_ns == 0)
+		event_dl_unlink(ec);	/* its first message came */
 }
 
 static void
@@ -151,7 +173,7 @@ static void
 event_close(struct event *e, struct event_conn *ec)
 {
 	event_unlink(e, ec);
-	event_hs_unlink(e, ec);
+	event_dl_unlink(ec);
 	conn_finish(&ec->c);
 	if (close(ec->src.fd) == -1 && errno != EINTR)
 		log_debug("%s: close: %s", e->a->svc->name, strerror(errno));
@@ -193,8 +215,7 @@ event_conn_ready(struct event *e, struct event_conn *ec, uint32_t revents)
 	}
 	if (r == 1)
 		event_touch(e, ec);
-	if (ec->in_hs && ec->c.handshake_ns == 0)
-		event_hs_unlink(e, ec);	/* its first message came */
+	event_dl_sort(e, ec);
 	event_update(e, ec);
 }
 
@@ -214,7 +235,8 @@ event_add(struct event *e, const struct accepted *c)
 	atomic_store(&e->a->slot->heartbeat_ns, clock_now());
 	event_state(e);
 	conn_open_buffered(&ec->c, fd, &c->peer, e->a->svc, e->a->handler, e->a->slot);
-	event_hs_append(e, ec);
+	if (ec->c.handshake_ns != 0)
+		event_dl_append(&e->hs, ec);
 	/* Closed at open (handler exec): never watched. Its socket lives on in
 	 * another process, and so would its place in our epoll set. */
 	if (!ec->c.closing && epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
@@ -296,11 +318,14 @@ event_expire(struct event *e, int64_t now)
 	enum conn_timeout t;
 	int64_t left;
 
-	while (e->hs_head != NULL &&
-	    (t = conn_timeout_check(&e->hs_head->c, now, &left)) == CONN_HANDSHAKE_OVER)
-		event_time_out(e, e->hs_head, t);
-	while (e->head != NULL && (t = conn_timeout_check(&e->head->c, now, &left)) != CONN_IN_TIME &&
-	    t != CONN_HANDSHAKE_OVER)
+	while (e->hs.head != NULL &&
+	    (t = conn_timeout_check(&e->hs.head->c, now, &left)) == CONN_HANDSHAKE_OVER)
+		event_time_out(e, e->hs.head, t);
+	while (e->linger.head != NULL &&
+	    (t = conn_timeout_check(&e->linger.head->c, now, &left)) == CONN_LINGER_OVER)
+		event_time_out(e, e->linger.head, t);
+	while (e->head != NULL && ((t = conn_timeout_check(&e->head->c, now, &left)) ==
+	    CONN_IDLE_OVER || t == CONN_STALL_OVER))
 		event_time_out(e, e->head, t);
 }
 
@@ -314,8 +339,11 @@ event_timeout(struct event *e, int64_t now)
 	if (e->head != NULL && conn_timeout_check(&e->head->c, now, &t) == CONN_IN_TIME &&
 	    t >= 0 && t < ms)
 		ms = t;
-	if (e->hs_head != NULL && conn_timeout_check(&e->hs_head->c, now, &t) == CONN_IN_TIME &&
+	if (e->hs.head != NULL && conn_timeout_check(&e->hs.head->c, now, &t) == CONN_IN_TIME &&
 	    t >= 0 && t < ms)
+		ms = t;
+	if (e->linger.head != NULL &&
+	    conn_timeout_check(&e->linger.head->c, now, &t) == CONN_IN_TIME && t >= 0 && t < ms)
 		ms = t;
 	if ((t = acceptor_update(&e->w, now)) >= 0 && t < ms)
 		ms = t;		/* paused at a limit: look again then */

@@ -234,7 +234,7 @@ proxied_line(int port, const void *head, size_t len, char *line, size_t size)
 	size_t got;
 
 	assert_int_equal(send_all(fd, head, len), 0);
-	assert_int_equal(send_all(fd, "ping\n", 5), 0);
+	(void)send_all(fd, "ping\n", 5);	/* a refused header may be closed on already */
 	got = read_all(fd, line, size, 2000);
 	close(fd);
 	line[got] = '\0';
@@ -353,6 +353,58 @@ test_proxy_spoofed(void **state)
 	harness_rmdir(dir);
 }
 
+/* ---- lingering close ------------------------------------------------------ */
+
+/* A bad request with more bytes right behind it: the server reads and
+ * drops them after its 400 instead of closing on them, so every send of
+ * the client succeeds and it reads the 400 and then a clean end, not a
+ * reset. */
+static void
+check_linger(const char *model)
+{
+	static char junk[48 * 1024];
+	static const char bad[] = "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct daemon *d;
+	char buf[512];
+	size_t got = 0;
+	int fd, port;
+	ssize_t n;
+
+	memset(junk, 'x', sizeof(junk));
+	d = start_service(config("services = ( { name = \"web\"; listen = \"127.0.0.1:0\";"
+	    " handler = \"http\"; model = \"%s\"; } );", model), "web", &port);
+	fd = connect_from("127.0.0.1", port);
+	assert_int_equal(send_all(fd, bad, sizeof(bad) - 1), 0);
+	usleep(100 * 1000);	/* the answer is out, the server's side shut */
+	for (size_t off = 0; off < sizeof(junk); off += 4096) {
+		assert_int_equal(send(fd, junk + off, 4096, MSG_NOSIGNAL), 4096);
+		usleep(2000);
+	}
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	while ((n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
+		got += (size_t)n;
+	assert_int_equal(n, 0);		/* a clean end, not ECONNRESET */
+	buf[got] = '\0';
+	assert_non_null(strstr(buf, "HTTP/1.1 400 Bad Request\r\n"));
+	assert_non_null(strstr(buf, "Connection: close\r\n"));
+	close(fd);
+	stop(d);
+}
+
+static void
+test_linger_prefork(void **state)
+{
+	(void)state;
+	check_linger("prefork");
+}
+
+static void
+test_linger_event(void **state)
+{
+	(void)state;
+	check_linger("event");
+}
+
 /* ---- a real HAProxy in front ---------------------------------------------- */
 
 static pid_t
@@ -451,6 +503,8 @@ main(void)
 		cmocka_unit_test_teardown(test_proxy_untrusted_and_late, harness_teardown),
 		cmocka_unit_test_teardown(test_proxy_per_ip, harness_teardown),
 		cmocka_unit_test_teardown(test_proxy_spoofed, harness_teardown),
+		cmocka_unit_test_teardown(test_linger_prefork, harness_teardown),
+		cmocka_unit_test_teardown(test_linger_event, harness_teardown),
 		cmocka_unit_test_teardown(test_haproxy, harness_teardown),
 	};
 
