@@ -17,7 +17,8 @@ fuzz-list:
 	@echo $(FUZZ_TARGETS)
 .PHONY: fuzz-build fuzz-list
 
-$(fuzz_objdir)/%.o: $(srcdir)/%.c
+# After the generated headers (src/build.h), as the normal build has them.
+$(fuzz_objdir)/%.o: $(srcdir)/%.c | $(BUILT_SOURCES)
 	@$(MKDIR_P) $(@D)
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEFS) $(DEFAULT_INCLUDES) $(AM_CPPFLAGS) \
 	    $(CPPFLAGS) $(LIBCONFIG_CFLAGS) -std=gnu11 -pthread -MMD -MP -c -o $@ $<

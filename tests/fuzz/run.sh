@@ -43,7 +43,11 @@ run_one() {
 	name=$(basename "$t")
 	dir=$work/${name#fuzz_}
 	mkdir -p "$dir/corpus"
-	cp -p "$src/tests/fuzz/corpus/$(corpus_of "$name")/"* "$dir/corpus/"
+	if ! cp -p "$src/tests/fuzz/corpus/$(corpus_of "$name")/"* "$dir/corpus/" 2>"$dir/log"; then
+		echo "fuzz: no seed corpus tests/fuzz/corpus/$(corpus_of "$name")" >>"$dir/log"
+		echo 1 >"$dir/rc"
+		return
+	fi
 	# halt_on_error: UBSan stops at its first report (the build has
 	# -fno-sanitize-recover too); leaks are LeakSanitizer's, at every
 	# input (-detect_leaks) and at exit.
