@@ -7,7 +7,11 @@
  * and at least one error, each "NAME:LINE: ..." and at most
  * CONFIG_ERRORS_MAX of them kept. A configuration loaded prints (sockd -T,
  * src/config_print.c), and the printed text loads again and prints the
- * same text: -T is a fixed point. Everything is freed; under LeakSanitizer
+ * same text: -T is a fixed point. And config_print_quote(), which -T writes
+ * every string with, on the start of the input as one string: quoted whole
+ * it reads back through libconfig as the same bytes; quoted into a small
+ * buffer it fits, is still a literal, and is cut only with ...". Every
+ * service's one-line description fits its buffer. Everything is freed; under LeakSanitizer
  * a leak fails. libconfig's own leak after a syntax error is suppressed by
  * src/lsan.c, linked in as into every sockd binary.
  *
@@ -30,6 +34,7 @@
  * Inputs are cut at CONFIG_FUZZ_MAX bytes (NUL-terminated copies; the text
  * ends at a NUL in it, as a C string does).
  */
+#include <libconfig.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CONFIG_FUZZ_MAX (64 * 1024)
 #define CONFIG_FUZZ_NAME "fuzz.conf"
+#define CONFIG_FUZZ_QUOTE_MAX 256	/* bytes of the input quoted as a string */
 
 static void
 fuzz_check_errors(const struct sockd_config *cfg, const struct config_errors *errs)
@@ -84,6 +90,72 @@ fuzz_print(const struct sockd_config *cfg)
 	return text;
 }
 
+/* S quoted into SIZE bytes: a literal that fits, cut only when the whole
+ * one (WHOLE) does not. */
+static void
+fuzz_check_quote_cut(const char *s, const char *whole, size_t size)
+{
+	char *q = malloc(size);
+	size_t n;
+
+	if (q == NULL)
+		abort();
+	config_print_quote(q, size, s);
+	n = strlen(q);
+	if (n >= size || n < 2 || q[0] != '"' || q[n - 1] != '"')
+		abort();
+	if (strlen(whole) < size ? strcmp(q, whole) != 0 :
+	    n < 5 || strcmp(q + n - 4, "...\"") != 0)
+		abort();
+	free(q);
+}
+
+/* The input's first bytes as one string: quoted, read back by libconfig. */
+static void
+fuzz_check_quote(const char *text)
+{
+	size_t len = strnlen(text, CONFIG_FUZZ_QUOTE_MAX), big = 4 * len + 8;
+	char *s = strndup(text, len), *q = malloc(big), *doc;
+	const char *back;
+	config_t lc;
+
+	if (s == NULL || q == NULL)
+		abort();
+	config_print_quote(q, big, s);
+	if (asprintf(&doc, "x = %s;", q) == -1)
+		abort();
+	config_init(&lc);
+	config_set_include_dir(&lc, "/dev/null");
+	if (config_read_string(&lc, doc) != CONFIG_TRUE) {
+		fprintf(stderr, "fuzz_config: quoted, libconfig cannot read it: %s: %s\n", doc,
+		    config_error_text(&lc));
+		abort();
+	}
+	if (config_lookup_string(&lc, "x", &back) != CONFIG_TRUE || strcmp(back, s) != 0) {
+		fprintf(stderr, "fuzz_config: quoted and read back, not the same: %s\n", doc);
+		abort();
+	}
+	config_destroy(&lc);
+	fuzz_check_quote_cut(s, q, 8 + len % 32);
+	fuzz_check_quote_cut(s, q, 8);
+	free(doc);
+	free(q);
+	free(s);
+}
+
+static void
+fuzz_check_describe(const struct sockd_config *cfg)
+{
+	char buf[256];
+
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		memset(buf, 'x', sizeof(buf));
+		config_describe_service(&cfg->services[i], buf, sizeof(buf));
+		if (memchr(buf, '\0', sizeof(buf)) == NULL)
+			abort();
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -100,12 +172,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 
+	fuzz_check_quote(text);
 	cfg = config_load_string(text, CONFIG_FUZZ_NAME, &errs);
 	fuzz_check_errors(cfg, &errs);
 	config_errors_free(&errs);
 	free(text);
 	if (cfg == NULL)
 		return 0;
+	fuzz_check_describe(cfg);
 
 	printed = fuzz_print(cfg);
 	config_free(cfg);
