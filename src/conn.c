@@ -412,6 +412,26 @@ conn_blocked(struct conn *c, int64_t *since_ns)
 	return conn_send_stalled(c, *since_ns);
 }
 
+/* Blocking mode: what a send's result W (of WHAT) means: 1 try again
+ * (EINTR, or a tick without progress but still in time), 0 bytes went
+ * out, -1 the connection ends. */
+static int
+conn_block_step(struct conn *c, ssize_t w, int64_t *progress, const char *what)
+{
+	if (w == -1 && errno == EINTR)
+		return 1;
+	if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return conn_blocked(c, progress) ? 1 : -1;
+	*progress = 0;
+	if (w == -1) {
+		log_debug("%s: %s: %s", c->svc->name, what, strerror(errno));
+		conn_end(c, conn_errno_end(errno));
+		return -1;
+	}
+	conn_sent(c, (size_t)w);
+	return 0;
+}
+
 /* sendmsg all of IOV, retrying partial writes and EINTR. */
 static int
 conn_writev_flags(struct conn *c, struct iovec *iov, int n, int flags)
@@ -424,21 +444,13 @@ conn_writev_flags(struct conn *c, struct iovec *iov, int n, int flags)
 
 	while (mh.msg_iovlen > 0 && !c->closing) {
 		ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | flags);
+		int r = conn_block_step(c, w, &progress, "send");
 
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (!conn_blocked(c, &progress))
+		if (r != 0) {
+			if (r == -1)
 				return -1;
 			continue;
 		}
-		progress = 0;
-		if (w == -1) {
-			log_debug("%s: send: %s", c->svc->name, strerror(errno));
-			conn_end(c, conn_errno_end(errno));
-			return -1;
-		}
-		conn_sent(c, (size_t)w);
 		while (mh.msg_iovlen > 0 && (size_t)w >= mh.msg_iov->iov_len) {
 			w -= (ssize_t)mh.msg_iov->iov_len;
 			mh.msg_iov++;
@@ -467,22 +479,18 @@ conn_sendfile_all(struct conn *c, int fd, off_t off, size_t len)
 	while (len > 0 && !c->closing) {
 		ssize_t w = sendfile(c->fd, fd, &off, len < CONN_SENDFILE_CHUNK ? len :
 		    CONN_SENDFILE_CHUNK);
+		int r;
 
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (!conn_blocked(c, &progress))
+		if (w == 0) {	/* the file shrank under us */
+			log_info("%s: sendfile: file truncated", c->svc->name);
+			conn_end(c, CONN_END_ERROR);
+			return -1;
+		}
+		if ((r = conn_block_step(c, w, &progress, "sendfile")) != 0) {
+			if (r == -1)
 				return -1;
 			continue;
 		}
-		progress = 0;
-		if (w <= 0) {
-			log_info("%s: sendfile: %s", c->svc->name,
-			    w == 0 ? "file truncated" : strerror(errno));
-			conn_end(c, w == 0 ? CONN_END_ERROR : conn_errno_end(errno));
-			return -1;
-		}
-		conn_sent(c, (size_t)w);
 		if (c->heartbeat != NULL)	/* a long file to a slow client is not a hang */
 			atomic_store_explicit(c->heartbeat, clock_now(), memory_order_relaxed);
 		len -= (size_t)w;
