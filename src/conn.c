@@ -86,25 +86,30 @@ conn_start(struct conn *c)
 /* HEARTBEAT: where waits show this connection's server is alive (a
  * thread's or a connection process's own), NULL for the slot's; set before
  * the handler's open() runs, so open() may wait too. */
-void
-conn_open(struct conn *c, int fd, const struct sockd_addr *peer,
-    const struct config_service *svc, const struct handler *h, struct scoreboard_slot *slot,
-    _Atomic int64_t *heartbeat)
+struct conn *
+conn_open(int fd, const struct sockd_addr *peer, const struct config_service *svc,
+    const struct handler *h, struct scoreboard_slot *slot, _Atomic int64_t *heartbeat)
 {
+	struct conn *c = xcalloc(1, sizeof(*c));
+
 	conn_init(c, fd, peer, svc, h, slot, heartbeat, false);
 	conn_block_open(c);
 	conn_start(c);
+	return c;
 }
 
 /* For a caller's event loop: see conn_input() and conn_flush(). FD must
  * be non-blocking already (accepted with SOCK_NONBLOCK); PEER is the
  * client's address as accept4 gave it. */
-void
-conn_open_buffered(struct conn *c, int fd, const struct sockd_addr *peer,
-    const struct config_service *svc, const struct handler *h, struct scoreboard_slot *slot)
+struct conn *
+conn_open_buffered(int fd, const struct sockd_addr *peer, const struct config_service *svc,
+    const struct handler *h, struct scoreboard_slot *slot)
 {
+	struct conn *c = xcalloc(1, sizeof(*c));
+
 	conn_init(c, fd, peer, svc, h, slot, NULL, true);
 	conn_start(c);
+	return c;
 }
 
 /* "SERVICE: PEER: closed after 1.234 s, 120 bytes in, 340 bytes out,
@@ -151,6 +156,7 @@ conn_finish(struct conn *c)
 		atomic_fetch_sub(&c->slot->current, 1);
 		conn_count(&c->slot->served, 1);
 	}
+	free(c);
 }
 
 /* The one place the engine is chosen for output (see conn_priv.h). */
@@ -481,3 +487,103 @@ conn_input(struct conn *c, char *buf, size_t size)
 	return 1;
 }
 
+/* ---- accessors: struct conn is this layer's own ----------------------- */
+
+void
+conn_break(struct conn *c, enum conn_end why)
+{
+	conn_end(c, why);
+	c->broken = true;
+}
+
+bool
+conn_broken(const struct conn *c)
+{
+	return c->broken;
+}
+
+bool
+conn_closing(const struct conn *c)
+{
+	return c->closing;
+}
+
+void
+conn_touch(struct conn *c, int64_t now)
+{
+	c->last_read_ns = now;
+}
+
+bool
+conn_in_handshake(const struct conn *c)
+{
+	return c->handshake_ns != 0;
+}
+
+bool
+conn_lingering(const struct conn *c)
+{
+	return c->linger_ns != 0;
+}
+
+const struct config_service *
+conn_svc(const struct conn *c)
+{
+	return c->svc;
+}
+
+const struct sockd_addr *
+conn_peer(const struct conn *c)
+{
+	return &c->peer;
+}
+
+int
+conn_fd(const struct conn *c)
+{
+	return c->fd;
+}
+
+_Atomic int64_t *
+conn_heartbeat(const struct conn *c)
+{
+	return c->heartbeat;
+}
+
+void *
+conn_data(const struct conn *c)
+{
+	return c->data;
+}
+
+void
+conn_set_data(struct conn *c, void *data)
+{
+	c->data = data;
+}
+
+uint64_t
+conn_sent(const struct conn *c)
+{
+	return c->sent;
+}
+
+void
+conn_set_drained(struct conn *c, void (*drained)(struct conn *c))
+{
+	c->drained = drained;
+}
+
+void
+conn_set_counts_messages(struct conn *c)
+{
+	c->counts_messages = true;
+}
+
+/* The clock is read now, once the answer is handed over. */
+void
+conn_record_latency(struct conn *c)
+{
+	if (c->slot != NULL)
+		scoreboard_hist_add(&c->slot->latency, clock_now() - c->last_read_ns);
+}
