@@ -274,7 +274,7 @@ exec_log(const struct config_service *svc, const struct exec_end *e)
 		    e->orphaned ? " after the master was gone" : why);
 }
 
-/* How long to sleep: a heartbeat tick (as conn.c's: a second, or a
+/* How long to sleep: a heartbeat tick (as conn_block.c's: a second, or a
  * quarter of timeouts.heartbeat), or less if the next kill is due sooner
  * (rounded up, so the wait does not end just short of it). */
 static int
