@@ -11,6 +11,10 @@
  * answers that do not go out at once wait in a per-connection queue of at
  * most limits.max_output bytes.
  *
+ * The layer is three files: conn.c (what both ways share), conn_block.c
+ * and conn_buffer.c (the two engines). struct conn is theirs alone
+ * (conn_priv.h): models and handlers see it through the calls below.
+ *
  * File bodies go out with sendfile (conn_send_file). Blocking mode sends
  * the whole file before returning. Buffered mode sends what the socket
  * takes and queues the rest after the queued bytes: the file's descriptor
@@ -27,10 +31,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "addr.h"
 #include "config.h"
-#include "framing.h"
 #include "handler.h"
 #include "scoreboard.h"
 
@@ -49,79 +53,59 @@ enum conn_end {
 	CONN_END_REFUSED,		/* the guard, once a PROXY header named the client */
 };
 
-struct conn {
-	int fd;
-	bool closing;			/* conn_close() was called, or the peer went away */
-	const struct config_service *svc;
-	const struct handler *handler;
-	void *data;			/* the handler's, per connection */
-	struct scoreboard_slot *slot;	/* counters; NULL in tests */
-	_Atomic int64_t *heartbeat;	/* refreshed while waiting; the slot's, or
-					 * a thread's own (models with threads) */
-	struct sockd_addr peer;
-	struct framing framing;
-	int64_t opened_ns;		/* for the debug line at its end */
-	int64_t last_read_ns;		/* for timeouts.idle */
-	uint64_t received;		/* bytes read from the client so far */
-	uint64_t messages;		/* messages handled so far */
-	enum conn_end end;		/* why it ends, once known */
-	int64_t handshake_ns;		/* the first message is due by then; 0: it came,
-					 * or no timeouts.handshake */
-	uint8_t *proxy;			/* proxy_protocol: the header so far, until it
-					 * is whole (NULL after) */
-	size_t proxy_len;
-	uint32_t record;		/* its per-client place, taken once the PROXY
-					 * header said who the client is (guard.h) */
-	bool opened;			/* the handler's open() ran (after the header) */
-	int64_t linger_ns;		/* conn_linger(): reading to drop until then (0: no) */
-	uint64_t lingered;		/* bytes dropped so far */
-	bool shut;			/* our side is shut down (lingering) */
-	uint64_t sent;			/* bytes written to the client so far: a
-					 * handler tells from it how much of an
-					 * answer went out */
-	bool counts_messages;		/* set by a handler whose messages are not
-					 * the framing's (http on raw framing:
-					 * requests, not reads); it calls
-					 * conn_count_message() itself */
-	/* Buffered mode only (conn_open_buffered). */
-	bool buffered;
-	bool broken;			/* close now, without flushing: a send failed
-					 * or the queue would pass max_output */
-	char *out;			/* queued output: out[out_off .. out_off + out_len) */
-	size_t out_off;
-	size_t out_len;
-	size_t out_cap;			/* never above max_output */
-	int file_fd;			/* queued after out: a file, or -1 */
-	off_t file_off;
-	size_t file_len;		/* bytes of it still to send */
-	void (*drained)(struct conn *c);	/* the handler's: all output is out */
-};
+struct conn;
 
-void conn_open(struct conn *c, int fd, const struct sockd_addr *peer,
+/* ---- for models ------------------------------------------------------- */
+
+/* Open a connection on FD (blocking engine) and run the handler's open().
+ * The connection is allocated here and freed by conn_finish(). */
+struct conn *conn_open(int fd, const struct sockd_addr *peer,
     const struct config_service *svc, const struct handler *h, struct scoreboard_slot *slot,
     _Atomic int64_t *heartbeat);
 int conn_run(struct conn *c, int sig_fd);
+/* The connection ends: the handler's close(), the counts, the debug line;
+ * C is freed. FD stays open: it is the caller's. */
 void conn_finish(struct conn *c);
 
-void conn_open_buffered(struct conn *c, int fd, const struct sockd_addr *peer,
+/* The buffered engine, as conn_open() otherwise. */
+struct conn *conn_open_buffered(int fd, const struct sockd_addr *peer,
     const struct config_service *svc, const struct handler *h, struct scoreboard_slot *slot);
 int conn_input(struct conn *c, char *buf, size_t size);
 int conn_flush(struct conn *c);
-bool conn_pending(const struct conn *c);
+
+/* conn_end() and it goes now, without a flush: what waits is dropped. */
+void conn_break(struct conn *c, enum conn_end why);
+/* Broken: close without flushing (a send failed, the queue would pass
+ * max_output, conn_break). */
+bool conn_broken(const struct conn *c);
+/* Activity at NOW (output taken, too): timeouts.idle starts again. */
+void conn_touch(struct conn *c, int64_t now);
+/* Its first message is still due by timeouts.handshake. */
+bool conn_in_handshake(const struct conn *c);
+/* After conn_linger(): reading to drop, until its deadline. */
+bool conn_lingering(const struct conn *c);
+
+/* timeouts.idle and timeouts.handshake for every model: how C stands at
+ * NOW, and the ms to its next deadline in *LEFT_MS (-1: none). */
+enum conn_timeout { CONN_IN_TIME, CONN_IDLE_OVER, CONN_STALL_OVER, CONN_HANDSHAKE_OVER,
+	CONN_LINGER_OVER };
+enum conn_timeout conn_timeout_check(const struct conn *c, int64_t now, int64_t *left_ms);
+void conn_timed_out(struct conn *c, enum conn_timeout t);
+
+/* ---- for handlers (and models: conn_end, conn_closing, conn_pending) ---- */
 
 int conn_send(struct conn *c, const void *data, size_t len);
 int conn_sendv(struct conn *c, struct iovec *iov, int n);
 int conn_reply(struct conn *c, const void *msg, size_t len);
 int conn_send_file(struct conn *c, const void *head, size_t head_len, int fd, off_t off,
     size_t len);
+/* Output waits in the buffered engine's queue (never in the blocking one). */
+bool conn_pending(const struct conn *c);
 void conn_close(struct conn *c);
 void conn_end(struct conn *c, enum conn_end why);
 const char *conn_end_name(enum conn_end why);
-void conn_count_message(struct conn *c);
-/* timeouts.idle and timeouts.handshake for every model: how C stands at
- * NOW, and the ms to its next deadline in *LEFT_MS (-1: none). */
-enum conn_timeout { CONN_IN_TIME, CONN_IDLE_OVER, CONN_STALL_OVER, CONN_HANDSHAKE_OVER,
-	CONN_LINGER_OVER };
+/* It ends once the current call returns (conn_close, conn_end, the peer). */
+bool conn_closing(const struct conn *c);
 /* End the connection gracefully after an error answer (RFC 9112 9.6): the
  * answer goes out, our side shuts down, and what the client still sends is
  * read and dropped (at most CONN_LINGER_BYTES, CONN_LINGER_MS) so that it
@@ -129,7 +113,27 @@ enum conn_timeout { CONN_IN_TIME, CONN_IDLE_OVER, CONN_STALL_OVER, CONN_HANDSHAK
 #define CONN_LINGER_MS 2000
 #define CONN_LINGER_BYTES (64 * 1024)
 void conn_linger(struct conn *c);
-enum conn_timeout conn_timeout_check(const struct conn *c, int64_t now, int64_t *left_ms);
-void conn_timed_out(struct conn *c, enum conn_timeout t);
+
+const struct config_service *conn_svc(const struct conn *c);
+/* The client: from accept, or from the PROXY header. len 0 if unknown. */
+const struct sockd_addr *conn_peer(const struct conn *c);
+/* The socket, for a handler that hands it on (exec); never read it. */
+int conn_fd(const struct conn *c);
+/* Where a handler that waits itself shows it is alive (exec); may be NULL. */
+_Atomic int64_t *conn_heartbeat(const struct conn *c);
+/* The handler's per-connection state: set in open(), freed in close(). */
+void *conn_data(const struct conn *c);
+void conn_set_data(struct conn *c, void *data);
+/* Bytes written to the client so far: how much of an answer went out. */
+uint64_t conn_sent(const struct conn *c);
+/* Buffered engine: DRAINED runs whenever all queued output went out. */
+void conn_set_drained(struct conn *c, void (*drained)(struct conn *c));
+/* A handler whose messages are not the framing's (http on raw framing:
+ * requests, not reads) counts them itself with conn_count_message(). */
+void conn_set_counts_messages(struct conn *c);
+void conn_count_message(struct conn *c);
+/* A request answered: its latency from the read that brought it, into
+ * the slot's histogram. */
+void conn_record_latency(struct conn *c);
 
 #endif

@@ -17,7 +17,7 @@ struct conn;
  * the handler's own file; start() sets it up once per worker process,
  * before the worker gives up root (so it may open files root can), and
  * returns -1 after logging why the worker cannot serve. Per-connection
- * state goes in conn->data (open() sets it, close() frees it).
+ * state goes in conn_data() (open() sets it, close() frees it).
  */
 struct handler {
 	const char *name;

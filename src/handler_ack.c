@@ -13,7 +13,7 @@ ack_message(struct conn *c, const char *data, size_t len)
 {
 	(void)data;
 	(void)len;
-	conn_reply(c, c->svc->reply, strlen(c->svc->reply));
+	conn_reply(c, conn_svc(c)->reply, strlen(conn_svc(c)->reply));
 }
 
 const struct handler handler_ack = {

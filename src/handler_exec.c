@@ -274,7 +274,7 @@ exec_log(const struct config_service *svc, const struct exec_end *e)
 		    e->orphaned ? " after the master was gone" : why);
 }
 
-/* How long to sleep: a heartbeat tick (as conn.c's: a second, or a
+/* How long to sleep: a heartbeat tick (as conn_block.c's: a second, or a
  * quarter of timeouts.heartbeat), or less if the next kill is due sooner
  * (rounded up, so the wait does not end just short of it). */
 static int
@@ -427,19 +427,20 @@ static noreturn void
 exec_supervise(const struct conn *c)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	const struct config_service *svc = conn_svc(c);
 	struct exec_end e;
-	int fd = c->fd, r = -1;
+	int fd = conn_fd(c), r = -1;
 
 	sigemptyset(&dfl.sa_mask);
 	if (sigaction(SIGCHLD, &dfl, NULL) == -1)
-		log_err("%s: sigaction(SIGCHLD): %s", c->svc->name, strerror(errno));
+		log_err("%s: sigaction(SIGCHLD): %s", svc->name, strerror(errno));
 	else if ((fd == 3 || dup3(fd, 3, O_CLOEXEC) != -1) && close_range(4, ~0U, 0) == 0)
-		r = exec_run(c->svc, 3, &c->peer, NULL, &e);
+		r = exec_run(svc, 3, conn_peer(c), NULL, &e);
 	else
-		log_err("%s: supervisor descriptors: %s", c->svc->name, strerror(errno));
+		log_err("%s: supervisor descriptors: %s", svc->name, strerror(errno));
 	atomic_fetch_sub(exec_running, 1);	/* before the log line says it ended */
 	if (r == 0)
-		exec_log(c->svc, &e);
+		exec_log(svc, &e);
 	_exit(0);
 }
 
@@ -454,7 +455,7 @@ static struct log_limit exec_full_limit = LOG_LIMIT_INIT(LOG_LIMIT_MS);
 static bool
 exec_reserve(struct conn *c)
 {
-	const struct config_service *svc = c->svc;
+	const struct config_service *svc = conn_svc(c);
 	int64_t start = clock_now();
 	bool told = false;
 
@@ -473,8 +474,8 @@ exec_reserve(struct conn *c)
 			log_info("%s: %d programs running (max_children): waiting for one to end",
 			    svc->name, svc->max_children);
 		told = true;
-		if (c->heartbeat != NULL)
-			atomic_store_explicit(c->heartbeat, now, memory_order_relaxed);
+		if (conn_heartbeat(c) != NULL)
+			atomic_store_explicit(conn_heartbeat(c), now, memory_order_relaxed);
 		poll(NULL, 0, EXEC_SLOT_PAUSE_MS);
 	}
 	return true;
@@ -520,18 +521,19 @@ exec_message(struct conn *c, const char *data, size_t len)
 static void
 exec_close(struct conn *c)
 {
+	const struct config_service *svc = conn_svc(c);
 	struct exec_end e;
 	pid_t pid;
 
-	if (model_has(c->svc, MODEL_PROCESS_PER_CONN)) {
+	if (model_has(svc, MODEL_PROCESS_PER_CONN)) {
 		/* Free of the acceptor's SIGKILL, to end the program's group
 		 * itself when the master is gone (see above). */
 		pid_t acceptor = getppid();
 
 		if (prctl(PR_SET_PDEATHSIG, 0) == -1)
-			log_warn("%s: prctl(PR_SET_PDEATHSIG): %s", c->svc->name, strerror(errno));
-		if (exec_run(c->svc, c->fd, &c->peer, c->heartbeat, &e) == 0)
-			exec_log(c->svc, &e);
+			log_warn("%s: prctl(PR_SET_PDEATHSIG): %s", svc->name, strerror(errno));
+		if (exec_run(svc, conn_fd(c), conn_peer(c), conn_heartbeat(c), &e) == 0)
+			exec_log(svc, &e);
 		/* An acceptor gone meanwhile had its scoreboard slot released,
 		 * maybe to another worker: leave its counts alone. */
 		if (getppid() != acceptor)
@@ -543,7 +545,7 @@ exec_close(struct conn *c)
 	if ((pid = fork()) == 0)
 		exec_supervise(c);
 	if (pid == -1) {
-		log_err("%s: fork: %s; connection dropped", c->svc->name, strerror(errno));
+		log_err("%s: fork: %s; connection dropped", svc->name, strerror(errno));
 		atomic_fetch_sub(exec_running, 1);
 	}
 }

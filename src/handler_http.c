@@ -22,7 +22,7 @@
  *
  * The access log's byte count is the body bytes that reached the socket
  * (Combined Log Format's %b), not the body's length: each answer notes
- * where its body ends in the connection's output (conn->sent), and its
+ * where its body ends in the connection's output (conn_sent()), and its
  * line is written once the last byte is out, or when the connection ends
  * first. Since one answer at most waits at a time, one line at most is
  * held back, with copies of the client's fields.
@@ -40,7 +40,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "conn.h"
 #include "handler.h"
 #include "http_file.h"
@@ -48,7 +47,6 @@
 #include "http_parse.h"
 #include "http_status.h"
 #include "http_time.h"
-#include "scoreboard.h"
 #include "strbuf.h"
 #include "util.h"
 
@@ -69,12 +67,12 @@ static struct {
 struct http_held {
 	bool on;
 	int status;
-	uint64_t body_end, body_len;	/* where the body ends in conn->sent's count */
+	uint64_t body_end, body_len;	/* where the body ends in conn_sent()'s count */
 	char *text;			/* the fields below point into it */
 	struct http_str request, referer, user_agent;
 };
 
-/* Per connection (conn->data). */
+/* Per connection (conn_data()). */
 struct http_conn {
 	char *buf;			/* an incomplete head, or requests held back: */
 	size_t off, len, cap;		/* buf[off .. off + len) */
@@ -125,9 +123,9 @@ static void http_resume(struct conn *c);
 static void
 http_open(struct conn *c)
 {
-	c->data = xcalloc(1, sizeof(struct http_conn));
-	c->drained = http_resume;
-	c->counts_messages = true;	/* a read is not a request: STATUS's req/s */
+	conn_set_data(c, xcalloc(1, sizeof(struct http_conn)));
+	conn_set_drained(c, http_resume);
+	conn_set_counts_messages(c);	/* a read is not a request: STATUS's req/s */
 }
 
 static void http_log_held(struct conn *c, struct http_conn *h);
@@ -135,12 +133,12 @@ static void http_log_held(struct conn *c, struct http_conn *h);
 static void
 http_close(struct conn *c)
 {
-	struct http_conn *h = c->data;
+	struct http_conn *h = conn_data(c);
 
 	http_log_held(c, h);	/* the client left before an answer's end, maybe */
 	free(h->buf);
 	free(h);
-	c->data = NULL;
+	conn_set_data(c, NULL);
 }
 
 /* The request line as received, for the log. */
@@ -157,9 +155,9 @@ http_request_line(const struct http_request *req)
 static uint64_t
 http_body_sent(const struct conn *c, uint64_t body_end, uint64_t body_len)
 {
-	uint64_t start = body_end - body_len;
+	uint64_t start = body_end - body_len, sent = conn_sent(c);
 
-	return c->sent <= start ? 0 : c->sent >= body_end ? body_len : c->sent - start;
+	return sent <= start ? 0 : sent >= body_end ? body_len : sent - start;
 }
 
 /* Copy S to *AT, at most HTTP_HELD_FIELD bytes (the log cuts fields
@@ -198,7 +196,7 @@ http_hold(struct http_conn *h, const struct http_log_entry *e, uint64_t body_end
 static void
 http_log_held(struct conn *c, struct http_conn *h)
 {
-	struct http_log_entry e = { .peer = &c->peer, .request = h->held.request,
+	struct http_log_entry e = { .peer = conn_peer(c), .request = h->held.request,
 		.status = h->held.status, .referer = h->held.referer,
 		.user_agent = h->held.user_agent };
 
@@ -212,13 +210,13 @@ http_log_held(struct conn *c, struct http_conn *h)
 }
 
 /* Log an answer just handed to the connection: its body is the last
- * BODY_LEN of the bytes up to BODY_END in conn->sent's count. Written now
+ * BODY_LEN of the bytes up to BODY_END in conn_sent()'s count. Written now
  * if all of it is out (or will never be), else held. */
 static void
 http_log(struct conn *c, const struct http_request *req, struct http_str line, int status,
     uint64_t body_end, uint64_t body_len)
 {
-	struct http_log_entry e = { .peer = &c->peer, .request = line, .status = status };
+	struct http_log_entry e = { .peer = conn_peer(c), .request = line, .status = status };
 
 	if (!http_log_enabled())
 		return;
@@ -227,21 +225,21 @@ http_log(struct conn *c, const struct http_request *req, struct http_str line, i
 		e.referer = req->referer;
 		e.user_agent = req->user_agent;
 	}
-	if (conn_pending(c) && !c->broken) {
-		http_log_held(c, c->data);	/* none, as one answer at most waits */
-		http_hold(c->data, &e, body_end, body_len);
+	if (conn_pending(c) && !conn_broken(c)) {
+		http_log_held(c, conn_data(c));	/* none, as one answer at most waits */
+		http_hold(conn_data(c), &e, body_end, body_len);
 		return;
 	}
 	e.bytes = http_body_sent(c, body_end, body_len);
 	http_log_write(&e);
 }
 
-/* Where an answer of these N pieces ends in conn->sent's count, were it
+/* Where an answer of these N pieces ends in conn_sent()'s count, were it
  * all sent: nothing else waits (see http_serve), so it starts there. */
 static uint64_t
 http_end(const struct conn *c, const struct iovec *iov, int n)
 {
-	uint64_t end = c->sent;
+	uint64_t end = conn_sent(c);
 
 	for (int i = 0; i < n; i++)
 		end += iov[i].iov_len;
@@ -308,19 +306,20 @@ http_error(struct conn *c, int status, const char *p, size_t n)
 static void
 http_answer_fixed(struct conn *c, const struct http_request *req)
 {
+	const struct config_service *svc = conn_svc(c);
 	const char *conn_line = http_connection(req, req->keep_alive);
 	bool body = http.fixed_body && req->method != HTTP_HEAD;
 	struct iovec iov[4] = {
 		{ .iov_base = http.fixed, .iov_len = http.fixed_len },
 		{ .iov_base = (void *)http_time_now(), .iov_len = HTTP_DATE_LEN },
 		{ .iov_base = (void *)conn_line, .iov_len = strlen(conn_line) },
-		{ .iov_base = c->svc->http_body, .iov_len = c->svc->http_body_len },
+		{ .iov_base = svc->http_body, .iov_len = svc->http_body_len },
 	};
 	uint64_t end = http_end(c, iov, body ? 4 : 3);
 
 	conn_sendv(c, iov, body ? 4 : 3);
-	http_log(c, req, (struct http_str){ 0 }, c->svc->http_status, end,
-	    body ? c->svc->http_body_len : 0);
+	http_log(c, req, (struct http_str){ 0 }, svc->http_status, end,
+	    body ? svc->http_body_len : 0);
 	if (!req->keep_alive)
 		conn_close(c);
 }
@@ -368,7 +367,7 @@ http_answer_file(struct conn *c, const struct http_request *req)
 {
 	char head[HTTP_HEAD_MAX], extra[64], mtime[HTTP_DATE_LEN + 1];
 	struct http_file f;
-	int status = http_file_open(req->target.p, req->target.len, c->svc->http_index, &f);
+	int status = http_file_open(req->target.p, req->target.len, conn_svc(c)->http_index, &f);
 	bool body;
 	size_t n;
 	uint64_t end;
@@ -390,7 +389,7 @@ http_answer_file(struct conn *c, const struct http_request *req)
 	/* A 304's Content-Length is the length a 200 would have (RFC 9110 8.6). */
 	n = http_head(head, status, (uint64_t)f.size, f.type, extra,
 	    http_connection(req, req->keep_alive));
-	end = c->sent + n + (body ? (uint64_t)f.size : 0);
+	end = conn_sent(c) + n + (body ? (uint64_t)f.size : 0);
 	conn_send_file(c, head, n, f.fd, 0, body ? (size_t)f.size : 0);
 	http_log(c, req, (struct http_str){ 0 }, status, end, body ? (uint64_t)f.size : 0);
 	if (!req->keep_alive)
@@ -405,7 +404,7 @@ http_answer_status(struct conn *c, const struct http_request *req)
 	struct strbuf body = { 0 };
 	const char *type;
 	int status = http_status_body(req->target.p, req->target.len,
-	    (size_t)c->svc->max_output - HTTP_HEAD_MAX, &body, &type);
+	    (size_t)conn_svc(c)->max_output - HTTP_HEAD_MAX, &body, &type);
 	bool with_body = req->method != HTTP_HEAD;
 	struct iovec iov[2];
 	uint64_t end;
@@ -438,7 +437,7 @@ http_serve(struct conn *c, struct http_conn *h, const char *p, size_t n)
 {
 	size_t used = 0;
 
-	while (used < n && !c->closing && !conn_pending(c)) {
+	while (used < n && !conn_closing(c) && !conn_pending(c)) {
 		struct http_request req;
 		long r;
 
@@ -465,8 +464,7 @@ http_serve(struct conn *c, struct http_conn *h, const char *p, size_t n)
 			http_answer_file(c, &req);
 		else
 			http_answer_fixed(c, &req);
-		if (c->slot != NULL)
-			scoreboard_hist_add(&c->slot->latency, clock_now() - c->last_read_ns);
+		conn_record_latency(c);
 	}
 	return used;
 }
@@ -492,7 +490,7 @@ http_append(struct http_conn *h, const char *data, size_t n)
 static void
 http_resume(struct conn *c)
 {
-	struct http_conn *h = c->data;
+	struct http_conn *h = conn_data(c);
 	size_t used;
 
 	http_log_held(c, h);
@@ -501,20 +499,20 @@ http_resume(struct conn *c)
 	used = http_serve(c, h, h->buf + h->off, h->len);
 	h->off += used;
 	h->len -= used;
-	if (h->len == 0 || c->closing)
+	if (h->len == 0 || conn_closing(c))
 		h->off = h->len = 0;
 }
 
 static void
 http_message(struct conn *c, const char *data, size_t len)
 {
-	struct http_conn *h = c->data;
+	struct http_conn *h = conn_data(c);
 	size_t used;
 
 	if (h->len == 0) {	/* the common case: parse the read in place */
 		used = http_serve(c, h, data, len);
 		h->off = 0;
-		if (!c->closing && used < len)
+		if (!conn_closing(c) && used < len)
 			http_append(h, data + used, len - used);
 		return;
 	}

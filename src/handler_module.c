@@ -211,28 +211,28 @@ sockd_close(struct sockd_conn *c)
 int
 sockd_peer(struct sockd_conn *c, char *buf, size_t size)
 {
-	const struct conn *conn = (const struct conn *)c;
+	const struct sockd_addr *peer = conn_peer((const struct conn *)c);
 	char text[ADDR_TEXT_MAX];
 
-	if (conn->peer.len == 0) {
+	if (peer->len == 0) {
 		if (size > 0)
 			buf[0] = '\0';
 		return -1;
 	}
-	addr_format(&conn->peer, text, sizeof(text));
+	addr_format(peer, text, sizeof(text));
 	return snprintf(buf, size, "%s", text);
 }
 
 void
 sockd_set_data(struct sockd_conn *c, void *data)
 {
-	((struct conn *)c)->data = data;
+	conn_set_data((struct conn *)c, data);
 }
 
 void *
 sockd_get_data(struct sockd_conn *c)
 {
-	return ((struct conn *)c)->data;
+	return conn_data((const struct conn *)c);
 }
 
 void *

@@ -1,8 +1,9 @@
 /*
  * model_event.c - the event model (nginx): each worker process serves many
  * connections at once from one epoll loop, with non-blocking sockets and
- * the same framing and handlers as the other models (conn.c, buffered
- * mode, does the per-connection I/O; this file owns the loop).
+ * the same framing and handlers as the other models (the connection
+ * layer's buffered engine, conn_buffer.c, does the per-connection I/O;
+ * this file owns the loop).
  *
  * Accepting: every worker registers the listeners EPOLLEXCLUSIVE, so a new
  * connection wakes one worker, not all, and accepts a small batch per
@@ -62,7 +63,7 @@ struct event_list;
 struct event_conn {
 	struct event_source src;	/* first: epoll's data.ptr */
 	struct accepted taken;		/* its place, for the acceptor */
-	struct conn c;
+	struct conn *c;			/* conn_open_buffered's */
 	struct event_conn *prev, *next;	/* in order of last activity */
 	/* In one list of a fixed deadline, in order of joining it (so of
 	 * deadline): awaiting its first message, or lingering. */
@@ -138,9 +139,9 @@ event_dl_append(struct event_list *l, struct event_conn *ec)
 static void
 event_dl_sort(struct event *e, struct event_conn *ec)
 {
-	if (ec->c.linger_ns != 0 && ec->in != &e->linger)
+	if (conn_lingering(ec->c) && ec->in != &e->linger)
 		event_dl_append(&e->linger, ec);
-	else if (ec->c.linger_ns == 0 && ec->c.handshake_ns == 0)
+	else if (!conn_lingering(ec->c) && !conn_in_handshake(ec->c))
 		event_dl_unlink(ec);	/* its first message came */
 }
 
@@ -164,7 +165,7 @@ event_append(struct event *e, struct event_conn *ec)
 static void
 event_touch(struct event *e, struct event_conn *ec)
 {
-	ec->c.last_read_ns = clock_now();
+	conn_touch(ec->c, clock_now());
 	event_unlink(e, ec);
 	event_append(e, ec);
 }
@@ -174,7 +175,7 @@ event_close(struct event *e, struct event_conn *ec)
 {
 	event_unlink(e, ec);
 	event_dl_unlink(ec);
-	conn_finish(&ec->c);
+	conn_finish(ec->c);
 	if (close(ec->src.fd) == -1 && errno != EINTR)
 		log_debug("%s: close: %s", e->a->svc->name, strerror(errno));
 	acceptor_release(&e->ac, &ec->taken);
@@ -189,9 +190,9 @@ event_close(struct event *e, struct event_conn *ec)
 static void
 event_update(struct event *e, struct event_conn *ec)
 {
-	uint32_t want = conn_pending(&ec->c) ? EPOLLOUT : EPOLLIN;
+	uint32_t want = conn_pending(ec->c) ? EPOLLOUT : EPOLLIN;
 
-	if (ec->c.broken || (ec->c.closing && !conn_pending(&ec->c))) {
+	if (conn_broken(ec->c) || (conn_closing(ec->c) && !conn_pending(ec->c))) {
 		event_close(e, ec);
 		return;
 	}
@@ -206,9 +207,9 @@ event_conn_ready(struct event *e, struct event_conn *ec, uint32_t revents)
 	int r = 0;
 
 	if (ec->events == EPOLLOUT)
-		r = conn_flush(&ec->c);
+		r = conn_flush(ec->c);
 	else if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
-		r = conn_input(&ec->c, event_buf, sizeof(event_buf));
+		r = conn_input(ec->c, event_buf, sizeof(event_buf));
 	if (r == -1) {
 		event_close(e, ec);
 		return;
@@ -234,15 +235,14 @@ event_add(struct event *e, const struct accepted *c)
 	event_append(e, ec);
 	atomic_store(&e->a->slot->heartbeat_ns, clock_now());
 	event_state(e);
-	conn_open_buffered(&ec->c, fd, &c->peer, e->a->svc, e->a->handler, e->a->slot);
-	if (ec->c.handshake_ns != 0)
+	ec->c = conn_open_buffered(fd, &c->peer, e->a->svc, e->a->handler, e->a->slot);
+	if (conn_in_handshake(ec->c))
 		event_dl_append(&e->hs, ec);
 	/* Closed at open (handler exec): never watched. Its socket lives on in
 	 * another process, and so would its place in our epoll set. */
-	if (!ec->c.closing && epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+	if (!conn_closing(ec->c) && epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
 		log_warn("%s: epoll_ctl: %s; connection dropped", e->a->svc->name, strerror(errno));
-		conn_end(&ec->c, CONN_END_ERROR);
-		ec->c.broken = true;
+		conn_break(ec->c, CONN_END_ERROR);
 	}
 	event_update(e, ec);
 }
@@ -299,9 +299,9 @@ event_signals(struct event *e)
 static void
 event_time_out(struct event *e, struct event_conn *ec, enum conn_timeout t)
 {
-	conn_timed_out(&ec->c, t);
-	if (conn_pending(&ec->c) && !ec->c.broken)
-		conn_flush(&ec->c);
+	conn_timed_out(ec->c, t);
+	if (conn_pending(ec->c) && !conn_broken(ec->c))
+		conn_flush(ec->c);
 	event_close(e, ec);
 }
 
@@ -319,31 +319,31 @@ event_expire(struct event *e, int64_t now)
 	int64_t left;
 
 	while (e->hs.head != NULL &&
-	    (t = conn_timeout_check(&e->hs.head->c, now, &left)) == CONN_HANDSHAKE_OVER)
+	    (t = conn_timeout_check(e->hs.head->c, now, &left)) == CONN_HANDSHAKE_OVER)
 		event_time_out(e, e->hs.head, t);
 	while (e->linger.head != NULL &&
-	    (t = conn_timeout_check(&e->linger.head->c, now, &left)) == CONN_LINGER_OVER)
+	    (t = conn_timeout_check(e->linger.head->c, now, &left)) == CONN_LINGER_OVER)
 		event_time_out(e, e->linger.head, t);
-	while (e->head != NULL && ((t = conn_timeout_check(&e->head->c, now, &left)) ==
+	while (e->head != NULL && ((t = conn_timeout_check(e->head->c, now, &left)) ==
 	    CONN_IDLE_OVER || t == CONN_STALL_OVER))
 		event_time_out(e, e->head, t);
 }
 
-/* How long epoll_wait may sleep: the heartbeat tick (as conn.c's), the
+/* How long epoll_wait may sleep: the heartbeat tick (as conn_block.c's), the
  * next idle expiry, the next look at the listeners when at the limit. */
 static int
 event_timeout(struct event *e, int64_t now)
 {
 	int64_t ms = clock_tick_ms(e->a->svc->heartbeat_ms), t;
 
-	if (e->head != NULL && conn_timeout_check(&e->head->c, now, &t) == CONN_IN_TIME &&
+	if (e->head != NULL && conn_timeout_check(e->head->c, now, &t) == CONN_IN_TIME &&
 	    t >= 0 && t < ms)
 		ms = t;
-	if (e->hs.head != NULL && conn_timeout_check(&e->hs.head->c, now, &t) == CONN_IN_TIME &&
+	if (e->hs.head != NULL && conn_timeout_check(e->hs.head->c, now, &t) == CONN_IN_TIME &&
 	    t >= 0 && t < ms)
 		ms = t;
 	if (e->linger.head != NULL &&
-	    conn_timeout_check(&e->linger.head->c, now, &t) == CONN_IN_TIME && t >= 0 && t < ms)
+	    conn_timeout_check(e->linger.head->c, now, &t) == CONN_IN_TIME && t >= 0 && t < ms)
 		ms = t;
 	if ((t = acceptor_update(&e->w, now)) >= 0 && t < ms)
 		ms = t;		/* paused at a limit: look again then */
@@ -403,7 +403,7 @@ model_event_run(const struct worker_args *a, int sig_fd)
 			event_dispatch(&e, &ev[i]);
 	}
 	while (e.head != NULL) {
-		conn_end(&e.head->c, CONN_END_STOPPING);
+		conn_end(e.head->c, CONN_END_STOPPING);
 		event_close(&e, e.head);
 	}
 	acceptor_fini(&e.ac);

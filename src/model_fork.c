@@ -85,7 +85,7 @@ struct forker {
 static noreturn void
 fork_child(const struct forker *f, const struct accepted *ac, pid_t acceptor, int kid)
 {
-	struct conn c;
+	struct conn *c;
 	bool quit = false;
 	int sig;
 
@@ -96,14 +96,14 @@ fork_child(const struct forker *f, const struct accepted *ac, pid_t acceptor, in
 	close(f->ep);
 	if (f->a->log_ctl != -1)
 		close(f->a->log_ctl);	/* the acceptor's: its log files are not ours to take */
-	conn_open(&c, ac->fd, &ac->peer, f->a->svc, f->a->handler, f->a->slot, &f->beats[kid]);
+	c = conn_open(ac->fd, &ac->peer, f->a->svc, f->a->handler, f->a->slot, &f->beats[kid]);
 	/* TERM: finish; QUIT: go; the rest are the acceptor's business. */
-	while (!quit && conn_run(&c, f->sig_fd) == 0)
+	while (!quit && conn_run(c, f->sig_fd) == 0)
 		while ((sig = sig_next(f->sig_fd)) != 0)
 			quit |= sig == SIGQUIT;
 	if (quit)
-		conn_end(&c, CONN_END_STOPPING);
-	conn_finish(&c);
+		conn_end(c, CONN_END_STOPPING);
+	conn_finish(c);
 	exit(0);
 }
 

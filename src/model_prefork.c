@@ -84,19 +84,19 @@ prefork_signals(struct prefork *p)
 static void
 prefork_serve(struct prefork *p, struct accepted *ac)
 {
-	struct conn c;
+	struct conn *c;
 
 	atomic_store(&p->a->slot->heartbeat_ns, clock_now());
 	atomic_store(&p->a->slot->state, SLOT_BUSY);
-	conn_open(&c, ac->fd, &ac->peer, p->a->svc, p->a->handler, p->a->slot, NULL);
-	while (conn_run(&c, p->sig_fd) == 0) {
+	c = conn_open(ac->fd, &ac->peer, p->a->svc, p->a->handler, p->a->slot, NULL);
+	while (conn_run(c, p->sig_fd) == 0) {
 		prefork_signals(p);
 		if (p->quit)
 			break;
 	}
 	if (p->quit)
-		conn_end(&c, CONN_END_STOPPING);
-	conn_finish(&c);
+		conn_end(c, CONN_END_STOPPING);
+	conn_finish(c);
 	if (close(ac->fd) == -1 && errno != EINTR)
 		log_debug("%s: close: %s", p->a->svc->name, strerror(errno));
 	acceptor_release(&p->ac, ac);

@@ -59,14 +59,14 @@ void
 worker_thread_serve(const struct worker_args *a, struct worker_thread *t,
     const struct accepted *ac)
 {
-	struct conn c;
+	struct conn *c;
 	int fd = ac->fd;
 
 	atomic_store(&t->heartbeat_ns, clock_now());
 	atomic_store(&t->busy, true);
-	conn_open(&c, fd, &ac->peer, a->svc, a->handler, a->slot, &t->heartbeat_ns);
-	conn_run(&c, -1);	/* poll ignores fd -1: returns only at the end */
-	conn_finish(&c);
+	c = conn_open(fd, &ac->peer, a->svc, a->handler, a->slot, &t->heartbeat_ns);
+	conn_run(c, -1);	/* poll ignores fd -1: returns only at the end */
+	conn_finish(c);
 	if (close(fd) == -1 && errno != EINTR)
 		log_debug("%s: close: %s", a->svc->name, strerror(errno));
 	atomic_store(&t->busy, false);
