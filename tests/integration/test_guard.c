@@ -24,19 +24,12 @@
 
 #define LINE "  framing = \"line\"; "
 
-/* A TCP connection to 127.0.0.1:PORT from SRC (a 127.x.y.z address). */
 static int
 connect_from(const char *src, int port)
 {
-	struct sockaddr_in from = { .sin_family = AF_INET }, to = { .sin_family = AF_INET,
-		.sin_port = htons((uint16_t)port) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = tcp_connect_from(src, port);
 
 	assert_true(fd >= 0);
-	assert_int_equal(inet_pton(AF_INET, src, &from.sin_addr), 1);
-	assert_int_equal(inet_pton(AF_INET, "127.0.0.1", &to.sin_addr), 1);
-	assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
 	return fd;
 }
 
@@ -173,6 +166,14 @@ test_rate_flood(void **state)
 	usleep(1100 * 1000);
 	assert_true(served_from("127.0.0.30", port));
 	assert_true(daemon_wait_log(d, "over limits.rate", T_MS));
+	/* Refusals are logged at most once a second per worker (2 workers,
+	 * about 2 s of run): a flood cannot flood the log. */
+	assert_true(count(d->log, "refused 127.0.0.30:") <= 6);
+	assert_true(count(d->log, "refused 127.0.0.30:") < 30 - ok);
+	ok = 0;
+	for (int i = 0; i < 30; i++)
+		ok += served_from("127.0.0.30", port);
+	assert_true(daemon_wait_log(d, "more refused since the last line)", T_MS));
 	stop(d);
 }
 
@@ -199,24 +200,29 @@ test_dead_worker_gives_back(void **state)
 	stop(d);
 }
 
-/* allow_uid: this test's own uid is let in, another is not. */
+/* allow_uid / allow_gid: a Unix client with this test's uid, or its gid,
+ * is let in; with neither, it is not. */
 static void
 test_unix_uid(void **state)
 {
-	char *dir = harness_tmpdir(), path[512], extra[64];
+	char *dir = harness_tmpdir(), path[512], extra[96];
 	struct daemon *d;
 	int fd, port;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/s.sock", dir);
-	for (int pass = 0; pass < 2; pass++) {
-		snprintf(extra, sizeof(extra), "allow_uid = [ %u ];",
-		    (unsigned)getuid() + (pass == 0 ? 0 : 1));
+	for (int pass = 0; pass < 3; pass++) {
+		if (pass < 2)
+			snprintf(extra, sizeof(extra), "allow_uid = [ %u ];",
+			    (unsigned)getuid() + (pass == 0 ? 0 : 1));
+		else
+			snprintf(extra, sizeof(extra), "allow_uid = [ %u ]; allow_gid = [ %u ];",
+			    (unsigned)getuid() + 1, (unsigned)getgid());
 		d = start_service(config("services = ( { name = \"u\"; listen = [ \"unix:%s\","
 		    " \"127.0.0.1:0\" ]; handler = \"echo\";" LINE "%s } );", path, extra), "u", &port);
 		assert_true(daemon_wait_log(d, "u: listening on unix:", T_MS));
 		assert_true((fd = unix_connect(path)) >= 0);
-		assert_true(served(fd) == (pass == 0));
+		assert_true(served(fd) == (pass != 1));
 		close(fd);
 		stop(d);
 	}

@@ -29,29 +29,10 @@
 
 #include "testlib.h"
 
-/* A TCP connection to 127.0.0.1:PORT from SRC; -1 if refused. */
-static int
-try_connect_from(const char *src, int port)
-{
-	struct sockaddr_in from = { .sin_family = AF_INET }, to = { .sin_family = AF_INET,
-		.sin_port = htons((uint16_t)port) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	assert_int_equal(inet_pton(AF_INET, src, &from.sin_addr), 1);
-	assert_int_equal(inet_pton(AF_INET, "127.0.0.1", &to.sin_addr), 1);
-	assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
-	if (connect(fd, (struct sockaddr *)&to, sizeof(to)) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static int
 connect_from(const char *src, int port)
 {
-	int fd = try_connect_from(src, port);
+	int fd = tcp_connect_from(src, port);
 
 	assert_true(fd >= 0);
 	return fd;
@@ -476,7 +457,7 @@ test_haproxy(void **state)
 
 			assert_true(now_ms() < end);
 			/* The client HAProxy must name (it may not listen yet). */
-			if ((fd = try_connect_from("127.0.0.77", front)) < 0)
+			if ((fd = tcp_connect_from("127.0.0.77", front)) < 0)
 				continue;
 			if (send_all(fd, "ping\n", 5) == 0)
 				read_all(fd, out, sizeof(out), 2000);

@@ -277,10 +277,31 @@ test_reload_refuses_bad_module(void **state)
 	daemon_free(d);
 }
 
+/* Behind a load balancer the module API's peer is the client the PROXY
+ * header names, not the balancer. */
+static void
+test_peer_behind_proxy(void **state)
+{
+	static const char head[] = "PROXY TCP4 192.0.2.44 127.0.0.1 4321 7\r\n";
+	struct daemon *d;
+	int port, fd;
+
+	(void)state;
+	d = start(config("hello.so", "proxy_protocol = true; proxy_trusted = \"127.0.0.1\";"),
+	    &port);
+	assert_true((fd = tcp_connect("127.0.0.1", port)) >= 0);
+	assert_int_equal(send_all(fd, head, sizeof(head) - 1), 0);
+	expect(fd, "hi there, 192.0.2.44:4321\n");
+	close(fd);
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_peer_behind_proxy, harness_teardown),
 		cmocka_unit_test_teardown(test_prefork, harness_teardown),
 		cmocka_unit_test_teardown(test_prefork_threads, harness_teardown),
 		cmocka_unit_test_teardown(test_event, harness_teardown),

@@ -32,6 +32,9 @@ void echo_line(int fd, const char *line);
 bool answers_on(const char *ip, int port);
 bool answers(int port);
 int count(const char *hay, const char *needle);
+/* A TCP connection to 127.0.0.1:PORT from SRC (any 127.x.y.z is a client
+ * of its own); -1 if refused. */
+int tcp_connect_from(const char *src, int port);
 /* PID has exited: gone, or a zombie its parent (maybe init) has yet to reap. */
 bool pid_gone(pid_t pid);
 
