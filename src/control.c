@@ -7,8 +7,6 @@
  * it, and every client has a deadline.
  */
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +16,13 @@
 
 #include "addr.h"
 #include "control.h"
+#include "ids.h"
 #include "listen.h"
 #include "log.h"
 #include "scoreboard.h"
 #include "util.h"
 
 #define CONTROL_BACKLOG 16
-#define CONTROL_GROUPS_MAX 256
 
 void
 control_init(struct control *c)
@@ -80,26 +78,6 @@ control_drop(struct control_client *cl)
 	*cl = (struct control_client){ .fd = -1 };
 }
 
-/* Is UID (primary group GID) a member of group WANT? */
-static bool
-control_in_group(uid_t uid, gid_t gid, gid_t want)
-{
-	gid_t groups[CONTROL_GROUPS_MAX];
-	int n = CONTROL_GROUPS_MAX;
-	struct passwd *pw;
-
-	if (gid == want)
-		return true;
-	if ((pw = getpwuid(uid)) == NULL)
-		return false;
-	if (getgrouplist(pw->pw_name, gid, groups, &n) == -1)
-		return false;	/* more groups than we look at: not admitted */
-	for (int i = 0; i < n; i++)
-		if (groups[i] == want)
-			return true;
-	return false;
-}
-
 static bool
 control_peer_ok(const struct control *c, int fd)
 {
@@ -112,7 +90,7 @@ control_peer_ok(const struct control *c, int fd)
 	}
 	if (cred.uid == 0 || cred.uid == geteuid())
 		return true;
-	if (c->gid >= 0 && control_in_group(cred.uid, cred.gid, (gid_t)c->gid))
+	if (c->gid >= 0 && ids_member(cred.uid, cred.gid, (gid_t)c->gid))
 		return true;
 	log_notice("control socket: refused pid %ld (uid %ld): not root, the daemon's user "
 	    "or in control.group", (long)cred.pid, (long)cred.uid);

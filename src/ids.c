@@ -40,3 +40,24 @@ ids_group(const char *name, gid_t *gid_r, const char **why_r)
 	*gid_r = gr->gr_gid;
 	return 0;
 }
+
+#define IDS_GROUPS_MAX 256
+
+bool
+ids_member(uid_t uid, gid_t gid, gid_t want)
+{
+	gid_t groups[IDS_GROUPS_MAX];
+	int n = IDS_GROUPS_MAX;
+	struct passwd *pw;
+
+	if (gid == want)
+		return true;
+	if ((pw = getpwuid(uid)) == NULL)
+		return false;
+	if (getgrouplist(pw->pw_name, gid, groups, &n) == -1)
+		return false;	/* more groups than we look at: not a member */
+	for (int i = 0; i < n; i++)
+		if (groups[i] == want)
+			return true;
+	return false;
+}
