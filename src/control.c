@@ -69,6 +69,18 @@ control_open(struct control *c, const char *path, long gid, control_fn *answer, 
 	return 0;
 }
 
+/* A binary upgrade's new image: the listener the old one handed over. */
+void
+control_adopt(struct control *c, int fd, const char *path, long gid, control_fn *answer,
+    void *arg)
+{
+	c->fd = fd;
+	c->path = xstrdup(path);
+	c->gid = gid;
+	c->answer = answer;
+	c->arg = arg;
+}
+
 static void
 control_drop(struct control_client *cl)
 {

@@ -59,6 +59,8 @@ struct control {
 void control_init(struct control *c);
 int control_open(struct control *c, const char *path, long gid, control_fn *answer,
     void *arg);
+void control_adopt(struct control *c, int fd, const char *path, long gid, control_fn *answer,
+    void *arg);
 size_t control_pollfds(const struct control *c, struct pollfd *p);
 void control_serve(struct control *c, const struct pollfd *p, size_t n, int64_t now_ns);
 int64_t control_wake_ns(const struct control *c);

@@ -22,19 +22,28 @@
 
 static struct peertab *table;
 
+/* The master's, before the first worker; its memfd in *FD_R. */
 void
-guard_init(void)
+guard_init(int *fd_r)
 {
-	if ((table = peertab_create(GUARD_CLIENTS, GUARD_RECORDS)) == NULL)
+	if ((table = peertab_create(GUARD_CLIENTS, GUARD_RECORDS, fd_r)) == NULL)
 		fatal(EXIT_OSERR, "the per-client table (limits.per_ip, limits.rate) cannot be made");
+}
+
+/* After a binary upgrade: the table the workers already use; -1 (logged)
+ * if FD does not hold it. */
+int
+guard_adopt(int fd)
+{
+	return (table = peertab_adopt(fd)) != NULL ? 0 : -1;
 }
 
 static uint32_t
 guard_slot_index(const struct scoreboard_slot *slot)
 {
-	const struct stats *st = stats_shared();
+	const struct scoreboard *sb = stats_board();
 
-	return st != NULL ? (uint32_t)(slot - st->sb->slots) : 0;
+	return sb != NULL ? (uint32_t)(slot - sb->slots) : 0;
 }
 
 void

@@ -24,7 +24,8 @@
 #define GUARD_OK (-1)			/* guard_check: admitted */
 
 /* The master, before the first fork: the shared table every worker uses. */
-void guard_init(void);
+void guard_init(int *fd_r);
+int guard_adopt(int fd);
 /* The master: the worker in slot SLOT died; give back what it held. */
 void guard_reclaim(const struct scoreboard_slot *slot);
 

@@ -204,6 +204,35 @@ listen_activated(struct listen_set *set)
 	return r;
 }
 
+/*
+ * A binary upgrade's new image: the listener FD the old one handed over
+ * (upgrade.c), into SET as it was there. Systemd's keep their name and
+ * take their address from the socket; the master's own keep the address
+ * they were configured with (ADDR), so listen_set_open() finds them by it.
+ */
+int
+listen_take_handed(struct listen_set *set, int fd, const char *name, bool activated,
+    bool remove_file, const char *addr)
+{
+	struct listener *l;
+	const char *why;
+
+	if (activated)
+		return listen_adopt(fd, name != NULL ? name : "", set);
+	if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+		log_err("upgrade: fd %d (%s) is not a listening stream socket", fd, addr);
+		return -1;
+	}
+	l = listen_set_add(set);
+	l->fd = fd;
+	l->remove_file = remove_file;
+	if (addr_parse(addr, &l->addr, &why) == -1) {
+		log_err("upgrade: fd %d: address \"%s\": %s", fd, addr, why);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 listen_unix_perms(const struct listener *l, const struct config_service *svc)
 {

@@ -33,6 +33,8 @@ int listen_local_addr(int fd, struct sockd_addr *addr_r);
 #define LISTEN_ECONFIG (-2)		/* listen_set_open: a socket matches no service */
 
 int listen_activated(struct listen_set *set);
+int listen_take_handed(struct listen_set *set, int fd, const char *name, bool activated,
+    bool remove_file, const char *addr);
 int listen_set_open(const struct sockd_config *cfg, struct listen_set *old,
     struct listen_set *set_r);
 void listen_set_close(struct listen_set *set);

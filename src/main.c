@@ -19,6 +19,7 @@
 #include "log.h"
 #include "master.h"
 #include "status_client.h"
+#include "upgrade.h"
 #include "version.h"
 
 struct options {
@@ -125,8 +126,9 @@ int
 main(int argc, char **argv)
 {
 	struct sockd_config *cfg;
+	struct upgrade_state up = { 0 };
 	struct options opt;
-	int status;
+	int status, handed;
 
 	log_init("sockd");
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
@@ -134,9 +136,19 @@ main(int argc, char **argv)
 	parse_options(argc, argv, &opt);
 	if (opt.log_level != -1)
 		log_set_level(opt.log_level);
+	/* A binary upgrade: the image before handed over (upgrade.h). */
+	handed = opt.test ? 0 : upgrade_take(&up);
+	if (handed == -1) {
+		upgrade_abandon(&up);
+		return EXIT_OSERR;
+	}
+	upgrade_remember(argc, argv);
 	cfg = load_config(opt.config_path, opt.test, NULL, 0);
-	if (cfg == NULL)
+	if (cfg == NULL) {
+		if (handed == 1)
+			upgrade_abandon(&up);
 		return EXIT_CONFIG;
+	}
 	if (opt.log_level == -1)
 		log_set_level(cfg->log_level);
 	if (opt.test) {
@@ -144,5 +156,7 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return status;
 	}
-	return master_run(cfg, opt.config_path, opt.log_level != -1);
+	status = master_run(cfg, opt.config_path, opt.log_level != -1, handed == 1 ? &up : NULL);
+	upgrade_free(&up);
+	return status;
 }

@@ -16,9 +16,10 @@
  *   SIGQUIT           fast stop: workers are killed at once; exit 0
  *   SIGHUP            reload (see master_reload)
  *   SIGUSR1           reopen the log files, pass them on (master_reopen_logs)
+ *   SIGUSR2           binary upgrade in place (see master_upgrade)
  *   SIGTTIN, SIGTTOU  one worker more / fewer in every static service
  *   SIGCHLD           reap
- *   the rest of sig.c's set (SIGUSR2, SIGALRM, ...): logged, ignored
+ *   the rest of sig.c's set (SIGALRM, ...): logged, ignored
  */
 #include <errno.h>
 #include <signal.h>
@@ -50,13 +51,18 @@
 #include "stats.h"
 #include "status_format.h"
 #include "status_line.h"
+#include "upgrade.h"
 #include "util.h"
+#include "version.h"
 #include "worker.h"
 
 #define MASTER_TICK_MS 1000		/* STATUS refresh and housekeeping */
 #define MASTER_READY_POLL_MS 20		/* while waiting for workers to accept */
 #define MASTER_READY_MAX_NS (5000 * NS_PER_MS)	/* drain old workers by then anyway */
 #define MAX_WORKERS 4096
+/* Generations alive at once: the current one and three draining. A reload
+ * that would make a fifth ends the oldest draining one's connections. */
+#define MASTER_GENERATIONS 4
 
 struct master_child {
 	pid_t pid;
@@ -72,6 +78,7 @@ struct master_child {
 	int log_ctl;			/* its log file channel (logfile.c), or -1 */
 	char *log_path;			/* the file it writes, or NULL */
 	bool first;			/* of its generation's first round */
+	bool cut;			/* ended early: past MASTER_GENERATIONS */
 };
 
 struct master_service {
@@ -97,6 +104,7 @@ struct master {
 	uint32_t generation;
 	struct scoreboard *sb;
 	struct stats *st;		/* counters that outlive workers */
+	int sb_fd, st_fd, pt_fd;	/* their memfds (and the per-client table's) */
 	struct control ctl;		/* the control socket (sockd status) */
 	bool reload_pending;		/* its outcome is known once READY=1 goes */
 	struct master_child *kids;
@@ -852,6 +860,53 @@ master_set_pools(struct master *m, const uint32_t *map)
 }
 
 /*
+ * At most MASTER_GENERATIONS generations at once. Persistent clients that
+ * never close (HTTP ones are handed over at a request boundary) keep a
+ * draining generation alive until its timeouts.graceful; reloads faster
+ * than that would stack generations without end. Past the bound the
+ * oldest draining generation is ended now, as its graceful timeout would.
+ */
+static void
+master_bound_generations(struct master *m, int64_t now)
+{
+	for (;;) {
+		uint32_t oldest = m->generation;
+		size_t gens = 0, workers = 0, conns = 0;
+
+		/* The draining generations not yet ended, and the oldest of them. */
+		for (size_t i = 0; i < m->n_kids; i++) {
+			const struct master_child *k = &m->kids[i];
+			bool seen = false;
+
+			if (k->generation == m->generation || k->cut)
+				continue;
+			for (size_t j = 0; j < i && !seen; j++)
+				seen = !m->kids[j].cut && m->kids[j].generation == k->generation;
+			gens += !seen;
+			if (k->generation < oldest)
+				oldest = k->generation;
+		}
+		if (gens < MASTER_GENERATIONS)
+			return;
+		for (size_t i = 0; i < m->n_kids; i++) {
+			struct master_child *k = &m->kids[i];
+
+			if (k->generation != oldest || k->cut)
+				continue;
+			workers++;
+			conns += atomic_load(&k->slot->current);
+			if (!k->stopping)
+				master_signal_kid(k, SIGTERM, now);
+			k->kill_at_ns = now;	/* SIGKILL at the next decision */
+			k->cut = true;
+		}
+		log_warn("reload: %d generations would run at once: generation %u ends now "
+		    "(%zu worker%s, %zu connection%s cut)", MASTER_GENERATIONS + 1, oldest, workers,
+		    workers == 1 ? "" : "s", conns, conns == 1 ? "" : "s");
+	}
+}
+
+/*
  * SIGHUP, in nginx's order: read and check the new configuration in full;
  * on any error keep everything as it is. Otherwise open the new listeners
  * (unchanged addresses keep their sockets), start the new generation, and
@@ -905,6 +960,7 @@ master_reload(struct master *m)
 		log_set_level(cfg->log_level);
 	free(m->svc);
 	m->generation++;
+	master_bound_generations(m, clock_now());
 	stats_commit(m->st, cfg, m->generation, map);
 	master_set_pools(m, map);
 	free(map);
@@ -923,6 +979,84 @@ fail_cfg:
 	free(map);
 	config_free(cfg);
 	master_reload_failed(m, why);
+}
+
+/* ---- binary upgrade ----------------------------------------------------- */
+
+static void
+master_upgrade_failed(struct master *m, const char *why)
+{
+	log_event(LOG_MSGID_RELOAD_FAILED, NULL, LOG_ERR,
+	    "upgrade failed: %s; sockd %s serves on", why, sockd_version);
+	snprintf(m->reload_error, sizeof(m->reload_error), "upgrade failed: %s", why);
+	stats_upgrade(m->st, false, NULL, why);
+	notify_ready();
+}
+
+/* What the new image needs of us (upgrade.h); pointers into M. */
+static void
+master_handover(const struct master *m, struct upgrade_state *s)
+{
+	*s = (struct upgrade_state){ .generation = m->generation, .sb_fd = m->sb_fd,
+		.st_fd = m->st_fd, .pt_fd = m->pt_fd, .wake_fd = m->wake_fd, .ctl_fd = m->ctl.fd,
+		.ctl_gid = m->ctl.gid, .ctl_path = m->ctl.path };
+	snprintf(s->version, sizeof(s->version), "%s", sockd_version);
+	snprintf(s->layout, sizeof(s->layout), "%s", upgrade_layout());
+	s->l = xcalloc(m->listeners.n + 1, sizeof(*s->l));
+	for (size_t i = 0; i < m->listeners.n; i++) {
+		const struct listener *l = &m->listeners.l[i];
+		char text[ADDR_TEXT_MAX];
+
+		if (l->fd == -1)
+			continue;
+		addr_format(&l->addr, text, sizeof(text));
+		s->l[s->n_l++] = (struct upgrade_listener){ .fd = l->fd, .activated = l->activated,
+			.remove_file = l->remove_file, .name = l->name, .addr = xstrdup(text) };
+	}
+	s->k = xcalloc(m->n_kids + 1, sizeof(*s->k));
+	for (size_t i = 0; i < m->n_kids; i++) {
+		const struct master_child *k = &m->kids[i];
+
+		s->k[s->n_k++] = (struct upgrade_kid){ .pid = k->pid, .generation = k->generation,
+			.slot = (uint32_t)(k->slot - m->sb->slots), .stopping = k->stopping,
+			.kill_at_ns = k->kill_at_ns, .started_ns = k->started_ns,
+			.graceful_ms = k->graceful_ms, .log_ctl = k->log_ctl, .log_path = k->log_path };
+	}
+}
+
+static void
+master_handover_free(struct upgrade_state *s)
+{
+	for (size_t i = 0; i < s->n_l; i++)
+		free(s->l[i].addr);
+	free(s->l);
+	free(s->k);
+}
+
+/*
+ * SIGUSR2: become the binary at our own path, in this process. It must
+ * say it is a sockd sharing our memory layout and pass -t on the running
+ * configuration, or nothing happens but a log line. Then the exec: the
+ * new image (master_init with the handover) adopts the workers as an
+ * older generation, starts its own, and lets them drain as after a reload.
+ */
+static void
+master_upgrade(struct master *m)
+{
+	char newver[SNAPSHOT_VERSION_MAX], why[sizeof(m->reload_error) - 24];
+	struct upgrade_state s;
+
+	notify_reloading();
+	log_notice("SIGUSR2: upgrading sockd %s in place; checking the binary", sockd_version);
+	if (upgrade_check(m->path, newver, sizeof(newver), why, sizeof(why)) == -1)
+		return master_upgrade_failed(m, why);
+	master_handover(m, &s);
+	log_notice("upgrading from sockd %s to sockd %s: pid %ld stays, %zu worker%s handed over",
+	    sockd_version, newver, (long)getpid(), m->n_kids, m->n_kids == 1 ? "" : "s");
+	notify_flush();
+	upgrade_exec(&s, why, sizeof(why));
+	master_handover_free(&s);
+	master_upgrade_failed(m, why);
 }
 
 /* ---- signals and stopping ---------------------------------------------- */
@@ -991,6 +1125,10 @@ master_signals(struct master *m, int64_t now)
 			break;
 		case SIGUSR1:
 			master_reopen_logs(m, now);	/* while stopping too: workers still write */
+			break;
+		case SIGUSR2:
+			if (!m->stopping)
+				master_upgrade(m);
 			break;
 		case SIGCHLD:
 			break;	/* the reap below */
@@ -1102,43 +1240,123 @@ master_slots(const struct sockd_config *cfg)
 	return n < 64 ? 64 : n > 65536 ? 65536 : (uint32_t)n;
 }
 
+/* The old image's listeners: their descriptors, as its set was. */
 static int
-master_init(struct master *m, struct sockd_config *cfg, const char *path)
+master_take_listeners(const struct upgrade_state *up, struct listen_set *set)
 {
-	struct listen_set activated = { 0 };
+	for (size_t i = 0; i < up->n_l; i++) {
+		const struct upgrade_listener *l = &up->l[i];
+
+		if (listen_take_handed(set, l->fd, l->name, l->activated, l->remove_file,
+		    l->addr) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* The old image's workers, as an older generation than ours. */
+static int
+master_take_kids(struct master *m, const struct upgrade_state *up, int64_t now)
+{
+	m->kids = xcalloc(up->n_k + 1, sizeof(*m->kids));
+	for (size_t i = 0; i < up->n_k; i++) {
+		const struct upgrade_kid *u = &up->k[i];
+
+		if (u->slot >= m->sb->n_slots || m->sb->slots[u->slot].pid != u->pid ||
+		    u->generation >= m->generation) {
+			log_err("upgrade: worker %ld does not hold scoreboard slot %u", (long)u->pid,
+			    u->slot);
+			return -1;
+		}
+		m->kids[m->n_kids++] = (struct master_child){ .pid = u->pid,
+			.generation = u->generation, .slot = &m->sb->slots[u->slot],
+			.started_ns = u->started_ns, .graceful_ms = u->graceful_ms,
+			.stopping = u->stopping, .kill_at_ns = u->kill_at_ns, .last_active_ns = now,
+			.last_served = atomic_load(&m->sb->slots[u->slot].served),
+			.log_ctl = u->log_ctl,
+			.log_path = u->log_path != NULL ? xstrdup(u->log_path) : NULL };
+	}
+	return 0;
+}
+
+/*
+ * The shared memory and the descriptors of the image before us, and its
+ * workers; our generation comes after its last one and starts as after
+ * a reload: READY=1 once it accepts, and then the old workers drain.
+ */
+static int
+master_take_over(struct master *m, const struct upgrade_state *up)
+{
+	m->generation = up->generation + 1;
+	if ((m->sb = scoreboard_adopt(up->sb_fd)) == NULL ||
+	    (m->st = stats_adopt(up->st_fd, m->sb)) == NULL || guard_adopt(up->pt_fd) == -1)
+		return -1;
+	m->sb_fd = up->sb_fd;
+	m->st_fd = up->st_fd;
+	m->pt_fd = up->pt_fd;
+	m->wake_fd = up->wake_fd;
+	if (up->ctl_fd != -1) {
+		control_adopt(&m->ctl, up->ctl_fd, up->ctl_path, up->ctl_gid, master_answer, m);
+		master_control_reloaded(m);	/* it stays where it was */
+	} else if (master_open_control(m) == -1)
+		return -1;
+	if (master_take_kids(m, up, clock_now()) == -1)
+		return -1;
+	m->ready_once = true;	/* the old image said READY=1: failing workers are a reload's */
+	stats_upgrade(m->st, true, up->version, NULL);
+	log_event(LOG_MSGID_RELOADED, NULL, LOG_NOTICE, "upgraded from sockd %s to sockd %s: "
+	    "generation %u, %zu worker%s of the previous image drain", up->version, sockd_version,
+	    m->generation, m->n_kids, m->n_kids == 1 ? "" : "s");
+	return 0;
+}
+
+static int
+master_init(struct master *m, struct sockd_config *cfg, const char *path,
+    const struct upgrade_state *up)
+{
+	struct listen_set old = { 0 };
 	char why[256];
 	uint32_t *map;
 	int r = 0;
 
 	*m = (struct master){ .path = path, .cfg = cfg, .generation = 1, .sig_fd = -1,
-		.wake_fd = -1 };
+		.wake_fd = -1, .sb_fd = -1, .st_fd = -1, .pt_fd = -1 };
 	control_init(&m->ctl);
 	if (priv_resolve(cfg->user, cfg->group, &m->ids) == -1)
 		return EXIT_CONFIG;
 	if ((m->log_fds = master_open_logs(cfg, why, sizeof(why))) == NULL)
 		return EXIT_CONFIG;
-	if (listen_activated(&activated) == -1 ||
-	    (r = listen_set_open(cfg, &activated, &m->listeners)) != 0) {
-		listen_set_close(&activated);
+	if ((up != NULL ? master_take_listeners(up, &old) : listen_activated(&old)) == -1 ||
+	    (r = listen_set_open(cfg, &old, &m->listeners)) != 0) {
+		listen_set_close(&old);
 		return r == LISTEN_ECONFIG ? EXIT_CONFIG : EXIT_OSERR;
 	}
-	listen_set_close(&activated);
+	listen_set_close(&old);	/* after an upgrade: what the configuration dropped */
 	listen_log(&m->listeners, cfg);
-	m->sb = scoreboard_create(master_slots(cfg));
-	m->st = stats_create((uint32_t)cfg->n_services, m->sb);
+	if (up != NULL && master_take_over(m, up) == -1)
+		return EXIT_OSERR;
+	if (up == NULL) {
+		m->sb = scoreboard_create(master_slots(cfg), &m->sb_fd);
+		m->st = stats_create((uint32_t)cfg->n_services, m->sb, &m->st_fd);
+	}
 	map = xcalloc(cfg->n_services ? cfg->n_services : 1, sizeof(*map));
-	if (stats_bind(m->st, cfg, map) == -1)
-		panic("stats: no room for %zu services", cfg->n_services);
+	if (stats_bind(m->st, cfg, map) == -1) {
+		log_err("stats: no room for the counters of %zu services", cfg->n_services);
+		free(map);
+		return EXIT_OSERR;
+	}
 	stats_commit(m->st, cfg, m->generation, map);
 	master_set_pools(m, map);
 	free(map);
-	guard_init();
-	if (master_open_control(m) == -1)
-		return EXIT_OSERR;
+	if (up == NULL) {
+		guard_init(&m->pt_fd);
+		if (master_open_control(m) == -1)
+			return EXIT_OSERR;
+		m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (m->wake_fd == -1)
+			fatal(EXIT_OSERR, "eventfd: %s", strerror(errno));
+	}
 	m->sig_fd = sig_open();
-	m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (m->wake_fd == -1)
-		fatal(EXIT_OSERR, "eventfd: %s", strerror(errno));
 	m->watchdog_usec = notify_watchdog_usec();
 	m->waiting_ready = true;
 	m->ready_since_ns = clock_now();
@@ -1175,20 +1393,24 @@ master_fini(struct master *m)
 /* Run the master until it is told to stop; returns the exit status.
  * Takes CFG over (a reload replaces it). */
 int
-master_run(struct sockd_config *cfg, const char *path, bool log_level_fixed)
+master_run(struct sockd_config *cfg, const char *path, bool log_level_fixed,
+    const struct upgrade_state *up)
 {
 	struct master m;
-	int r = master_init(&m, cfg, path);
+	int r = master_init(&m, cfg, path, up);
 
 	m.log_level_fixed = log_level_fixed;
 
 	if (r != 0) {
+		if (up != NULL)	/* the old image's workers finish what they hold */
+			upgrade_abandon(up);
 		master_fini(&m);
 		return r;
 	}
-	log_event(LOG_MSGID_STARTED, NULL, LOG_NOTICE,
-	    "sockd %s started: %zu service%s", PACKAGE_VERSION, cfg->n_services,
-	    cfg->n_services == 1 ? "" : "s");
+	if (up == NULL)
+		log_event(LOG_MSGID_STARTED, NULL, LOG_NOTICE,
+		    "sockd %s started: %zu service%s", sockd_version, cfg->n_services,
+		    cfg->n_services == 1 ? "" : "s");
 	while (!m.stopping || m.n_kids > 0) {
 		int64_t now;
 

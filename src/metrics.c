@@ -134,6 +134,11 @@ metrics_daemon(struct strbuf *b, const struct snapshot *s)
 	strbuf_printf(b, "sockd_reloads_total{result=\"ok\"} %" PRIu64 "\n", s->reloads_ok);
 	strbuf_printf(b, "sockd_reloads_total{result=\"failed\"} %" PRIu64 "\n",
 	    s->reloads_failed);
+	metrics_family(b, "sockd_upgrades_total", "counter",
+	    "Binary upgrades in place (SIGUSR2), by result.");
+	strbuf_printf(b, "sockd_upgrades_total{result=\"ok\"} %" PRIu64 "\n", s->upgrades_ok);
+	strbuf_printf(b, "sockd_upgrades_total{result=\"failed\"} %" PRIu64 "\n",
+	    s->upgrades_failed);
 	metrics_family(b, "sockd_last_reload_timestamp_seconds", "gauge",
 	    "When the last reload was attempted, in Unix time; 0: none yet.");
 	strbuf_puts(b, "sockd_last_reload_timestamp_seconds ");

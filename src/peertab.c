@@ -48,6 +48,7 @@
 
 #include "log.h"
 #include "peertab.h"
+#include "shm.h"
 
 #define NIL		UINT32_MAX
 #define TOKEN		INT64_C(1000000000)	/* a token in nanotokens: ns x tokens/s */
@@ -99,10 +100,14 @@ struct peertab {
 	uint32_t seed;
 	int64_t sweep_ns;		/* no idle entry is evictable before then */
 	size_t size;			/* of the mapping */
-	struct pt_client *clients;
-	uint32_t *buckets;
-	struct pt_record *records;
+	/* Offsets from the header, not pointers: a binary upgrade's new image
+	 * maps the table at another address than the workers that use it. */
+	size_t off_clients, off_buckets, off_records;
 };
+
+#define CLIENTS(t) ((struct pt_client *)(void *)((char *)(t) + (t)->off_clients))
+#define BUCKETS(t) ((uint32_t *)(void *)((char *)(t) + (t)->off_buckets))
+#define RECORDS(t) ((struct pt_record *)(void *)((char *)(t) + (t)->off_records))
 
 static size_t
 align8(size_t n)
@@ -134,10 +139,10 @@ hash(const struct peertab *t, uint32_t service, const uint8_t key[CIDR_KEY_LEN])
 static uint32_t
 find(const struct peertab *t, uint32_t service, const uint8_t key[CIDR_KEY_LEN])
 {
-	uint32_t i = t->buckets[hash(t, service, key)];
+	uint32_t i = BUCKETS(t)[hash(t, service, key)];
 
 	for (uint32_t steps = 0; i != NIL && steps < t->n_clients; steps++) {
-		const struct pt_client *c = &t->clients[i];
+		const struct pt_client *c = &CLIENTS(t)[i];
 
 		if (c->service == service && memcmp(c->key, key, CIDR_KEY_LEN) == 0)
 			return i;
@@ -204,15 +209,15 @@ bucket_update(struct pt_client *c, const struct peertab_limits *lim, int64_t now
 static void
 client_release(struct peertab *t, uint32_t i)
 {
-	struct pt_client *c = &t->clients[i];
-	uint32_t *p = &t->buckets[hash(t, c->service, c->key)];
+	struct pt_client *c = &CLIENTS(t)[i];
+	uint32_t *p = &BUCKETS(t)[hash(t, c->service, c->key)];
 
 	for (uint32_t steps = 0; *p != NIL && steps < t->n_clients; steps++) {
 		if (*p == i) {
 			*p = c->next;
 			break;
 		}
-		p = &t->clients[*p].next;
+		p = &CLIENTS(t)[*p].next;
 	}
 	ORDER();
 	CRASH_POINT(9);
@@ -226,7 +231,7 @@ client_release(struct peertab *t, uint32_t i)
 static void
 client_idle(struct peertab *t, uint32_t i)
 {
-	struct pt_client *c = &t->clients[i];
+	struct pt_client *c = &CLIENTS(t)[i];
 	int64_t at;
 
 	if (c->open > 0)
@@ -248,7 +253,7 @@ sweep(struct peertab *t, int64_t now_ns)
 	if (now_ns < t->sweep_ns)
 		return;
 	for (uint32_t i = 0; i < t->n_clients; i++) {
-		struct pt_client *c = &t->clients[i];
+		struct pt_client *c = &CLIENTS(t)[i];
 
 		if (c->state != ENTRY_USED || c->open > 0)
 			continue;
@@ -272,7 +277,7 @@ client_new(struct peertab *t, uint32_t service, const uint8_t key[CIDR_KEY_LEN],
 		sweep(t, now_ns);
 	if ((i = t->client_free) == NIL)
 		return NIL;
-	c = &t->clients[i];
+	c = &CLIENTS(t)[i];
 	t->client_free = c->next;
 	ORDER();
 	CRASH_POINT(1);
@@ -289,9 +294,9 @@ client_new(struct peertab *t, uint32_t service, const uint8_t key[CIDR_KEY_LEN],
 	ORDER();
 	CRASH_POINT(3);
 	b = hash(t, service, key);
-	c->next = t->buckets[b];
+	c->next = BUCKETS(t)[b];
 	ORDER();
-	t->buckets[b] = i;
+	BUCKETS(t)[b] = i;
 	return i;
 }
 
@@ -299,12 +304,12 @@ client_new(struct peertab *t, uint32_t service, const uint8_t key[CIDR_KEY_LEN],
 static void
 record_release(struct peertab *t, uint32_t r)
 {
-	struct pt_record *rec = &t->records[r];
+	struct pt_record *rec = &RECORDS(t)[r];
 	uint32_t i = rec->client;
-	bool valid = i < t->n_clients && t->clients[i].state == ENTRY_USED;
+	bool valid = i < t->n_clients && CLIENTS(t)[i].state == ENTRY_USED;
 
-	if (valid && t->clients[i].open > 0)
-		t->clients[i].open--;
+	if (valid && CLIENTS(t)[i].open > 0)
+		CLIENTS(t)[i].open--;
 	ORDER();
 	CRASH_POINT(7);
 	rec->used = 0;
@@ -326,20 +331,20 @@ repair(struct peertab *t)
 	uint32_t freed = 0, dropped = 0;
 
 	for (uint32_t b = 0; b < t->n_clients; b++)
-		t->buckets[b] = NIL;
+		BUCKETS(t)[b] = NIL;
 	for (uint32_t i = 0; i < t->n_clients; i++) {
-		if (t->clients[i].state != ENTRY_USED)
-			t->clients[i].state = ENTRY_FREE;
-		t->clients[i].open = 0;
+		if (CLIENTS(t)[i].state != ENTRY_USED)
+			CLIENTS(t)[i].state = ENTRY_FREE;
+		CLIENTS(t)[i].open = 0;
 	}
 	CRASH_POINT(11);
 	t->record_free = NIL;
 	for (uint32_t r = t->n_records; r-- > 0;) {
-		struct pt_record *rec = &t->records[r];
+		struct pt_record *rec = &RECORDS(t)[r];
 
 		if (rec->used != 0 && rec->client < t->n_clients &&
-		    t->clients[rec->client].state == ENTRY_USED) {
-			t->clients[rec->client].open++;
+		    CLIENTS(t)[rec->client].state == ENTRY_USED) {
+			CLIENTS(t)[rec->client].open++;
 			continue;
 		}
 		if (rec->used != 0)
@@ -350,7 +355,7 @@ repair(struct peertab *t)
 	}
 	t->client_free = NIL;
 	for (uint32_t i = t->n_clients; i-- > 0;) {
-		struct pt_client *c = &t->clients[i];
+		struct pt_client *c = &CLIENTS(t)[i];
 
 		if (c->state == ENTRY_USED && c->open == 0 && c->rate == 0) {
 			c->state = ENTRY_FREE;
@@ -365,8 +370,8 @@ repair(struct peertab *t)
 				c->tokens = 0;
 			if (c->tokens > cap_of(c))
 				c->tokens = cap_of(c);
-			c->next = t->buckets[b];
-			t->buckets[b] = i;
+			c->next = BUCKETS(t)[b];
+			BUCKETS(t)[b] = i;
 		} else {
 			c->next = t->client_free;
 			t->client_free = i;
@@ -443,7 +448,7 @@ init_lock(pthread_mutex_t *m)
 }
 
 struct peertab *
-peertab_create(size_t clients, size_t records)
+peertab_create(size_t clients, size_t records, int *fd_r)
 {
 	struct peertab *t;
 	uint32_t nc, nr;
@@ -463,15 +468,15 @@ peertab_create(size_t clients, size_t records)
 	off_r = off_b + align8((size_t)nc * sizeof(uint32_t));
 	size = off_r + (size_t)nr * sizeof(struct pt_record);
 
-	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (base == MAP_FAILED) {
-		log_err("peertab: mmap of %zu bytes: %s", size, strerror(errno));
+	if ((base = shm_create("sockd-peertab", size, fd_r)) == NULL) {
+		log_err("peertab: %zu bytes of shared memory: %s", size, strerror(errno));
 		return NULL;
 	}
 	t = (struct peertab *)(void *)base;
 	if ((r = init_lock(&t->lock)) != 0) {
 		log_err("peertab: a process-shared robust mutex: %s", strerror(r));
 		(void)munmap(base, size);
+		close(*fd_r);
 		return NULL;
 	}
 	t->n_clients = nc;
@@ -479,18 +484,48 @@ peertab_create(size_t clients, size_t records)
 	t->seed = make_seed();
 	t->sweep_ns = INT64_MIN;
 	t->size = size;
-	t->clients = (struct pt_client *)(void *)(base + off_c);
-	t->buckets = (uint32_t *)(void *)(base + off_b);
-	t->records = (struct pt_record *)(void *)(base + off_r);
+	t->off_clients = off_c;
+	t->off_buckets = off_b;
+	t->off_records = off_r;
 	/* mmap memory is zero: every entry ENTRY_FREE, every record unused. */
 	for (uint32_t i = 0; i < nc; i++) {
-		t->clients[i].next = i + 1 < nc ? i + 1 : NIL;
-		t->buckets[i] = NIL;
+		CLIENTS(t)[i].next = i + 1 < nc ? i + 1 : NIL;
+		BUCKETS(t)[i] = NIL;
 	}
 	for (uint32_t i = 0; i < nr; i++)
-		t->records[i].next = i + 1 < nr ? i + 1 : NIL;
+		RECORDS(t)[i].next = i + 1 < nr ? i + 1 : NIL;
 	t->client_free = 0;
 	t->record_free = 0;
+	return t;
+}
+
+/* The sizes a binary upgrade's new image must share (upgrade_layout). */
+size_t
+peertab_layout(void)
+{
+	return sizeof(struct peertab) * 1000000 + sizeof(struct pt_client) * 1000 +
+	    sizeof(struct pt_record);
+}
+
+/* The table of the image before a binary upgrade, from its memfd; NULL
+ * (logged) if FD does not hold one. */
+struct peertab *
+peertab_adopt(int fd)
+{
+	size_t size;
+	struct peertab *t = shm_adopt(fd, sizeof(*t), &size);
+
+	if (t == NULL) {
+		log_err("upgrade: the per-client table (fd %d): %s", fd, strerror(errno));
+		return NULL;
+	}
+	if (t->size != size || t->off_records + (size_t)t->n_records * sizeof(struct pt_record) !=
+	    size) {
+		log_err("upgrade: the per-client table (fd %d) is %zu bytes, not %zu: "
+		    "another layout", fd, size, t->size);
+		(void)munmap(t, size);
+		return NULL;
+	}
 	return t;
 }
 
@@ -520,7 +555,7 @@ peertab_enter(struct peertab *t, uint32_t service, const uint8_t key[CIDR_KEY_LE
 		v = PEERTAB_FULL;
 		goto out;
 	}
-	c = &t->clients[i];
+	c = &CLIENTS(t)[i];
 	bucket_update(c, lim, now_ns);
 	if (c->rate != 0) {
 		if (c->tokens < TOKEN) {
@@ -538,7 +573,7 @@ peertab_enter(struct peertab *t, uint32_t service, const uint8_t key[CIDR_KEY_LE
 		v = PEERTAB_FULL;
 		goto idle;
 	}
-	rec = &t->records[r];
+	rec = &RECORDS(t)[r];
 	t->record_free = rec->next;
 	ORDER();
 	CRASH_POINT(5);
@@ -568,7 +603,7 @@ peertab_leave(struct peertab *t, uint32_t record)
 		return;
 	}
 	pt_lock(t);
-	if (t->records[record].used != 0)
+	if (RECORDS(t)[record].used != 0)
 		record_release(t, record);
 	pt_unlock(t);
 }
@@ -580,7 +615,7 @@ peertab_reclaim(struct peertab *t, uint32_t slot)
 
 	pt_lock(t);
 	for (uint32_t r = 0; r < t->n_records; r++) {
-		if (t->records[r].used == 0 || t->records[r].slot != slot)
+		if (RECORDS(t)[r].used == 0 || RECORDS(t)[r].slot != slot)
 			continue;
 		record_release(t, r);
 		n++;
@@ -600,7 +635,7 @@ peertab_count(struct peertab *t, uint32_t service, const uint8_t key[CIDR_KEY_LE
 	pt_lock(t);
 	CRASH_POINT(12);
 	i = find(t, service, key);
-	open = i == NIL ? 0 : t->clients[i].open;
+	open = i == NIL ? 0 : CLIENTS(t)[i].open;
 	pt_unlock(t);
 	return open;
 }
@@ -615,7 +650,7 @@ list_len(const struct peertab *t, uint32_t head, uint32_t max, bool records)
 	for (uint32_t i = head; i != NIL; n++) {
 		if (i >= max || n > (long)max)
 			return -1;
-		i = records ? t->records[i].next : t->clients[i].next;
+		i = records ? RECORDS(t)[i].next : CLIENTS(t)[i].next;
 	}
 	return n;
 }
@@ -629,14 +664,14 @@ peertab_test_check(struct peertab *t)
 
 	pt_lock(t);
 	for (uint32_t i = 0; i < t->n_clients; i++) {
-		const struct pt_client *c = &t->clients[i];
+		const struct pt_client *c = &CLIENTS(t)[i];
 		uint32_t open = 0;
 
 		if (c->state != ENTRY_USED)
 			continue;
 		used++;
 		for (uint32_t r = 0; r < t->n_records; r++)
-			if (t->records[r].used != 0 && t->records[r].client == i)
+			if (RECORDS(t)[r].used != 0 && RECORDS(t)[r].client == i)
 				open++;
 		if (open != c->open)
 			why = "a client's count is not its records";
@@ -650,13 +685,13 @@ peertab_test_check(struct peertab *t)
 			goto out;
 	}
 	for (uint32_t b = 0; b < t->n_clients; b++) {
-		if ((n = list_len(t, t->buckets[b], t->n_clients, false)) < 0) {
+		if ((n = list_len(t, BUCKETS(t)[b], t->n_clients, false)) < 0) {
 			why = "a broken hash chain";
 			goto out;
 		}
-		for (uint32_t i = t->buckets[b]; i != NIL; i = t->clients[i].next)
-			if (t->clients[i].state != ENTRY_USED || hash(t, t->clients[i].service,
-			    t->clients[i].key) != b) {
+		for (uint32_t i = BUCKETS(t)[b]; i != NIL; i = CLIENTS(t)[i].next)
+			if (CLIENTS(t)[i].state != ENTRY_USED || hash(t, CLIENTS(t)[i].service,
+			    CLIENTS(t)[i].key) != b) {
 				why = "a free or misplaced entry in a hash chain";
 				goto out;
 			}
@@ -671,20 +706,20 @@ peertab_test_check(struct peertab *t)
 		why = "the free list of entries is broken";
 		goto out;
 	}
-	for (uint32_t i = t->client_free; i != NIL; i = t->clients[i].next)
-		if (t->clients[i].state != ENTRY_FREE) {
+	for (uint32_t i = t->client_free; i != NIL; i = CLIENTS(t)[i].next)
+		if (CLIENTS(t)[i].state != ENTRY_FREE) {
 			why = "an entry in use on the free list";
 			goto out;
 		}
 	for (uint32_t r = 0; r < t->n_records; r++)
-		rec_used += t->records[r].used != 0;
+		rec_used += RECORDS(t)[r].used != 0;
 	n = list_len(t, t->record_free, t->n_records, true);
 	if (n < 0 || (uint32_t)n + rec_used != t->n_records) {
 		why = "the free list of records is broken";
 		goto out;
 	}
-	for (uint32_t r = t->record_free; r != NIL; r = t->records[r].next)
-		if (t->records[r].used != 0) {
+	for (uint32_t r = t->record_free; r != NIL; r = RECORDS(t)[r].next)
+		if (RECORDS(t)[r].used != 0) {
 			why = "a record in use on the free list";
 			goto out;
 		}
@@ -700,7 +735,7 @@ peertab_test_clients(struct peertab *t)
 
 	pt_lock(t);
 	for (uint32_t i = 0; i < t->n_clients; i++)
-		n += t->clients[i].state == ENTRY_USED;
+		n += CLIENTS(t)[i].state == ENTRY_USED;
 	pt_unlock(t);
 	return n;
 }

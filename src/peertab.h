@@ -39,7 +39,9 @@ struct peertab_limits {
 };
 
 /* Room for CLIENTS clients and RECORDS open counted connections. */
-struct peertab *peertab_create(size_t clients, size_t records);
+struct peertab *peertab_create(size_t clients, size_t records, int *fd_r);
+struct peertab *peertab_adopt(int fd);
+size_t peertab_layout(void);
 void peertab_destroy(struct peertab *t);
 
 /*

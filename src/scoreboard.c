@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "scoreboard.h"
+#include "shm.h"
 
 static size_t
 scoreboard_size(uint32_t n_slots)
@@ -20,16 +21,37 @@ scoreboard_size(uint32_t n_slots)
 	return sizeof(struct scoreboard) + (size_t)n_slots * sizeof(struct scoreboard_slot);
 }
 
+/* A new scoreboard, and its memfd (for a binary upgrade) in *FD_R. */
 struct scoreboard *
-scoreboard_create(uint32_t n_slots)
+scoreboard_create(uint32_t n_slots, int *fd_r)
 {
-	struct scoreboard *sb;
+	struct scoreboard *sb = shm_create("sockd-scoreboard", scoreboard_size(n_slots), fd_r);
 
-	sb = mmap(NULL, scoreboard_size(n_slots), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sb == MAP_FAILED)
-		fatal(EXIT_OSERR, "scoreboard: mmap of %u slots: %s", n_slots, strerror(errno));
-	sb->n_slots = n_slots;	/* mmap memory is zeroed: every slot is SLOT_FREE */
+	if (sb == NULL)
+		fatal(EXIT_OSERR, "scoreboard: %u slots in shared memory: %s", n_slots,
+		    strerror(errno));
+	sb->n_slots = n_slots;	/* the memory is zeroed: every slot is SLOT_FREE */
+	return sb;
+}
+
+/* The scoreboard of the image before a binary upgrade, from its memfd;
+ * NULL (logged) if FD does not hold one. */
+struct scoreboard *
+scoreboard_adopt(int fd)
+{
+	size_t size;
+	struct scoreboard *sb = shm_adopt(fd, sizeof(*sb), &size);
+
+	if (sb == NULL) {
+		log_err("upgrade: the scoreboard (fd %d): %s", fd, strerror(errno));
+		return NULL;
+	}
+	if (size != scoreboard_size(sb->n_slots)) {
+		log_err("upgrade: the scoreboard (fd %d) is %zu bytes, not %zu: another layout",
+		    fd, size, scoreboard_size(sb->n_slots));
+		(void)munmap(sb, size);
+		return NULL;
+	}
 	return sb;
 }
 

@@ -61,7 +61,8 @@ struct scoreboard {
 	struct scoreboard_slot slots[];
 };
 
-struct scoreboard *scoreboard_create(uint32_t n_slots);
+struct scoreboard *scoreboard_create(uint32_t n_slots, int *fd_r);
+struct scoreboard *scoreboard_adopt(int fd);
 void scoreboard_destroy(struct scoreboard *sb);
 struct scoreboard_slot *scoreboard_claim(struct scoreboard *sb, pid_t pid,
     uint32_t generation, uint32_t service, uint32_t stat, int64_t now_ns);

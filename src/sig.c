@@ -122,7 +122,7 @@ sig_log_ignored(const char *who, const struct sig_info *si)
 	if (si->pid > 0)
 		snprintf(from, sizeof(from), " from pid %ld", (long)si->pid);
 	if (si->signo == SIGUSR2)
-		log_notice("%s%s%s%s: ignored (reserved for a binary upgrade, not implemented yet)",
+		log_notice("%s%s%s%s: ignored (the master's binary upgrade signal)",
 		    who ? who : "", who ? ": " : "", name, from);
 	else if (si->signo == SIGXCPU || si->signo == SIGXFSZ)
 		log_warn("%s%s%s%s: ignored (the kernel sends it past %s)", who ? who : "",

@@ -18,6 +18,7 @@
 #define SNAPSHOT_NAME_MAX 64		/* a service name, NUL included */
 #define SNAPSHOT_MODEL_MAX 16
 #define SNAPSHOT_ERROR_MAX 160
+#define SNAPSHOT_VERSION_MAX 32
 
 /*
  * Histograms (Prometheus "histogram"): per-bucket counts (not cumulative;
@@ -104,7 +105,7 @@ struct snapshot_worker {
 };
 
 struct snapshot {
-	char version[32];			/* PACKAGE_VERSION */
+	char version[SNAPSHOT_VERSION_MAX];	/* PACKAGE_VERSION */
 	pid_t pid;				/* the master's */
 	double now;				/* Unix time of the snapshot */
 	double started;				/* Unix time the master started */
@@ -115,6 +116,12 @@ struct snapshot {
 	double last_reload;			/* Unix time; 0: none yet */
 	bool last_reload_ok;
 	char last_reload_error[SNAPSHOT_ERROR_MAX];	/* "" unless it failed */
+	uint64_t upgrades_ok;			/* binary upgrades in place */
+	uint64_t upgrades_failed;		/* refused: the old binary serves on */
+	double last_upgrade;			/* Unix time; 0: none yet */
+	bool last_upgrade_ok;
+	char upgraded_from[SNAPSHOT_VERSION_MAX];	/* the version before the last */
+	char last_upgrade_error[SNAPSHOT_ERROR_MAX];	/* "" unless it failed */
 	size_t n_services;
 	struct snapshot_service *services;	/* configured ones first, in file order */
 	size_t n_workers;

@@ -16,12 +16,15 @@
 
 #include "clock.h"
 #include "log.h"
+#include "shm.h"
 #include "stats.h"
 #include "util.h"
+#include "version.h"
 
 #define STATS_TRIES 1000		/* copies a reader tries before it gives up */
 
 static struct stats *shared;
+static const struct scoreboard *board;	/* mapped before any fork: inherited */
 
 static size_t
 stats_size(uint32_t n)
@@ -35,21 +38,43 @@ stats_size(uint32_t n)
  * reload that brings more new names than that fails (stats_bind).
  */
 struct stats *
-stats_create(uint32_t n_services, const struct scoreboard *sb)
+stats_create(uint32_t n_services, const struct scoreboard *sb, int *fd_r)
 {
 	uint32_t n = n_services * 2 < 64 ? 64 : n_services * 2;
-	struct stats *st = mmap(NULL, stats_size(n), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct stats *st = shm_create("sockd-stats", stats_size(n), fd_r);
 
-	if (st == MAP_FAILED)
-		fatal(EXIT_OSERR, "stats: mmap of %u services: %s", n, strerror(errno));
+	if (st == NULL)
+		fatal(EXIT_OSERR, "stats: %u services in shared memory: %s", n, strerror(errno));
 	st->n = n;
 	st->pid = getpid();
 	st->started_ns = clock_now();
 	st->started_real_ns = clock_real();
 	st->generation = 1;
-	st->sb = sb;
 	shared = st;
+	board = sb;
+	return st;
+}
+
+/* The counters of the image before a binary upgrade, from their memfd;
+ * NULL (logged) if FD does not hold them. */
+struct stats *
+stats_adopt(int fd, const struct scoreboard *sb)
+{
+	size_t size;
+	struct stats *st = shm_adopt(fd, sizeof(*st), &size);
+
+	if (st == NULL) {
+		log_err("upgrade: the counters (fd %d): %s", fd, strerror(errno));
+		return NULL;
+	}
+	if (size != stats_size(st->n) || st->pid != getpid()) {
+		log_err("upgrade: the counters (fd %d) are %zu bytes of pid %ld, not %zu of ours: "
+		    "another layout", fd, size, (long)st->pid, stats_size(st->n));
+		(void)munmap(st, size);
+		return NULL;
+	}
+	shared = st;
+	board = sb;
 	return st;
 }
 
@@ -70,6 +95,12 @@ stats_shared(void)
 	return shared;
 }
 
+const struct scoreboard *
+stats_board(void)
+{
+	return board;
+}
+
 void
 stats_write_begin(struct stats *st)
 {
@@ -86,10 +117,10 @@ stats_write_end(struct stats *st)
 /* ---- the master's side -------------------------------------------------- */
 
 static bool
-stats_held(const struct stats *st, uint32_t e)
+stats_held(uint32_t e)
 {
-	for (uint32_t i = 0; i < st->sb->n_slots; i++) {
-		const struct scoreboard_slot *sl = &st->sb->slots[i];
+	for (uint32_t i = 0; i < board->n_slots; i++) {
+		const struct scoreboard_slot *sl = &board->slots[i];
 
 		if (atomic_load(&sl->state) != SLOT_FREE && sl->stat == e)
 			return true;
@@ -116,7 +147,7 @@ stats_new(const struct stats *st, const bool *claimed)
 
 			if (claimed[e] || (pass == 0 && ss->in_use))
 				continue;
-			if (pass == 1 && (ss->configured || stats_held(st, e)))
+			if (pass == 1 && (ss->configured || stats_held(e)))
 				continue;
 			return e;
 		}
@@ -310,8 +341,8 @@ stats_tick(struct stats *st, int64_t now_ns)
 	static const unsigned back[3] = { 1, 10, 60 };
 	uint64_t *msgs = xcalloc(st->n, sizeof(*msgs));
 
-	for (uint32_t i = 0; i < st->sb->n_slots; i++) {
-		const struct scoreboard_slot *sl = &st->sb->slots[i];
+	for (uint32_t i = 0; i < board->n_slots; i++) {
+		const struct scoreboard_slot *sl = &board->slots[i];
 
 		if (atomic_load(&sl->state) != SLOT_FREE && sl->stat < st->n)
 			msgs[sl->stat] += atomic_load_explicit(&sl->messages, memory_order_relaxed);
@@ -392,12 +423,30 @@ snap_cmp_worker(const void *a, const void *b)
 	return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
+void
+stats_upgrade(struct stats *st, bool ok, const char *from, const char *why)
+{
+	stats_write_begin(st);
+	st->last_upgrade_real_ns = clock_real();
+	st->last_upgrade_ok = ok;
+	if (ok) {
+		st->upgrades_ok++;
+		snprintf(st->upgraded_from, sizeof(st->upgraded_from), "%s", from);
+		st->last_upgrade_error[0] = '\0';
+	} else {
+		st->upgrades_failed++;
+		snprintf(st->last_upgrade_error, sizeof(st->last_upgrade_error), "%s",
+		    why != NULL ? why : "failed");
+	}
+	stats_write_end(st);
+}
+
 /* One copy; the caller checks the sequence number around it. */
 static void
 snap_copy(const struct stats *st, struct snapshot *out, uint32_t *idx, int64_t mono,
     double real)
 {
-	const struct scoreboard *sb = st->sb;
+	const struct scoreboard *sb = board;
 	size_t n = 0;
 
 	snapshot_free(out);
@@ -406,10 +455,17 @@ snap_copy(const struct stats *st, struct snapshot *out, uint32_t *idx, int64_t m
 		.reloads = st->reloads, .reloads_ok = st->reloads_ok,
 		.reloads_failed = st->reloads_failed,
 		.last_reload = (double)st->last_reload_real_ns / 1e9,
-		.last_reload_ok = st->last_reload_ok };
-	snprintf(out->version, sizeof(out->version), "%s", PACKAGE_VERSION);
+		.last_reload_ok = st->last_reload_ok,
+		.upgrades_ok = st->upgrades_ok, .upgrades_failed = st->upgrades_failed,
+		.last_upgrade = (double)st->last_upgrade_real_ns / 1e9,
+		.last_upgrade_ok = st->last_upgrade_ok };
+	snprintf(out->version, sizeof(out->version), "%s", sockd_version);
 	memcpy(out->last_reload_error, st->last_reload_error, sizeof(out->last_reload_error));
 	out->last_reload_error[sizeof(out->last_reload_error) - 1] = '\0';
+	memcpy(out->upgraded_from, st->upgraded_from, sizeof(out->upgraded_from));
+	out->upgraded_from[sizeof(out->upgraded_from) - 1] = '\0';
+	memcpy(out->last_upgrade_error, st->last_upgrade_error, sizeof(out->last_upgrade_error));
+	out->last_upgrade_error[sizeof(out->last_upgrade_error) - 1] = '\0';
 	out->services = xcalloc(st->n, sizeof(*out->services));
 	out->workers = xcalloc(sb->n_slots, sizeof(*out->workers));
 	/* Configured services in file order, then removed ones. */
@@ -420,7 +476,7 @@ snap_copy(const struct stats *st, struct snapshot *out, uint32_t *idx, int64_t m
 			if (st->svc[e].in_use && st->svc[e].configured && st->svc[e].order == order)
 				idx[e] = (uint32_t)n++;
 	for (uint32_t e = 0; e < st->n; e++)
-		if (st->svc[e].in_use && !st->svc[e].configured && stats_held(st, e))
+		if (st->svc[e].in_use && !st->svc[e].configured && stats_held(e))
 			idx[e] = (uint32_t)n++;
 	for (uint32_t e = 0; e < st->n; e++)
 		if (idx[e] != STATS_NONE)

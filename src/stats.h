@@ -82,13 +82,21 @@ struct stats {
 	int64_t last_reload_real_ns;	/* 0: none */
 	bool last_reload_ok;
 	char last_reload_error[SNAPSHOT_ERROR_MAX];
-	const struct scoreboard *sb;	/* mapped before any fork: same address
-					 * in every process */
+	uint64_t upgrades_ok;		/* binary upgrades in place (SIGUSR2) */
+	uint64_t upgrades_failed;
+	int64_t last_upgrade_real_ns;	/* 0: none */
+	bool last_upgrade_ok;
+	char upgraded_from[SNAPSHOT_VERSION_MAX];	/* the version before the last one */
+	char last_upgrade_error[SNAPSHOT_ERROR_MAX];
 	struct stats_service svc[];
 };
 
 /* The master's: made once, before the first worker. */
-struct stats *stats_create(uint32_t n_services, const struct scoreboard *sb);
+struct stats *stats_create(uint32_t n_services, const struct scoreboard *sb, int *fd_r);
+/* After a binary upgrade: the region the image before made (upgrade.c). */
+struct stats *stats_adopt(int fd, const struct scoreboard *sb);
+/* The scoreboard this process counts with. */
+const struct scoreboard *stats_board(void);
 void stats_destroy(struct stats *st);
 /* The region this process inherited (NULL before stats_create). */
 const struct stats *stats_shared(void);
@@ -115,6 +123,8 @@ void stats_reaped(struct stats *st, struct scoreboard_slot *sl, int status, bool
     bool recycled);
 /* A reload began (BEGUN), or ended: OK, or failed with WHY. */
 void stats_reload(struct stats *st, bool begun, bool ok, const char *why);
+/* A binary upgrade: done (OK; FROM the version before), or refused (WHY). */
+void stats_upgrade(struct stats *st, bool ok, const char *from, const char *why);
 /* Enter (true) or leave backoff. */
 void stats_backoff(struct stats *st, uint32_t e, bool on, unsigned failures, int64_t now_ns);
 /* Every tick: sample messages for the rates. */

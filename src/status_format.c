@@ -384,7 +384,27 @@ status_worker_fill(const struct snapshot *s, size_t i, char cell[][CELL_MAX])
 	snprintf(cell[7], CELL_MAX, "%s ago", age);
 }
 
-/* "sockd 1.2 (pid 42), up 3d 4h, generation 7" and the reloads. */
+/* "upgrades: 1 ok, 0 failed; last 2m ago, from 1.1": only once one was tried. */
+static void
+status_upgrades(struct strbuf *b, const struct snapshot *s)
+{
+	char text[SNAPSHOT_ERROR_MAX], age[32];
+
+	if (s->upgrades_ok + s->upgrades_failed == 0)
+		return;
+	strbuf_printf(b, "upgrades: %" PRIu64 " ok, %" PRIu64 " failed", s->upgrades_ok,
+	    s->upgrades_failed);
+	status_age(age, sizeof(age), s->now - s->last_upgrade);
+	if (s->last_upgrade_ok) {
+		status_clean(text, sizeof(text), s->upgraded_from);
+		strbuf_printf(b, "; last %s ago, from %s\n", age, text);
+	} else {
+		status_clean(text, sizeof(text), s->last_upgrade_error);
+		strbuf_printf(b, "; last %s ago, failed: %s\n", age, text);
+	}
+}
+
+/* "sockd 1.2 (pid 42), up 3d 4h, generation 7", the upgrades and the reloads. */
 static void
 status_header(struct strbuf *b, const struct snapshot *s)
 {
@@ -394,6 +414,7 @@ status_header(struct strbuf *b, const struct snapshot *s)
 	status_age(age, sizeof(age), s->now - s->started);
 	strbuf_printf(b, "sockd %s (pid %ld), up %s, generation %" PRIu32 "\n", version,
 	    (long)s->pid, age, s->generation);
+	status_upgrades(b, s);
 	if (s->reloads == 0) {
 		strbuf_puts(b, "reloads: none\n");
 		return;
@@ -687,6 +708,25 @@ status_format_json(struct strbuf *b, const struct snapshot *s, const struct stat
 	}
 	if (s->last_reload > 0 && !s->last_reload_ok)
 		json_str(&j, "last_error", s->last_reload_error);
+	else
+		json_null(&j, "last_error");
+	json_close(&j, '}');
+	json_open(&j, "upgrades", '{');
+	json_u64(&j, "ok", s->upgrades_ok);
+	json_u64(&j, "failed", s->upgrades_failed);
+	if (s->last_upgrade > 0) {
+		json_double(&j, "last", s->last_upgrade);
+		json_bool(&j, "last_ok", s->last_upgrade_ok);
+	} else {
+		json_null(&j, "last");
+		json_null(&j, "last_ok");
+	}
+	if (s->last_upgrade > 0 && s->last_upgrade_ok)
+		json_str(&j, "from", s->upgraded_from);
+	else
+		json_null(&j, "from");
+	if (s->last_upgrade > 0 && !s->last_upgrade_ok)
+		json_str(&j, "last_error", s->last_upgrade_error);
 	else
 		json_null(&j, "last_error");
 	json_close(&j, '}');

@@ -13,7 +13,10 @@
 #include <string.h>
 
 #include "build.h"
+#include "upgrade.h"
 #include "version.h"
+
+__attribute__((weak)) const char sockd_version[] = PACKAGE_VERSION;
 
 struct version_lib {
 	const char *prefix;	/* "libsystemd.so" */
@@ -66,11 +69,13 @@ version_compiler(void)
 void
 version_print(FILE *out)
 {
-	fprintf(out, "sockd %s\n", PACKAGE_VERSION);
+	fprintf(out, "sockd %s\n", sockd_version);
 	fprintf(out, "default config: %s\n", SOCKD_CONFIG_PATH);
 	version_print_lib(out, "libconfig", SOCKD_LIBCONFIG_VERSION);
 	version_print_lib(out, "libsystemd", SOCKD_LIBSYSTEMD_VERSION);
 	fprintf(out, "sanitizers: %s\n", SOCKD_SANITIZE_FLAGS[0] != '\0' ?
 	    "on (" SOCKD_SANITIZE_FLAGS ")" : "off");
 	fprintf(out, "compiler: %s\n", version_compiler());
+	/* What a running master checks before it becomes this binary (SIGUSR2). */
+	fprintf(out, "state layout: %s\n", upgrade_layout());
 }

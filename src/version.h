@@ -6,6 +6,10 @@
 
 #include <stdio.h>
 
+/* PACKAGE_VERSION; a test build links another in (tests/version_b.c), to
+ * have a second version to upgrade to. */
+extern const char sockd_version[];
+
 void version_print(FILE *out);
 
 #endif

@@ -677,5 +677,106 @@ test_status_unit() {
 }
 test_status_unit
 
+# ---- 8. binary upgrade in place under the shipped unit -----------------------
+# The service runs a copy of the binary from a writable place of the
+# container (a drop-in points ExecStart there), so the test can put version
+# B (tests/sockd-b: the same daemon, another version string) over it as a
+# package would, then `systemctl kill -s USR2 sockd`: the MainPID stays, the
+# new version answers, a connect loop sees no failure, a held connection
+# carries on, and the old workers are gone once it closes. Then a broken
+# "binary" (a script that exits 1) leaves the running master serving.
+load_loop() { # load_loop STOPFILE OUTFILE: connect, echo, count; bounded
+	timeout 60 nsenter -t "$init" -n bash -c '
+		ok=0 bad=0
+		for ((i = 0; i < 3000; i++)); do
+			[ -e "$1" ] && break
+			if exec 3<>/dev/tcp/127.0.0.1/7007 && printf "x%s\n" "$i" >&3 &&
+				IFS= read -r -t 3 line <&3 && [ "$line" = "x$i" ]; then
+				ok=$((ok + 1))
+			else
+				bad=$((bad + 1))
+			fi
+			exec 3>&-
+			sleep 0.01
+		done
+		echo "$ok $bad" >"$2"' _ "$1" "$2" 2>/dev/null
+}
+test_upgrade_unit() {
+	local d=/opt/sockd-upgrade b="$SOCKD_BUILDDIR/tests/sockd-b" pid0 pid1 out loader i good bad
+	local dropin=/etc/systemd/system/sockd.service.d/upgrade.conf
+	if [ ! -x "$b" ]; then
+		notok "tests/sockd-b is built (make check builds it)"; return
+	fi
+	ctr mkdir -p "$d" "${dropin%/*}" &&
+		ctr sh -c "cat >$d/sockd && chmod 755 $d/sockd" <"$dest$bin" &&
+		printf '[Service]\nExecStart=\nExecStart=%s/sockd -c %s\n' "$d" "$conf" |
+		ctr sh -c "cat >$dropin" && ctr systemctl daemon-reload ||
+		{ notok "a drop-in runs sockd from $d"; return; }
+	use_config 'services = (
+  { name = "echo"; listen = "127.0.0.1:7007"; handler = "echo"; framing = "line";
+    workers = 2; timeouts = { graceful = 20.0; }; }
+);'
+	if ctr systemctl start sockd && wait_active; then
+		ok "systemctl start sockd (version A, from $d)"
+	else
+		notok "systemctl start sockd (version A, from $d)"; diag
+	fi
+	pid0=$(ctr systemctl show -p MainPID --value sockd)
+	rm -f "$tmp/load.stop" "$tmp/load.out"
+	load_loop "$tmp/load.stop" "$tmp/load.out" &
+	loader=$!
+	coproc held { timeout 40 nsenter -t "$init" -n bash -c '
+		exec 3<>/dev/tcp/127.0.0.1/7007 || exit 1
+		while IFS= read -r l; do printf "%s\n" "$l" >&3; IFS= read -r -t 3 r <&3 || exit 1
+			printf "%s\n" "$r"; done' 2>/dev/null; }
+	echo before >&"${held[1]}"; IFS= read -r -t 5 out <&"${held[0]}"
+	check "a held connection echoes before the upgrade" test "$out" = before
+	sleep 0.5
+	ctr sh -c "cat >$d/sockd.new && chmod 755 $d/sockd.new && mv $d/sockd.new $d/sockd" <"$b"
+	check "systemctl kill -s USR2 sockd" ctr systemctl kill -s USR2 sockd
+	check "the journal says it upgraded to the +b version" \
+		wait_journal 'upgraded from sockd [^ ]+ to sockd [^ ]+\+b: generation 2'
+	check "sockd is active again (READY=1 after RELOADING=1)" wait_active
+	pid1=$(ctr systemctl show -p MainPID --value sockd)
+	check "MainPID is unchanged ($pid0 -> $pid1)" test -n "$pid0" -a "$pid0" = "$pid1"
+	out=$(ctr "$d/sockd" status 2>&1)
+	check "sockd status shows the new version and the upgrade" \
+		eval 'grep -q "^sockd [^ ]*+b (pid $pid1)" <<<"$out" && grep -q "^upgrades: 1 ok" <<<"$out"' ||
+		say "$out"
+	echo during >&"${held[1]}"; IFS= read -r -t 5 out <&"${held[0]}"
+	check "the held connection still echoes after the upgrade" test "$out" = during
+	eval "exec ${held[1]}>&-"
+	wait "$held_PID" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		[ "$(ctr pgrep -c -P "$pid1")" = 2 ] && break
+		sleep 0.1
+	done
+	check "the old workers are gone once their connection closed (2 workers left)" \
+		test "$(ctr pgrep -c -P "$pid1")" = 2
+	sleep 0.5
+	touch "$tmp/load.stop"; wait "$loader"
+	read -r good bad <"$tmp/load.out" 2>/dev/null
+	check "a connect loop through the upgrade: ${good:-?} answered, ${bad:-?} failed" \
+		test "${good:-0}" -ge 20 -a "${bad:-1}" = 0
+	# A broken new binary: refused, the running master serves on.
+	printf '#!/bin/sh\nexit 1\n' | ctr sh -c "cat >$d/sockd.new && chmod 755 $d/sockd.new &&
+		mv $d/sockd.new $d/sockd"
+	ctr systemctl kill -s USR2 sockd
+	if wait_journal 'upgrade failed: .*sockd -V: exit status 1; sockd [^ ]+\+b serves on'; then
+		ok "a broken binary: the upgrade is refused, and the journal says why"
+	else
+		notok "a broken binary: the upgrade is refused, and the journal says why"
+		svc_journal -o cat | grep -E 'upgrad' | indent
+	fi
+	check "... sockd stays active with the same MainPID" eval \
+		'wait_active && test "$(ctr systemctl show -p MainPID --value sockd)" = "$pid1"'
+	check "... and echo answers" echo_roundtrip 127.0.0.1 7007
+	ctr systemctl stop sockd
+	ctr rm -f "$dropin"
+	ctr systemctl daemon-reload
+	restore_config
+}
+test_upgrade_unit
+
 rc=$failed
 exit "$rc"

@@ -93,6 +93,10 @@ test_one(void **state)
 	    "# TYPE sockd_reloads_total counter\n"
 	    "sockd_reloads_total{result=\"ok\"} 0\n"
 	    "sockd_reloads_total{result=\"failed\"} 0\n"
+	    "# HELP sockd_upgrades_total Binary upgrades in place (SIGUSR2), by result.\n"
+	    "# TYPE sockd_upgrades_total counter\n"
+	    "sockd_upgrades_total{result=\"ok\"} 0\n"
+	    "sockd_upgrades_total{result=\"failed\"} 0\n"
 	    "# HELP sockd_last_reload_timestamp_seconds When the last reload was attempted, in Unix time; 0: none yet.\n"
 	    "# TYPE sockd_last_reload_timestamp_seconds gauge\n"
 	    "sockd_last_reload_timestamp_seconds 0.000\n"
@@ -207,6 +211,10 @@ test_zero(void **state)
 	    "# TYPE sockd_reloads_total counter\n"
 	    "sockd_reloads_total{result=\"ok\"} 0\n"
 	    "sockd_reloads_total{result=\"failed\"} 0\n"
+	    "# HELP sockd_upgrades_total Binary upgrades in place (SIGUSR2), by result.\n"
+	    "# TYPE sockd_upgrades_total counter\n"
+	    "sockd_upgrades_total{result=\"ok\"} 0\n"
+	    "sockd_upgrades_total{result=\"failed\"} 0\n"
 	    "# HELP sockd_last_reload_timestamp_seconds When the last reload was attempted, in Unix time; 0: none yet.\n"
 	    "# TYPE sockd_last_reload_timestamp_seconds gauge\n"
 	    "sockd_last_reload_timestamp_seconds 0.000\n"
@@ -312,7 +320,7 @@ test_sample(void **state)
 	(void)state;
 	sample_snapshot(&s);
 	m = metrics(&s);
-	assert_int_equal(check_structure(m), 27);
+	assert_int_equal(check_structure(m), 28);	/* families */
 	assert_non_null(strstr(m,
 	    "# TYPE sockd_worker_abnormal_exits_total counter\n"
 	    "sockd_worker_abnormal_exits_total{service=\"web\",reason=\"status\",code=\"1\"} 2\n"

@@ -30,6 +30,7 @@
 #define DEADLINE_S 120		/* any test with processes that takes longer hangs */
 
 static const struct peertab_limits no_limit = { 0, 0, 0 };
+static int fd = -1;			/* the last table's memfd */
 
 /* The key of IPv4 client 10.0.N/256.N%256. */
 static const uint8_t *
@@ -48,8 +49,11 @@ key(unsigned n)
 static struct peertab *
 table(size_t clients, size_t records)
 {
-	struct peertab *t = peertab_create(clients, records);
+	struct peertab *t;
 
+	if (fd != -1)
+		close(fd);
+	t = peertab_create(clients, records, &fd);
 	assert_non_null(t);
 	return t;
 }
@@ -315,8 +319,8 @@ test_sizes(void **state)
 	for (unsigned i = 0; i < 64; i++)
 		assert_int_equal(enter(t, 1, i, &no_limit, 0, T0, NULL), PEERTAB_OK);
 	peertab_destroy(t);
-	assert_null(peertab_create((size_t)1 << 40, 100));
-	assert_null(peertab_create(100, SIZE_MAX));
+	assert_null(peertab_create((size_t)1 << 40, 100, &fd));
+	assert_null(peertab_create(100, SIZE_MAX, &fd));
 	peertab_destroy(NULL);
 }
 
@@ -525,6 +529,32 @@ test_processes_at_once(void **state)
 	peertab_destroy(t);
 }
 
+/* A binary upgrade maps the table again from its memfd, elsewhere: the
+ * new mapping sees what the old one holds and changes what it sees. */
+static void
+test_adopt(void **state)
+{
+	struct peertab *t = table(64, 64), *u;
+	const struct peertab_limits lim = { 2, 0, 0 };
+	uint32_t rec;
+
+	(void)state;
+	assert_int_equal(enter(t, 1, 7, &lim, 3, T0, &rec), PEERTAB_OK);
+	u = peertab_adopt(fd);
+	assert_non_null(u);
+	assert_ptr_not_equal(u, t);
+	assert_int_equal(peertab_count(u, 1, key(7)), 1);
+	assert_int_equal(enter(u, 1, 7, &lim, 3, T0, NULL), PEERTAB_OK);
+	assert_int_equal(enter(t, 1, 7, &lim, 3, T0, NULL), PEERTAB_PER_IP);
+	assert_int_equal(peertab_reclaim(u, 3), 2);
+	assert_int_equal(peertab_count(t, 1, key(7)), 0);
+	consistent(u);
+	peertab_destroy(u);
+	peertab_destroy(t);
+	assert_null(peertab_adopt(-1));
+	assert_null(peertab_adopt(STDIN_FILENO));
+}
+
 int
 main(void)
 {
@@ -541,6 +571,7 @@ main(void)
 		cmocka_unit_test(test_death_holding_lock),
 		cmocka_unit_test(test_killed_anywhere),
 		cmocka_unit_test(test_processes_at_once),
+		cmocka_unit_test(test_adopt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

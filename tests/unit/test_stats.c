@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "stats.h"
@@ -27,6 +28,7 @@
 
 static struct scoreboard *sb;
 static struct stats *st;
+static int sb_fd = -1, st_fd = -1;
 static uint32_t map[16];
 static uint32_t gen;
 
@@ -108,8 +110,8 @@ static int
 setup(void **state)
 {
 	(void)state;
-	sb = scoreboard_create(64);
-	st = stats_create(2, sb);
+	sb = scoreboard_create(64, &sb_fd);
+	st = stats_create(2, sb, &st_fd);
 	gen = 0;
 	return 0;
 }
@@ -120,6 +122,8 @@ teardown(void **state)
 	(void)state;
 	stats_destroy(st);
 	scoreboard_destroy(sb);
+	close(st_fd);
+	close(sb_fd);
 	return 0;
 }
 
@@ -369,6 +373,33 @@ test_no_room(void **state)
 	config_free(cfg);
 }
 
+/* A binary upgrade's new image maps the counters again from their memfd:
+ * it sees what was counted, and what it counts is the one region. */
+static void
+test_adopt(void **state)
+{
+	struct stats *again;
+
+	(void)state;
+	stats_reload(st, true, false, NULL);
+	again = stats_adopt(st_fd, sb);
+	assert_non_null(again);
+	assert_ptr_not_equal(again, st);
+	assert_ptr_equal(stats_shared(), again);
+	assert_ptr_equal(stats_board(), sb);
+	assert_int_equal(again->reloads, 1);
+	stats_upgrade(again, true, "0.9", NULL);
+	stats_upgrade(again, false, NULL, "no");
+	assert_int_equal(st->upgrades_ok, 1);
+	assert_int_equal(st->upgrades_failed, 1);
+	assert_string_equal(st->upgraded_from, "0.9");
+	assert_string_equal(st->last_upgrade_error, "no");
+	assert_false(st->last_upgrade_ok);
+	stats_destroy(again);
+	assert_null(stats_adopt(sb_fd, sb));	/* the scoreboard is not the counters */
+	assert_null(stats_adopt(-1, sb));
+}
+
 int
 main(void)
 {
@@ -379,6 +410,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reader_gives_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_room, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -236,6 +236,36 @@ test_text_reloads(void **state)
 	snapshot_free(&s);
 }
 
+/* The upgrades line, once one was tried: done (from which version), then
+ * refused (why); and in JSON. */
+static void
+test_upgrades(void **state)
+{
+	struct snapshot s;
+	const char *j;
+
+	(void)state;
+	one_service(&s);
+	s.upgrades_ok = 1;
+	s.last_upgrade = NOW - 125;
+	s.last_upgrade_ok = true;
+	snprintf(s.upgraded_from, sizeof(s.upgraded_from), "1.3.9");
+	assert_non_null(strstr(text(&s, false, NULL, 0),
+	    "\nupgrades: 1 ok, 0 failed; last 2m 5s ago, from 1.3.9\nreloads: none\n"));
+	j = json(&s, false, NULL);
+	assert_non_null(strstr(j, "  \"upgrades\": {\n    \"ok\": 1,\n    \"failed\": 0,\n"));
+	assert_non_null(strstr(j, "    \"last_ok\": true,\n    \"from\": \"1.3.9\",\n"
+	    "    \"last_error\": null\n"));
+	s.upgrades_failed = 1;
+	s.last_upgrade_ok = false;
+	snprintf(s.last_upgrade_error, sizeof(s.last_upgrade_error), "bad\001binary");
+	assert_non_null(strstr(text(&s, false, NULL, 0),
+	    "\nupgrades: 1 ok, 1 failed; last 2m 5s ago, failed: bad?binary\n"));
+	j = json(&s, false, NULL);
+	assert_non_null(strstr(j, "    \"from\": null,\n    \"last_error\": \"bad\\u0001binary\"\n"));
+	snapshot_free(&s);
+}
+
 /* A name cannot move the cursor: control characters and stray bytes are
  * '?', the columns still line up (UTF-8 counted as one column). */
 static void
@@ -324,6 +354,14 @@ test_json_one(void **state)
 	    "    \"failed\": 0,\n"
 	    "    \"last\": null,\n"
 	    "    \"last_ok\": null,\n"
+	    "    \"last_error\": null\n"
+	    "  },\n"
+	    "  \"upgrades\": {\n"
+	    "    \"ok\": 0,\n"
+	    "    \"failed\": 0,\n"
+	    "    \"last\": null,\n"
+	    "    \"last_ok\": null,\n"
+	    "    \"from\": null,\n"
 	    "    \"last_error\": null\n"
 	    "  },\n"
 	    "  \"services\": [\n"
@@ -428,6 +466,14 @@ test_json_zero(void **state)
 	    "    \"failed\": 0,\n"
 	    "    \"last\": null,\n"
 	    "    \"last_ok\": null,\n"
+	    "    \"last_error\": null\n"
+	    "  },\n"
+	    "  \"upgrades\": {\n"
+	    "    \"ok\": 0,\n"
+	    "    \"failed\": 0,\n"
+	    "    \"last\": null,\n"
+	    "    \"last_ok\": null,\n"
+	    "    \"from\": null,\n"
 	    "    \"last_error\": null\n"
 	    "  },\n"
 	    "  \"services\": [],\n"
@@ -623,6 +669,7 @@ main(void)
 		cmocka_unit_test_teardown(test_text_filter, teardown),
 		cmocka_unit_test_teardown(test_text_zero, teardown),
 		cmocka_unit_test_teardown(test_text_reloads, teardown),
+		cmocka_unit_test_teardown(test_upgrades, teardown),
 		cmocka_unit_test_teardown(test_text_escape, teardown),
 		cmocka_unit_test_teardown(test_refused_saturate, teardown),
 		cmocka_unit_test_teardown(test_json_one, teardown),
