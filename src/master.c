@@ -914,6 +914,7 @@ master_reload(struct master *m)
 	m->waiting_ready = true;
 	m->ready_since_ns = clock_now();
 	listen_log(&m->listeners, m->cfg);
+	listen_store(&m->listeners, m->cfg);
 	master_control_reloaded(m);
 	log_event(LOG_MSGID_RELOADED, NULL, LOG_NOTICE, "reloaded: generation %u", m->generation);
 	return;
@@ -1124,6 +1125,7 @@ master_init(struct master *m, struct sockd_config *cfg, const char *path)
 	}
 	listen_set_close(&activated);
 	listen_log(&m->listeners, cfg);
+	listen_store(&m->listeners, cfg);
 	m->sb = scoreboard_create(master_slots(cfg));
 	m->st = stats_create((uint32_t)cfg->n_services, m->sb);
 	map = xcalloc(cfg->n_services ? cfg->n_services : 1, sizeof(*map));
