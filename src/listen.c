@@ -7,8 +7,18 @@
  * listeners set SO_REUSEADDR so a restart does not wait out TIME_WAIT; IPv6
  * listeners set IPV6_V6ONLY so "[::]:P" and "*:P" can coexist. A Unix
  * socket's file is removed first only if it is a socket nobody listens on.
+ *
+ * Under systemd, the TCP listeners sockd opened itself also go to systemd's
+ * file descriptor store (listen_store, after every start and reload), named
+ * FDSTORE_PREFIX + service. A restart that systemd keeps the store over
+ * passes them back like socket activation; they are then taken like an
+ * old generation's sockets at a reload: by address, and what the
+ * configuration no longer has is closed and removed from the store. Unix
+ * sockets are not stored: the old master removes their file at exit, and
+ * a socket without its file reaches nobody.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,9 +28,15 @@
 #include <stdlib.h>
 #include <systemd/sd-daemon.h>
 
+#include "fdstore.h"
 #include "listen.h"
 #include "log.h"
+#include "notify.h"
 #include "util.h"
+
+/* What this process put in (or got back from) systemd's fd store. */
+static struct fdstore_entry *stored;
+static size_t n_stored;
 
 /* 0: the path is free (or now is); -1: in use or not ours to remove. */
 static int
@@ -153,9 +169,10 @@ listen_set_close(struct listen_set *set)
 	set->n = 0;
 }
 
-/* Make a socket systemd passed us ours: non-blocking, close-on-exec, checked. */
+/* Make a socket systemd passed us ours: non-blocking, close-on-exec,
+ * checked. STORE: from the fd store (taken by address, not by name). */
 static int
-listen_adopt(int fd, const char *name, struct listen_set *set)
+listen_adopt(int fd, const char *name, bool store, struct listen_set *set)
 {
 	struct listener *l;
 	int fl;
@@ -172,10 +189,20 @@ listen_adopt(int fd, const char *name, struct listen_set *set)
 	l = listen_set_add(set);
 	l->fd = fd;
 	l->name = xstrdup(name);
-	l->activated = true;
+	l->activated = !store;
+	l->from_store = store;
 	if (listen_local_addr(fd, &l->addr) == -1) {
 		log_err("socket activation: fd %d: getsockname: %s", fd, strerror(errno));
 		return -1;
+	}
+	if (store) {
+		struct fdstore_entry *e;
+
+		stored = xreallocarray(stored, n_stored + 1, sizeof(*stored));
+		e = &stored[n_stored++];
+		*e = (struct fdstore_entry){ .fd = fd };
+		snprintf(e->name, sizeof(e->name), "%s", name);
+		addr_format(&l->addr, e->text, sizeof(e->text));
 	}
 	return 0;
 }
@@ -196,7 +223,8 @@ listen_activated(struct listen_set *set)
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
-		if (r == 0 && listen_adopt(SD_LISTEN_FDS_START + i, names[i], set) == -1)
+		if (r == 0 && listen_adopt(SD_LISTEN_FDS_START + i, names[i],
+		    fdstore_service(names[i]) != NULL, set) == -1)
 			r = -1;
 		free(names[i]);
 	}
@@ -326,6 +354,7 @@ listen_one(struct listen_build *b, size_t s, const struct config_listen *cl)
 		b->taken[i] = true;
 		l->fd = b->old->l[i].fd;
 		l->remove_file = b->old->l[i].remove_file;
+		l->from_store = b->old->l[i].from_store;
 		if (listen(l->fd, svc->backlog) == -1)	/* the backlog may have changed */
 			log_warn("%s: listen: %s", cl->text, strerror(errno));
 	} else if (listen_open(&cl->addr, svc->backlog, &l->fd) == -1) {
@@ -421,6 +450,86 @@ listen_log(const struct listen_set *set, const struct sockd_config *cfg)
 			bound = l->addr;
 		addr_format(&bound, text, sizeof(text));
 		log_info("%s: listening on %s%s", cfg->services[l->service].name, text,
-		    l->activated ? " (from systemd)" : "");
+		    l->activated ? " (from systemd)" : l->from_store ? " (from the fd store)" : "");
 	}
+}
+
+/* The sockets of SET systemd's fd store should hold, into WANT (room for
+ * SET->n): the TCP ones sockd opened (a socket unit's are systemd's). */
+static size_t
+listen_store_wanted(const struct listen_set *set, const struct sockd_config *cfg,
+    struct fdstore_entry *want)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < set->n; i++) {
+		const struct listener *l = &set->l[i];
+		int family = addr_family(&l->addr);
+
+		if (l->activated || l->fd == -1 || (family != AF_INET && family != AF_INET6))
+			continue;
+		want[n] = (struct fdstore_entry){ .fd = l->fd };
+		if (fdstore_name(want[n].name, sizeof(want[n].name),
+		    cfg->services[l->service].name) == -1)
+			continue;	/* cannot happen: service names are short and plain */
+		addr_format(&l->addr, want[n].text, sizeof(want[n].text));
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Make systemd's fd store hold SET's own TCP listeners and nothing else of
+ * ours: after a start (what came back from the store and the configuration
+ * no longer has is closed by now) and after a reload (what it closed). Only
+ * under systemd (NOTIFY_SOCKET); a failed send is retried at the next call.
+ */
+void
+listen_store(struct listen_set *set, const struct sockd_config *cfg)
+{
+	struct fdstore_entry *want = xcalloc(set->n + n_stored + 1, sizeof(*want));
+	struct fdstore_action *act;
+	size_t n_want = listen_store_wanted(set, cfg, want), n_act;
+
+	for (size_t i = 0; i < set->n; i++)
+		set->l[i].from_store = false;	/* listen_log has said it */
+	act = xcalloc(n_stored + n_want + 1, sizeof(*act));
+	n_act = fdstore_plan(stored, n_stored, want, n_want, act);
+	for (size_t i = 0; i < n_act; i++) {
+		const struct fdstore_entry *e = act[i].e;
+		int r = notify_fdstore(act[i].op, e->name, e->fd);
+
+		if (r == 0) {	/* nobody to tell: nothing is stored */
+			n_want = 0;
+			break;
+		}
+		if (act[i].op == FDSTORE_ADD) {
+			if (r == -1)	/* not stored: retried (the name removed, all added) */
+				want[e - want].fd = -1;
+			continue;
+		}
+		for (size_t k = 0; k < n_stored; k++) {
+			const struct fdstore_entry *c = &stored[k];
+			bool kept = false;
+
+			if (strcmp(c->name, e->name) != 0)
+				continue;
+			for (size_t j = 0; j < n_want && !kept; j++)	/* by address: c->fd may be -1 */
+				kept = strcmp(want[j].name, c->name) == 0 &&
+				    strcmp(want[j].text, c->text) == 0;
+			if (kept)
+				continue;
+			if (r == 1)
+				log_info("fd store: %s (%s) removed: no longer listened on",
+				    c->text, c->name);
+			else {	/* still in the store: try again next time */
+				want[n_want] = *c;
+				want[n_want++].fd = -1;
+			}
+		}
+	}
+	free(act);
+	free(stored);
+	stored = want;
+	n_stored = n_want;
 }

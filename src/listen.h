@@ -2,7 +2,9 @@
  * listen.h - the listening sockets of a configuration: opened from the
  * configured addresses or taken from systemd socket activation, and carried
  * over a reload so that an unchanged address keeps its socket (and with it
- * every connection waiting in its backlog).
+ * every connection waiting in its backlog). Under systemd the TCP sockets
+ * sockd opened itself are also kept in systemd's file descriptor store
+ * (listen_store), so a restart finds them again.
  */
 #ifndef SOCKD_LISTEN_H
 #define SOCKD_LISTEN_H
@@ -20,6 +22,7 @@ struct listener {
 	char *name;			/* systemd FileDescriptorName=, or NULL */
 	bool activated;			/* from systemd: never closed by a reload */
 	bool remove_file;		/* a Unix socket file we created */
+	bool from_store;		/* back from systemd's fd store, not yet logged */
 };
 
 struct listen_set {
@@ -40,5 +43,6 @@ int listen_set_open(const struct sockd_config *cfg, struct listen_set *old,
 void listen_set_close(struct listen_set *set);
 size_t listen_service_fds(const struct listen_set *set, size_t service, int *fds, size_t max);
 void listen_log(const struct listen_set *set, const struct sockd_config *cfg);
+void listen_store(struct listen_set *set, const struct sockd_config *cfg);
 
 #endif

@@ -970,6 +970,7 @@ master_reload(struct master *m)
 	m->waiting_ready = true;
 	m->ready_since_ns = clock_now();
 	listen_log(&m->listeners, m->cfg);
+	listen_store(&m->listeners, m->cfg);
 	master_control_reloaded(m);
 	log_event(LOG_MSGID_RELOADED, NULL, LOG_NOTICE, "reloaded: generation %u", m->generation);
 	return;
@@ -1333,6 +1334,7 @@ master_init(struct master *m, struct sockd_config *cfg, const char *path,
 	}
 	listen_set_close(&old);	/* after an upgrade: what the configuration dropped */
 	listen_log(&m->listeners, cfg);
+	listen_store(&m->listeners, cfg);
 	if (up != NULL && master_take_over(m, up) == -1)
 		return EXIT_OSERR;
 	if (up == NULL) {

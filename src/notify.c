@@ -17,6 +17,10 @@
  * WATCHDOG=1 once; STATUS= only its latest text, the ones in between are
  * dropped. Any other error drops the message with a warning, as
  * sd_notify() failing did.
+ *
+ * FDSTORE= and FDSTOREREMOVE= (notify_fdstore) are not queued: a socket
+ * the store missed only costs the next restart its backlog, so a full
+ * notify socket drops them with a warning rather than keep fds waiting.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -30,6 +34,7 @@
 #include <time.h>
 #include <systemd/sd-daemon.h>
 
+#include "fdstore.h"
 #include "log.h"
 #include "notify.h"
 
@@ -235,4 +240,56 @@ notify_watchdog(void)
 		notify_open();
 	notify.watchdog = notify.fd != -1;
 	notify_flush();
+}
+
+/*
+ * Put FD in systemd's file descriptor store under NAME (FDSTORE_ADD, with
+ * the fd as SCM_RIGHTS), or drop every fd stored under NAME
+ * (FDSTORE_REMOVE; FD is not used). 1 sent, 0 nobody to tell (no
+ * NOTIFY_SOCKET: a terminal, a test), -1 not sent (warned about). systemd
+ * does not answer: a store it refuses (FileDescriptorStoreMax=0) costs
+ * only the line it logs.
+ */
+int
+notify_fdstore(enum fdstore_op op, const char *name, int fd)
+{
+	char msg[FDSTORE_MSG_MAX];
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct iovec iov;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int len;
+	ssize_t r;
+
+	if (!notify.opened)
+		notify_open();
+	if (notify.fd == -1)
+		return 0;
+	if ((len = fdstore_message(msg, sizeof(msg), op, name)) == -1) {
+		log_warn("fd store: \"%.40s\" is not a name systemd takes", name);
+		return -1;
+	}
+	iov = (struct iovec){ .iov_base = msg, .iov_len = (size_t)len };
+	mh.msg_name = &notify.addr;
+	mh.msg_namelen = notify.addr_len;
+	if (op == FDSTORE_ADD) {
+		memset(&c, 0, sizeof(c));
+		mh.msg_control = c.buf;
+		mh.msg_controllen = sizeof(c.buf);
+		c.h.cmsg_level = SOL_SOCKET;
+		c.h.cmsg_type = SCM_RIGHTS;
+		c.h.cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(&c.h), &fd, sizeof(int));
+	}
+	do
+		r = sendmsg(notify.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (r == -1 && errno == EINTR);
+	if (r == -1) {
+		log_warn("fd store: %s %s: %s", op == FDSTORE_ADD ? "FDSTORE" : "FDSTOREREMOVE",
+		    name, strerror(errno));
+		return -1;
+	}
+	return 1;
 }

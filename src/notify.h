@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "fdstore.h"
+
 void notify_ready(void);
 void notify_reloading(void);
 void notify_stopping(void);
@@ -16,5 +18,6 @@ void notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t notify_watchdog_usec(void);
 void notify_watchdog(void);
 void notify_flush(void);
+int notify_fdstore(enum fdstore_op op, const char *name, int fd);
 
 #endif

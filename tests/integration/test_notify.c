@@ -5,7 +5,9 @@
  * RELOADING=1 and READY=1, held back meanwhile, arrive in order once the
  * socket is read again, and STATUS= with them. And the protocol as
  * systemd sees it: an abstract ("@") address, and the sender's
- * credentials, which NotifyAccess=main goes by.
+ * credentials, which NotifyAccess=main goes by. The fd store: every TCP
+ * listener sockd opened goes to it (none of a Unix socket), a reload that
+ * closes one removes it, an unchanged reload sends nothing.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -228,6 +230,48 @@ test_abstract_address(void **state)
 	close(fd);
 }
 
+#define STORE "FDSTORE=1\nFDNAME=store/echo"
+#define STORE_CONF "services = ( { name = \"echo\"; handler = \"echo\"; workers = 1;" \
+	" listen = [ \"127.0.0.1:0\", %s\"unix:%s/s.sock\" ]; } );\n"
+
+static void
+test_fdstore(void **state)
+{
+	char *dir = harness_tmpdir();
+	struct launch l = { .notify = true, .conf = config(STORE_CONF, "\"127.0.0.2:0\", ", dir) };
+	struct daemon *d = daemon_launch(&l);
+	const char *removed;
+
+	(void)state;
+	assert_true(daemon_wait_note(d, "READY=1", T_MS));
+	assert_int_equal(count(d->notes, STORE), 2);	/* the two TCP listeners, with their fds */
+	assert_null(strstr(d->notes, "FDSTOREREMOVE"));
+	assert_true(daemon_wait_log(d, "listening on unix:", T_MS));
+
+	/* 127.0.0.2 goes: the name is removed, 127.0.0.1 stored again. */
+	d->notes_len = 0;
+	d->notes[0] = '\0';
+	daemon_reload(d, config(STORE_CONF, "", dir));
+	assert_true(daemon_wait_log(d, "reloaded: generation 2", T_MS));
+	assert_true(daemon_wait_log(d, "fd store: 127.0.0.2:0 (store/echo) removed", T_MS));
+	assert_true(daemon_wait_note(d, "FDSTOREREMOVE=1\nFDNAME=store/echo", T_MS));
+	removed = strstr(d->notes, "FDSTOREREMOVE=1\nFDNAME=store/echo");
+	assert_int_equal(count(removed, STORE), 1);
+	assert_int_equal(count(d->notes, STORE), 1);
+
+	/* Nothing changed: nothing to tell. */
+	assert_true(daemon_wait_note(d, "READY=1", T_MS));
+	d->notes_len = 0;
+	d->notes[0] = '\0';
+	daemon_reload(d, config(STORE_CONF, "", dir));
+	assert_true(daemon_wait_log(d, "reloaded: generation 3", T_MS));
+	assert_true(daemon_wait_note(d, "READY=1", T_MS));
+	assert_null(strstr(d->notes, "FDSTORE"));
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+	harness_rmdir(dir);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, harness_teardown)
 
 int
@@ -237,6 +281,7 @@ main(void)
 		T(test_unread_socket),
 		T(test_held_back_until_read),
 		T(test_abstract_address),
+		T(test_fdstore),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -21,8 +21,8 @@ SOCKD_BUILDDIR=${SOCKD_BUILDDIR:-$SOCKD_SRCDIR}
 # Extra "make install" arguments, e.g. SOCKD_INSTALL_ARGS="prefix=/usr".
 SOCKD_INSTALL_ARGS=${SOCKD_INSTALL_ARGS:-}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-30}
-# Hard limit for everything after "make install" (normally a few seconds).
-TEST_TIMEOUT=${TEST_TIMEOUT:-60}
+# Hard limit for everything after "make install" (normally about 25 s).
+TEST_TIMEOUT=${TEST_TIMEOUT:-120}
 
 # The real stdout/stderr, for the traps: a signal may arrive while a shell
 # function runs with its output redirected to a file.
@@ -677,7 +677,249 @@ test_status_unit() {
 }
 test_status_unit
 
-# ---- 8. binary upgrade in place under the shipped unit -----------------------
+# ---- 8. restarts refuse nothing; a stop lets connections finish ------------
+# conn_loop NAME PORT: in the background, a client that connects to
+# 127.0.0.1:PORT, sends a line and wants it back, over and over (about 100
+# a second, at most 3000, at most 40 s) until $tmp/NAME.stop exists; then
+# "CONNECTS REFUSED FAILED" in $tmp/NAME.out. Refused: connect() failed;
+# failed: connected, but no echo (cut, or nothing in 3 s).
+conn_loop() {
+	rm -f "$tmp/$1.stop" "$tmp/$1.out"
+	timeout 60 nsenter -t "$init" -n bash -c '
+		n=0 refused=0 bad=0 SECONDS=0
+		while [ ! -e "$1.stop" ] && [ "$n" -lt 3000 ] && [ "$SECONDS" -lt 40 ]; do
+			n=$((n + 1))
+			if ! exec 3<>"/dev/tcp/127.0.0.1/$2"; then
+				refused=$((refused + 1))
+			elif ! { printf "loop %s\n" "$n" >&3 && IFS= read -r -t 3 line <&3 &&
+				[ "$line" = "loop $n" ]; }; then
+				bad=$((bad + 1))
+			fi
+			exec 3>&-
+			sleep 0.01
+		done
+		echo "$n $refused $bad" >"$1.out"' _ "$tmp/$1" "$2" 2>/dev/null &
+	loop_pid=$!
+}
+conn_loop_end() { # conn_loop_end NAME: stop it; sets connects, refused, cut
+	touch "$tmp/$1.stop"
+	wait "$loop_pid"
+	read -r connects refused cut <"$tmp/$1.out" 2>/dev/null || { connects=0 refused=? cut=?; }
+}
+mainpid() { ctr systemctl show -p MainPID --value sockd; }
+# restarts N: N times "systemctl restart sockd" (the start limit reset
+# before each, it allows 5 starts in 10 s); restarts_ok says how many
+# succeeded and gave a new MainPID.
+restarts() {
+	local i old new
+	restarts_ok=0
+	for ((i = 0; i < $1; i++)); do
+		old=$(mainpid)
+		ctr systemctl reset-failed sockd >/dev/null 2>&1
+		ctr systemctl restart sockd || continue
+		new=$(mainpid)
+		[ -n "$new" ] && [ "$new" != 0 ] && [ "$new" != "$old" ] && restarts_ok=$((restarts_ok + 1))
+	done
+}
+invocation_log() { ctr journalctl --no-pager _SYSTEMD_INVOCATION_ID="$(ctr systemctl show -p InvocationID --value sockd)" -o cat; }
+
+# With sockd.socket: systemd holds 127.0.0.1:7007 over every restart, a
+# client waits in the backlog for the new master, none is refused or cut.
+test_restart_socket() {
+	[ -n "$socket_unit" ] || return
+	ctr systemctl reset-failed sockd >/dev/null 2>&1
+	if ctr systemctl start sockd.socket && ctr systemctl start sockd && wait_active; then
+		ok "systemctl start sockd.socket sockd"
+	else
+		notok "systemctl start sockd.socket sockd"; diag; return
+	fi
+	conn_loop sock 7007
+	sleep 0.3
+	restarts 10
+	sleep 0.3
+	conn_loop_end sock
+	check "10 x systemctl restart sockd with sockd.socket: each one a new MainPID ($restarts_ok of 10)" \
+		test "$restarts_ok" = 10
+	check "a client loop through them: $connects connections, $refused refused, $cut cut" \
+		test "$connects" -ge 20 -a "$refused" = 0 -a "$cut" = 0
+	check "the last sockd took the socket from systemd again" \
+		eval 'invocation_log | grep -q "listening on 127\.0\.0\.1:7007 (from systemd)"'
+	check "systemctl stop sockd.socket sockd" ctr systemctl stop sockd.socket sockd
+}
+
+# dropin NAME TEXT: a drop-in for sockd.service ("" removes it), then
+# daemon-reload. The restart tests add ExecStartPre=/bin/sleep 0.5: a gap
+# of at least half a second between the old master and the new one, in
+# which the loop's clients are refused unless something holds the socket.
+dropin() {
+	local d=/etc/systemd/system/sockd.service.d
+	if [ -n "$2" ]; then
+		ctr mkdir -p "$d" && printf '[Service]\n%s\n' "$2" | ctr sh -c "cat >$d/$1.conf"
+	else
+		ctr rm -f "$d/$1.conf"
+	fi
+	ctr systemctl daemon-reload
+}
+refuses() { # refuses HOST PORT: nobody holds the socket (not even systemd)
+	! ctr_net timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
+}
+
+# Without a socket unit: sockd's own TCP listeners are in systemd's fd
+# store, and systemd 252 keeps the store over "systemctl restart" and over
+# a crash that Restart=on-failure restarts, so neither refuses a client;
+# "systemctl stop" empties it. sockd(8), RESTART, says the same.
+test_restart_fdstore() {
+	local pid log
+	ctr systemctl reset-failed sockd >/dev/null 2>&1
+	if ctr systemctl start sockd && wait_active; then
+		ok "systemctl start sockd (no socket unit, FileDescriptorStoreMax=64)"
+	else
+		notok "systemctl start sockd (no socket unit, FileDescriptorStoreMax=64)"; diag; return
+	fi
+	conn_loop store 7007
+	sleep 0.3
+	restarts 5
+	sleep 0.3
+	conn_loop_end store
+	check "5 x systemctl restart sockd (0.5 s between the masters): each one a new MainPID ($restarts_ok of 5)" \
+		test "$restarts_ok" = 5
+	check "systemd 252 kept the fd store over restarts: $connects connections, $refused refused, $cut cut" \
+		test "$connects" -ge 20 -a "$refused" = 0 -a "$cut" = 0
+	log=$(invocation_log)
+	check "the new master took both sockets from the fd store" \
+		eval 'grep -q "listening on 127\.0\.0\.1:7007 (from the fd store)" <<<"$log" &&
+		      grep -q "listening on \[::1\]:7007 (from the fd store)" <<<"$log"'
+
+	# A crash: SIGKILL to the master, Restart=on-failure starts it again.
+	conn_loop crash 7007
+	sleep 0.3
+	pid=$(mainpid)
+	ctr kill -KILL "$pid"
+	wait_for eval 'test "$(mainpid)" != "$pid" -a "$(mainpid)" != 0' && wait_active
+	sleep 0.3
+	conn_loop_end crash
+	check "a crashed master restarted (Restart=on-failure): MainPID $pid -> $(mainpid)" \
+		eval 'test "$(mainpid)" != "$pid" -a "$(mainpid)" != 0 && is_active active'
+	# (A client the dead master's worker was serving at that instant may be
+	# cut: that is the crash, not the store. Refused would be the store.)
+	check "systemd 252 kept the fd store over the crash: $connects connections, $refused refused, $cut cut" \
+		test "$connects" -ge 20 -a "$refused" = 0 -a "$cut" -le 1
+	check "the restarted master took the sockets from the fd store" \
+		eval 'invocation_log | grep -q "listening on 127\.0\.0\.1:7007 (from the fd store)"'
+
+	# An address the configuration no longer has: the next start closes
+	# what the store gave back for it and removes it from the store.
+	use_config 'services = ( { name = "echo"; listen = "127.0.0.1:7007"; handler = "echo"; workers = 2; } );'
+	ctr systemctl reset-failed sockd >/dev/null 2>&1
+	check "systemctl restart sockd without [::1]:7007 in the configuration" ctr systemctl restart sockd
+	log=$(invocation_log)
+	check "it closed [::1]:7007 from the fd store and removed it (journal: 'fd store: [::1]:7007 (store/echo) removed')" \
+		grep -q 'fd store: \[::1\]:7007 (store/echo) removed: no longer listened on' <<<"$log"
+	check "[::1]:7007 refuses connections: not even systemd holds it" refuses ::1 7007
+	check "127.0.0.1:7007 came from the fd store and echoes" \
+		eval 'grep -q "listening on 127\.0\.0\.1:7007 (from the fd store)" <<<"$log" &&
+		      echo_roundtrip 127.0.0.1 7007'
+	ctr systemctl reset-failed sockd >/dev/null 2>&1
+	ctr systemctl restart sockd
+	log=$(invocation_log)
+	check "the next restart gets only 127.0.0.1:7007 back from the store" \
+		eval 'grep -q "listening on 127\.0\.0\.1:7007 (from the fd store)" <<<"$log" &&
+		      ! grep -q "::1" <<<"$log"'
+
+	# A reload that drops an address removes it from the store as well.
+	restore_config
+	check "systemctl reload sockd: [::1]:7007 back" ctr systemctl reload sockd
+	check "[::1]:7007 echoes again" wait_for echo_roundtrip ::1 7007
+	use_config 'services = ( { name = "echo"; listen = "127.0.0.1:7007"; handler = "echo"; workers = 2; } );'
+	check "systemctl reload sockd: [::1]:7007 dropped" ctr systemctl reload sockd
+	check "the reload removed it from the fd store (journal)" \
+		wait_for eval 'invocation_log | grep -q "fd store: \[::1\]:7007 (store/echo) removed"'
+	check "[::1]:7007 refuses connections once the old workers are gone" wait_for refuses ::1 7007
+	restore_config
+
+	check "systemctl stop sockd" ctr systemctl stop sockd
+	check "after a stop the store is empty: 127.0.0.1:7007 refuses connections" refuses 127.0.0.1 7007
+
+	# The control: without the store the same restarts refuse clients
+	# (so the loop above would have seen it).
+	dropin fdstore-off 'FileDescriptorStoreMax=0'
+	ctr systemctl reset-failed sockd >/dev/null 2>&1
+	ctr systemctl start sockd && wait_active
+	conn_loop nostore 7007
+	sleep 0.3
+	restarts 3
+	sleep 0.3
+	conn_loop_end nostore
+	check "control, FileDescriptorStoreMax=0: the restarts refuse clients ($connects connections, $refused refused)" \
+		test "$refused" -gt 0
+	ctr systemctl stop sockd
+	dropin fdstore-off ''
+}
+
+# "systemctl stop" under load: with timeouts.graceful = 2, connections
+# open when the stop begins still echo, and those that end within the 2 s
+# are not cut; one that stays open past them is.
+# stop_client ID HOLD: connects, gets an echo, waits for $tmp/stop.go, waits
+# HOLD s, wants another echo; then closes ("echoed"), or for HOLD=long
+# waits up to 8 s for sockd to cut it ("cut"). The result in $tmp/ID.res.
+stop_client() {
+	timeout 20 nsenter -t "$init" -n bash -c '
+		res() { echo "$1" >"$2.res"; exit 0; }
+		exec 3<>/dev/tcp/127.0.0.1/7007 || res noconnect "$1"
+		printf "before\n" >&3 && IFS= read -r -t 3 line <&3 && [ "$line" = before ] ||
+			res "no first echo" "$1"
+		touch "$1.up"
+		while [ ! -e "$2" ]; do sleep 0.05; done
+		sleep 0.5
+		printf "during\n" >&3 && IFS= read -r -t 3 line <&3 && [ "$line" = during ] ||
+			res "cut before its end" "$1"
+		[ "$3" = long ] || { exec 3>&-; res echoed "$1"; }
+		IFS= read -r -t 8 line <&3
+		case $? in 0) res "data after the stop: $line" "$1" ;; 1) res cut "$1" ;; esac
+		res "not cut in 8 s" "$1"' _ "$tmp/$1" "$tmp/stop.go" "$2" 2>/dev/null &
+	client_pids+=($!)
+}
+test_stop_graceful() {
+	local i r short=0 stop_pid st client_pids=()
+	use_config 'services = ( { name = "echo"; listen = "127.0.0.1:7007"; handler = "echo";
+  model = "prefork"; workers = 6; timeouts = { graceful = 2; }; } );'
+	ctr systemctl reset-failed sockd >/dev/null 2>&1
+	if ctr systemctl start sockd && wait_active; then
+		ok "systemctl start sockd with timeouts.graceful = 2"
+	else
+		notok "systemctl start sockd with timeouts.graceful = 2"; diag; restore_config; return
+	fi
+	rm -f "$tmp/stop.go" "$tmp"/stopc*.res "$tmp"/stopc*.up
+	for i in 1 2 3 4; do stop_client "stopc$i" short; done
+	stop_client stopc5 long
+	wait_for eval 'test "$(ls "$tmp"/stopc*.up 2>/dev/null | wc -l)" = 5' ||
+		say "not all 5 clients connected: $(ls "$tmp" | grep -c 'stopc.*up')"
+	ctr systemctl stop sockd &
+	stop_pid=$!
+	touch "$tmp/stop.go"
+	wait "$stop_pid"; st=$?
+	wait "${client_pids[@]}"	# each bounded by its timeout
+	for i in 1 2 3 4; do
+		r=$(cat "$tmp/stopc$i.res" 2>/dev/null)
+		[ "$r" = echoed ] && short=$((short + 1)) || say "client $i: ${r:-no result}"
+	done
+	check "systemctl stop sockd under load returned $st" test "$st" = 0
+	check "4 connections open at the stop echoed during it and closed on their own: $short of 4, none cut" \
+		test "$short" = 4
+	r=$(cat "$tmp/stopc5.res" 2>/dev/null)
+	check "the one still open past timeouts.graceful is cut: ${r:-no result}" test "$r" = cut
+	check "the stop was clean: Result=$(ctr systemctl show -p Result --value sockd)" \
+		test "$(ctr systemctl show -p Result --value sockd)" = success
+	restore_config
+}
+
+dropin slow-start 'ExecStartPre=/bin/sleep 0.5'
+test_restart_socket
+test_restart_fdstore
+dropin slow-start ''
+test_stop_graceful
+
+# ---- 9. binary upgrade in place under the shipped unit -----------------------
 # The service runs a copy of the binary from a writable place of the
 # container (a drop-in points ExecStart there), so the test can put version
 # B (tests/sockd-b: the same daemon, another version string) over it as a
