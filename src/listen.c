@@ -246,7 +246,7 @@ listen_take_handed(struct listen_set *set, int fd, const char *name, bool activa
 	const char *why;
 
 	if (activated)
-		return listen_adopt(fd, name != NULL ? name : "", set);
+		return listen_adopt(fd, name != NULL ? name : "", false, set);
 	if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
 		log_err("upgrade: fd %d (%s) is not a listening stream socket", fd, addr);
 		return -1;
