@@ -9,8 +9,9 @@
  * is a flag.
  *
  * Here too what every model needs alike: the counts, the PROXY header
- * (read before the handler opens), lingering after an error answer, and
- * one check of timeouts.idle, timeouts.handshake and the linger deadline
+ * (read before the handler opens), lingering after an error answer, the
+ * drain (conn_drain, conn.h), and one check of timeouts.idle,
+ * timeouts.handshake, the linger deadline and a drain's idle grace
  * (conn_timeout_check) that the blocking engine's waits and the event
  * model's loop both use.
  *

@@ -27,6 +27,12 @@
  * first. Since one answer at most waits at a time, one line at most is
  * held back, with copies of the client's fields.
  *
+ * When the worker drains (a reload, a graceful stop, max_requests) the
+ * connection layer says so (conn_draining): the next answer says
+ * "Connection: close" and the connection lingers after it, so the client
+ * takes its next request to the new generation, and idle() tells the
+ * layer when a connection may be closed for being quiet (conn.h).
+ *
  * The slot's message count (STATUS's req/s) is of requests: raw framing's
  * messages are reads, which a client may split as it likes. A request's
  * latency, for the histogram, runs from the read that brought its last
