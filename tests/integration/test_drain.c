@@ -280,7 +280,7 @@ stop_in(const char *model)
 			fail_msg("%s: still accepting after SIGTERM", model);
 	}
 	usleep(100 * 1000);	/* the drain reaches the connection just after */
-	assert_int_equal(send_all(cl.fd, GET + 10, strlen(GET) - 10), 0);
+	assert_int_equal(send_all(cl.fd, &GET[10], strlen(GET) - 10), 0);
 	client_response(&cl, &end);
 	assert_true(end);
 	assert_true(client_clean_end(&cl, T_MS));
