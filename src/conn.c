@@ -345,7 +345,10 @@ conn_timeout_check(const struct conn *c, int64_t now, int64_t *left_ms)
 {
 	int64_t left = -1;
 
-	if (c->linger_ns != 0) {
+	/* Lingering once the answer is out; until then, the answer is owed
+	 * (a file to a slow client may take long), and timeouts.idle says
+	 * when the client has stopped taking it. */
+	if (c->linger_ns != 0 && !conn_pending(c)) {
 		if (now >= c->linger_ns)
 			return CONN_LINGER_OVER;
 		*left_ms = conn_ms_until(c->linger_ns, now);

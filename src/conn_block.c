@@ -113,7 +113,6 @@ conn_block_sendv(struct conn *c, struct iovec *iov, int n, int flags)
 		int r = conn_block_step(c, w, &progress, "send");
 
 		calls++;
-
 		if (r != 0) {
 			if (r == -1)
 				return -1;

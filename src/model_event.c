@@ -136,14 +136,18 @@ event_dl_append(struct event_list *l, struct event_conn *ec)
 	ec->in = l;
 }
 
-/* Into the list its deadline belongs to, after the handler had its say. */
+/* Into the list its deadline belongs to, after the handler had its say.
+ * Lingering counts from when its last answer is out (conn_flush): till
+ * then it is in no deadline list, and timeouts.idle watches it. */
 static void
 event_dl_sort(struct event *e, struct event_conn *ec)
 {
-	if (conn_lingering(ec->c) && ec->in != &e->linger)
+	bool lingering = conn_lingering(ec->c) && !conn_pending(ec->c);
+
+	if (lingering && ec->in != &e->linger)
 		event_dl_append(&e->linger, ec);
-	else if (!conn_lingering(ec->c) && !conn_in_handshake(ec->c))
-		event_dl_unlink(ec);	/* its first message came */
+	else if (!lingering && !conn_in_handshake(ec->c))
+		event_dl_unlink(ec);	/* its first message came, or its answer goes out */
 }
 
 static void

@@ -6,7 +6,8 @@
  * answers nothing pipelined behind; an idle http connection is due
  * CONN_DRAIN_IDLE_MS after its last activity, not before, and never while
  * half a request is in, or without a drain; a request that came but is
- * not read yet keeps it open; an echo connection is never due.
+ * not read yet keeps it open; an echo connection is never due; a last
+ * answer that waits to go out is owed in full before lingering starts.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -37,17 +39,16 @@ static char rbuf[65536];
 static bool http_started;
 
 static void
-open_pair(struct pair *p, const char *handler)
+open_pair_with(struct pair *p, const char *handler, const char *http)
 {
-	char text[512];
+	char text[1024];
 	struct config_errors errs = { 0 };
 	struct sockd_addr peer = { 0 };
 	const struct config_service *svc;
 	const struct handler *h;
 
 	snprintf(text, sizeof(text), "services = ( { name = \"s\"; listen = \"127.0.0.1:0\";"
-	    " handler = \"%s\"; timeouts = { idle = 60; }; %s } );", handler,
-	    strcmp(handler, "http") == 0 ? "http = { body = \"hi\\n\"; };" : "");
+	    " handler = \"%s\"; timeouts = { idle = 60; }; %s } );", handler, http);
 	p->cfg = config_load_string(text, "test.conf", &errs);
 	assert_non_null(p->cfg);
 	svc = &p->cfg->services[0];
@@ -63,6 +64,13 @@ open_pair(struct pair *p, const char *handler)
 	    p->fd), 0);
 	p->c = conn_open_buffered(p->fd[0], &peer, svc, h, NULL);
 	assert_non_null(p->c);
+}
+
+static void
+open_pair(struct pair *p, const char *handler)
+{
+	open_pair_with(p, handler, strcmp(handler, "http") == 0 ? "http = { body = \"hi\\n\"; };" :
+	    "");
 }
 
 static void
@@ -270,6 +278,58 @@ test_echo_never_due(void **state)
 	close_pair(&p);
 }
 
+/*
+ * Event model: an answer that does not go out at once (a file larger than
+ * the socket takes) is owed in full; lingering, and its deadline, start
+ * once it is out. Last: it starts the http handler again, on files.
+ */
+static void
+test_http_linger_after_queued_answer(void **state)
+{
+	char dir[] = "/tmp/test_conn_drain.XXXXXX", path[64], http[128];
+	static char big[4 << 20];
+	struct pair p;
+	size_t got = 0;
+	int64_t left;
+	ssize_t n;
+	FILE *fp;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/big", dir);
+	memset(big, 'x', sizeof(big));
+	assert_non_null(fp = fopen(path, "w"));
+	assert_int_equal(fwrite(big, 1, sizeof(big), fp), sizeof(big));
+	assert_int_equal(fclose(fp), 0);
+	snprintf(http, sizeof(http), "http = { root = \"%s\"; };", dir);
+	open_pair_with(&p, "http", http);
+	assert_int_equal(handler_get(&p.cfg->services[0])->start(&p.cfg->services[0]), 0);
+
+	conn_drain(p.c);
+	client_says(&p, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n", true);
+	assert_true(conn_pending(p.c));
+	assert_true(conn_lingering(p.c));
+	/* Long past the linger's span: still owed, so not over. */
+	assert_int_equal(conn_timeout_check(p.c, conn_active_ns(p.c) + (CONN_LINGER_MS + 1000) * MS,
+	    &left), CONN_IN_TIME);
+	while (conn_pending(p.c)) {
+		while ((n = recv(p.fd[1], big, sizeof(big), 0)) > 0)
+			got += (size_t)n;
+		assert_true(conn_flush(p.c) >= 0);
+	}
+	while ((n = recv(p.fd[1], big, sizeof(big), 0)) > 0)
+		got += (size_t)n;
+	assert_int_equal(n, 0);		/* the end, after all of it */
+	assert_true(got > sizeof(big));
+	assert_int_equal(conn_timeout_check(p.c, clock_now() + (CONN_LINGER_MS - 100) * MS, &left),
+	    CONN_IN_TIME);
+	assert_int_equal(conn_timeout_check(p.c, clock_now() + CONN_LINGER_MS * MS, &left),
+	    CONN_LINGER_OVER);
+	close_pair(&p);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -280,6 +340,7 @@ main(void)
 		cmocka_unit_test(test_http_partial_not_due),
 		cmocka_unit_test(test_http_request_waiting_not_closed),
 		cmocka_unit_test(test_echo_never_due),
+		cmocka_unit_test(test_http_linger_after_queued_answer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
