@@ -9,8 +9,9 @@
  * is a flag.
  *
  * Here too what every model needs alike: the counts, the PROXY header
- * (read before the handler opens), lingering after an error answer, and
- * one check of timeouts.idle, timeouts.handshake and the linger deadline
+ * (read before the handler opens), lingering after an error answer, the
+ * drain (conn_drain, conn.h), and one check of timeouts.idle,
+ * timeouts.handshake, the linger deadline and a drain's idle grace
  * (conn_timeout_check) that the blocking engine's waits and the event
  * model's loop both use.
  *
@@ -292,6 +293,7 @@ conn_end_name(enum conn_end why)
 		[CONN_END_STOPPING] = "stopping",
 		[CONN_END_HANDSHAKE] = "handshake timeout",
 		[CONN_END_REFUSED] = "refused",
+		[CONN_END_DRAINED] = "drained while idle",
 	};
 
 	if ((unsigned)why >= sizeof(names) / sizeof(names[0]))
@@ -328,12 +330,25 @@ conn_ms_until(int64_t at, int64_t now)
 	return at <= now ? 0 : (at - now + NS_PER_MS - 1) / NS_PER_MS;
 }
 
+/* Draining, between messages as the handler says, nothing half-read or
+ * waiting to go out: a close now loses the client nothing. */
+static bool
+conn_quiet(const struct conn *c)
+{
+	return c->draining && c->handler->idle != NULL && c->opened && c->proxy == NULL &&
+	    !c->closing && c->linger_ns == 0 && !conn_pending(c) &&
+	    framing_pending(&c->framing) == 0 && c->handler->idle(c);
+}
+
 enum conn_timeout
 conn_timeout_check(const struct conn *c, int64_t now, int64_t *left_ms)
 {
 	int64_t left = -1;
 
-	if (c->linger_ns != 0) {
+	/* Lingering once the answer is out; until then, the answer is owed
+	 * (a file to a slow client may take long), and timeouts.idle says
+	 * when the client has stopped taking it. */
+	if (c->linger_ns != 0 && !conn_pending(c)) {
 		if (now >= c->linger_ns)
 			return CONN_LINGER_OVER;
 		*left_ms = conn_ms_until(c->linger_ns, now);
@@ -352,12 +367,42 @@ conn_timeout_check(const struct conn *c, int64_t now, int64_t *left_ms)
 		if (left == -1 || conn_ms_until(at, now) < left)
 			left = conn_ms_until(at, now);
 	}
+	if (conn_quiet(c)) {
+		int64_t at = c->last_read_ns + (int64_t)CONN_DRAIN_IDLE_MS * NS_PER_MS;
+
+		if (now >= at)
+			return CONN_DRAIN_OVER;
+		if (left == -1 || conn_ms_until(at, now) < left)
+			left = conn_ms_until(at, now);
+	}
 	*left_ms = left;
 	return CONN_IN_TIME;
 }
 
+/*
+ * Draining, and quiet for CONN_DRAIN_IDLE_MS: our side shuts down, and
+ * the connection lingers, so that a request crossing the shutdown on its
+ * way in is dropped and its client reads the end (and retries, RFC 9112
+ * 9.3.1) rather than a reset. Unless a request has come in the meantime,
+ * unread yet: then the connection goes on, and is answered with the end.
+ * Either way its activity is now (the event model's list stays in order).
+ */
+static void
+conn_drain_over(struct conn *c)
+{
+	char b;
+	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	c->last_read_ns = clock_now();
+	if (n == 1)
+		return;
+	if (c->end == CONN_END_UNSET)
+		c->end = CONN_END_DRAINED;
+	conn_linger(c);
+}
+
 /* A deadline of conn_timeout_check() passed: say so, and end it (http's
- * last word, a 408, first for a handshake). */
+ * last word, a 408, first for a handshake); a drain's lingers instead. */
 void
 conn_timed_out(struct conn *c, enum conn_timeout t)
 {
@@ -381,6 +426,9 @@ conn_timed_out(struct conn *c, enum conn_timeout t)
 		break;
 	case CONN_LINGER_OVER:
 		conn_end(c, CONN_END_HANDLER);	/* the reason it had stays */
+		break;
+	case CONN_DRAIN_OVER:
+		conn_drain_over(c);
 		break;
 	default:
 		break;
@@ -512,6 +560,24 @@ void
 conn_touch(struct conn *c, int64_t now)
 {
 	c->last_read_ns = now;
+}
+
+int64_t
+conn_active_ns(const struct conn *c)
+{
+	return c->last_read_ns;
+}
+
+void
+conn_drain(struct conn *c)
+{
+	c->draining = true;
+}
+
+bool
+conn_draining(const struct conn *c)
+{
+	return c->draining;
 }
 
 bool

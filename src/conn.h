@@ -51,6 +51,7 @@ enum conn_end {
 	CONN_END_STOPPING,		/* the worker stopped or drained with it open */
 	CONN_END_HANDSHAKE,		/* timeouts.handshake: no first message in time */
 	CONN_END_REFUSED,		/* the guard, once a PROXY header named the client */
+	CONN_END_DRAINED,		/* the worker drained and it was idle (conn_drain) */
 };
 
 struct conn;
@@ -88,9 +89,35 @@ bool conn_lingering(const struct conn *c);
 /* timeouts.idle and timeouts.handshake for every model: how C stands at
  * NOW, and the ms to its next deadline in *LEFT_MS (-1: none). */
 enum conn_timeout { CONN_IN_TIME, CONN_IDLE_OVER, CONN_STALL_OVER, CONN_HANDSHAKE_OVER,
-	CONN_LINGER_OVER };
+	CONN_LINGER_OVER, CONN_DRAIN_OVER };
 enum conn_timeout conn_timeout_check(const struct conn *c, int64_t now, int64_t *left_ms);
+/* Act on T: the connection ends (conn_closing), except for CONN_DRAIN_OVER,
+ * after which it lingers, or goes on if a request has just come. */
 void conn_timed_out(struct conn *c, enum conn_timeout t);
+/* When it last read, or (blocking engine: after a send that had to wait;
+ * event model: conn_touch) sent. */
+int64_t conn_active_ns(const struct conn *c);
+
+/*
+ * The worker drains (reload, graceful stop, max_requests): the model
+ * calls conn_drain() on every connection it serves, at once or as soon
+ * as it wakes. A handler that can hand its client over says so with its
+ * idle() hook; it then answers what is asked from now on with the end of
+ * the connection (http: "Connection: close", then conn_linger), and a
+ * connection idle() says is between messages closes once it has been
+ * quiet CONN_DRAIN_IDLE_MS since it last read or sent (at once if it has
+ * been quiet that long already): conn_timeout_check() says
+ * CONN_DRAIN_OVER. A client that reuses its connection at once (wrk,
+ * curl, a browser on a page) has sent its next request within
+ * milliseconds of the last answer, and is answered with the end; one
+ * second is far beyond that even on a loaded machine, yet short against
+ * timeouts.graceful (default 30 s), so the old generation is gone about a
+ * second after the reload instead of at the kill. Connections of other
+ * handlers (no idle hook) run to their end, or to timeouts.graceful.
+ */
+#define CONN_DRAIN_IDLE_MS 1000
+void conn_drain(struct conn *c);
+bool conn_draining(const struct conn *c);
 
 /* ---- for handlers (and models: conn_end, conn_closing, conn_pending) ---- */
 

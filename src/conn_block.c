@@ -106,11 +106,13 @@ conn_block_sendv(struct conn *c, struct iovec *iov, int n, int flags)
 {
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
 	int64_t progress = 0;
+	int calls = 0;
 
 	while (mh.msg_iovlen > 0 && !c->closing) {
 		ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | flags);
 		int r = conn_block_step(c, w, &progress, "send");
 
+		calls++;
 		if (r != 0) {
 			if (r == -1)
 				return -1;
@@ -126,6 +128,11 @@ conn_block_sendv(struct conn *c, struct iovec *iov, int n, int flags)
 			mh.msg_iov->iov_len -= (size_t)w;
 		}
 	}
+	/* A send that took more than one call took time: the connection was
+	 * active until now (a drain's idle grace counts from here). One call,
+	 * the common case, reads no clock. */
+	if (calls > 1 && !c->closing)
+		c->last_read_ns = clock_now();
 	return c->closing ? -1 : 0;
 }
 
@@ -150,8 +157,9 @@ conn_sendfile_all(struct conn *c, int fd, off_t off, size_t len)
 				return -1;
 			continue;
 		}
+		c->last_read_ns = clock_now();	/* the client takes output: active */
 		if (c->heartbeat != NULL)	/* a long file to a slow client is not a hang */
-			atomic_store_explicit(c->heartbeat, clock_now(), memory_order_relaxed);
+			atomic_store_explicit(c->heartbeat, c->last_read_ns, memory_order_relaxed);
 		len -= (size_t)w;
 	}
 	return c->closing ? -1 : 0;
@@ -191,7 +199,9 @@ conn_wait(struct conn *c, int sig_fd)
 			atomic_store_explicit(c->heartbeat, now, memory_order_relaxed);
 		if ((t = conn_timeout_check(c, now, &due_ms)) != CONN_IN_TIME) {
 			conn_timed_out(c, t);
-			return CONN_END;
+			if (c->closing)
+				return CONN_END;
+			continue;	/* a drain's: lingering now, or a request came */
 		}
 		if (due_ms >= 0 && due_ms < left_ms)
 			left_ms = due_ms;

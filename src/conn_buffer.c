@@ -25,6 +25,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn_priv.h"
 #include "log.h"
 #include "util.h"
@@ -201,9 +202,10 @@ conn_flush(struct conn *c)
 			return -1;
 		r |= w > 0;
 	}
-	if (r == 1 && !conn_pending(c) && c->linger_ns != 0)
-		conn_shut(c);	/* the error answer is out: now the client sees the end */
-	else if (r == 1 && !conn_pending(c) && c->drained != NULL && !c->closing)
+	if (r == 1 && !conn_pending(c) && c->linger_ns != 0) {
+		conn_shut(c);	/* the last answer is out: now the client sees the end */
+		c->linger_ns = clock_now() + CONN_LINGER_MS * NS_PER_MS;	/* from now */
+	} else if (r == 1 && !conn_pending(c) && c->drained != NULL && !c->closing)
 		c->drained(c);
 	return c->broken ? -1 : r;
 }

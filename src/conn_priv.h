@@ -60,6 +60,7 @@ struct conn {
 	uint64_t sent;			/* bytes written to the client so far: a
 					 * handler tells from it how much of an
 					 * answer went out */
+	bool draining;			/* conn_drain(): the worker drains */
 	bool counts_messages;		/* set by a handler whose messages are not
 					 * the framing's (http on raw framing:
 					 * requests, not reads); it calls

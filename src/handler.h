@@ -6,6 +6,7 @@
 #ifndef SOCKD_HANDLER_H
 #define SOCKD_HANDLER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -28,6 +29,11 @@ struct handler {
 	/* timeouts.handshake passed before a first message: a last word
 	 * (http: 408) before the connection closes. May be NULL. */
 	void (*late)(struct conn *c);
+	/* The worker drains (conn_drain): true while C is between messages,
+	 * nothing of one begun, so that closing it loses the client nothing.
+	 * NULL: never - the handler's connections run to their end (or to
+	 * timeouts.graceful) on a drain, as echo, ack and exec do. */
+	bool (*idle)(const struct conn *c);
 };
 
 extern const struct handler handler_echo, handler_discard, handler_ack, handler_http,

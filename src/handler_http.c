@@ -27,6 +27,12 @@
  * first. Since one answer at most waits at a time, one line at most is
  * held back, with copies of the client's fields.
  *
+ * When the worker drains (a reload, a graceful stop, max_requests) the
+ * connection layer says so (conn_draining): the next answer says
+ * "Connection: close" and the connection lingers after it, so the client
+ * takes its next request to the new generation, and idle() tells the
+ * layer when a connection may be closed for being quiet (conn.h).
+ *
  * The slot's message count (STATUS's req/s) is of requests: raw framing's
  * messages are reads, which a client may split as it likes. A request's
  * latency, for the histogram, runs from the read that brought its last
@@ -91,6 +97,32 @@ static const char *
 http_connection(const struct http_request *req, bool keep)
 {
 	return !keep ? http_conn_line[2] : req->minor == 0 ? http_conn_line[1] : http_conn_line[0];
+}
+
+/* Does the connection stay open after this answer? As the client asked
+ * (KEEP: its request, and the answer allows it), unless the worker
+ * drains: then this answer is the connection's last, and the client
+ * sends the next request to the new generation (conn.h, conn_drain). */
+static bool
+http_keep(const struct conn *c, bool keep)
+{
+	return keep && !conn_draining(c);
+}
+
+/*
+ * After an answer the connection does not survive: if the client asked
+ * for the end, close; if the drain ends it, linger, since the client may
+ * have pipelined more requests, or sent the next one as the answer went
+ * out: they are read and dropped, unanswered (it retries them on a new
+ * connection), so that it reads this answer and the end, not a reset.
+ */
+static void
+http_end_conn(struct conn *c)
+{
+	if (conn_draining(c))
+		conn_linger(c);
+	else
+		conn_close(c);
 }
 
 static int
@@ -273,7 +305,7 @@ http_status_page(struct conn *c, const struct http_request *req, struct http_str
 	struct iovec iov[2];
 	uint64_t end;
 
-	keep = keep && req != NULL;
+	keep = http_keep(c, keep && req != NULL);
 	iov[0].iov_base = head;
 	iov[0].iov_len = http_head(head, status, (uint64_t)blen, "text/plain; charset=utf-8", extra,
 	    keep ? http_connection(req, true) : http_conn_line[2]);
@@ -286,7 +318,7 @@ http_status_page(struct conn *c, const struct http_request *req, struct http_str
 	if (!keep && status >= 400)
 		conn_linger(c);
 	else if (!keep)
-		conn_close(c);
+		http_end_conn(c);
 }
 
 /* The parser refused what starts at P: answer and close. */
@@ -307,7 +339,8 @@ static void
 http_answer_fixed(struct conn *c, const struct http_request *req)
 {
 	const struct config_service *svc = conn_svc(c);
-	const char *conn_line = http_connection(req, req->keep_alive);
+	bool keep = http_keep(c, req->keep_alive);
+	const char *conn_line = http_connection(req, keep);
 	bool body = http.fixed_body && req->method != HTTP_HEAD;
 	struct iovec iov[4] = {
 		{ .iov_base = http.fixed, .iov_len = http.fixed_len },
@@ -320,8 +353,8 @@ http_answer_fixed(struct conn *c, const struct http_request *req)
 	conn_sendv(c, iov, body ? 4 : 3);
 	http_log(c, req, (struct http_str){ 0 }, svc->http_status, end,
 	    body ? svc->http_body_len : 0);
-	if (!req->keep_alive)
-		conn_close(c);
+	if (!keep)
+		http_end_conn(c);
 }
 
 /* A directory named without its slash: 301 to the name with it. */
@@ -368,7 +401,7 @@ http_answer_file(struct conn *c, const struct http_request *req)
 	char head[HTTP_HEAD_MAX], extra[64], mtime[HTTP_DATE_LEN + 1];
 	struct http_file f;
 	int status = http_file_open(req->target.p, req->target.len, conn_svc(c)->http_index, &f);
-	bool body;
+	bool body, keep = http_keep(c, req->keep_alive);
 	size_t n;
 	uint64_t end;
 
@@ -387,13 +420,12 @@ http_answer_file(struct conn *c, const struct http_request *req)
 	http_time_format(f.mtime, mtime);
 	snprintf(extra, sizeof(extra), "Last-Modified: %s\r\n", mtime);
 	/* A 304's Content-Length is the length a 200 would have (RFC 9110 8.6). */
-	n = http_head(head, status, (uint64_t)f.size, f.type, extra,
-	    http_connection(req, req->keep_alive));
+	n = http_head(head, status, (uint64_t)f.size, f.type, extra, http_connection(req, keep));
 	end = conn_sent(c) + n + (body ? (uint64_t)f.size : 0);
 	conn_send_file(c, head, n, f.fd, 0, body ? (size_t)f.size : 0);
 	http_log(c, req, (struct http_str){ 0 }, status, end, body ? (uint64_t)f.size : 0);
-	if (!req->keep_alive)
-		conn_close(c);
+	if (!keep)
+		http_end_conn(c);
 }
 
 /* Handler "status": the daemon's state, made for this request. */
@@ -405,7 +437,7 @@ http_answer_status(struct conn *c, const struct http_request *req)
 	const char *type;
 	int status = http_status_body(req->target.p, req->target.len,
 	    (size_t)conn_svc(c)->max_output - HTTP_HEAD_MAX, &body, &type);
-	bool with_body = req->method != HTTP_HEAD;
+	bool with_body = req->method != HTTP_HEAD, keep = http_keep(c, req->keep_alive);
 	struct iovec iov[2];
 	uint64_t end;
 
@@ -416,14 +448,14 @@ http_answer_status(struct conn *c, const struct http_request *req)
 		return;
 	}
 	iov[0] = (struct iovec){ .iov_base = head, .iov_len = http_head(head, 200, body.len, type,
-	    "Cache-Control: no-store\r\n", http_connection(req, req->keep_alive)) };
+	    "Cache-Control: no-store\r\n", http_connection(req, keep)) };
 	iov[1] = (struct iovec){ .iov_base = body.p, .iov_len = body.len };
 	end = http_end(c, iov, with_body ? 2 : 1);
 	conn_sendv(c, iov, with_body && body.len > 0 ? 2 : 1);
 	http_log(c, req, (struct http_str){ 0 }, 200, end, with_body ? body.len : 0);
 	strbuf_free(&body);
-	if (!req->keep_alive)
-		conn_close(c);
+	if (!keep)
+		http_end_conn(c);
 }
 
 /*
@@ -437,7 +469,7 @@ http_serve(struct conn *c, struct http_conn *h, const char *p, size_t n)
 {
 	size_t used = 0;
 
-	while (used < n && !conn_closing(c) && !conn_pending(c)) {
+	while (used < n && !conn_closing(c) && !conn_lingering(c) && !conn_pending(c)) {
 		struct http_request req;
 		long r;
 
@@ -499,8 +531,8 @@ http_resume(struct conn *c)
 	used = http_serve(c, h, h->buf + h->off, h->len);
 	h->off += used;
 	h->len -= used;
-	if (h->len == 0 || conn_closing(c))
-		h->off = h->len = 0;
+	if (h->len == 0 || conn_closing(c) || conn_lingering(c))
+		h->off = h->len = 0;	/* what follows the last answer is dropped */
 }
 
 static void
@@ -512,7 +544,7 @@ http_message(struct conn *c, const char *data, size_t len)
 	if (h->len == 0) {	/* the common case: parse the read in place */
 		used = http_serve(c, h, data, len);
 		h->off = 0;
-		if (!conn_closing(c) && used < len)
+		if (!conn_closing(c) && !conn_lingering(c) && used < len)
 			http_append(h, data + used, len - used);
 		return;
 	}
@@ -520,6 +552,16 @@ http_message(struct conn *c, const char *data, size_t len)
 	 * model, requests held back): the parser bounds what can follow. */
 	http_append(h, data, len);
 	http_resume(c);
+}
+
+/* The worker drains: nothing of a request begun (no head in part, no
+ * body being read, none held back), so a close loses nothing. */
+static bool
+http_idle(const struct conn *c)
+{
+	const struct http_conn *h = conn_data(c);
+
+	return h != NULL && h->len == 0 && h->discard == 0;
 }
 
 /* timeouts.handshake passed before a whole request head: 408, then the
@@ -537,4 +579,5 @@ const struct handler handler_http = {
 	.message = http_message,
 	.close = http_close,
 	.late = http_late,
+	.idle = http_idle,
 };

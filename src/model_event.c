@@ -25,7 +25,8 @@
  * in message() stops it, and the master kills the worker.
  *
  * SIGTERM/SIGINT, or max_requests connections accepted: close our copies
- * of the listeners, serve the open connections to their end, exit.
+ * of the listeners, serve the open connections to their end (http ones
+ * are handed over: conn_drain, event_drain_expire), exit.
  * SIGQUIT: exit now. Other signals (SIGUSR1: the log file): worker_signal().
  */
 #include <errno.h>
@@ -135,14 +136,18 @@ event_dl_append(struct event_list *l, struct event_conn *ec)
 	ec->in = l;
 }
 
-/* Into the list its deadline belongs to, after the handler had its say. */
+/* Into the list its deadline belongs to, after the handler had its say.
+ * Lingering counts from when its last answer is out (conn_flush): till
+ * then it is in no deadline list, and timeouts.idle watches it. */
 static void
 event_dl_sort(struct event *e, struct event_conn *ec)
 {
-	if (conn_lingering(ec->c) && ec->in != &e->linger)
+	bool lingering = conn_lingering(ec->c) && !conn_pending(ec->c);
+
+	if (lingering && ec->in != &e->linger)
 		event_dl_append(&e->linger, ec);
-	else if (!conn_lingering(ec->c) && !conn_in_handshake(ec->c))
-		event_dl_unlink(ec);	/* its first message came */
+	else if (!lingering && !conn_in_handshake(ec->c))
+		event_dl_unlink(ec);	/* its first message came, or its answer goes out */
 }
 
 static void
@@ -247,11 +252,14 @@ event_add(struct event *e, const struct accepted *c)
 	event_update(e, ec);
 }
 
-/* Stop accepting: serve the open connections to their end, then exit. */
+/* Stop accepting: serve the open connections to their end (an http one
+ * is handed over: conn_drain), then exit. */
 static void
 event_drain(struct event *e)
 {
 	acceptor_drain(&e->ac);
+	for (struct event_conn *ec = e->head; ec != NULL; ec = ec->next)
+		conn_drain(ec->c);
 	event_state(e);
 }
 
@@ -300,6 +308,12 @@ static void
 event_time_out(struct event *e, struct event_conn *ec, enum conn_timeout t)
 {
 	conn_timed_out(ec->c, t);
+	if (!conn_closing(ec->c)) {	/* a drain's: lingering now, or a request came */
+		event_touch(e, ec);
+		event_dl_sort(e, ec);
+		event_update(e, ec);
+		return;
+	}
 	if (conn_pending(ec->c) && !conn_broken(ec->c))
 		conn_flush(ec->c);
 	event_close(e, ec);
@@ -312,7 +326,36 @@ event_time_out(struct event *e, struct event_conn *ec, enum conn_timeout t)
  * stops at its first connection in time, so a thousand slow clients cost
  * this loop nothing until they are due.
  */
-static void
+/*
+ * Draining: close the connections quiet for CONN_DRAIN_IDLE_MS
+ * (conn_timeout_check says which). The activity list is in order of that
+ * deadline too, but one that is not quiet (half a request in, or its
+ * answer going out) must not hold back those behind it: the walk passes
+ * it by, to the first connection active too recently. So a drain costs
+ * a step per such connection per loop, for as long as the drain lasts.
+ * The ms until the next one is due, or -1.
+ */
+static int64_t
+event_drain_expire(struct event *e, int64_t now)
+{
+	struct event_conn *ec, *next;
+	enum conn_timeout t;
+	int64_t left;
+
+	if (!acceptor_draining(&e->ac))
+		return -1;
+	for (ec = e->head; ec != NULL; ec = next) {
+		next = ec->next;
+		t = conn_timeout_check(ec->c, now, &left);
+		if (now - conn_active_ns(ec->c) < (int64_t)CONN_DRAIN_IDLE_MS * NS_PER_MS)
+			return t == CONN_IN_TIME ? left : 0;
+		if (t != CONN_IN_TIME)
+			event_time_out(e, ec, t);	/* may move it to the tail */
+	}
+	return -1;
+}
+
+static int64_t
 event_expire(struct event *e, int64_t now)
 {
 	enum conn_timeout t;
@@ -327,15 +370,19 @@ event_expire(struct event *e, int64_t now)
 	while (e->head != NULL && ((t = conn_timeout_check(e->head->c, now, &left)) ==
 	    CONN_IDLE_OVER || t == CONN_STALL_OVER))
 		event_time_out(e, e->head, t);
+	return event_drain_expire(e, now);
 }
 
 /* How long epoll_wait may sleep: the heartbeat tick (as conn_block.c's), the
- * next idle expiry, the next look at the listeners when at the limit. */
+ * next idle expiry, DRAIN_MS (the next drain's, or -1), the next look at
+ * the listeners when at the limit. */
 static int
-event_timeout(struct event *e, int64_t now)
+event_timeout(struct event *e, int64_t now, int64_t drain_ms)
 {
 	int64_t ms = clock_tick_ms(e->a->svc->heartbeat_ms), t;
 
+	if (drain_ms >= 0 && drain_ms < ms)
+		ms = drain_ms;
 	if (e->head != NULL && conn_timeout_check(e->head->c, now, &t) == CONN_IN_TIME &&
 	    t >= 0 && t < ms)
 		ms = t;
@@ -389,12 +436,12 @@ model_event_run(const struct worker_args *a, int sig_fd)
 
 	event_open(&e, a, sig_fd);
 	while (!e.quit && !(acceptor_draining(&e.ac) && e.conns == 0)) {
-		int64_t now = clock_now();
+		int64_t now = clock_now(), drain_ms;
 		int n;
 
 		atomic_store(&a->slot->heartbeat_ns, now);
-		event_expire(&e, now);
-		n = epoll_wait(e.ep, ev, EVENT_MAX_EVENTS, event_timeout(&e, now));
+		drain_ms = event_expire(&e, now);
+		n = epoll_wait(e.ep, ev, EVENT_MAX_EVENTS, event_timeout(&e, now, drain_ms));
 		if (n == -1 && errno != EINTR)
 			fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
 		/* Only an event's own connection is closed while handling it,

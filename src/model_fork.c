@@ -97,10 +97,14 @@ fork_child(const struct forker *f, const struct accepted *ac, pid_t acceptor, in
 	if (f->a->log_ctl != -1)
 		close(f->a->log_ctl);	/* the acceptor's: its log files are not ours to take */
 	c = conn_open(ac->fd, &ac->peer, f->a->svc, f->a->handler, f->a->slot, &f->beats[kid]);
-	/* TERM: finish; QUIT: go; the rest are the acceptor's business. */
+	/* TERM: finish (http: hand over, conn_drain); QUIT: go; the rest are
+	 * the acceptor's business. */
 	while (!quit && conn_run(c, f->sig_fd) == 0)
-		while ((sig = sig_next(f->sig_fd)) != 0)
+		while ((sig = sig_next(f->sig_fd)) != 0) {
 			quit |= sig == SIGQUIT;
+			if (sig == SIGTERM)
+				conn_drain(c);
+		}
 	if (quit)
 		conn_end(c, CONN_END_STOPPING);
 	conn_finish(c);

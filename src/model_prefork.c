@@ -10,7 +10,8 @@
  * listeners are non-blocking, so a worker that still loses the race gets
  * EAGAIN (counted in its slot as accept_miss) instead of blocking.
  *
- * SIGTERM or SIGINT: stop accepting, finish the connection in hand, exit.
+ * SIGTERM or SIGINT: stop accepting, finish the connection in hand (an
+ * http one is handed over: conn_drain), exit.
  * SIGQUIT: drop the connection and exit now. Any other signal (SIGUSR1:
  * the log file) goes to worker_signal(), also in the middle of a
  * connection, which then goes on. After max_requests
@@ -86,13 +87,22 @@ prefork_serve(struct prefork *p, struct accepted *ac)
 {
 	struct conn *c;
 
+	if (ac->recycle)
+		acceptor_drain(&p->ac);	/* max_requests: a fresh worker takes over */
 	atomic_store(&p->a->slot->heartbeat_ns, clock_now());
-	atomic_store(&p->a->slot->state, SLOT_BUSY);
+	if (!acceptor_draining(&p->ac))
+		atomic_store(&p->a->slot->state, SLOT_BUSY);
 	c = conn_open(ac->fd, &ac->peer, p->a->svc, p->a->handler, p->a->slot, NULL);
+	if (acceptor_draining(&p->ac))
+		conn_drain(c);
+	/* A signal wakes the wait: on a drain the connection hears of it, and
+	 * goes on (http: to the end of its next answer, or of its idleness). */
 	while (conn_run(c, p->sig_fd) == 0) {
 		prefork_signals(p);
 		if (p->quit)
 			break;
+		if (acceptor_draining(&p->ac))
+			conn_drain(c);
 	}
 	if (p->quit)
 		conn_end(c, CONN_END_STOPPING);
@@ -102,8 +112,6 @@ prefork_serve(struct prefork *p, struct accepted *ac)
 	acceptor_release(&p->ac, ac);
 	if (!acceptor_draining(&p->ac) && !p->quit)
 		atomic_store(&p->a->slot->state, SLOT_IDLE);
-	if (ac->recycle)
-		acceptor_drain(&p->ac);	/* max_requests: a fresh worker takes over */
 }
 
 static void
@@ -142,8 +150,10 @@ struct prefork_crew {
 };
 
 /* Stop accepting, from the main thread (signal) or a serving one
- * (max_requests): wake every thread; the acceptor takes the listeners out
- * of every epoll set and closes them. Connections in hand finish. */
+ * (max_requests): wake every thread, in its epoll wait or in its
+ * connection's (worker_thread_serve); the acceptor takes the listeners
+ * out of every epoll set and closes them. Connections in hand finish,
+ * or are handed over (conn_drain). */
 static void
 prefork_crew_stop(struct prefork_crew *crew)
 {
@@ -166,7 +176,7 @@ prefork_thread_accept(struct prefork_crew *crew, struct worker_thread *t,
 		return;
 	if (c.recycle)
 		prefork_crew_stop(crew);	/* this one is still served */
-	worker_thread_serve(crew->a, t, &c);
+	worker_thread_serve(crew->a, t, &c, crew->stop_fd);
 	acceptor_release(&crew->ac, &c);
 }
 

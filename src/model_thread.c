@@ -15,7 +15,8 @@
  * Only the main thread reads signals and writes the slot; hung detection
  * and the slot's state are as worker_thread.c explains.
  *
- * SIGTERM/SIGINT: stop accepting, let every open connection finish, exit.
+ * SIGTERM/SIGINT: stop accepting, let every open connection finish (an
+ * http one is handed over: each thread wakes on drain_fd), exit.
  * SIGQUIT: exit now. Other signals (SIGUSR1: the log file): worker_signal().
  * After max_requests connections the acceptor drains the
  * same way and the master starts a fresh one.
@@ -45,6 +46,7 @@ struct threader {
 	int sig_fd;
 	int ep;
 	int done_fd;			/* eventfd: a thread finished */
+	int drain_fd;			/* eventfd: the drain; written once, never read */
 	struct worker_thread *t;	/* max_threads of them */
 	size_t *unused;			/* indices of unused t[], a stack */
 	size_t n_unused;
@@ -81,7 +83,7 @@ thread_main(void *arg)
 	struct threader *f = t->model;
 	uint64_t one = 1;
 
-	worker_thread_serve(f->a, t, &t->conn);
+	worker_thread_serve(f->a, t, &t->conn, f->drain_fd);
 	acceptor_release(&f->ac, &t->conn);
 	thread_lock(&f->lock, true);
 	f->done[f->n_done++] = t->index;
@@ -141,6 +143,20 @@ thread_start(struct threader *f, const struct accepted *c)
 	acceptor_release(&f->ac, &t->conn);
 }
 
+/* Stop accepting; every thread hears of it in its connection's wait, and
+ * finishes (or hands over: conn_drain) its connection. */
+static void
+thread_drain(struct threader *f)
+{
+	uint64_t one = 1;
+
+	if (!acceptor_drain(&f->ac))
+		return;
+	while (write(f->drain_fd, &one, sizeof(one)) == -1)
+		if (errno != EINTR)
+			fatal(EXIT_OSERR, "eventfd write: %s", strerror(errno));
+}
+
 static void
 thread_accept(struct threader *f, int lfd)
 {
@@ -150,7 +166,7 @@ thread_accept(struct threader *f, int lfd)
 		return;		/* at a limit: the backlog holds it a moment */
 	thread_start(f, &c);
 	if (c.recycle)
-		acceptor_drain(&f->ac);	/* its threads finish; a fresh worker takes over */
+		thread_drain(f);	/* its threads finish; a fresh worker takes over */
 }
 
 static void
@@ -165,7 +181,7 @@ thread_signals(struct threader *f)
 			f->quit = true;
 			break;
 		case WORKER_DRAIN:
-			acceptor_drain(&f->ac);	/* every thread finishes its connection */
+			thread_drain(f);
 			break;
 		default:
 			break;
@@ -191,7 +207,8 @@ thread_setup(struct threader *f)
 		fatal(EXIT_OSERR, "pthread_mutex_init: %s", strerror(e));
 	f->ep = epoll_create1(EPOLL_CLOEXEC);
 	f->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (f->ep == -1 || f->done_fd == -1 || epoll_ctl(f->ep, EPOLL_CTL_ADD, f->sig_fd, &ev) == -1)
+	f->drain_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->ep == -1 || f->done_fd == -1 || f->drain_fd == -1 || epoll_ctl(f->ep, EPOLL_CTL_ADD, f->sig_fd, &ev) == -1)
 		fatal(EXIT_OSERR, "epoll: %s", strerror(errno));
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = f->done_fd };
 	if (epoll_ctl(f->ep, EPOLL_CTL_ADD, f->done_fd, &ev) == -1)
@@ -246,6 +263,7 @@ model_thread_run(const struct worker_args *a, int sig_fd)
 		_exit(0);	/* threads still serve: end them with the process */
 	acceptor_fini(&f.ac);
 	close(f.done_fd);
+	close(f.drain_fd);
 	close(f.ep);
 	pthread_mutex_destroy(&f.lock);
 	free(f.t);

@@ -50,14 +50,16 @@ worker_thread_attr(void)
 }
 
 /*
- * Serve AC's connection to its end on the calling thread, with T's own heartbeat, then
- * close it (the caller gives its place back to the acceptor). No signal
- * descriptor: only the main thread reads signals, and a draining worker
- * lets its connections finish anyway.
+ * Serve AC's connection to its end on the calling thread, with T's own
+ * heartbeat, then close it (the caller gives its place back to the
+ * acceptor). Only the main thread reads signals; DRAIN_FD is the model's
+ * eventfd, written once when the worker drains and never read, so it
+ * stays readable: the connection's wait wakes on it (at any time, before
+ * the wait too), hears of the drain (conn_drain), and waits on without it.
  */
 void
 worker_thread_serve(const struct worker_args *a, struct worker_thread *t,
-    const struct accepted *ac)
+    const struct accepted *ac, int drain_fd)
 {
 	struct conn *c;
 	int fd = ac->fd;
@@ -65,7 +67,10 @@ worker_thread_serve(const struct worker_args *a, struct worker_thread *t,
 	atomic_store(&t->heartbeat_ns, clock_now());
 	atomic_store(&t->busy, true);
 	c = conn_open(fd, &ac->peer, a->svc, a->handler, a->slot, &t->heartbeat_ns);
-	conn_run(c, -1);	/* poll ignores fd -1: returns only at the end */
+	if (conn_run(c, drain_fd) == 0) {
+		conn_drain(c);
+		conn_run(c, -1);	/* poll ignores fd -1: returns only at the end */
+	}
 	conn_finish(c);
 	if (close(fd) == -1 && errno != EINTR)
 		log_debug("%s: close: %s", a->svc->name, strerror(errno));

@@ -26,7 +26,7 @@ struct worker_thread {
 
 pthread_attr_t *worker_thread_attr(void);
 void worker_thread_serve(const struct worker_args *a, struct worker_thread *t,
-    const struct accepted *c);
+    const struct accepted *c, int drain_fd);
 void worker_thread_report(const struct worker_args *a, struct worker_thread *t, size_t n,
     bool draining);
 
