@@ -24,6 +24,9 @@
 #   RELOAD_MODELS   sockd models (default "prefork-threads event"; any of prefork,
 #                   prefork-threads, event, thread, fork)
 #   RELOAD_NGINX    0 to skip nginx (default 1)
+#   RELOAD_SIGNAL   HUP (default): reloads; USR2: sockd's binary upgrade in
+#                   place, the binary becoming itself again each time
+#                   (nginx is skipped: its USR2 starts a second master)
 #   BENCH_PORT      first port tried for nginx (default 18600)
 #   BENCH_OUT       also write the table to this file
 set -u
@@ -35,6 +38,8 @@ reloads=${RELOAD_COUNT:-20}
 models=${RELOAD_MODELS:-prefork-threads event}
 with_nginx=${RELOAD_NGINX:-1}
 port_base=${BENCH_PORT:-18600}
+signal=${RELOAD_SIGNAL:-HUP}
+case $signal in HUP) ;; USR2) with_nginx=0 ;; *) echo "reload.sh: RELOAD_SIGNAL is HUP or USR2" >&2; exit 1 ;; esac
 
 die() { echo "reload.sh: $*" >&2; exit 1; }
 note() { echo "reload.sh: $*" >&2; }
@@ -203,8 +208,14 @@ sockd_settings() {
 }
 
 sockd_pid=
-sockd_reload() { kill -HUP "$sockd_pid"; }
-sockd_reloads() { grep -c 'reloaded: generation' "$tmp/sockd.log"; }
+sockd_reload() { kill -"$signal" "$sockd_pid"; }
+sockd_reloads() {
+	if [ "$signal" = USR2 ]; then
+		grep -c 'notice: upgraded from sockd' "$tmp/sockd.log"
+	else
+		grep -c 'reloaded: generation' "$tmp/sockd.log"
+	fi
+}
 
 # prefork serves a connection per process: wrk's 100 need 100 of them (and
 # the curl client one more), as Apache's prefork would.
@@ -294,7 +305,11 @@ if [ "$with_nginx" = 1 ]; then
 fi
 
 {
-	echo "$reloads reloads, one a second, during ${seconds} s of wrk -t2 -c100 (keep-alive)"
+	if [ "$signal" = USR2 ]; then
+		echo "$reloads binary upgrades in place (SIGUSR2), one a second, during ${seconds} s of wrk -t2 -c100 (keep-alive)"
+	else
+		echo "$reloads reloads, one a second, during ${seconds} s of wrk -t2 -c100 (keep-alive)"
+	fi
 	echo "and of curl, a connection per request, on 127.0.0.1:"
 	echo
 	echo "| server | settings | reloads done | wrk requests | connect | read | write | timeout | non-2xx | curl requests | curl failures |"
