@@ -17,7 +17,9 @@
 #   unexpl.    failures on a connection no killed worker held (should be 0)
 #   whole      from a kill to the first sample (every 2 ms) with CHAOS_WORKERS
 #              live children of the master and the killed one gone: median,
-#              max, and how many kills took over 1 s (or never saw it)
+#              max, and how many kills took over 1 s; a kill after which the
+#              pool was never whole again counts until the end of the run
+#              (a lower bound: the max then reads ">=")
 #   zombies    children of the master in state Z: pids seen, and the longest
 #              one was seen (first to last sighting), and any at the end
 #   master CPU utime + stime of the master alone over the run's wall time
