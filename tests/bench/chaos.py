@@ -204,8 +204,10 @@ class Chaos:
         if len(c.got) == len(c.want):
             self.requests += 1
             self.max_wait = max(self.max_wait, t - c.t0)
-            self.request(c, t)
-            self.writable(c, t)
+            c.t0 = 0.0
+            if t < self.chaos_end:	# after it, only the answers still due
+                self.request(c, t)
+                self.writable(c, t)
 
     def writable(self, c, t):
         c.connecting = False
@@ -265,12 +267,13 @@ class Chaos:
     def run(self):
         t = now()
         self.start = t
+        self.chaos_end = t + 1.0 + SECONDS
         for c in self.clients:
             self.connect(c, t)
         cpu0, wall0 = master_cpu_ticks(), t
         chaos0 = t + 1.0		# a second of calm first: every client served
         next_kill, next_sample = chaos0, t
-        chaos_end = chaos0 + SECONDS
+        chaos_end = self.chaos_end = chaos0 + SECONDS
         end = chaos_end + DRAIN_S
         n_kills = 0
         while True:
