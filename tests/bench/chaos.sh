@@ -10,6 +10,7 @@
 # markdown table:
 #   kills      workers SIGKILLed
 #   none alive kill times at which the master had no live worker to kill
+#   fewest alive  the fewest live workers any sample saw (after the first 0.5 s)
 #   requests   echoes received whole
 #   failed     connections that broke (each one failure; the client reconnects)
 #   held       connections a killed worker held when it was killed
@@ -25,6 +26,10 @@
 #   master CPU utime + stime of the master alone over the run's wall time
 #   max wait   the longest a request waited for its echo (prefork: a client
 #              waits in the backlog while the 4 workers serve others)
+#   backoff entered  "backing off" lines in sockd's log (failed starts)
+# requests counts from the first connect (a second before the kills) to
+# the end; after the kills the clients send nothing new and wait up to 2 s
+# for the answers still due. The run takes about 35 s per model.
 # How chaos.py knows which requests were on a killed worker: see its header.
 #
 # Settings (environment):
@@ -108,7 +113,7 @@ for model in $models; do
 	    "$interval ms for $seconds s" >&2
 	out=$(timeout $((seconds + 30)) python3 "$here/chaos.py" "$pid" "$port" "$workers" \
 	    "$clients" "$seconds" "$interval" "$seed") || die "chaos.py failed ($model)"
-	echo "$out" >> "$tmp/raw"
+	echo "chaos.sh: $model: $out" >&2
 	backoff=$(grep -c 'backing off' "$tmp/sockd-$model.log")
 	printf '%s\t%s\t%s\n' "$model" "$out" "$backoff" >> "$rows"
 	kill -TERM "$pid"
@@ -121,10 +126,11 @@ done
 	    head -n 1)), Linux $(uname -r); $workers workers, $clients clients, a SIGKILL every" \
 	    "$interval ms for $seconds s"
 	echo
-	echo "| model | kills | none alive | requests | failed | held | in flight | unexpl. | whole median ms | whole max ms | kills > 1 s | zombies (longest ms, at end) | master CPU % | max wait ms | backoff entered |"
-	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	echo "| model | kills | none alive | fewest alive | requests | failed | held | in flight | unexpl. | whole median ms | whole max ms | kills > 1 s | zombies (longest ms, at end) | master CPU % | max wait ms | backoff entered |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	while IFS=$'\t' read -r model out backoff; do
-		echo "| $model | $(kv kills "$out") | $(kv no_worker "$out") | $(kv requests "$out") | $(kv failures "$out") |" \
+		echo "| $model | $(kv kills "$out") | $(kv no_worker "$out") | $(kv min_live "$out") |" \
+		    "$(kv requests "$out") | $(kv failures "$out") |" \
 		    "$(kv held "$out") | $(kv inflight "$out") | $(kv unexplained "$out") |" \
 		    "$(kv whole_median_ms "$out") | $(kv whole_max_ms "$out") |" \
 		    "$(kv whole_over_1s "$out") | $(kv zombie_pids "$out") ($(kv zombie_max_ms "$out")," \
