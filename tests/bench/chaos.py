@@ -14,9 +14,9 @@
 # - Every INTERVAL_MS (default 100) for SECONDS (default 30), a random live
 #   worker (a child of MASTER_PID, from /proc/PID/task/PID/children, not a
 #   zombie) is stopped (SIGSTOP), its connections are read, and it gets
-#   SIGKILL. Its connections: the socket inodes in /proc/W/fd matched in
-#   /proc/net/tcp to 127.0.0.1:PORT, whose peer port is a client's local
-#   port. The worker is stopped while they are read so it cannot accept one
+#   SIGKILL. Its connections: the socket inodes in /proc/W/fd matched to
+#   the TCP connections to 127.0.0.1:PORT (a sock_diag dump, as ss(8) does;
+#   /proc/net/tcp if that fails), whose peer port is a client's local port. The worker is stopped while they are read so it cannot accept one
 #   more between the reading and the kill; the loop is single-threaded, so
 #   each client's state then is exact: its connection "held by a killed
 #   worker", and its request "in flight on a killed worker" when not yet
@@ -37,6 +37,7 @@ import random
 import select
 import signal
 import socket
+import struct
 import sys
 import time
 
@@ -101,18 +102,60 @@ def peer_ports(pid):
             except OSError:
                 continue
             if link.startswith("socket:["):
-                inodes.add(link[8:-1])
+                inodes.add(int(link[8:-1]))
     except OSError:
         return set()
-    ports = set()
+    try:
+        conns = diag_conns()
+    except OSError:
+        conns = proc_conns()
+    return {cport for ino, cport in conns if ino in inodes}
+
+
+def diag_conns():
+    """[(inode, client port)] of the connections to 127.0.0.1:PORT, from one
+    sock_diag dump (ss(8)'s source) asking for that source port only: the
+    answer fits one message batch, so it is one walk of the kernel's table,
+    not pieces of several (see proc_conns)."""
+    req = struct.pack("=BBBxI", socket.AF_INET, socket.IPPROTO_TCP, 0, 0xffffffff)
+    req += struct.pack("!HH", PORT, 0) + bytes(32) + struct.pack("=III", 0, 0xffffffff,
+                                                                 0xffffffff)
+    hdr = struct.pack("=IHHII", 16 + len(req), 20, 0x301, 1, 0)	# SOCK_DIAG_BY_FAMILY, REQUEST|DUMP
+    out = []
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 4) as nl:	# NETLINK_SOCK_DIAG
+        nl.settimeout(1.0)
+        nl.send(hdr + req)
+        for _ in range(10000):
+            buf = nl.recv(1 << 16)
+            off = 0
+            while off + 16 <= len(buf):
+                ln, typ = struct.unpack_from("=IH", buf, off)
+                if typ == 3:		# NLMSG_DONE
+                    return out
+                if typ == 2 or ln < 16:	# NLMSG_ERROR
+                    raise OSError("sock_diag refused the dump")
+                state = buf[off + 17]
+                sport, dport = struct.unpack_from("!HH", buf, off + 20)
+                inode = struct.unpack_from("=I", buf, off + 16 + 68)[0]
+                if sport == PORT and state != 10:	# not the listener
+                    out.append((inode, dport))
+                off += (ln + 3) & ~3
+    raise OSError("sock_diag: no end of the dump")
+
+
+def proc_conns():
+    """The same from /proc/net/tcp, read twice: it comes a page per read(),
+    each resumed at a position in the table, so a line can be skipped when
+    others before it go away meanwhile (any connection's on this host)."""
+    out = set()
     local = "0100007F:%04X" % PORT
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            x = line.split()
-            if x[1] == local and x[9] in inodes and x[3] != "0A":	# not the listener
-                ports.add(int(x[2].split(":")[1], 16))
-    return ports
+    for _ in range(2):
+        with open("/proc/net/tcp") as f:
+            for line in f:
+                x = line.split()
+                if x[1] == local and x[3] != "0A":	# not the listener
+                    out.add((int(x[9]), int(x[2].split(":")[1], 16)))
+    return out
 
 
 class Client:
@@ -360,7 +403,10 @@ class Chaos:
 
 if __name__ == "__main__":
     try:
-        os.kill(MASTER, 0)
+        with open("/proc/%d/comm" % MASTER) as f:
+            comm = f.read().strip()
     except OSError as e:
         sys.exit("chaos.py: no master %d: %s" % (MASTER, errno.errorcode.get(e.errno, e)))
+    if comm != "sockd":	# it SIGKILLs the children of that pid
+        sys.exit("chaos.py: %d is \"%s\", not sockd" % (MASTER, comm))
     Chaos().run()
