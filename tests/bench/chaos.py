@@ -409,4 +409,9 @@ if __name__ == "__main__":
         sys.exit("chaos.py: no master %d: %s" % (MASTER, errno.errorcode.get(e.errno, e)))
     if comm != "sockd":	# it SIGKILLs the children of that pid
         sys.exit("chaos.py: %d is \"%s\", not sockd" % (MASTER, comm))
+    try:
+        os.listdir("/proc/%d/fd" % MASTER)
+    except OSError:
+        sys.exit("chaos.py: /proc/%d/fd is closed to us (sockd is non-dumpable): run as root"
+                 % MASTER)
     Chaos().run()

@@ -31,6 +31,8 @@
 # the end; after the kills the clients send nothing new and wait up to 2 s
 # for the answers still due. The run takes about 35 s per model.
 # How chaos.py knows which requests were on a killed worker: see its header.
+# Run it as root: sockd is non-dumpable, and chaos.py reads its workers'
+# /proc/PID/fd.
 #
 # Settings (environment):
 #   CHAOS_MODELS       default "prefork event"
