@@ -18,8 +18,9 @@
  *   taken the client or has shown it will not.
  * - A worker that dies abnormally (not asked to stop) within 1 s of its
  *   start without having completed a connection is a failed start. One
- *   that lived longer did start: a worker killed while it holds long-lived
- *   connections is replaced at once, whatever it had completed. Failed
+ *   that lived longer did start, and so did one SIGKILLed once it was
+ *   accepting: a worker killed while it holds long-lived connections is
+ *   replaced at once, whatever it had completed. Failed
  *   starts hold spawning back: 10 ms after the first, doubling up to 5 s;
  *   while the service is failing, one worker at a time is started as a
  *   probe (when no worker started since the last failure is alive), so a
@@ -139,15 +140,36 @@ pool_backoff_quiet(struct pool_backoff *b, int64_t now_ns)
 	return pool_backoff_clear(b);
 }
 
-/* A worker of the current generation ended; true when this failed start
- * puts the service into backoff (it was not failing before). */
+/*
+ * A worker of the current generation ended; true when this failed start
+ * puts the service into backoff (it was not failing before). One killed
+ * by SIGKILL once it was ready (accepting, or serving) did start, however
+ * young and whatever it completed: no worker raises SIGKILL itself (a
+ * crash is SIGSEGV or SIGABRT, sockd's own kills follow a request to
+ * stop), so it came from outside (an operator, a supervisor, the OOM
+ * killer) after the worker's start had worked. Persistent clients complete
+ * no connection, and kills coming faster than POOL_SETTLED_NS would
+ * otherwise read as a failing service and hold the pool back, down to
+ * one worker. A worker killed while still starting is a failed start: the
+ * OOM killer ending every worker in its setup is a service that cannot start.
+ */
+bool
+pool_ended(struct pool_state *ps, const struct pool_end *e, int64_t now_ns)
+{
+	if (e->killed && e->ready)
+		return false;
+	if (!pool_failed_start(e->abnormal, e->served, e->alive_ns))
+		return false;
+	return pool_backoff_fail(&ps->backoff, now_ns);
+}
+
+/* pool_ended() without the signal and the worker's last state. */
 bool
 pool_exited(struct pool_state *ps, bool abnormal, uint64_t served, int64_t alive_ns,
     int64_t now_ns)
 {
-	if (!pool_failed_start(abnormal, served, alive_ns))
-		return false;
-	return pool_backoff_fail(&ps->backoff, now_ns);
+	return pool_ended(ps, &(struct pool_end){ .abnormal = abnormal, .served = served,
+		.alive_ns = alive_ns }, now_ns);
 }
 
 /* Healthy again? A worker started after the last failure that completed

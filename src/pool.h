@@ -78,10 +78,20 @@ struct pool_decision {
 	bool watch;			/* ondemand: decide again as soon as a client waits */
 };
 
+/* How a worker of the current generation ended, for pool_ended(). */
+struct pool_end {
+	bool abnormal;			/* not a clean exit and not asked to stop */
+	bool killed;			/* by SIGKILL */
+	bool ready;			/* had reached its accept loop (idle or busy) */
+	uint64_t served;		/* connections completed */
+	int64_t alive_ns;
+};
+
 void pool_init(struct pool_state *ps, int desired, int64_t heartbeat_ns);
 void pool_init_dynamic(struct pool_state *ps, int min_spare, int max_spare, int max_workers);
 void pool_init_ondemand(struct pool_state *ps, int max_workers, int64_t idle_ns);
 bool pool_failed_start(bool abnormal, uint64_t served, int64_t alive_ns);
+bool pool_ended(struct pool_state *ps, const struct pool_end *e, int64_t now_ns);
 bool pool_exited(struct pool_state *ps, bool abnormal, uint64_t served, int64_t alive_ns,
     int64_t now_ns);
 bool pool_backoff_fail(struct pool_backoff *b, int64_t now_ns);

@@ -1,9 +1,11 @@
 /*
  * test_pool.c - the pool's decisions: spawning, replacing, trimming,
  * killing at deadlines, backoff growth and reset, a simulated crash loop
- * that must stay a handful of forks, dynamic growing and shrinking, and the
- * ondemand pool (none until a client waits, back to none when idle, never
- * a decision that would make the master spin on a waiting client).
+ * that must stay a handful of forks, workers killed from outside every
+ * 100 ms that must not read as a failing service, dynamic growing and
+ * shrinking, and the ondemand pool (none until a client waits, back to
+ * none when idle, never a decision that would make the master spin on a
+ * waiting client).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -221,6 +223,76 @@ test_killed_busy_workers_are_replaced(void **state)
 		w[1] = running(now, true, 0);
 	}
 	assert_int_equal(ps.backoff.failures, 0);
+}
+
+/* SIGKILL once a worker is accepting comes from outside: no failed start,
+ * however young; a crash (any other signal) or a kill while still starting
+ * is one, so a crash loop and a service that cannot start still back off. */
+static void
+test_killed_ready_worker_did_start(void **state)
+{
+	struct pool_state ps;
+
+	(void)state;
+	pool_init(&ps, 4, 0);
+	assert_false(pool_ended(&ps, &(struct pool_end){ .abnormal = true, .killed = true,
+	    .ready = true, .alive_ns = 1 * MS }, 10 * S));	/* idle, 1 ms old */
+	assert_false(pool_ended(&ps, &(struct pool_end){ .abnormal = true, .killed = true,
+	    .ready = true, .alive_ns = 100 * MS }, 11 * S));	/* holding one, 100 ms */
+	assert_int_equal(ps.backoff.failures, 0);
+	/* abort() on the first connection: a crash, whatever the state */
+	assert_true(pool_ended(&ps, &(struct pool_end){ .abnormal = true, .ready = true,
+	    .alive_ns = 5 * MS }, 12 * S));
+	assert_int_equal(ps.backoff.failures, 1);
+	/* SIGKILLed in its setup (the OOM killer): it never started */
+	assert_false(pool_ended(&ps, &(struct pool_end){ .abnormal = true, .killed = true,
+	    .alive_ns = 5 * MS }, 13 * S));		/* already backing off */
+	assert_int_equal(ps.backoff.failures, 2);
+	/* clean exits and old workers are no failure, as before */
+	assert_false(pool_ended(&ps, &(struct pool_end){ .killed = true, .ready = true },
+	    14 * S));
+	assert_false(pool_ended(&ps, &(struct pool_end){ .abnormal = true, .killed = true,
+	    .alive_ns = 2 * S }, 15 * S));
+	assert_int_equal(ps.backoff.failures, 2);
+}
+
+/* tests/bench/chaos.sh in small: 4 workers on persistent connections (none
+ * ever completes one), a random one SIGKILLed every 100 ms for 30 s, most
+ * of them younger than a second. Each is replaced at the next decision,
+ * with no backoff: the pool never stays short (as failed starts, these
+ * kills held it to one probe at a time, and it went down to no worker). */
+static void
+test_kill_every_100ms_keeps_pool_whole(void **state)
+{
+	struct pool_state ps;
+	struct pool_decision d;
+	struct pool_worker w[4];
+	uint32_t rnd = 12345;
+	int spawned = 0, young = 0;
+
+	(void)state;
+	pool_init(&ps, 4, 0);
+	for (int i = 0; i < 4; i++)
+		w[i] = running(1 * S, true, 0);
+	for (int64_t now = 2 * S; now < 32 * S; now += 100 * MS) {
+		size_t v;
+
+		rnd = rnd * 1103515245 + 12345;
+		v = (rnd >> 16) % 4;
+		young += now - w[v].started_ns < POOL_SETTLED_NS;
+		assert_false(pool_ended(&ps, &(struct pool_end){ .abnormal = true,
+		    .killed = true, .ready = true, .served = w[v].served,
+		    .alive_ns = now - w[v].started_ns }, now));
+		w[v] = w[3];
+		pool_decide(&ps, w, 3, now, &d);
+		assert_int_equal(d.spawn, 1);
+		assert_false(d.backing_off);
+		spawned += d.spawn;
+		w[3] = running(now, true, 0);	/* accepts a waiting client at once */
+	}
+	assert_int_equal(spawned, 300);
+	assert_int_equal(ps.backoff.failures, 0);
+	assert_true(young > 200);	/* the case the rule is for */
 }
 
 /* Workers killed from outside while others run: the pool is refilled one
@@ -652,6 +724,8 @@ main(void)
 		cmocka_unit_test(test_backoff_then_probe),
 		cmocka_unit_test(test_probe_settles),
 		cmocka_unit_test(test_killed_busy_workers_are_replaced),
+		cmocka_unit_test(test_killed_ready_worker_did_start),
+		cmocka_unit_test(test_kill_every_100ms_keeps_pool_whole),
 		cmocka_unit_test(test_refill_while_failing),
 		cmocka_unit_test(test_reset_after_quiet_period),
 		cmocka_unit_test(test_crash_loop_stays_small),
