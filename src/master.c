@@ -338,10 +338,14 @@ master_current_exit(struct master *m, struct master_child *k, int status, int64_
 {
 	struct master_service *ms = &m->svc[k->service];
 	bool abnormal = !(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !k->stopping;
+	int st = atomic_load(&k->slot->state);	/* its last word: it cannot change now */
+	struct pool_end end = { .abnormal = abnormal,
+		.killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		.ready = st == SLOT_IDLE || st == SLOT_BUSY, .served = atomic_load(&k->slot->served),
+		.alive_ns = now - k->started_ns };
 
 	master_return_conns(m, k);
-	if (pool_exited(&ms->pool, abnormal, atomic_load(&k->slot->served),
-	    now - k->started_ns, now)) {
+	if (pool_ended(&ms->pool, &end, now)) {
 		stats_backoff(m->st, ms->stat, true, ms->pool.backoff.failures, now);
 		log_event(LOG_MSGID_BACKOFF_ENTERED, m->cfg->services[k->service].name, LOG_WARNING,
 		    "%s: worker %ld failed at start: backing off (one worker at a time, "

@@ -29,7 +29,7 @@
  * - The service is healthy again when a worker started after the last
  *   failure completes a connection or has been running for 1 s, or after
  *   10 s without a failure. Entering and leaving backoff are reported
- *   (pool_exited()'s result, pool_decision.recovered): one log line each.
+ *   (pool_ended()'s result, pool_decision.recovered): one log line each.
  * - The same backoff (struct pool_backoff) holds a fork acceptor's
  *   connection processes back when they crash.
  * - A busy worker whose heartbeat is older than the service's heartbeat
