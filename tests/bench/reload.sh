@@ -32,6 +32,8 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=nginx.sh
+. "$here/nginx.sh"
 srcdir=$(cd "$here/../.." && pwd)
 seconds=${RELOAD_SECONDS:-25}
 reloads=${RELOAD_COUNT:-20}
@@ -260,26 +262,7 @@ bench_nginx() {
 
 	port=$(free_port)
 	mkdir -p "$d/logs"
-	cat > "$d/nginx.conf" <<-EOF
-	worker_processes 4;
-	daemon off;
-	pid $d/nginx.pid;
-	error_log $d/error.log notice;
-	events { worker_connections 1024; }
-	http {
-	  access_log off;
-	  client_body_temp_path $d/body;
-	  proxy_temp_path $d/proxy;
-	  fastcgi_temp_path $d/fastcgi;
-	  uwsgi_temp_path $d/uwsgi;
-	  scgi_temp_path $d/scgi;
-	  keepalive_requests 1000000;
-	  server {
-	    listen 127.0.0.1:$port;
-	    location / { default_type text/plain; return 200 "Hello world!\n"; }
-	  }
-	}
-	EOF
+	nginx_conf "$d" "$port" 4 notice
 	nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf" &
 	nginx_pid=$!
 	servers+=("$nginx_pid")

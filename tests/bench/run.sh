@@ -25,6 +25,8 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=nginx.sh
+. "$here/nginx.sh"
 srcdir=$(cd "$here/../.." && pwd)
 seconds=${BENCH_SECONDS:-5}
 conns_list=${BENCH_CONNS:-10 100}
@@ -345,26 +347,7 @@ nginx_start() {
 	local port=$1 d=$tmp/nginx
 
 	mkdir -p "$d"
-	cat > "$d/nginx.conf" <<-EOF
-	worker_processes 2;
-	daemon off;
-	pid $d/nginx.pid;
-	error_log $d/error.log warn;
-	events { worker_connections 1024; }
-	http {
-	  access_log off;
-	  client_body_temp_path $d/body;
-	  proxy_temp_path $d/proxy;
-	  fastcgi_temp_path $d/fastcgi;
-	  uwsgi_temp_path $d/uwsgi;
-	  scgi_temp_path $d/scgi;
-	  keepalive_requests 1000000;
-	  server {
-	    listen 127.0.0.1:$port;
-	    location / { default_type text/plain; return 200 "Hello world!\n"; }
-	  }
-	}
-	EOF
+	nginx_conf "$d" "$port" 2 warn
 	nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf" &
 	pid=$!
 	servers+=("$pid")
