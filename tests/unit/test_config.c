@@ -449,7 +449,7 @@ test_every_error_reported(void **state)
 	    ");\n",
 	    "test.conf:1: log_level: must be one of \"error\", \"warning\", \"notice\", \"info\", \"debug\" (got 3)",
 	    "test.conf:3: services.[0].workers: must be an integer between 1 and 4096 (got -1)",
-	    "test.conf:4: services.[1].listen: expected ADDRESS:PORT, [IPv6]:PORT, *:PORT or unix:/PATH (got \"nowhere\")",
+	    "test.conf:4: services.[1].listen: expected ADDRESS:PORT, [IPv6]:PORT, *:PORT or unix:/PATH (udp: or unixgram: before them for datagrams) (got \"nowhere\")",
 	    "test.conf:4: services.[1].model: must be one of \"prefork\", \"event\", \"fork\", \"thread\" (got \"threads\")",
 	    NULL);
 }
@@ -1384,6 +1384,39 @@ test_print_quote(void **state)
 	assert_string_equal(buf, "\"0123456789\\n\"");	/* just fits */
 }
 
+/* Datagram services: all addresses one kind, no framing, no stream-only
+ * handler or setting; and, until the engine lands, refused as such. */
+static void
+test_datagram_services(void **state)
+{
+	(void)state;
+	expect_errors("services = ( { name = \"u\"; handler = \"echo\";\n"
+	    "  listen = [ \"udp:127.0.0.1:7\", \"udp:[::1]:7\", \"unixgram:/run/u\" ]; } );\n",
+	    "test.conf:2: services.[0].listen: datagram services (udp:, unixgram:) are not "
+	    "served by this build yet", NULL);
+	expect_errors("services = ( { name = \"u\"; handler = \"echo\";\n"
+	    "  listen = [ \"udp:127.0.0.1:7\", \"127.0.0.1:7\" ]; } );\n",
+	    "test.conf:2: services.[0].listen: a service serves streams or datagrams, not both: "
+	    "\"udp:127.0.0.1:7\" is a datagram address, \"127.0.0.1:7\" a stream one "
+	    "(make two services)", NULL);
+	expect_errors("services = ( { name = \"u\"; listen = \"udp:127.0.0.1:7\";\n"
+	    "  handler = \"http\";\n  framing = \"raw\";\n  proxy_protocol = true;\n"
+	    "  proxy_trusted = [ \"127.0.0.1\" ];\n  limits = { per_ip = 2; }; } );\n",
+	    "test.conf:2: services.[0].handler: handler \"http\" needs a byte stream; a datagram "
+	    "service takes \"echo\", \"discard\", \"ack\" or \"module\"",
+	    "test.conf:3: services.[0].framing: framing does not apply to datagrams: one datagram "
+	    "is one message (limits.max_message bounds its size)",
+	    "test.conf:4: services.[0].proxy_protocol: the PROXY protocol is for streams; a "
+	    "datagram service cannot take it",
+	    "test.conf:6: services.[0].limits.per_ip: limits.per_ip counts connections; a "
+	    "datagram service has none (limits.rate bounds each source)", NULL);
+	expect_errors("services = (\n  { name = \"a\"; handler = \"echo\"; listen = \"unix:/run/x\"; },"
+	    "\n  { name = \"b\"; handler = \"echo\"; listen = \"udp:127.0.0.1:7\"; },\n"
+	    "  { name = \"c\"; handler = \"echo\"; listen = \"127.0.0.1:7\"; } );\n",
+	    "test.conf:3: services.[1].listen: datagram services (udp:, unixgram:) are not "
+	    "served by this build yet", NULL);
+}
+
 int
 main(void)
 {
@@ -1433,6 +1466,7 @@ main(void)
 		cmocka_unit_test(test_messages_escaped),
 		cmocka_unit_test(test_module_settings),
 		cmocka_unit_test(test_module_where),
+		cmocka_unit_test(test_datagram_services),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
