@@ -665,9 +665,8 @@ config_parse_unix(struct config_ctx *ctx, const config_setting_t *group,
  * Datagram services (udp:, unixgram:): a service is one kind or the other.
  * One datagram is one message, so there is no framing; handlers that need
  * a byte stream (http, exec, status) and settings about connections
- * (proxy_protocol, limits.per_ip) do not apply. The engine that serves
- * them is not in this build yet: a datagram service is refused, after
- * every other check, with a message that says so.
+ * (proxy_protocol, limits.per_ip) do not apply, nor allow_uid and
+ * allow_gid (SO_PEERCRED needs a connection).
  */
 static void
 config_parse_datagram(struct config_ctx *ctx, const config_setting_t *group,
@@ -676,7 +675,6 @@ config_parse_datagram(struct config_ctx *ctx, const config_setting_t *group,
 	const config_setting_t *listen = config_setting_get_member(group, "listen");
 	const config_setting_t *s;
 	size_t dgram = 0;
-	bool bad = false;
 
 	for (size_t i = 0; i < svc->n_listen; i++)
 		dgram += svc->listen[i].addr.dgram;
@@ -694,32 +692,26 @@ config_parse_datagram(struct config_ctx *ctx, const config_setting_t *group,
 	}
 	svc->datagram = true;
 	if (svc->handler != HANDLER_ECHO && svc->handler != HANDLER_DISCARD &&
-	    svc->handler != HANDLER_ACK && svc->handler != HANDLER_MODULE) {
+	    svc->handler != HANDLER_ACK && svc->handler != HANDLER_MODULE)
 		config_error(ctx, config_setting_get_member(group, "handler"),
 		    "handler \"%s\" needs a byte stream; a datagram service takes \"echo\", "
 		    "\"discard\", \"ack\" or \"module\"", config_handler_name(svc->handler));
-		bad = true;
-	}
-	if ((s = config_setting_get_member(group, "framing")) != NULL) {
+	if ((s = config_setting_get_member(group, "framing")) != NULL)
 		config_error(ctx, s, "framing does not apply to datagrams: one datagram is one "
 		    "message (limits.max_message bounds its size)");
-		bad = true;
-	}
-	if (svc->proxy_protocol) {
+	if (svc->proxy_protocol)
 		config_error(ctx, config_setting_get_member(group, "proxy_protocol"),
 		    "the PROXY protocol is for streams; a datagram service cannot take it");
-		bad = true;
-	}
 	if (svc->per_ip > 0) {
 		s = config_setting_get_member(group, "limits");
 		config_error(ctx, s != NULL ? config_setting_get_member(s, "per_ip") : group,
 		    "limits.per_ip counts connections; a datagram service has none (limits.rate "
 		    "bounds each source)");
-		bad = true;
 	}
-	if (!bad)
-		config_error(ctx, listen, "datagram services (udp:, unixgram:) are not served by this "
-		    "build yet");
+	if (svc->n_allow_uid > 0 || svc->n_allow_gid > 0)
+		config_error(ctx, config_setting_get_member(group, svc->n_allow_uid > 0 ?
+		    "allow_uid" : "allow_gid"), "allow_uid and allow_gid need a connected client's "
+		    "credentials; a datagram carries none (use file permissions on the socket)");
 }
 
 static void

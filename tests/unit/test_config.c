@@ -1385,15 +1385,24 @@ test_print_quote(void **state)
 }
 
 /* Datagram services: all addresses one kind, no framing, no stream-only
- * handler or setting; and, until the engine lands, refused as such. */
+ * handler or setting, no credentials rules. */
 static void
 test_datagram_services(void **state)
 {
+	struct sockd_config *cfg;
+
 	(void)state;
+	cfg = load_ok("services = ( { name = \"u\"; handler = \"echo\";\n"
+	    "  listen = [ \"udp:127.0.0.1:7\", \"udp:[::1]:7\", \"unixgram:/run/u\" ]; },\n"
+	    "  { name = \"s\"; handler = \"echo\"; listen = \"127.0.0.1:7\"; } );\n");
+	assert_true(cfg->services[0].datagram);
+	assert_false(cfg->services[1].datagram);
+	config_free(cfg);
 	expect_errors("services = ( { name = \"u\"; handler = \"echo\";\n"
-	    "  listen = [ \"udp:127.0.0.1:7\", \"udp:[::1]:7\", \"unixgram:/run/u\" ]; } );\n",
-	    "test.conf:2: services.[0].listen: datagram services (udp:, unixgram:) are not "
-	    "served by this build yet", NULL);
+	    "  listen = \"unixgram:/run/u\";\n  allow_uid = [ 0 ]; } );\n",
+	    "test.conf:3: services.[0].allow_uid: allow_uid and allow_gid need a connected "
+	    "client's credentials; a datagram carries none (use file permissions on the socket)",
+	    NULL);
 	expect_errors("services = ( { name = \"u\"; handler = \"echo\";\n"
 	    "  listen = [ \"udp:127.0.0.1:7\", \"127.0.0.1:7\" ]; } );\n",
 	    "test.conf:2: services.[0].listen: a service serves streams or datagrams, not both: "
@@ -1410,11 +1419,10 @@ test_datagram_services(void **state)
 	    "datagram service cannot take it",
 	    "test.conf:6: services.[0].limits.per_ip: limits.per_ip counts connections; a "
 	    "datagram service has none (limits.rate bounds each source)", NULL);
-	expect_errors("services = (\n  { name = \"a\"; handler = \"echo\"; listen = \"unix:/run/x\"; },"
-	    "\n  { name = \"b\"; handler = \"echo\"; listen = \"udp:127.0.0.1:7\"; },\n"
-	    "  { name = \"c\"; handler = \"echo\"; listen = \"127.0.0.1:7\"; } );\n",
-	    "test.conf:3: services.[1].listen: datagram services (udp:, unixgram:) are not "
-	    "served by this build yet", NULL);
+	/* A TCP and a UDP listener may share a port. */
+	cfg = load_ok("services = (\n  { name = \"b\"; handler = \"echo\"; listen = \"udp:127.0.0.1:7\"; },\n"
+	    "  { name = \"c\"; handler = \"echo\"; listen = \"127.0.0.1:7\"; } );\n");
+	config_free(cfg);
 }
 
 int
