@@ -1,0 +1,51 @@
+/*
+ * dgram.c - a test module for datagram services (ABI 1.1): it answers
+ * "PEER datagram LEN" (or "stream" on a stream connection), and "big N"
+ * with N bytes of 'x', to show that a module's reply is bounded by
+ * limits.max_message rather than by the request's size.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sockd/handler.h>
+
+#if SOCKD_HANDLER_ABI_MINOR < 1
+#error "needs sockd_conn_is_datagram (ABI 1.1)"
+#endif
+
+static char big[1 << 20];
+
+static void
+dgram_message(struct sockd_conn *c, const void *data, size_t len)
+{
+	char peer[128], line[256], req[32];
+	int n;
+
+	if (len > 4 && len < sizeof(req) && memcmp(data, "big ", 4) == 0) {
+		unsigned long want;
+
+		memcpy(req, data, len);
+		req[len] = '\0';
+		want = strtoul(req + 4, NULL, 10);
+		if (want > sizeof(big))
+			want = sizeof(big);
+		memset(big, 'x', want);
+		sockd_send(c, big, want);
+		return;
+	}
+	if (sockd_peer(c, peer, sizeof(peer)) < 0)
+		strcpy(peer, "unknown");
+	n = snprintf(line, sizeof(line), "%s %s %zu", peer,
+	    sockd_conn_is_datagram(c) ? "datagram" : "stream", len);
+	if (n > 0)
+		sockd_reply(c, line, (size_t)n);
+}
+
+SOCKD_EXPORT const struct sockd_handler sockd_handler_v1 = {
+	.abi = SOCKD_HANDLER_ABI,
+	.name = "dgram",
+	.message = dgram_message,
+};
