@@ -1390,6 +1390,7 @@ static void
 test_datagram_services(void **state)
 {
 	struct sockd_config *cfg;
+	char buf[512];
 
 	(void)state;
 	cfg = load_ok("services = ( { name = \"u\"; handler = \"echo\";\n"
@@ -1397,12 +1398,28 @@ test_datagram_services(void **state)
 	    "  { name = \"s\"; handler = \"echo\"; listen = \"127.0.0.1:7\"; } );\n");
 	assert_true(cfg->services[0].datagram);
 	assert_false(cfg->services[1].datagram);
+	config_describe_service(&cfg->services[0], buf, sizeof(buf));
+	assert_string_equal(buf, "u: handler echo, datagrams, model prefork, 4 workers x 1 thread, "
+	    "listen udp:127.0.0.1:7 udp:[::1]:7 unixgram:/run/u");
 	config_free(cfg);
 	expect_errors("services = ( { name = \"u\"; handler = \"echo\";\n"
 	    "  listen = \"unixgram:/run/u\";\n  allow_uid = [ 0 ]; } );\n",
 	    "test.conf:3: services.[0].allow_uid: allow_uid and allow_gid need a connected "
 	    "client's credentials; a datagram carries none (use file permissions on the socket)",
 	    NULL);
+	expect_errors("services = ( { name = \"u\"; handler = \"echo\"; listen = \"udp:*:7\";\n"
+	    "  limits = { max_connections = 3;\n max_output = 9999; };\n"
+	    "  timeouts = { idle = 3;\n handshake = 1; };\n backlog = 5; } );\n",
+	    "test.conf:2: services.[0].limits.max_connections: limits.max_connections is about "
+	    "connections; a datagram service has none",
+	    "test.conf:3: services.[0].limits.max_output: limits.max_output is about "
+	    "connections; a datagram service has none",
+	    "test.conf:4: services.[0].timeouts.idle: timeouts.idle is about "
+	    "connections; a datagram service has none",
+	    "test.conf:5: services.[0].timeouts.handshake: timeouts.handshake is about "
+	    "connections; a datagram service has none",
+	    "test.conf:6: services.[0].backlog: backlog is the queue of connections; a datagram "
+	    "service has none (the socket's receive buffer holds datagrams)", NULL);
 	expect_errors("services = ( { name = \"u\"; handler = \"echo\";\n"
 	    "  listen = [ \"udp:127.0.0.1:7\", \"127.0.0.1:7\" ]; } );\n",
 	    "test.conf:2: services.[0].listen: a service serves streams or datagrams, not both: "
