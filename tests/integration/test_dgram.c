@@ -6,8 +6,8 @@
  * counters (sockd status); the address rules and limits.rate per
  * datagram; a module's reply bounded by max_message, not by the request;
  * a graceful stop and a reload with a datagram in hand (answered); a
- * worker recycled after max_requests datagrams; a hung one replaced; and
- * socket activation with a datagram socket.
+ * worker recycled after max_requests datagrams; a hung one replaced;
+ * STATUS= while one serves; and socket activation with a datagram socket.
  *
  * UDP may lose a datagram even on loopback, so a client that expects an
  * answer asks again (ASK_TRIES times, ASK_MS apart), as real UDP clients
@@ -476,6 +476,35 @@ test_hung(void **state)
 	}
 }
 
+/* STATUS= counts a datagram worker busy while it serves a datagram, idle
+ * otherwise, as for streams. */
+static void
+test_notify_status(void **state)
+{
+	char *so = module_path(), buf[16];
+	struct launch l = { .notify = true };
+	struct daemon *d;
+	struct peer p;
+	int fd;
+
+	(void)state;
+	l.conf = config("services = ( { name = \"m\"; handler = \"module\";"
+	    " module = { path = \"%s\"; }; listen = \"udp:127.0.0.1:0\"; workers = 2; } );\n", so);
+	free(so);
+	d = daemon_launch(&l);
+	p = v4(daemon_port(d, "m", "udp:127.0.0.1"));
+	assert_true(daemon_wait_note(d, "READY=1", T_MS));
+	assert_true(daemon_wait_note(d, "STATUS=m: 2 workers (0 busy, 2 idle)", T_MS));
+	fd = udp_client(AF_INET, NULL);
+	assert_int_equal(sendto(fd, "sleep 2500", 10, 0, (struct sockaddr *)&p.ss, p.len), 10);
+	assert_true(daemon_wait_note(d, "STATUS=m: 2 workers (1 busy, 1 idle)", T_MS));
+	assert_int_equal(recv_wait(fd, buf, sizeof(buf), T_MS), 5);
+	close(fd);
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	assert_true(daemon_wait_note(d, "STOPPING=1", T_MS));
+	daemon_free(d);
+}
+
 /* systemd-socket-activate --datagram: the socket is taken by its name, and
  * the datagram that started sockd is answered. */
 static void
@@ -532,6 +561,7 @@ main(void)
 		T(test_reload_in_flight),
 		T(test_recycle),
 		T(test_hung),
+		T(test_notify_status),
 		T(test_activation),
 	};
 
