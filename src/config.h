@@ -40,6 +40,7 @@ struct config_service {
 	unsigned line;
 	struct config_listen *listen;
 	size_t n_listen;
+	bool datagram;			/* listens on udp: / unixgram: (all or none) */
 	enum config_handler handler;
 	enum config_framing framing;
 	enum config_model model;

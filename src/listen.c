@@ -52,7 +52,7 @@ listen_clear_unix(const struct sockd_addr *addr, const char *text)
 		log_err("%s: file exists and is not a socket", text);
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, (addr->dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		log_err("%s: socket: %s", text, strerror(errno));
 		return -1;
@@ -104,7 +104,8 @@ listen_open(const struct sockd_addr *addr, int backlog, int *fd_r)
 	addr_format(addr, text, sizeof(text));
 	if (family == AF_UNIX && listen_clear_unix(addr, text) == -1)
 		return -1;
-	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(family, (addr->dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
 	if (fd == -1) {
 		log_err("%s: socket: %s", text, strerror(errno));
 		return -1;
@@ -115,7 +116,7 @@ listen_open(const struct sockd_addr *addr, int backlog, int *fd_r)
 		log_err("%s: bind: %s", text, strerror(errno));
 		goto fail;
 	}
-	if (listen(fd, backlog) == -1) {
+	if (!addr->dgram && listen(fd, backlog) == -1) {
 		log_err("%s: listen: %s", text, strerror(errno));
 		goto fail;
 	}
@@ -126,15 +127,20 @@ fail:
 	return -1;
 }
 
+/* The address FD is bound to, with its socket type (udp:, unixgram:). */
 int
 listen_local_addr(int fd, struct sockd_addr *addr_r)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
+	socklen_t len = sizeof(ss), tlen = sizeof(int);
+	int type;
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == -1 ||
+	    addr_from_sockaddr((struct sockaddr *)&ss, len, addr_r) == -1)
 		return -1;
-	return addr_from_sockaddr((struct sockaddr *)&ss, len, addr_r);
+	addr_r->dgram = type == SOCK_DGRAM;
+	return 0;
 }
 
 /* ---- sets of listeners ------------------------------------------------ */
@@ -177,8 +183,10 @@ listen_adopt(int fd, const char *name, bool store, struct listen_set *set)
 	struct listener *l;
 	int fl;
 
-	if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
-		log_err("socket activation: fd %d (%s) is not a listening stream socket", fd, name);
+	if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 &&
+	    sd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) <= 0) {
+		log_err("socket activation: fd %d (%s) is neither a listening stream socket nor a "
+		    "datagram socket", fd, name);
 		return -1;
 	}
 	if ((fl = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
@@ -247,8 +255,9 @@ listen_take_handed(struct listen_set *set, int fd, const char *name, bool activa
 
 	if (activated)
 		return listen_adopt(fd, name != NULL ? name : "", false, set);
-	if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
-		log_err("upgrade: fd %d (%s) is not a listening stream socket", fd, addr);
+	if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 &&
+	    sd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) <= 0) {
+		log_err("upgrade: fd %d (%s) is not a socket sockd listens on", fd, addr);
 		return -1;
 	}
 	l = listen_set_add(set);
@@ -316,6 +325,14 @@ listen_take_activated(struct listen_build *b)
 		if (s == b->cfg->n_services) {
 			log_err("socket from systemd named \"%s\" matches no service "
 			    "(set FileDescriptorName= to a service name)", o->name);
+			return -1;
+		}
+		if (o->addr.dgram != b->cfg->services[s].datagram) {
+			log_err("socket from systemd named \"%s\" is a %s socket, but service \"%s\" "
+			    "serves %s (%s= in its .socket unit)", o->name,
+			    o->addr.dgram ? "datagram" : "stream", o->name,
+			    b->cfg->services[s].datagram ? "datagrams" : "streams",
+			    b->cfg->services[s].datagram ? "ListenDatagram" : "ListenStream");
 			return -1;
 		}
 		l = listen_set_add(&b->set);

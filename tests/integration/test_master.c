@@ -1078,7 +1078,8 @@ test_activation_wrong_socket_type(void **state)
 	fd = socket(AF_INET, SOCK_DGRAM, 0);	/* a datagram starts sockd */
 	assert_int_equal(sendto(fd, "x", 1, 0, (struct sockaddr *)&in, sizeof(in)), 1);
 	close(fd);
-	assert_true(daemon_wait_log(d, "is not a listening stream socket", T_MS));
+	assert_true(daemon_wait_log(d, "socket from systemd named \"echo\" is a datagram socket, "
+	    "but service \"echo\" serves streams (ListenStream= in its .socket unit)", T_MS));
 	assert_int_not_equal(daemon_stop(d, 0, T_MS), 0);
 	daemon_free(d);
 }
