@@ -418,10 +418,8 @@ config_parse_listen(struct config_ctx *ctx, const config_setting_t *group,
 	config_setting_t *s = config_setting_get_member(group, "listen");
 	int n;
 
-	if (s == NULL) {
-		config_error(ctx, group, "missing required setting \"listen\"");
-		return;
-	}
+	if (s == NULL)
+		return;	/* its sockets come from systemd, by its name (listen.c) */
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
 		config_add_listen(ctx, s, svc);
 		return;
@@ -668,6 +666,26 @@ config_parse_unix(struct config_ctx *ctx, const config_setting_t *group,
  * (proxy_protocol, limits.per_ip) do not apply, nor allow_uid and
  * allow_gid (SO_PEERCRED needs a connection).
  */
+/* What a datagram service cannot be, as one line, or NULL: for a service
+ * that learns it serves datagrams only from systemd's sockets (no listen). */
+const char *
+config_datagram_conflict(const struct config_service *svc)
+{
+	if (svc->handler != HANDLER_ECHO && svc->handler != HANDLER_DISCARD &&
+	    svc->handler != HANDLER_ACK && svc->handler != HANDLER_MODULE)
+		return "its handler needs a byte stream (a datagram service takes echo, discard, "
+		    "ack or module)";
+	if (svc->framing != FRAMING_RAW)
+		return "framing does not apply to datagrams";
+	if (svc->proxy_protocol)
+		return "the PROXY protocol is for streams";
+	if (svc->per_ip > 0)
+		return "limits.per_ip counts connections, and a datagram service has none";
+	if (svc->n_allow_uid > 0 || svc->n_allow_gid > 0)
+		return "allow_uid and allow_gid need a connected client's credentials";
+	return NULL;
+}
+
 static const char *const conn_only[][2] = {
 	{ "limits", "max_connections" }, { "limits", "max_output" },
 	{ "timeouts", "idle" }, { "timeouts", "handshake" },
@@ -971,4 +989,8 @@ config_describe_service(const struct config_service *svc, char *buf, size_t size
 		n = strlen(buf);
 		snprintf(buf + n, size - n, " %s", svc->listen[i].text);
 	}
+	n = strlen(buf);
+	if (svc->n_listen == 0)
+		snprintf(buf + n, size - n, ": expects sockets from systemd "
+		    "(FileDescriptorName=%s)", svc->name);
 }

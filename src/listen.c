@@ -290,7 +290,7 @@ listen_unix_perms(const struct listener *l, const struct config_service *svc)
 /* Building a new set: which old listeners it reuses, so a failure can
  * leave the old set exactly as it was. */
 struct listen_build {
-	const struct sockd_config *cfg;
+	struct sockd_config *cfg;
 	struct listen_set *old;
 	bool *taken;			/* per old listener */
 	struct listen_set set;
@@ -309,9 +309,64 @@ listen_find(struct listen_build *b, const struct sockd_addr *addr)
 }
 
 /* Give systemd's sockets to their services by name; every one must match. */
+/*
+ * A service without listen serves what systemd passes under its name, and
+ * is of the kind of those sockets: datagrams if the first one is (the rest
+ * must agree, as for any service). Then what a datagram service cannot be
+ * is checked here, since the file could not say.
+ */
+static int
+listen_kind_from_systemd(struct listen_build *b)
+{
+	for (size_t s = 0; s < b->cfg->n_services; s++) {
+		struct config_service *svc = &b->cfg->services[s];
+		const char *why;
+
+		if (svc->n_listen > 0)
+			continue;
+		for (size_t i = 0; i < b->old->n; i++) {
+			const struct listener *o = &b->old->l[i];
+
+			if (o->activated && o->fd != -1 && strcmp(o->name, svc->name) == 0) {
+				svc->datagram = o->addr.dgram;
+				break;
+			}
+		}
+		if (svc->datagram && (why = config_datagram_conflict(svc)) != NULL) {
+			log_err("%s: systemd passes it datagram sockets, but %s", svc->name, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Every service has a listener: one without listen needs systemd's. */
+static int
+listen_every_service(const struct listen_build *b)
+{
+	for (size_t s = 0; s < b->cfg->n_services; s++) {
+		size_t k = 0;
+
+		if (b->cfg->services[s].n_listen > 0)
+			continue;
+		while (k < b->set.n && b->set.l[k].service != s)
+			k++;
+		if (k == b->set.n) {
+			log_err("%s: no listen in the configuration, and systemd passed no socket "
+			    "named \"%s\" (FileDescriptorName=%s in a .socket unit)",
+			    b->cfg->services[s].name, b->cfg->services[s].name,
+			    b->cfg->services[s].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 listen_take_activated(struct listen_build *b)
 {
+	if (listen_kind_from_systemd(b) == -1)
+		return -1;
 	for (size_t i = 0; i < b->old->n; i++) {
 		const struct listener *o = &b->old->l[i];
 		struct listener *l;
@@ -414,13 +469,18 @@ listen_build_abort(struct listen_build *b)
  * service, -1 when the system refused something.
  */
 int
-listen_set_open(const struct sockd_config *cfg, struct listen_set *old,
+listen_set_open(struct sockd_config *cfg, struct listen_set *old,
     struct listen_set *set_r)
 {
 	struct listen_build b = { .cfg = cfg, .old = old,
 		.taken = xcalloc(old->n, sizeof(bool)) };
 
 	if (listen_take_activated(&b) == -1) {
+		listen_build_abort(&b);
+		free(b.taken);
+		return LISTEN_ECONFIG;
+	}
+	if (listen_every_service(&b) == -1) {
 		listen_build_abort(&b);
 		free(b.taken);
 		return LISTEN_ECONFIG;

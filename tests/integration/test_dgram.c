@@ -506,9 +506,10 @@ test_notify_status(void **state)
 }
 
 /* systemd-socket-activate --datagram: the socket is taken by its name, and
- * the datagram that started sockd is answered. */
+ * the datagram that started sockd is answered; with LISTEN, the address is
+ * in the file too, else the service is a datagram one by systemd's word. */
 static void
-test_activation(void **state)
+activation(bool listen)
 {
 	const char *wrapper[] = { "systemd-socket-activate", "--datagram", "-l", NULL,
 		"--fdname=echo", NULL };
@@ -516,6 +517,66 @@ test_activation(void **state)
 	char addr[32];
 	struct daemon *d;
 	struct peer p;
+	int fd, port;
+
+	if (access("/usr/bin/systemd-socket-activate", X_OK) != 0)
+		skip();
+	fd = udp_client(AF_INET, NULL);
+	{
+		struct sockaddr_in in = { .sin_family = AF_INET };
+		socklen_t len = sizeof(in);
+
+		in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		assert_int_equal(bind(fd, (struct sockaddr *)&in, sizeof(in)), 0);
+		assert_int_equal(getsockname(fd, (struct sockaddr *)&in, &len), 0);
+		port = ntohs(in.sin_port);
+		close(fd);
+	}
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	wrapper[3] = addr;
+	if (listen)
+		l.conf = config("services = ( { name = \"echo\"; handler = \"echo\";"
+		    " listen = \"udp:%s\"; workers = 2; } );\n", addr);
+	else
+		l.conf = config("services = ( { name = \"echo\"; handler = \"echo\";"
+		    " workers = 2; } );\n");
+	d = daemon_launch(&l);
+	assert_true(daemon_wait_log(d, "Listening on", T_MS));
+	p = v4(port);
+	fd = udp_client(AF_INET, NULL);
+	echoes(fd, &p, "activated", 9);	/* the first datagram starts sockd */
+	assert_true(daemon_wait_log(d, "(from systemd)", T_MS));
+	echoes(fd, &p, "again", 5);
+	close(fd);
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+}
+
+static void
+test_activation(void **state)
+{
+	(void)state;
+	activation(true);
+}
+
+/* No listen: systemd's datagram socket makes it a datagram service. */
+static void
+test_activation_without_listen(void **state)
+{
+	(void)state;
+	activation(false);
+}
+
+/* No listen, and systemd passes datagrams to a handler that needs a byte
+ * stream: refused at start (78), saying why. */
+static void
+test_activation_kind_refused(void **state)
+{
+	const char *wrapper[] = { "systemd-socket-activate", "--datagram", "-l", "127.0.0.1:0",
+		"--fdname=web", NULL };
+	struct launch l = { .wrapper = wrapper, .conf = NULL };
+	struct daemon *d;
+	char addr[32];
 	int fd, port;
 
 	(void)state;
@@ -534,17 +595,19 @@ test_activation(void **state)
 	}
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
 	wrapper[3] = addr;
-	l.conf = config("services = ( { name = \"echo\"; handler = \"echo\";"
-	    " listen = \"udp:%s\"; workers = 2; } );\n", addr);
+	l.conf = config("services = ( { name = \"web\"; handler = \"http\"; } );\n");
 	d = daemon_launch(&l);
 	assert_true(daemon_wait_log(d, "Listening on", T_MS));
-	p = v4(port);
-	fd = udp_client(AF_INET, NULL);
-	echoes(fd, &p, "activated", 9);	/* the first datagram starts sockd */
-	assert_true(daemon_wait_log(d, "(from systemd)", T_MS));
-	echoes(fd, &p, "again", 5);
-	close(fd);
-	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	{
+		struct peer p = v4(port);
+
+		fd = udp_client(AF_INET, NULL);
+		assert_int_equal(sendto(fd, "x", 1, 0, (struct sockaddr *)&p.ss, p.len), 1);
+		close(fd);
+	}
+	assert_true(daemon_wait_log(d, "error: web: systemd passes it datagram sockets, but its "
+	    "handler needs a byte stream", T_MS));
+	assert_int_equal(daemon_stop(d, 0, T_MS), 78);
 	daemon_free(d);
 }
 
@@ -563,6 +626,8 @@ main(void)
 		T(test_hung),
 		T(test_notify_status),
 		T(test_activation),
+		T(test_activation_without_listen),
+		T(test_activation_kind_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -349,7 +349,6 @@ test_required(void **state)
 	    "test.conf:1: services.[0]: must be a group { ... }", NULL);
 	expect_errors("services = (\n {\n workers = 2;\n }\n);\n",
 	    "test.conf:2: services.[0]: missing required setting \"name\"",
-	    "test.conf:2: services.[0]: missing required setting \"listen\"",
 	    "test.conf:2: services.[0]: missing required setting \"handler\"",
 	    NULL);
 }
@@ -1442,6 +1441,22 @@ test_datagram_services(void **state)
 	config_free(cfg);
 }
 
+/* No listen: the service takes systemd's sockets by its name; -t says so. */
+static void
+test_listen_from_systemd(void **state)
+{
+	struct sockd_config *cfg = load_ok("services = ( { name = \"web\"; handler = \"echo\"; } );\n");
+	char line[512];
+
+	(void)state;
+	assert_int_equal(cfg->services[0].n_listen, 0);
+	assert_false(cfg->services[0].datagram);
+	config_describe_service(&cfg->services[0], line, sizeof(line));
+	assert_non_null(strstr(line, ", listen: expects sockets from systemd "
+	    "(FileDescriptorName=web)"));
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -1492,6 +1507,7 @@ main(void)
 		cmocka_unit_test(test_module_settings),
 		cmocka_unit_test(test_module_where),
 		cmocka_unit_test(test_datagram_services),
+		cmocka_unit_test(test_listen_from_systemd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
