@@ -140,6 +140,7 @@ main(int argc, char **argv)
 	handed = opt.test ? 0 : upgrade_take(&up);
 	if (handed == -1) {
 		upgrade_abandon(&up);
+		upgrade_free(&up);
 		return EXIT_OSERR;
 	}
 	upgrade_remember(argc, argv);
@@ -147,6 +148,7 @@ main(int argc, char **argv)
 	if (cfg == NULL) {
 		if (handed == 1)
 			upgrade_abandon(&up);
+		upgrade_free(&up);
 		return EXIT_CONFIG;
 	}
 	if (opt.log_level == -1)
