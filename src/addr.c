@@ -14,6 +14,8 @@
 #include "addr.h"
 
 #define UNIX_PREFIX "unix:"
+#define UNIXGRAM_PREFIX "unixgram:"
+#define UDP_PREFIX "udp:"
 
 static int
 addr_parse_port(const char *s, in_port_t *port_r, const char **why_r)
@@ -93,7 +95,8 @@ addr_parse_inet(const char *text, struct sockd_addr *addr, const char **why_r)
 	size_t n;
 
 	if (colon == NULL) {
-		*why_r = "expected ADDRESS:PORT, [IPv6]:PORT, *:PORT or unix:/PATH";
+		*why_r = "expected ADDRESS:PORT, [IPv6]:PORT, *:PORT or unix:/PATH "
+		    "(udp: or unixgram: before them for datagrams)";
 		return -1;
 	}
 	n = (size_t)(colon - text);
@@ -116,9 +119,18 @@ addr_parse(const char *text, struct sockd_addr *addr_r, const char **why_r)
 	int r;
 
 	memset(addr_r, 0, sizeof(*addr_r));
-	if (strncmp(text, UNIX_PREFIX, strlen(UNIX_PREFIX)) == 0)
+	if (strncmp(text, UNIXGRAM_PREFIX, strlen(UNIXGRAM_PREFIX)) == 0) {
+		addr_r->dgram = true;
+		text += strlen(UNIXGRAM_PREFIX);
+		r = addr_parse_unix(text, addr_r, &why);
+	} else if (strncmp(text, UNIX_PREFIX, strlen(UNIX_PREFIX)) == 0)
 		r = addr_parse_unix(text + strlen(UNIX_PREFIX), addr_r, &why);
-	else if (text[0] == '[')
+	else if (strncmp(text, UDP_PREFIX, strlen(UDP_PREFIX)) == 0) {
+		addr_r->dgram = true;
+		text += strlen(UDP_PREFIX);
+		r = text[0] == '[' ? addr_parse_inet6(text, addr_r, &why) :
+		    addr_parse_inet(text, addr_r, &why);
+	} else if (text[0] == '[')
 		r = addr_parse_inet6(text, addr_r, &why);
 	else
 		r = addr_parse_inet(text, addr_r, &why);
@@ -185,23 +197,26 @@ void
 addr_format(const struct sockd_addr *addr, char *buf, size_t size)
 {
 	char host[INET6_ADDRSTRLEN];
+	const char *udp = addr->dgram ? UDP_PREFIX : "";
 
 	switch (addr_family(addr)) {
 	case AF_INET:
 		addr_host(addr, host, sizeof(host));
-		snprintf(buf, size, "%s:%d", host, addr_port(addr));
+		snprintf(buf, size, "%s%s:%d", udp, host, addr_port(addr));
 		break;
 	case AF_INET6:
 		/* Not addr_host(): "[127.0.0.1]:P" would not parse back. */
 		inet_ntop(AF_INET6, &addr->u.in6.sin6_addr, host, sizeof(host));
-		snprintf(buf, size, "[%s]:%d", host, addr_port(addr));
+		snprintf(buf, size, "%s[%s]:%d", udp, host, addr_port(addr));
 		break;
 	case AF_UNIX:
 		if (addr->len <= offsetof(struct sockaddr_un, sun_path))
-			snprintf(buf, size, "unix:(unnamed)");
+			snprintf(buf, size, "%s(unnamed)",
+			    addr->dgram ? UNIXGRAM_PREFIX : UNIX_PREFIX);
 		else
-			snprintf(buf, size, "unix:%.*s",
-			    (int)(addr->len - offsetof(struct sockaddr_un, sun_path)),
+			snprintf(buf, size, "%s%.*s", addr->dgram ? UNIXGRAM_PREFIX : UNIX_PREFIX,
+			    (int)strnlen(addr->u.un.sun_path,
+				addr->len - offsetof(struct sockaddr_un, sun_path)),
 			    addr->u.un.sun_path);
 		break;
 	default:
@@ -220,7 +235,7 @@ addr_is_v4mapped(const struct sockd_addr *addr)
 bool
 addr_equal(const struct sockd_addr *a, const struct sockd_addr *b)
 {
-	if (addr_family(a) != addr_family(b))
+	if (addr_family(a) != addr_family(b) || a->dgram != b->dgram)
 		return false;
 	switch (addr_family(a)) {
 	case AF_INET:
@@ -258,8 +273,10 @@ addr_conflict(const struct sockd_addr *a, const struct sockd_addr *b)
 {
 	if (addr_family(a) != addr_family(b))
 		return false;
-	if (addr_family(a) != AF_UNIX && addr_port(a) == 0)
-		return false;	/* ephemeral ports never collide */
+	if (addr_family(a) == AF_UNIX)	/* one file, whichever the socket type */
+		return strncmp(a->u.un.sun_path, b->u.un.sun_path, sizeof(a->u.un.sun_path)) == 0;
+	if (a->dgram != b->dgram || addr_port(a) == 0)
+		return false;	/* TCP and UDP ports apart; ephemeral ports never collide */
 	if (addr_equal(a, b))
 		return true;
 	return addr_port(a) == addr_port(b) &&

@@ -6,6 +6,9 @@
  *   [::1]:7007       IPv6 address and port (brackets required)
  *   *:7007           every IPv4 address (0.0.0.0)
  *   unix:/run/x.sock Unix stream socket at an absolute path
+ *   udp:127.0.0.1:7007, udp:[::1]:7007, udp:*:7007
+ *                    the same, datagrams (UDP)
+ *   unixgram:/run/x.sock  a Unix datagram socket
  *
  * Port 0 asks the kernel for an ephemeral port. Host names are not resolved.
  * An IPv4-mapped IPv6 address ([::ffff:127.0.0.1]:P) parses, and prints
@@ -19,10 +22,11 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-/* Long enough for "unix:" + the longest sun_path, or "[v6]:port". */
-#define ADDR_TEXT_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) + 8)
+/* Long enough for "unixgram:" + the longest sun_path, or "udp:[v6]:port". */
+#define ADDR_TEXT_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) + 12)
 
 struct sockd_addr {
+	bool dgram;			/* a datagram socket's (udp:, unixgram:) */
 	socklen_t len;
 	union {
 		struct sockaddr sa;

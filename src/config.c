@@ -418,10 +418,8 @@ config_parse_listen(struct config_ctx *ctx, const config_setting_t *group,
 	config_setting_t *s = config_setting_get_member(group, "listen");
 	int n;
 
-	if (s == NULL) {
-		config_error(ctx, group, "missing required setting \"listen\"");
-		return;
-	}
+	if (s == NULL)
+		return;	/* its sockets come from systemd, by its name (listen.c) */
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
 		config_add_listen(ctx, s, svc);
 		return;
@@ -661,6 +659,95 @@ config_parse_unix(struct config_ctx *ctx, const config_setting_t *group,
 	config_get_gid(ctx, g, "group", &name, &svc->unix_gid);
 }
 
+/*
+ * Datagram services (udp:, unixgram:): a service is one kind or the other.
+ * One datagram is one message, so there is no framing; handlers that need
+ * a byte stream (http, exec, status) and settings about connections
+ * (proxy_protocol, limits.per_ip) do not apply, nor allow_uid and
+ * allow_gid (SO_PEERCRED needs a connection).
+ */
+/* What a datagram service cannot be, as one line, or NULL: for a service
+ * that learns it serves datagrams only from systemd's sockets (no listen). */
+const char *
+config_datagram_conflict(const struct config_service *svc)
+{
+	if (svc->handler != HANDLER_ECHO && svc->handler != HANDLER_DISCARD &&
+	    svc->handler != HANDLER_ACK && svc->handler != HANDLER_MODULE)
+		return "its handler needs a byte stream (a datagram service takes echo, discard, "
+		    "ack or module)";
+	if (svc->framing != FRAMING_RAW)
+		return "framing does not apply to datagrams";
+	if (svc->proxy_protocol)
+		return "the PROXY protocol is for streams";
+	if (svc->per_ip > 0)
+		return "limits.per_ip counts connections, and a datagram service has none";
+	if (svc->n_allow_uid > 0 || svc->n_allow_gid > 0)
+		return "allow_uid and allow_gid need a connected client's credentials";
+	return NULL;
+}
+
+static const char *const conn_only[][2] = {
+	{ "limits", "max_connections" }, { "limits", "max_output" },
+	{ "timeouts", "idle" }, { "timeouts", "handshake" },
+};
+
+static void
+config_parse_datagram(struct config_ctx *ctx, const config_setting_t *group,
+    struct config_service *svc)
+{
+	const config_setting_t *listen = config_setting_get_member(group, "listen");
+	const config_setting_t *s;
+	size_t dgram = 0;
+
+	for (size_t i = 0; i < svc->n_listen; i++)
+		dgram += svc->listen[i].addr.dgram;
+	if (dgram == 0)
+		return;
+	if (dgram < svc->n_listen) {
+		const struct config_listen *d = NULL, *st = NULL;
+
+		for (size_t i = 0; i < svc->n_listen; i++)
+			*(svc->listen[i].addr.dgram ? &d : &st) = &svc->listen[i];
+		config_error(ctx, listen, "a service serves streams or datagrams, not both: "
+		    "\"%s\" is a datagram address, \"%s\" a stream one (make two services)",
+		    d->text, st->text);
+		return;
+	}
+	svc->datagram = true;
+	if (svc->handler != HANDLER_ECHO && svc->handler != HANDLER_DISCARD &&
+	    svc->handler != HANDLER_ACK && svc->handler != HANDLER_MODULE)
+		config_error(ctx, config_setting_get_member(group, "handler"),
+		    "handler \"%s\" needs a byte stream; a datagram service takes \"echo\", "
+		    "\"discard\", \"ack\" or \"module\"", config_handler_name(svc->handler));
+	if ((s = config_setting_get_member(group, "framing")) != NULL)
+		config_error(ctx, s, "framing does not apply to datagrams: one datagram is one "
+		    "message (limits.max_message bounds its size)");
+	if (svc->proxy_protocol)
+		config_error(ctx, config_setting_get_member(group, "proxy_protocol"),
+		    "the PROXY protocol is for streams; a datagram service cannot take it");
+	if (svc->per_ip > 0) {
+		s = config_setting_get_member(group, "limits");
+		config_error(ctx, s != NULL ? config_setting_get_member(s, "per_ip") : group,
+		    "limits.per_ip counts connections; a datagram service has none (limits.rate "
+		    "bounds each source)");
+	}
+	if (svc->n_allow_uid > 0 || svc->n_allow_gid > 0)
+		config_error(ctx, config_setting_get_member(group, svc->n_allow_uid > 0 ?
+		    "allow_uid" : "allow_gid"), "allow_uid and allow_gid need a connected client's "
+		    "credentials; a datagram carries none (use file permissions on the socket)");
+	/* Settings about connections would do nothing: refused, not ignored. */
+	if ((s = config_setting_get_member(group, "backlog")) != NULL)
+		config_error(ctx, s, "backlog is the queue of connections; a datagram service has "
+		    "none (the socket's receive buffer holds datagrams)");
+	for (size_t i = 0; i < ARRAY_SIZE(conn_only); i++) {
+		const config_setting_t *g = config_setting_get_member(group, conn_only[i][0]);
+
+		if (g != NULL && (s = config_setting_get_member(g, conn_only[i][1])) != NULL)
+			config_error(ctx, s, "%s.%s is about connections; a datagram service has "
+			    "none", conn_only[i][0], conn_only[i][1]);
+	}
+}
+
 static void
 config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
     struct config_service *svc)
@@ -709,6 +796,7 @@ config_parse_service(struct config_ctx *ctx, const config_setting_t *group,
 	config_parse_handler(ctx, group, svc);
 	config_parse_unix(ctx, group, svc);
 	config_parse_access(ctx, group, svc);
+	config_parse_datagram(ctx, group, svc);
 }
 
 /* Does L (of the service in group GA) collide with B's first N addresses? */
@@ -880,7 +968,7 @@ config_free(struct sockd_config *cfg)
 void
 config_describe_service(const struct config_service *svc, char *buf, size_t size)
 {
-	char pool[96] = "";
+	char pool[96] = "", kind[48] = "datagrams", backlog[32] = "";
 	size_t n;
 
 	if (svc->pool_mode == POOL_MODE_DYNAMIC)
@@ -889,12 +977,20 @@ config_describe_service(const struct config_service *svc, char *buf, size_t size
 	else if (svc->pool_mode == POOL_MODE_ONDEMAND)
 		snprintf(pool, sizeof(pool), " (ondemand: 0-%d, idle exit after %d ms)",
 		    svc->max_workers, svc->pool_idle_ms);
-	snprintf(buf, size, "%s: handler %s, framing %s, model %s, %d worker%s%s x %d thread%s, backlog %d, listen",
-	    svc->name, config_handler_name(svc->handler), config_framing_name(svc->framing),
-	    config_model_name(svc->model), svc->workers, svc->workers == 1 ? "" : "s", pool,
-	    svc->threads, svc->threads == 1 ? "" : "s", svc->backlog);
+	if (!svc->datagram) {	/* a datagram service has neither */
+		snprintf(kind, sizeof(kind), "framing %s", config_framing_name(svc->framing));
+		snprintf(backlog, sizeof(backlog), ", backlog %d", svc->backlog);
+	}
+	snprintf(buf, size, "%s: handler %s, %s, model %s, %d worker%s%s x %d thread%s%s, listen",
+	    svc->name, config_handler_name(svc->handler), kind, config_model_name(svc->model),
+	    svc->workers, svc->workers == 1 ? "" : "s", pool, svc->threads,
+	    svc->threads == 1 ? "" : "s", backlog);
 	for (size_t i = 0; i < svc->n_listen; i++) {
 		n = strlen(buf);
 		snprintf(buf + n, size - n, " %s", svc->listen[i].text);
 	}
+	n = strlen(buf);
+	if (svc->n_listen == 0)
+		snprintf(buf + n, size - n, ": expects sockets from systemd "
+		    "(FileDescriptorName=%s)", svc->name);
 }

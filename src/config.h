@@ -40,6 +40,8 @@ struct config_service {
 	unsigned line;
 	struct config_listen *listen;
 	size_t n_listen;
+	bool datagram;			/* listens on udp: / unixgram: (all or none);
+					 * with no listen, set from systemd's sockets */
 	enum config_handler handler;
 	enum config_framing framing;
 	enum config_model model;
@@ -126,6 +128,7 @@ struct config_errors {
 };
 
 struct sockd_config *config_load_file(const char *path, struct config_errors *errs);
+const char *config_datagram_conflict(const struct config_service *svc);
 struct sockd_config *config_load_string(const char *text, const char *name,
     struct config_errors *errs);
 void config_free(struct sockd_config *cfg);

@@ -145,8 +145,13 @@ print_close(FILE *fp, int indent)
 static void
 print_listen(FILE *fp, const struct config_service *svc)
 {
-	char **text = xcalloc(svc->n_listen, sizeof(*text));
+	char **text;
 
+	if (svc->n_listen == 0) {	/* systemd's sockets, by the service's name */
+		fprintf(fp, "    # listen: the sockets systemd passes as \"%s\"\n", svc->name);
+		return;
+	}
+	text = xcalloc(svc->n_listen, sizeof(*text));
 	for (size_t i = 0; i < svc->n_listen; i++)
 		text[i] = svc->listen[i].text;
 	print_strings(fp, 4, "listen", text, svc->n_listen);

@@ -164,6 +164,8 @@ conn_finish(struct conn *c)
 static int
 conn_engine_sendv(struct conn *c, struct iovec *iov, int n, int flags)
 {
+	if (c->dgram)
+		return conn_dgram_sendv(c, iov, n);
 	if (c->buffered)
 		return conn_buffer_sendv(c, iov, n, flags);
 	return conn_block_sendv(c, iov, n, flags);
@@ -173,6 +175,12 @@ static int
 conn_engine_send_file(struct conn *c, const void *head, size_t head_len, int fd, off_t off,
     size_t len)
 {
+	if (c->dgram) {		/* a file is no datagram; FD is ours to close */
+		if (close(fd) == -1 && errno != EINTR)
+			log_debug("%s: close: %s", c->svc->name, strerror(errno));
+		errno = EOPNOTSUPP;
+		return -1;
+	}
 	if (c->buffered)
 		return conn_buffer_send_file(c, head, head_len, fd, off, len);
 	return conn_block_send_file(c, head, head_len, fd, off, len);

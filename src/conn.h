@@ -11,8 +11,9 @@
  * answers that do not go out at once wait in a per-connection queue of at
  * most limits.max_output bytes.
  *
- * The layer is three files: conn.c (what both ways share), conn_block.c
- * and conn_buffer.c (the two engines). struct conn is theirs alone
+ * The layer is four files: conn.c (what every way shares), conn_block.c
+ * and conn_buffer.c (the two stream engines), conn_dgram.c (a connection
+ * per datagram, for datagram services: its reply is one datagram). struct conn is theirs alone
  * (conn_priv.h): models and handlers see it through the calls below.
  *
  * File bodies go out with sendfile (conn_send_file). Blocking mode sends
@@ -73,6 +74,21 @@ struct conn *conn_open_buffered(int fd, const struct sockd_addr *peer,
     const struct config_service *svc, const struct handler *h, struct scoreboard_slot *slot);
 int conn_input(struct conn *c, char *buf, size_t size);
 int conn_flush(struct conn *c);
+
+/*
+ * The datagram engine (conn_dgram.c): a connection made once and reused,
+ * each conn_datagram() one datagram's whole life, open() to close(). The
+ * reply (at most one datagram) is the caller's to send; -1: none to send.
+ * CONN_DGRAM_SENT counts what went out.
+ */
+struct conn *conn_dgram_new(const struct config_service *svc, const struct handler *h,
+    struct scoreboard_slot *slot, _Atomic int64_t *heartbeat);
+ssize_t conn_datagram(struct conn *c, int fd, const struct sockd_addr *peer, const char *data,
+    size_t len, const char **reply_r);
+void conn_dgram_sent(struct conn *c, size_t n);
+void conn_dgram_free(struct conn *c);
+/* Is C a datagram's (sockd_conn_is_datagram)? */
+bool conn_is_datagram(const struct conn *c);
 
 /* conn_end() and it goes now, without a flush: what waits is dropped. */
 void conn_break(struct conn *c, enum conn_end why);

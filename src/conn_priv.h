@@ -2,10 +2,12 @@
  * conn_priv.h - what the connection layer's three files share, and only
  * they: conn.c (what both engines do alike), conn_block.c (the blocking
  * engine) and conn_buffer.c (the buffered engine). Nothing else includes
- * this; handlers and models go through conn.h.
+ * this; handlers and models go through conn.h. conn_dgram.c, the datagram
+ * engine, includes it too.
  *
  * The engine is chosen once, at open, and never changes, so it is a flag
- * (c->buffered) rather than a table of functions: two engines, three
+ * (c->buffered, c->dgram) rather than a table of functions: three
+ * engines (conn_dgram.c, the third, keeps a reply for one datagram), three
  * calls that differ (open, gathered send, file send), and conn.c tests
  * the flag in one place for the sends (conn_engine_sendv,
  * conn_engine_send_file). A table would add an indirect call on the hot
@@ -77,6 +79,14 @@ struct conn {
 	off_t file_off;
 	size_t file_len;		/* bytes of it still to send */
 	void (*drained)(struct conn *c);	/* the handler's: all output is out */
+	/* Datagram mode only (conn_dgram.c): one datagram in, at most one out. */
+	bool dgram;
+	bool replied;			/* a send call made the reply (maybe empty) */
+	bool reply_over;		/* it would have passed reply_max: dropped */
+	char *reply;			/* reply_cap bytes, kept across datagrams */
+	size_t reply_len;
+	size_t reply_max;		/* this datagram's bound (amplification rule) */
+	size_t reply_cap;
 };
 
 #define CONN_SENDFILE_CHUNK (1 << 20)	/* per call: the heartbeat and other clients go on */
@@ -103,6 +113,9 @@ void conn_block_open(struct conn *c);
 int conn_block_sendv(struct conn *c, struct iovec *iov, int n, int flags);
 int conn_block_send_file(struct conn *c, const void *head, size_t head_len, int fd,
     off_t off, size_t len);
+
+/* conn_dgram.c: the datagram engine. */
+int conn_dgram_sendv(struct conn *c, struct iovec *iov, int n);
 
 /* conn_buffer.c: the buffered engine. */
 int conn_buffer_sendv(struct conn *c, struct iovec *iov, int n, int flags);

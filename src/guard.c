@@ -68,6 +68,10 @@ static const char *const guard_why[SNAPSHOT_REFUSALS] = {
 	[SNAPSHOT_REFUSED_RATE] = "over limits.rate",
 	[SNAPSHOT_REFUSED_FULL] = "the per-client table is full",
 	[SNAPSHOT_REFUSED_PROXY] = "PROXY protocol",
+	[SNAPSHOT_REFUSED_TRUNCATED] = "datagram over limits.max_message, dropped",
+	[SNAPSHOT_REFUSED_REPLY] = "reply longer than allowed, dropped",
+	[SNAPSHOT_REFUSED_NO_PEER] = "reply to a client without an address, dropped",
+	[SNAPSHOT_REFUSED_SEND] = "reply not taken by the socket, dropped",
 };
 
 /* Counted always; logged at most once a second (per worker: a worker

@@ -223,6 +223,12 @@ sockd_peer(struct sockd_conn *c, char *buf, size_t size)
 	return snprintf(buf, size, "%s", text);
 }
 
+int
+sockd_conn_is_datagram(struct sockd_conn *c)
+{
+	return conn_is_datagram((const struct conn *)c);
+}
+
 void
 sockd_set_data(struct sockd_conn *c, void *data)
 {

@@ -52,7 +52,7 @@ listen_clear_unix(const struct sockd_addr *addr, const char *text)
 		log_err("%s: file exists and is not a socket", text);
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, (addr->dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		log_err("%s: socket: %s", text, strerror(errno));
 		return -1;
@@ -104,7 +104,8 @@ listen_open(const struct sockd_addr *addr, int backlog, int *fd_r)
 	addr_format(addr, text, sizeof(text));
 	if (family == AF_UNIX && listen_clear_unix(addr, text) == -1)
 		return -1;
-	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(family, (addr->dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
 	if (fd == -1) {
 		log_err("%s: socket: %s", text, strerror(errno));
 		return -1;
@@ -115,7 +116,7 @@ listen_open(const struct sockd_addr *addr, int backlog, int *fd_r)
 		log_err("%s: bind: %s", text, strerror(errno));
 		goto fail;
 	}
-	if (listen(fd, backlog) == -1) {
+	if (!addr->dgram && listen(fd, backlog) == -1) {
 		log_err("%s: listen: %s", text, strerror(errno));
 		goto fail;
 	}
@@ -126,15 +127,20 @@ fail:
 	return -1;
 }
 
+/* The address FD is bound to, with its socket type (udp:, unixgram:). */
 int
 listen_local_addr(int fd, struct sockd_addr *addr_r)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
+	socklen_t len = sizeof(ss), tlen = sizeof(int);
+	int type;
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == -1 ||
+	    addr_from_sockaddr((struct sockaddr *)&ss, len, addr_r) == -1)
 		return -1;
-	return addr_from_sockaddr((struct sockaddr *)&ss, len, addr_r);
+	addr_r->dgram = type == SOCK_DGRAM;
+	return 0;
 }
 
 /* ---- sets of listeners ------------------------------------------------ */
@@ -177,8 +183,10 @@ listen_adopt(int fd, const char *name, bool store, struct listen_set *set)
 	struct listener *l;
 	int fl;
 
-	if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
-		log_err("socket activation: fd %d (%s) is not a listening stream socket", fd, name);
+	if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 &&
+	    sd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) <= 0) {
+		log_err("socket activation: fd %d (%s) is neither a listening stream socket nor a "
+		    "datagram socket", fd, name);
 		return -1;
 	}
 	if ((fl = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
@@ -247,8 +255,9 @@ listen_take_handed(struct listen_set *set, int fd, const char *name, bool activa
 
 	if (activated)
 		return listen_adopt(fd, name != NULL ? name : "", false, set);
-	if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
-		log_err("upgrade: fd %d (%s) is not a listening stream socket", fd, addr);
+	if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 &&
+	    sd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) <= 0) {
+		log_err("upgrade: fd %d (%s) is not a socket sockd listens on", fd, addr);
 		return -1;
 	}
 	l = listen_set_add(set);
@@ -281,7 +290,7 @@ listen_unix_perms(const struct listener *l, const struct config_service *svc)
 /* Building a new set: which old listeners it reuses, so a failure can
  * leave the old set exactly as it was. */
 struct listen_build {
-	const struct sockd_config *cfg;
+	struct sockd_config *cfg;
 	struct listen_set *old;
 	bool *taken;			/* per old listener */
 	struct listen_set set;
@@ -300,9 +309,64 @@ listen_find(struct listen_build *b, const struct sockd_addr *addr)
 }
 
 /* Give systemd's sockets to their services by name; every one must match. */
+/*
+ * A service without listen serves what systemd passes under its name, and
+ * is of the kind of those sockets: datagrams if the first one is (the rest
+ * must agree, as for any service). Then what a datagram service cannot be
+ * is checked here, since the file could not say.
+ */
+static int
+listen_kind_from_systemd(struct listen_build *b)
+{
+	for (size_t s = 0; s < b->cfg->n_services; s++) {
+		struct config_service *svc = &b->cfg->services[s];
+		const char *why;
+
+		if (svc->n_listen > 0)
+			continue;
+		for (size_t i = 0; i < b->old->n; i++) {
+			const struct listener *o = &b->old->l[i];
+
+			if (o->activated && o->fd != -1 && strcmp(o->name, svc->name) == 0) {
+				svc->datagram = o->addr.dgram;
+				break;
+			}
+		}
+		if (svc->datagram && (why = config_datagram_conflict(svc)) != NULL) {
+			log_err("%s: systemd passes it datagram sockets, but %s", svc->name, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Every service has a listener: one without listen needs systemd's. */
+static int
+listen_every_service(const struct listen_build *b)
+{
+	for (size_t s = 0; s < b->cfg->n_services; s++) {
+		size_t k = 0;
+
+		if (b->cfg->services[s].n_listen > 0)
+			continue;
+		while (k < b->set.n && b->set.l[k].service != s)
+			k++;
+		if (k == b->set.n) {
+			log_err("%s: no listen in the configuration, and systemd passed no socket "
+			    "named \"%s\" (FileDescriptorName=%s in a .socket unit)",
+			    b->cfg->services[s].name, b->cfg->services[s].name,
+			    b->cfg->services[s].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 listen_take_activated(struct listen_build *b)
 {
+	if (listen_kind_from_systemd(b) == -1)
+		return -1;
 	for (size_t i = 0; i < b->old->n; i++) {
 		const struct listener *o = &b->old->l[i];
 		struct listener *l;
@@ -316,6 +380,14 @@ listen_take_activated(struct listen_build *b)
 		if (s == b->cfg->n_services) {
 			log_err("socket from systemd named \"%s\" matches no service "
 			    "(set FileDescriptorName= to a service name)", o->name);
+			return -1;
+		}
+		if (o->addr.dgram != b->cfg->services[s].datagram) {
+			log_err("socket from systemd named \"%s\" is a %s socket, but service \"%s\" "
+			    "serves %s (%s= in its .socket unit)", o->name,
+			    o->addr.dgram ? "datagram" : "stream", o->name,
+			    b->cfg->services[s].datagram ? "datagrams" : "streams",
+			    b->cfg->services[s].datagram ? "ListenDatagram" : "ListenStream");
 			return -1;
 		}
 		l = listen_set_add(&b->set);
@@ -397,13 +469,18 @@ listen_build_abort(struct listen_build *b)
  * service, -1 when the system refused something.
  */
 int
-listen_set_open(const struct sockd_config *cfg, struct listen_set *old,
+listen_set_open(struct sockd_config *cfg, struct listen_set *old,
     struct listen_set *set_r)
 {
 	struct listen_build b = { .cfg = cfg, .old = old,
 		.taken = xcalloc(old->n, sizeof(bool)) };
 
 	if (listen_take_activated(&b) == -1) {
+		listen_build_abort(&b);
+		free(b.taken);
+		return LISTEN_ECONFIG;
+	}
+	if (listen_every_service(&b) == -1) {
 		listen_build_abort(&b);
 		free(b.taken);
 		return LISTEN_ECONFIG;

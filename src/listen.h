@@ -38,7 +38,7 @@ int listen_local_addr(int fd, struct sockd_addr *addr_r);
 int listen_activated(struct listen_set *set);
 int listen_take_handed(struct listen_set *set, int fd, const char *name, bool activated,
     bool remove_file, const char *addr);
-int listen_set_open(const struct sockd_config *cfg, struct listen_set *old,
+int listen_set_open(struct sockd_config *cfg, struct listen_set *old,
     struct listen_set *set_r);
 void listen_set_close(struct listen_set *set);
 size_t listen_service_fds(const struct listen_set *set, size_t service, int *fds, size_t max);

@@ -35,10 +35,13 @@ capacity_unbounded(const struct config_service *svc)
 
 /* In enum config_model's order; the first is the default. */
 static const struct model models[] = {
-	[MODEL_PREFORK] = { "prefork", model_prefork_run, MODEL_THREADS, capacity_threads },
-	[MODEL_EVENT] = { "event", model_event_run, MODEL_NONBLOCKING, capacity_unbounded },
-	[MODEL_FORK] = { "fork", model_fork_run, MODEL_PROCESS_PER_CONN, capacity_children },
-	[MODEL_THREAD] = { "thread", model_thread_run, MODEL_THREAD_PER_CONN,
+	[MODEL_PREFORK] = { "prefork", model_prefork_run, dgram_loop_run, MODEL_THREADS,
+		capacity_threads },
+	[MODEL_EVENT] = { "event", model_event_run, dgram_loop_run, MODEL_NONBLOCKING,
+		capacity_unbounded },
+	[MODEL_FORK] = { "fork", model_fork_run, dgram_fork_run, MODEL_PROCESS_PER_CONN,
+		capacity_children },
+	[MODEL_THREAD] = { "thread", model_thread_run, dgram_thread_run, MODEL_THREAD_PER_CONN,
 		capacity_max_threads },
 };
 

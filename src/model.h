@@ -3,7 +3,8 @@
  * worker runs it, how many connections one worker serves at once, and the
  * facts the rest of sockd asks about it instead of naming models. Each
  * model's run() serves the listeners in its worker_args until a stop
- * signal arrives on SIG_FD.
+ * signal arrives on SIG_FD; run_dgram() does the same for a datagram
+ * service.
  */
 #ifndef SOCKD_MODEL_H
 #define SOCKD_MODEL_H
@@ -29,6 +30,8 @@ enum model_flag {
 struct model {
 	const char *name;
 	void (*run)(const struct worker_args *a, int sig_fd);
+	/* The same for a datagram service (dgram_loop.c, dgram_spawn.c). */
+	void (*run_dgram)(const struct worker_args *a, int sig_fd);
 	unsigned flags;
 	/* Connections one worker of SVC serves at once (UINT32_MAX: no bound). */
 	uint32_t (*capacity)(const struct config_service *svc);
@@ -50,5 +53,8 @@ void model_prefork_run(const struct worker_args *a, int sig_fd);
 void model_fork_run(const struct worker_args *a, int sig_fd);
 void model_event_run(const struct worker_args *a, int sig_fd);
 void model_thread_run(const struct worker_args *a, int sig_fd);
+void dgram_loop_run(const struct worker_args *a, int sig_fd);
+void dgram_fork_run(const struct worker_args *a, int sig_fd);
+void dgram_thread_run(const struct worker_args *a, int sig_fd);
 
 #endif

@@ -19,7 +19,7 @@ const char *const snapshot_state_name[SNAPSHOT_STATES] = {
 };
 
 const char *const snapshot_refusal_name[SNAPSHOT_REFUSALS] = {
-	"rule", "per_ip", "rate", "full", "proxy",
+	"rule", "per_ip", "rate", "full", "proxy", "truncated", "reply", "no_peer", "send",
 };
 
 void

@@ -48,7 +48,8 @@ extern const char *const snapshot_state_name[SNAPSHOT_STATES];	/* "starting", ..
 #define SNAPSHOT_STATUSES 256		/* exits with status 1..255 */
 
 /* Why a connection was closed at once, before any handler saw it
- * (issue 12's defences, on the accept path). */
+ * (issue 12's defences, on the accept path); for a datagram service, why
+ * a datagram or its reply was dropped. */
 enum snapshot_refusal {
 	SNAPSHOT_REFUSED_RULE,		/* allow / deny / allow_uid / allow_gid */
 	SNAPSHOT_REFUSED_PER_IP,	/* limits.per_ip */
@@ -56,6 +57,11 @@ enum snapshot_refusal {
 	SNAPSHOT_REFUSED_FULL,		/* the per-client table had no room */
 	SNAPSHOT_REFUSED_PROXY,		/* PROXY header missing, malformed, or from an
 					 * untrusted address */
+	/* Datagram services: what was dropped, a datagram or its reply. */
+	SNAPSHOT_REFUSED_TRUNCATED,	/* a datagram over limits.max_message */
+	SNAPSHOT_REFUSED_REPLY,		/* a reply over its bound (amplification) */
+	SNAPSHOT_REFUSED_NO_PEER,	/* a reply to a Unix client with no address */
+	SNAPSHOT_REFUSED_SEND,		/* a reply the socket did not take (EAGAIN) */
 	SNAPSHOT_REFUSALS
 };
 extern const char *const snapshot_refusal_name[SNAPSHOT_REFUSALS];	/* "rule", ... */

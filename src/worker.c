@@ -96,7 +96,10 @@ worker_main(const struct worker_args *a)
 	if (priv_drop(a->ids) == -1)
 		exit(EXIT_OSERR);
 	worker_follow_master(a->master);
-	model_get(a->svc->model)->run(a, sig_fd);
+	if (a->svc->datagram)
+		model_get(a->svc->model)->run_dgram(a, sig_fd);
+	else
+		model_get(a->svc->model)->run(a, sig_fd);
 	log_debug("%s: worker exits after %llu connections (%llu accept races lost)",
 	    a->svc->name, (unsigned long long)atomic_load(&a->slot->served),
 	    (unsigned long long)atomic_load(&a->slot->accept_miss));

@@ -12,8 +12,9 @@
  *
  * ABI rule: the number in the symbol's name and in SOCKD_HANDLER_ABI is the
  * ABI major. Within one major, struct sockd_handler and the meaning of every
- * call stay as they are; new calls may be added (a module that uses a call
- * its sockd lacks fails to load, naming the symbol). Any incompatible change
+ * call stay as they are; new calls may be added, each raising
+ * SOCKD_HANDLER_ABI_MINOR (a module that uses a call its sockd lacks fails
+ * to load, naming the symbol). Any incompatible change
  * raises the major, and with it the symbol's name, so an old module is
  * refused rather than misread.
  *
@@ -29,6 +30,8 @@ extern "C" {
 #endif
 
 #define SOCKD_HANDLER_ABI 1
+/* The calls added within ABI 1: 0 the first set, 1 sockd_conn_is_datagram(). */
+#define SOCKD_HANDLER_ABI_MINOR 1
 
 /* SOCKD_EXPORT marks sockd_handler_v1 visible even when the module is
  * built with -fvisibility=hidden (which keeps all its other names its own). */
@@ -104,6 +107,13 @@ void sockd_close(struct sockd_conn *c);
  * (as snprintf), or -1 when unknown (BUF is then ""). A Unix socket
  * client is usually "unix:(unnamed)". */
 int sockd_peer(struct sockd_conn *c, char *buf, size_t size);
+/* ABI 1.1: 1 when C is one datagram's (a udp: or unixgram: service), 0
+ * for a stream. A datagram's connection lives from open() to close()
+ * around its one message(); what is sent in them goes back to the peer
+ * as one datagram, at most limits.max_message bytes (more: no reply at
+ * all), and nothing goes back when sockd_peer() says -1 (a Unix client
+ * that did not bind). */
+int sockd_conn_is_datagram(struct sockd_conn *c);
 /* The module's own pointer for this connection (NULL until set). */
 void sockd_set_data(struct sockd_conn *c, void *data);
 void *sockd_get_data(struct sockd_conn *c);

@@ -419,7 +419,7 @@ test_run_bad_config(void **state)
 	(void)state;
 	assert_int_equal(daemon_stop(d, 0, HARNESS_TIMEOUT_MS), 78);
 	assert_non_null(strstr(d->log, "error: "));
-	assert_non_null(strstr(d->log, "services.[0]: missing required setting \"listen\""));
+	assert_non_null(strstr(d->log, "services.[0]: missing required setting \"handler\""));
 	daemon_free(d);
 }
 

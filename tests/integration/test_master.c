@@ -1078,8 +1078,45 @@ test_activation_wrong_socket_type(void **state)
 	fd = socket(AF_INET, SOCK_DGRAM, 0);	/* a datagram starts sockd */
 	assert_int_equal(sendto(fd, "x", 1, 0, (struct sockaddr *)&in, sizeof(in)), 1);
 	close(fd);
-	assert_true(daemon_wait_log(d, "is not a listening stream socket", T_MS));
+	assert_true(daemon_wait_log(d, "socket from systemd named \"echo\" is a datagram socket, "
+	    "but service \"echo\" serves streams (ListenStream= in its .socket unit)", T_MS));
 	assert_int_not_equal(daemon_stop(d, 0, T_MS), 0);
+	daemon_free(d);
+}
+
+/* A service without listen serves what systemd passes under its name; one
+ * without listen that systemd passes nothing is refused at start (78). */
+static void
+test_activation_without_listen(void **state)
+{
+	const char *wrapper[] = { "systemd-socket-activate", "-l", NULL, "--fdname=echo", NULL };
+	struct launch l = { .wrapper = wrapper };
+	char addr[32];
+	struct daemon *d;
+	int port = free_port(), fd;
+
+	(void)state;
+	if (access("/usr/bin/systemd-socket-activate", X_OK) != 0)
+		skip();
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	wrapper[2] = addr;
+	l.conf = config("services = ( { name = \"echo\"; handler = \"echo\";"
+	    " framing = \"line\"; workers = 1; } );\n");
+	d = daemon_launch(&l);
+	assert_true(daemon_wait_log(d, "Listening on", T_MS));
+	fd = tcp_connect("127.0.0.1", port);	/* the first client starts sockd */
+	assert_true(fd >= 0);
+	echo_line(fd, "from systemd\n");
+	close(fd);
+	assert_true(daemon_wait_log(d, "echo: listening on 127.0.0.1:", T_MS));
+	assert_true(daemon_wait_log(d, "(from systemd)", T_MS));
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	daemon_free(d);
+	d = daemon_start(config("services = ( { name = \"echo\"; handler = \"echo\"; },\n"
+	    "  { name = \"web\"; handler = \"http\"; listen = \"127.0.0.1:0\"; } );\n"), END);
+	assert_true(daemon_wait_log(d, "error: echo: no listen in the configuration, and systemd "
+	    "passed no socket named \"echo\" (FileDescriptorName=echo in a .socket unit)", T_MS));
+	assert_int_equal(daemon_stop(d, 0, T_MS), 78);
 	daemon_free(d);
 }
 
@@ -1118,6 +1155,7 @@ main(void)
 		T(test_fork_model_recycles),
 		T(test_listener_options),
 		T(test_activation_wrong_socket_type),
+		T(test_activation_without_listen),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

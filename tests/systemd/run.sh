@@ -1022,5 +1022,52 @@ test_upgrade_unit() {
 }
 test_upgrade_unit
 
+
+# ---- 10. datagram services from a .socket unit, without listen ---------------
+# A second socket unit (ListenDatagram= and ListenStream=, one name each)
+# for sockd.service, and a sockd.conf whose services have no listen at all:
+# the addresses are written once, in the unit. A UDP echo and a TCP echo
+# answer, both sockets logged as from systemd; a reload keeps them. (bash
+# reads a socket a byte at a time, which would drop the rest of a datagram:
+# head reads it whole.)
+udp_roundtrip() { # udp_roundtrip PORT: one datagram and its echo, in the container's network
+	local msg="dgram $RANDOM$RANDOM"
+	ctr_net timeout 5 bash -c '
+		exec 3<>"/dev/udp/127.0.0.1/$1" || exit 1
+		printf "%s" "$2" >&3
+		line=$(head -c ${#2} <&3) && [ "$line" = "$2" ]' _ "$1" "$msg" 2>/dev/null
+}
+test_datagram_socket_unit() {
+	local u=/etc/systemd/system/sockd-dg.socket
+	printf '[Socket]\nListenDatagram=127.0.0.1:7008\nFileDescriptorName=dg\nService=sockd.service\n' |
+		ctr sh -c "cat >$u" &&
+		printf '[Socket]\nListenStream=127.0.0.1:7009\nFileDescriptorName=st\nService=sockd.service\n' |
+		ctr sh -c "cat >${u%dg.socket}st.socket" && ctr systemctl daemon-reload ||
+		{ notok "two socket units for sockd.service"; return; }
+	use_config 'services = (
+  { name = "dg"; handler = "echo"; model = "event"; workers = 1; },
+  { name = "st"; handler = "echo"; framing = "line"; workers = 1; }
+);'
+	if ctr systemctl start sockd-dg.socket sockd-st.socket && ctr systemctl start sockd &&
+		wait_active; then
+		ok "sockd.service with ListenDatagram= and ListenStream= units, no listen in sockd.conf"
+	else
+		notok "sockd.service with ListenDatagram= and ListenStream= units, no listen in sockd.conf"
+		diag
+	fi
+	check "a UDP datagram to the ListenDatagram= socket is echoed" udp_roundtrip 7008
+	check "the ListenStream= socket echoes" echo_roundtrip 127.0.0.1 7009
+	check "sockd took both from systemd (journal)" eval \
+		'invocation_log | grep -q "dg: listening on udp:127\.0\.0\.1:7008 (from systemd)" &&
+		invocation_log | grep -q "st: listening on 127\.0\.0\.1:7009 (from systemd)"'
+	check "systemctl reload sockd" eval 'ctr systemctl reload sockd && wait_active'
+	check "... and the datagram service still echoes" udp_roundtrip 7008
+	ctr systemctl stop sockd sockd-dg.socket sockd-st.socket
+	ctr rm -f "$u" "${u%dg.socket}st.socket"
+	ctr systemctl daemon-reload
+	restore_config
+}
+test_datagram_socket_unit
+
 rc=$failed
 exit "$rc"

@@ -110,8 +110,10 @@ test_bad_forms(void **state)
 {
 	(void)state;
 	rejects("localhost:80", "not an IPv4 address (host names are not resolved)");
-	rejects("127.0.0.1", "expected ADDRESS:PORT, [IPv6]:PORT, *:PORT or unix:/PATH");
-	rejects("", "expected ADDRESS:PORT, [IPv6]:PORT, *:PORT or unix:/PATH");
+	rejects("127.0.0.1", "expected ADDRESS:PORT, [IPv6]:PORT, *:PORT or unix:/PATH "
+	    "(udp: or unixgram: before them for datagrams)");
+	rejects("", "expected ADDRESS:PORT, [IPv6]:PORT, *:PORT or unix:/PATH "
+	    "(udp: or unixgram: before them for datagrams)");
 	rejects("127.0.0.1:", "missing port after ':'");
 	rejects("127.0.0.1:65536", "port must be a number from 0 to 65535");
 	rejects("127.0.0.1:99999999999999999999", "port must be a number from 0 to 65535");
@@ -160,6 +162,40 @@ test_equal_and_conflict(void **state)
 	assert_false(addr_conflict(&z1, &z2));	/* two ephemeral ports */
 }
 
+/* Datagram addresses: udp: before every IP form, unixgram: for a path;
+ * they print back with their prefix, and never equal a stream address. */
+static void
+test_datagram(void **state)
+{
+	struct sockd_addr a, b, c, u1, u2;
+
+	(void)state;
+	roundtrip("udp:127.0.0.1:7007", "udp:127.0.0.1:7007");
+	roundtrip("udp:*:53", "udp:0.0.0.0:53");
+	roundtrip("udp:[::1]:7007", "udp:[::1]:7007");
+	roundtrip("unixgram:/run/sockd/x.sock", "unixgram:/run/sockd/x.sock");
+	rejects("udp:", "expected ADDRESS:PORT, [IPv6]:PORT, *:PORT or unix:/PATH "
+	    "(udp: or unixgram: before them for datagrams)");
+	rejects("udp:[::1]", "expected [IPv6-address]:port");
+	rejects("udp:unix:/x", "not an IPv4 address (host names are not resolved)");
+	rejects("unixgram:x.sock", "a Unix socket path must be absolute");
+	assert_int_equal(parse("udp:127.0.0.1:7007", &a), 0);
+	assert_true(a.dgram);
+	assert_int_equal(addr_family(&a), AF_INET);
+	assert_int_equal(addr_port(&a), 7007);
+	assert_int_equal(parse("127.0.0.1:7007", &b), 0);
+	assert_false(b.dgram);
+	assert_false(addr_equal(&a, &b));
+	assert_false(addr_conflict(&a, &b));	/* TCP and UDP ports are apart */
+	assert_int_equal(parse("udp:*:7007", &c), 0);
+	assert_true(addr_conflict(&a, &c));
+	assert_int_equal(parse("unix:/tmp/a", &u1), 0);
+	assert_int_equal(parse("unixgram:/tmp/a", &u2), 0);
+	assert_true(u2.dgram);
+	assert_false(addr_equal(&u1, &u2));
+	assert_true(addr_conflict(&u1, &u2));	/* one file */
+}
+
 int
 main(void)
 {
@@ -171,6 +207,7 @@ main(void)
 		cmocka_unit_test(test_unix),
 		cmocka_unit_test(test_bad_forms),
 		cmocka_unit_test(test_equal_and_conflict),
+		cmocka_unit_test(test_datagram),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -349,7 +349,6 @@ test_required(void **state)
 	    "test.conf:1: services.[0]: must be a group { ... }", NULL);
 	expect_errors("services = (\n {\n workers = 2;\n }\n);\n",
 	    "test.conf:2: services.[0]: missing required setting \"name\"",
-	    "test.conf:2: services.[0]: missing required setting \"listen\"",
 	    "test.conf:2: services.[0]: missing required setting \"handler\"",
 	    NULL);
 }
@@ -449,7 +448,7 @@ test_every_error_reported(void **state)
 	    ");\n",
 	    "test.conf:1: log_level: must be one of \"error\", \"warning\", \"notice\", \"info\", \"debug\" (got 3)",
 	    "test.conf:3: services.[0].workers: must be an integer between 1 and 4096 (got -1)",
-	    "test.conf:4: services.[1].listen: expected ADDRESS:PORT, [IPv6]:PORT, *:PORT or unix:/PATH (got \"nowhere\")",
+	    "test.conf:4: services.[1].listen: expected ADDRESS:PORT, [IPv6]:PORT, *:PORT or unix:/PATH (udp: or unixgram: before them for datagrams) (got \"nowhere\")",
 	    "test.conf:4: services.[1].model: must be one of \"prefork\", \"event\", \"fork\", \"thread\" (got \"threads\")",
 	    NULL);
 }
@@ -1384,6 +1383,80 @@ test_print_quote(void **state)
 	assert_string_equal(buf, "\"0123456789\\n\"");	/* just fits */
 }
 
+/* Datagram services: all addresses one kind, no framing, no stream-only
+ * handler or setting, no credentials rules. */
+static void
+test_datagram_services(void **state)
+{
+	struct sockd_config *cfg;
+	char buf[512];
+
+	(void)state;
+	cfg = load_ok("services = ( { name = \"u\"; handler = \"echo\";\n"
+	    "  listen = [ \"udp:127.0.0.1:7\", \"udp:[::1]:7\", \"unixgram:/run/u\" ]; },\n"
+	    "  { name = \"s\"; handler = \"echo\"; listen = \"127.0.0.1:7\"; } );\n");
+	assert_true(cfg->services[0].datagram);
+	assert_false(cfg->services[1].datagram);
+	config_describe_service(&cfg->services[0], buf, sizeof(buf));
+	assert_string_equal(buf, "u: handler echo, datagrams, model prefork, 4 workers x 1 thread, "
+	    "listen udp:127.0.0.1:7 udp:[::1]:7 unixgram:/run/u");
+	config_free(cfg);
+	expect_errors("services = ( { name = \"u\"; handler = \"echo\";\n"
+	    "  listen = \"unixgram:/run/u\";\n  allow_uid = [ 0 ]; } );\n",
+	    "test.conf:3: services.[0].allow_uid: allow_uid and allow_gid need a connected "
+	    "client's credentials; a datagram carries none (use file permissions on the socket)",
+	    NULL);
+	expect_errors("services = ( { name = \"u\"; handler = \"echo\"; listen = \"udp:*:7\";\n"
+	    "  limits = { max_connections = 3;\n max_output = 9999; };\n"
+	    "  timeouts = { idle = 3;\n handshake = 1; };\n backlog = 5; } );\n",
+	    "test.conf:2: services.[0].limits.max_connections: limits.max_connections is about "
+	    "connections; a datagram service has none",
+	    "test.conf:3: services.[0].limits.max_output: limits.max_output is about "
+	    "connections; a datagram service has none",
+	    "test.conf:4: services.[0].timeouts.idle: timeouts.idle is about "
+	    "connections; a datagram service has none",
+	    "test.conf:5: services.[0].timeouts.handshake: timeouts.handshake is about "
+	    "connections; a datagram service has none",
+	    "test.conf:6: services.[0].backlog: backlog is the queue of connections; a datagram "
+	    "service has none (the socket's receive buffer holds datagrams)", NULL);
+	expect_errors("services = ( { name = \"u\"; handler = \"echo\";\n"
+	    "  listen = [ \"udp:127.0.0.1:7\", \"127.0.0.1:7\" ]; } );\n",
+	    "test.conf:2: services.[0].listen: a service serves streams or datagrams, not both: "
+	    "\"udp:127.0.0.1:7\" is a datagram address, \"127.0.0.1:7\" a stream one "
+	    "(make two services)", NULL);
+	expect_errors("services = ( { name = \"u\"; listen = \"udp:127.0.0.1:7\";\n"
+	    "  handler = \"http\";\n  framing = \"raw\";\n  proxy_protocol = true;\n"
+	    "  proxy_trusted = [ \"127.0.0.1\" ];\n  limits = { per_ip = 2; }; } );\n",
+	    "test.conf:2: services.[0].handler: handler \"http\" needs a byte stream; a datagram "
+	    "service takes \"echo\", \"discard\", \"ack\" or \"module\"",
+	    "test.conf:3: services.[0].framing: framing does not apply to datagrams: one datagram "
+	    "is one message (limits.max_message bounds its size)",
+	    "test.conf:4: services.[0].proxy_protocol: the PROXY protocol is for streams; a "
+	    "datagram service cannot take it",
+	    "test.conf:6: services.[0].limits.per_ip: limits.per_ip counts connections; a "
+	    "datagram service has none (limits.rate bounds each source)", NULL);
+	/* A TCP and a UDP listener may share a port. */
+	cfg = load_ok("services = (\n  { name = \"b\"; handler = \"echo\"; listen = \"udp:127.0.0.1:7\"; },\n"
+	    "  { name = \"c\"; handler = \"echo\"; listen = \"127.0.0.1:7\"; } );\n");
+	config_free(cfg);
+}
+
+/* No listen: the service takes systemd's sockets by its name; -t says so. */
+static void
+test_listen_from_systemd(void **state)
+{
+	struct sockd_config *cfg = load_ok("services = ( { name = \"web\"; handler = \"echo\"; } );\n");
+	char line[512];
+
+	(void)state;
+	assert_int_equal(cfg->services[0].n_listen, 0);
+	assert_false(cfg->services[0].datagram);
+	config_describe_service(&cfg->services[0], line, sizeof(line));
+	assert_non_null(strstr(line, ", listen: expects sockets from systemd "
+	    "(FileDescriptorName=web)"));
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -1433,6 +1506,8 @@ main(void)
 		cmocka_unit_test(test_messages_escaped),
 		cmocka_unit_test(test_module_settings),
 		cmocka_unit_test(test_module_where),
+		cmocka_unit_test(test_datagram_services),
+		cmocka_unit_test(test_listen_from_systemd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -323,6 +323,10 @@ test_refused_saturate(void **state)
 	    "        \"rate\": 0,\n"
 	    "        \"full\": 0,\n"
 	    "        \"proxy\": 5,\n"
+	    "        \"truncated\": 0,\n"
+	    "        \"reply\": 0,\n"
+	    "        \"no_peer\": 0,\n"
+	    "        \"send\": 0,\n"
 	    "        \"total\": 18446744073709551615\n"
 	    "      },\n"));
 	/* One short of the ceiling adds up exactly. */
@@ -401,6 +405,10 @@ test_json_one(void **state)
 	    "        \"rate\": 0,\n"
 	    "        \"full\": 0,\n"
 	    "        \"proxy\": 0,\n"
+	    "        \"truncated\": 0,\n"
+	    "        \"reply\": 0,\n"
+	    "        \"no_peer\": 0,\n"
+	    "        \"send\": 0,\n"
 	    "        \"total\": 0\n"
 	    "      },\n"
 	    "      \"worker_starts\": 1,\n"
@@ -511,6 +519,10 @@ test_json_sample(void **state)
 	    "        \"rate\": 0,\n"
 	    "        \"full\": 0,\n"
 	    "        \"proxy\": 1,\n"
+	    "        \"truncated\": 0,\n"
+	    "        \"reply\": 0,\n"
+	    "        \"no_peer\": 0,\n"
+	    "        \"send\": 0,\n"
 	    "        \"total\": 16\n"
 	    "      },\n"
 	    "      \"worker_starts\": 9,\n"));
@@ -521,6 +533,10 @@ test_json_sample(void **state)
 	    "        \"rate\": 40,\n"
 	    "        \"full\": 2,\n"
 	    "        \"proxy\": 0,\n"
+	    "        \"truncated\": 0,\n"
+	    "        \"reply\": 0,\n"
+	    "        \"no_peer\": 0,\n"
+	    "        \"send\": 0,\n"
 	    "        \"total\": 42\n"
 	    "      },\n"
 	    "      \"worker_starts\": 4,\n"));
