@@ -77,15 +77,16 @@ int conn_flush(struct conn *c);
 
 /*
  * The datagram engine (conn_dgram.c): a connection made once and reused,
- * each conn_datagram() one datagram's whole life, open() to close(). The
- * reply (at most one datagram) is the caller's to send; -1: none to send.
- * CONN_DGRAM_SENT counts what went out.
+ * each conn_datagram() one datagram's whole life, open() to close(), at
+ * NOW (the batch's time: one clock read per batch, not two a datagram).
+ * The reply (at most one datagram) is the caller's to send; -1: none to
+ * send. The slot's counts of datagrams, bytes and messages are the
+ * caller's too, once per batch (dgram.c): only "current" moves here.
  */
 struct conn *conn_dgram_new(const struct config_service *svc, const struct handler *h,
     struct scoreboard_slot *slot, _Atomic int64_t *heartbeat);
 ssize_t conn_datagram(struct conn *c, int fd, const struct sockd_addr *peer, const char *data,
-    size_t len, const char **reply_r);
-void conn_dgram_sent(struct conn *c, size_t n);
+    size_t len, int64_t now, const char **reply_r);
 void conn_dgram_free(struct conn *c);
 /* Is C a datagram's (sockd_conn_is_datagram)? */
 bool conn_is_datagram(const struct conn *c);

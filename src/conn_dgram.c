@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
 #include "conn_priv.h"
 #include "guard.h"
 #include "log.h"
@@ -78,17 +77,16 @@ conn_dgram_sendv(struct conn *c, struct iovec *iov, int n)
 
 /*
  * Serve the datagram DATA (LEN bytes, at most max_message) that came on
- * FD from PEER: the handler's open(), message() and close(), counted in
- * the slot as a connection and a message. The reply's length, its bytes
- * in *REPLY_R (valid until the next datagram on C), or -1 when there is
- * none to send (the handler sent nothing, or too much: counted).
+ * FD from PEER, at NOW: the handler's open(), message() and close(). The
+ * reply's length, its bytes in *REPLY_R (valid until the next datagram on
+ * C), or -1 when there is none to send (the handler sent nothing, or too
+ * much: counted). The slot's other counts are the batch's (dgram.c).
  */
 ssize_t
 conn_datagram(struct conn *c, int fd, const struct sockd_addr *peer, const char *data,
-    size_t len, const char **reply_r)
+    size_t len, int64_t now, const char **reply_r)
 {
 	struct scoreboard_slot *slot = c->slot;
-	int64_t now = clock_now();
 
 	c->fd = fd;
 	c->peer = *peer;
@@ -99,30 +97,20 @@ conn_datagram(struct conn *c, int fd, const struct sockd_addr *peer, const char 
 	c->opened_ns = c->last_read_ns = now;
 	c->received = len;
 	c->sent = 0;
-	c->messages = 0;
+	c->messages = 1;
 	c->replied = c->reply_over = false;
 	c->reply_len = 0;
 	c->reply_max = c->svc->handler == HANDLER_MODULE ? c->reply_cap : len;
-	if (slot != NULL) {
-		atomic_fetch_add(&slot->current, 1);
-		conn_count(&slot->accepted, 1);
-		conn_count(&slot->bytes_in, len);
-	}
-	if (c->heartbeat != NULL)
-		atomic_store_explicit(c->heartbeat, now, memory_order_relaxed);
+	if (slot != NULL)
+		atomic_fetch_add_explicit(&slot->current, 1, memory_order_relaxed);
 	if (c->handler->open != NULL)
 		c->handler->open(c);
-	if (!c->closing) {
-		conn_count_message(c);
+	if (!c->closing)
 		c->handler->message(c, data, len);
-	}
 	if (c->handler->close != NULL)
 		c->handler->close(c);
-	if (slot != NULL) {
-		scoreboard_hist_add(&slot->duration, clock_now() - now);
-		atomic_fetch_sub(&slot->current, 1);
-		conn_count(&slot->served, 1);
-	}
+	if (slot != NULL)
+		atomic_fetch_sub_explicit(&slot->current, 1, memory_order_relaxed);
 	*reply_r = c->reply;
 	if (c->reply_over) {
 		guard_refused(c->svc, peer, slot, SNAPSHOT_REFUSED_REPLY,
@@ -131,13 +119,6 @@ conn_datagram(struct conn *c, int fd, const struct sockd_addr *peer, const char 
 		return -1;
 	}
 	return c->replied ? (ssize_t)c->reply_len : -1;
-}
-
-/* The reply went out: N bytes. */
-void
-conn_dgram_sent(struct conn *c, size_t n)
-{
-	conn_count_sent(c, n);
 }
 
 bool

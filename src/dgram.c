@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "clock.h"
 #include "dgram.h"
 #include "guard.h"
 #include "log.h"
@@ -24,7 +25,8 @@ dgram_batch_init(struct dgram_batch *b, const struct worker_args *a,
 		cap = DGRAM_BATCH;
 	if (cap > fit)
 		cap = fit > 0 ? (unsigned)fit : 1;
-	*b = (struct dgram_batch){ .a = a, .size = size, .cap = cap, .fd = -1 };
+	*b = (struct dgram_batch){ .a = a, .size = size, .cap = cap, .fd = -1,
+		.heartbeat = heartbeat != NULL ? heartbeat : &a->slot->heartbeat_ns };
 	b->bufs = xcalloc(cap, size);
 	b->in = xcalloc(cap, sizeof(*b->in));
 	b->iov = xcalloc(cap, sizeof(*b->iov));
@@ -95,7 +97,7 @@ dgram_receive(struct dgram_batch *b, int fd, unsigned max, bool count_miss)
 		b->in[i].msg_hdr = (struct msghdr){ .msg_name = &b->from[i],
 			.msg_namelen = sizeof(b->from[i]), .msg_iov = &b->iov[i], .msg_iovlen = 1 };
 	}
-	n = recvmmsg(fd, b->in, max, MSG_DONTWAIT, NULL);
+	n = recvmmsg(fd, b->in, max, b->wait ? MSG_WAITFORONE : MSG_DONTWAIT, NULL);
 	if (n == -1) {
 		if (errno == EAGAIN && count_miss)
 			atomic_fetch_add_explicit(&a->slot->accept_miss, 1, memory_order_relaxed);
@@ -105,6 +107,8 @@ dgram_receive(struct dgram_batch *b, int fd, unsigned max, bool count_miss)
 		return 0;
 	}
 	b->n = (unsigned)n;
+	b->now = clock_now();
+	atomic_store_explicit(b->heartbeat, b->now, memory_order_relaxed);
 	for (unsigned i = 0; i < b->n; i++)
 		b->ok[i] = dgram_admit(b, i);
 	return b->n;
@@ -120,7 +124,9 @@ dgram_serve(struct dgram_batch *b, unsigned i)
 	if (i >= b->n || !b->ok[i])
 		return;
 	len = conn_datagram(b->conns[i], b->fd, &b->peer[i], b->bufs + i * b->size,
-	    b->in[i].msg_len, &reply);
+	    b->in[i].msg_len, b->now, &reply);
+	b->served++;
+	b->bytes_in += b->in[i].msg_len;
 	if (len < 0)
 		return;
 	if (b->peer[i].len == 0) {
@@ -133,6 +139,28 @@ dgram_serve(struct dgram_batch *b, unsigned i)
 		.msg_namelen = b->in[i].msg_hdr.msg_namelen, .msg_iov = &b->oiov[b->n_out],
 		.msg_iovlen = 1 } };
 	b->out_of[b->n_out++] = i;
+}
+
+/* The batch's counts into the slot: a datagram is a connection of one
+ * message; its duration the batch's time shared out evenly. */
+static void
+dgram_count(struct dgram_batch *b)
+{
+	struct scoreboard_slot *slot = b->a->slot;
+
+	if (b->served == 0)
+		return;
+	if (slot != NULL) {
+		atomic_fetch_add_explicit(&slot->accepted, b->served, memory_order_relaxed);
+		atomic_fetch_add_explicit(&slot->served, b->served, memory_order_relaxed);
+		atomic_fetch_add_explicit(&slot->messages, b->served, memory_order_relaxed);
+		atomic_fetch_add_explicit(&slot->bytes_in, b->bytes_in, memory_order_relaxed);
+		atomic_fetch_add_explicit(&slot->bytes_out, b->bytes_out, memory_order_relaxed);
+		scoreboard_hist_add_n(&slot->duration, (clock_now() - b->now) / b->served,
+		    b->served);
+	}
+	b->served = 0;
+	b->bytes_in = b->bytes_out = 0;
 }
 
 /* Reply K was not sent: counted, and said at most once a second. */
@@ -160,7 +188,7 @@ dgram_flush(struct dgram_batch *b)
 
 		if (n > 0) {
 			for (unsigned k = done; k < done + (unsigned)n; k++)
-				conn_dgram_sent(b->conns[b->out_of[k]], b->out[k].msg_len);
+				b->bytes_out += b->out[k].msg_len;
 			done += (unsigned)n;
 			continue;
 		}
@@ -176,6 +204,7 @@ dgram_flush(struct dgram_batch *b)
 		dgram_unsent(b, done++, n == -1 ? errno : EIO);
 	}
 	b->n_out = 0;
+	dgram_count(b);
 }
 
 unsigned

@@ -49,6 +49,14 @@ struct dgram_batch {
 	struct iovec *oiov;
 	unsigned *out_of;		/* each reply's place in the batch */
 	unsigned n_out;
+	/* Counted here, into the slot once per batch (dgram_flush): an atomic
+	 * add per counter a batch rather than a datagram. */
+	_Atomic int64_t *heartbeat;
+	bool wait;			/* recvmmsg blocks for the first datagram (up to
+					 * the socket's SO_RCVTIMEO) instead of MSG_DONTWAIT */
+	int64_t now;			/* when the batch came: its datagrams' time */
+	unsigned served;
+	uint64_t bytes_in, bytes_out;
 };
 
 /* CAP: at most this many a batch (0: DGRAM_BATCH), fewer for large

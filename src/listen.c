@@ -2,8 +2,10 @@
  * listen.c - open listening sockets, take them from systemd, keep them
  * across reloads.
  *
- * Every listener is non-blocking (workers poll and then accept, and another
- * worker may have taken the connection first) and close-on-exec. TCP
+ * Every stream listener is non-blocking (workers poll and then accept, and
+ * another worker may have taken the connection first); a datagram socket
+ * blocks, and its readers say MSG_DONTWAIT where they must not wait
+ * (dgram.c). Every one is close-on-exec. TCP
  * listeners set SO_REUSEADDR so a restart does not wait out TIME_WAIT; IPv6
  * listeners set IPV6_V6ONLY so "[::]:P" and "*:P" can coexist. A Unix
  * socket's file is removed first only if it is a socket nobody listens on.
@@ -104,7 +106,9 @@ listen_open(const struct sockd_addr *addr, int backlog, int *fd_r)
 	addr_format(addr, text, sizeof(text));
 	if (family == AF_UNIX && listen_clear_unix(addr, text) == -1)
 		return -1;
-	fd = socket(family, (addr->dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	/* A datagram socket blocks: a loop of one socket waits in recvmmsg
+	 * (dgram_loop.c), and every other read or send says MSG_DONTWAIT. */
+	fd = socket(family, (addr->dgram ? SOCK_DGRAM : SOCK_STREAM | SOCK_NONBLOCK) | SOCK_CLOEXEC,
 	    0);
 	if (fd == -1) {
 		log_err("%s: socket: %s", text, strerror(errno));
@@ -189,7 +193,9 @@ listen_adopt(int fd, const char *name, bool store, struct listen_set *set)
 		    "datagram socket", fd, name);
 		return -1;
 	}
-	if ((fl = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, sd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) > 0 ?
+	    fl & ~O_NONBLOCK : fl | O_NONBLOCK) == -1 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
 		log_err("socket activation: fd %d: fcntl: %s", fd, strerror(errno));
 		return -1;

@@ -104,14 +104,21 @@ scoreboard_claim(struct scoreboard *sb, pid_t pid, uint32_t generation,
 void
 scoreboard_hist_add(struct scoreboard_hist *h, int64_t ns)
 {
+	scoreboard_hist_add_n(h, ns, 1);
+}
+
+/* N observations of NS each (a batch's, amortized). */
+void
+scoreboard_hist_add_n(struct scoreboard_hist *h, int64_t ns, uint64_t n)
+{
 	size_t b = 0;
 
 	if (ns < 0)
 		ns = 0;
 	while (b < SNAPSHOT_BUCKETS - 1 && ns > snapshot_bounds_ns[b])
 		b++;
-	atomic_fetch_add_explicit(&h->bucket[b], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&h->sum_ns, (uint64_t)ns, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->bucket[b], n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_ns, (uint64_t)ns * n, memory_order_relaxed);
 }
 
 void

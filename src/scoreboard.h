@@ -67,6 +67,7 @@ void scoreboard_destroy(struct scoreboard *sb);
 struct scoreboard_slot *scoreboard_claim(struct scoreboard *sb, pid_t pid,
     uint32_t generation, uint32_t service, uint32_t stat, int64_t now_ns);
 void scoreboard_hist_add(struct scoreboard_hist *h, int64_t ns);
+void scoreboard_hist_add_n(struct scoreboard_hist *h, int64_t ns, uint64_t n);
 void scoreboard_release(struct scoreboard_slot *slot);
 _Atomic uint32_t *scoreboard_counters(size_t n);
 void scoreboard_counters_free(_Atomic uint32_t *c, size_t n);
