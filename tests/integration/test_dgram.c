@@ -505,6 +505,22 @@ test_notify_status(void **state)
 	daemon_free(d);
 }
 
+/* A UDP port on 127.0.0.1 that was free a moment ago. */
+static int
+free_udp_port(void)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	socklen_t len = sizeof(in);
+	int fd = udp_client(AF_INET, NULL), port;
+
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&in, sizeof(in)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&in, &len), 0);
+	port = ntohs(in.sin_port);
+	close(fd);
+	return port;
+}
+
 /* systemd-socket-activate --datagram: the socket is taken by its name, and
  * the datagram that started sockd is answered; with LISTEN, the address is
  * in the file too, else the service is a datagram one by systemd's word. */
@@ -521,17 +537,7 @@ activation(bool listen)
 
 	if (access("/usr/bin/systemd-socket-activate", X_OK) != 0)
 		skip();
-	fd = udp_client(AF_INET, NULL);
-	{
-		struct sockaddr_in in = { .sin_family = AF_INET };
-		socklen_t len = sizeof(in);
-
-		in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		assert_int_equal(bind(fd, (struct sockaddr *)&in, sizeof(in)), 0);
-		assert_int_equal(getsockname(fd, (struct sockaddr *)&in, &len), 0);
-		port = ntohs(in.sin_port);
-		close(fd);
-	}
+	port = free_udp_port();
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
 	wrapper[3] = addr;
 	if (listen)
@@ -582,17 +588,7 @@ test_activation_kind_refused(void **state)
 	(void)state;
 	if (access("/usr/bin/systemd-socket-activate", X_OK) != 0)
 		skip();
-	fd = udp_client(AF_INET, NULL);
-	{
-		struct sockaddr_in in = { .sin_family = AF_INET };
-		socklen_t len = sizeof(in);
-
-		in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		assert_int_equal(bind(fd, (struct sockaddr *)&in, sizeof(in)), 0);
-		assert_int_equal(getsockname(fd, (struct sockaddr *)&in, &len), 0);
-		port = ntohs(in.sin_port);
-		close(fd);
-	}
+	port = free_udp_port();
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
 	wrapper[3] = addr;
 	l.conf = config("services = ( { name = \"web\"; handler = \"http\"; } );\n");
