@@ -333,20 +333,21 @@ upgrade_line(struct upgrade_state *s, const char *line, char *why, size_t why_si
 	long pid, gid;
 	unsigned ug, us;
 
-	if (sscanf(line, "version %31s%n", s->version, &n) == 1 && n > 0)
+	/* Each record whole: nothing after its last field (%n says where). */
+	if (sscanf(line, "version %31s%n", s->version, &n) == 1 && n > 0 && line[n] == '\0')
 		return 0;
-	if (sscanf(line, "layout %63s%n", s->layout, &n) == 1 && n > 0)
+	if (sscanf(line, "layout %63s%n", s->layout, &n) == 1 && n > 0 && line[n] == '\0')
 		return 0;
-	if (sscanf(line, "generation %u%n", &ug, &n) == 1 && n > 0) {
+	if (sscanf(line, "generation %u%n", &ug, &n) == 1 && n > 0 && line[n] == '\0') {
 		s->generation = ug;
 		return 0;
 	}
-	if (sscanf(line, "shm %d %d %d%n", &a, &b, &c, &n) == 3 && n > 0 &&
+	if (sscanf(line, "shm %d %d %d%n", &a, &b, &c, &n) == 3 && n > 0 && line[n] == '\0' &&
 	    upgrade_fd_ok(a) && upgrade_fd_ok(b) && upgrade_fd_ok(c)) {
 		s->sb_fd = a, s->st_fd = b, s->pt_fd = c;
 		return 0;
 	}
-	if (sscanf(line, "wake %d%n", &a, &n) == 1 && n > 0 && upgrade_fd_ok(a)) {
+	if (sscanf(line, "wake %d%n", &a, &n) == 1 && n > 0 && line[n] == '\0' && upgrade_fd_ok(a)) {
 		s->wake_fd = a;
 		return 0;
 	}
@@ -432,9 +433,10 @@ upgrade_parse(const char *text, size_t len, struct upgrade_state *s, char *why,
 		snprintf(why, why_size, "the handover is cut short (no \"end\")");
 		r = -1;
 	}
-	if (r == 0 && (s->sb_fd == -1 || s->wake_fd == -1 || s->generation == 0)) {
+	if (r == 0 && (s->sb_fd == -1 || s->wake_fd == -1 || s->generation == 0 ||
+	    s->version[0] == '\0' || s->layout[0] == '\0')) {
 		snprintf(why, why_size, "the handover lacks the shared memory, the wake "
-		    "descriptor or the generation");
+		    "descriptor, the generation, the version or the layout");
 		r = -1;
 	}
 	return r;

@@ -132,6 +132,13 @@ test_broken(void **state)
 	BROKEN(HEAD "kid 0 1 1 0 0 0 0 -1 -\nend\n", "unreadable");
 	BROKEN(HEAD "kid 5 1 1 0 0 0 0 2 -\nend\n", "unreadable");
 	BROKEN(HEAD "control 9 -1\nend\n", "unreadable");
+	/* A record with more than its fields is not half read (fuzz_upgrade). */
+	BROKEN("sockd-upgrade 1\nversion 1*layout x\ngeneration 1\nshm 3 4 5\nwake 6\nend\n",
+	    "unreadable line \"version 1*layout x\"");
+	BROKEN("sockd-upgrade 1\nversion 1\ngeneration 1\nshm 3 4 5\nwake 6\nend\n",
+	    "the generation, the version or the layout");
+	BROKEN(HEAD "shm 3 4 5 6\nend\n", "unreadable line \"shm 3 4 5 6\"");
+	BROKEN(HEAD "generation 2x\nend\n", "unreadable line \"generation 2x\"");
 	broken(nul, sizeof(nul) - 1, "NUL");
 	BROKEN("sockd-upgrade 1\nversion 1\nend\n", "lacks the shared memory");
 	BROKEN("sockd-upgrade 1\nshm 3 4 5\nwake 6\nend\n", "generation");
