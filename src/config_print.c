@@ -163,8 +163,10 @@ print_limits(FILE *fp, const struct config_service *svc)
 {
 	print_open(fp, 4, "limits");
 	print_int(fp, 6, "max_message", svc->max_message);
-	print_int(fp, 6, "max_connections", svc->max_connections);
-	print_int(fp, 6, "max_output", svc->max_output);
+	if (!svc->datagram) {	/* about connections: an error on a datagram service */
+		print_int(fp, 6, "max_connections", svc->max_connections);
+		print_int(fp, 6, "max_output", svc->max_output);
+	}
 	print_int(fp, 6, "max_header_bytes", svc->max_header_bytes);
 	print_int(fp, 6, "max_request_line", svc->max_request_line);
 	if (svc->per_ip > 0)
@@ -225,10 +227,12 @@ print_timeouts(FILE *fp, const struct config_service *svc)
 {
 	print_open(fp, 4, "timeouts");
 	print_seconds(fp, 6, "graceful", svc->graceful_ms);
-	print_seconds(fp, 6, "idle", svc->idle_ms);
+	if (!svc->datagram)
+		print_seconds(fp, 6, "idle", svc->idle_ms);
 	print_seconds(fp, 6, "heartbeat", svc->heartbeat_ms);
 	print_seconds(fp, 6, "exec", svc->exec_timeout_ms);
-	print_seconds(fp, 6, "handshake", svc->handshake_ms);
+	if (!svc->datagram)
+		print_seconds(fp, 6, "handshake", svc->handshake_ms);
 	print_close(fp, 4);
 }
 
@@ -355,11 +359,13 @@ print_service(FILE *fp, const struct config_service *svc)
 	print_str(fp, 4, "name", svc->name);
 	print_listen(fp, svc);
 	print_str(fp, 4, "handler", config_handler_name(svc->handler));
-	print_str(fp, 4, "framing", config_framing_name(svc->framing));
+	if (!svc->datagram)	/* a datagram service has neither */
+		print_str(fp, 4, "framing", config_framing_name(svc->framing));
 	print_str(fp, 4, "model", config_model_name(svc->model));
 	print_int(fp, 4, "workers", svc->workers);
 	print_int(fp, 4, "threads", svc->threads);
-	print_int(fp, 4, "backlog", svc->backlog);
+	if (!svc->datagram)
+		print_int(fp, 4, "backlog", svc->backlog);
 	if (model_has(svc, MODEL_PROCESS_PER_CONN) || svc->handler == HANDLER_EXEC)
 		print_int(fp, 4, "max_children", svc->max_children);
 	if (model_has(svc, MODEL_THREAD_PER_CONN))
