@@ -433,7 +433,8 @@ listen_one(struct listen_build *b, size_t s, const struct config_listen *cl)
 		l->fd = b->old->l[i].fd;
 		l->remove_file = b->old->l[i].remove_file;
 		l->from_store = b->old->l[i].from_store;
-		if (listen(l->fd, svc->backlog) == -1)	/* the backlog may have changed */
+		/* The backlog may have changed (a datagram socket has none). */
+		if (!cl->addr.dgram && listen(l->fd, svc->backlog) == -1)
 			log_warn("%s: listen: %s", cl->text, strerror(errno));
 	} else if (listen_open(&cl->addr, svc->backlog, &l->fd) == -1) {
 		log_err("%s: cannot listen on %s", svc->name, cl->text);

@@ -1055,6 +1055,11 @@ master_upgrade(struct master *m)
 	log_notice("SIGUSR2: upgrading sockd %s in place; checking the binary", sockd_version);
 	if (upgrade_check(m->path, newver, sizeof(newver), why, sizeof(why)) == -1)
 		return master_upgrade_failed(m, why);
+	/* A reload still waiting for READY=1 is over: its generation is
+	 * handed over, and the counters must not keep it open forever. */
+	if (m->reload_pending)
+		stats_reload(m->st, false, !m->keep_old, m->reload_error);
+	m->reload_pending = false;
 	master_handover(m, &s);
 	log_notice("upgrading from sockd %s to sockd %s: pid %ld stays, %zu worker%s handed over",
 	    sockd_version, newver, (long)getpid(), m->n_kids, m->n_kids == 1 ? "" : "s");
