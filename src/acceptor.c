@@ -59,7 +59,7 @@ acceptor_set(struct acceptor_watch *w, bool on)
 
 	if (w->on == on || (on && w->ac->closed))
 		return;
-	for (size_t i = 0; i < a->n_fds; i++) {
+	for (size_t i = 0; w->ep >= 0 && i < a->n_fds; i++) {
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data = w->data[i] };
 
 		if (epoll_ctl(w->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, a->fds[i], &ev) == -1 &&
@@ -198,6 +198,23 @@ acceptor_guard(struct acceptor *ac, struct accepted *c)
 	return false;
 }
 
+/* An accept failed with ERR: counted, logged (rate-limited); true when
+ * the watch should pause (out of descriptors or memory) rather than spin. */
+static bool
+acceptor_failed(const struct worker_args *a, int err, bool count_miss)
+{
+	if (err == EAGAIN && count_miss)
+		atomic_fetch_add_explicit(&a->slot->accept_miss, 1, memory_order_relaxed);
+	else if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		log_limited(&accept_limit, LOG_WARNING, "%s: accept: %s (pausing %d ms)",
+		    a->svc->name, strerror(err), WORKER_LIMIT_PAUSE_MS);
+		return true;
+	} else if (err != EAGAIN && err != EINTR && err != ECONNABORTED && err != EPROTO &&
+	    err != ECANCELED)
+		log_limited(&accept_limit, LOG_ERR, "%s: accept: %s", a->svc->name, strerror(err));
+	return false;
+}
+
 /*
  * accept4 on LFD. Connections that died in the queue are skipped quietly;
  * an empty queue counts as a race lost to another worker when COUNT_MISS;
@@ -214,29 +231,23 @@ acceptor_accept(struct acceptor *ac, int lfd, struct sockd_addr *peer_r, bool co
 	int fd = accept4(lfd, peer_r != NULL ? (struct sockaddr *)&ss : NULL,
 	    peer_r != NULL ? &len : NULL, SOCK_CLOEXEC | ac->flags);
 
-	*pause_r = false;
 	if (fd != -1) {
+		*pause_r = false;
 		if (peer_r != NULL)
 			addr_from_sockaddr((struct sockaddr *)&ss, len, peer_r);
 		return fd;
 	}
-	if (errno == EAGAIN && count_miss)
-		atomic_fetch_add_explicit(&a->slot->accept_miss, 1, memory_order_relaxed);
-	else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-		log_limited(&accept_limit, LOG_WARNING, "%s: accept: %s (pausing %d ms)",
-		    a->svc->name, strerror(errno), WORKER_LIMIT_PAUSE_MS);
-		*pause_r = true;
-	} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
-		log_limited(&accept_limit, LOG_ERR, "%s: accept: %s", a->svc->name, strerror(errno));
+	*pause_r = acceptor_failed(a, errno, count_miss);
 	return -1;
 }
+
+static enum acceptor_result acceptor_took(struct acceptor *ac, struct accepted *out);
 
 enum acceptor_result
 acceptor_take(struct acceptor_watch *w, int lfd, bool count_miss, struct accepted *out)
 {
 	struct acceptor *ac = w->ac;
 	bool pause;
-	uint64_t n;
 
 	*out = (struct accepted){ .fd = -1, .record = GUARD_NONE };
 	acceptor_lock(ac, 'r');
@@ -259,6 +270,16 @@ acceptor_take(struct acceptor_watch *w, int lfd, bool count_miss, struct accepte
 		return pause ? ACCEPTOR_PAUSED : ACCEPTOR_NONE;
 	}
 	acceptor_lock(ac, 0);
+	return acceptor_took(ac, out);
+}
+
+/* OUT holds a connection just accepted (and its place): the guard's word,
+ * then it counts for max_requests. */
+static enum acceptor_result
+acceptor_took(struct acceptor *ac, struct accepted *out)
+{
+	uint64_t n;
+
 	if (!acceptor_guard(ac, out))
 		return ACCEPTOR_REFUSED;
 	n = atomic_fetch_add(&ac->taken, 1) + 1;
@@ -268,6 +289,51 @@ acceptor_take(struct acceptor_watch *w, int lfd, bool count_miss, struct accepte
 		out->recycle = true;
 	}
 	return ACCEPTOR_CONN;
+}
+
+bool
+acceptor_arm(struct acceptor_watch *w)
+{
+	struct acceptor *ac = w->ac;
+	bool ok = false;
+
+	acceptor_lock(ac, 'r');
+	if (!ac->closed && w->on) {
+		ok = acceptor_reserve(ac->a);
+		if (!ok)
+			acceptor_pause(w);
+	}
+	acceptor_lock(ac, 0);
+	return ok;
+}
+
+enum acceptor_result
+acceptor_armed(struct acceptor_watch *w, int res, const struct sockaddr *sa, socklen_t len,
+    struct accepted *out)
+{
+	struct acceptor *ac = w->ac;
+
+	*out = (struct accepted){ .fd = res, .record = GUARD_NONE, .reserved = true };
+	if (res < 0) {
+		out->fd = -1;
+		acceptor_release(ac, out);
+		if (!acceptor_failed(ac->a, -res, false))
+			return ACCEPTOR_NONE;
+		acceptor_lock(ac, 'r');
+		acceptor_pause(w);
+		acceptor_lock(ac, 0);
+		return ACCEPTOR_PAUSED;
+	}
+	addr_from_sockaddr(sa, len, &out->peer);
+	return acceptor_took(ac, out);
+}
+
+void
+acceptor_unarm(struct acceptor_watch *w)
+{
+	struct accepted c = { .fd = -1, .reserved = true, .record = GUARD_NONE };
+
+	acceptor_release(w->ac, &c);
 }
 
 /*

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "addr.h"
 #include "worker_args.h"
@@ -100,6 +101,21 @@ int acceptor_update(struct acceptor_watch *w, int64_t now);
 void acceptor_hold(struct acceptor_watch *w, bool full);
 /* A connection ended: a pause at the limit ends now. */
 void acceptor_room(struct acceptor_watch *w);
+
+/*
+ * The uring model accepts through io_uring, in a watch made with EP -1
+ * (no epoll set: "in" is only W->on). Before it arms an accept on a
+ * listener, acceptor_arm() takes the place the connection will hold
+ * (false: not now - the watch is off, or paused at the limit); the
+ * accept's result RES (a descriptor, or -errno) and the client's address
+ * go to acceptor_armed(), which does what acceptor_take() does after its
+ * accept4; an accept cancelled unanswered gives its place back with
+ * acceptor_unarm().
+ */
+bool acceptor_arm(struct acceptor_watch *w);
+enum acceptor_result acceptor_armed(struct acceptor_watch *w, int res,
+    const struct sockaddr *sa, socklen_t len, struct accepted *out);
+void acceptor_unarm(struct acceptor_watch *w);
 
 /* Stop accepting (signal, recycle): once; true the first time. */
 bool acceptor_drain(struct acceptor *ac);

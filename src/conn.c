@@ -113,6 +113,28 @@ conn_open_buffered(int fd, const struct sockd_addr *peer, const struct config_se
 	return c;
 }
 
+/* The buffered engine whose sends the caller makes (the uring model):
+ * see conn_ring_take(). */
+struct conn *
+conn_open_ring(int fd, const struct sockd_addr *peer, const struct config_service *svc,
+    const struct handler *h, struct scoreboard_slot *slot)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	conn_init(c, fd, peer, svc, h, slot, NULL, true);
+	c->ring = true;
+	conn_start(c);
+	return c;
+}
+
+/* Must conn_input() read itself? While the PROXY header is due: it is
+ * read exactly, never past it. Otherwise any read will do. */
+bool
+conn_reads_itself(const struct conn *c)
+{
+	return c->proxy != NULL;
+}
+
 /* "SERVICE: PEER: closed after 1.234 s, 120 bytes in, 340 bytes out,
  * 3 messages (client closed)". */
 static void
@@ -263,7 +285,17 @@ conn_linger(struct conn *c)
 	conn_shut(c);	/* blocking mode: the answer is out already */
 }
 
-/* Lingering: drop what the client still sends; -1 once it is done. */
+/* Lingering: N more bytes (0: the client's end, -errno) are dropped; -1
+ * once it is done. */
+static int
+conn_drop(struct conn *c, ssize_t n)
+{
+	if (n > 0 && (c->lingered += (uint64_t)n) < CONN_LINGER_BYTES)
+		return 1;
+	c->closing = true;	/* the client's end, an error, or enough: close */
+	return -1;
+}
+
 static int
 conn_drop_input(struct conn *c, char *buf, size_t size)
 {
@@ -271,10 +303,7 @@ conn_drop_input(struct conn *c, char *buf, size_t size)
 
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return 0;
-	if (n > 0 && (c->lingered += (uint64_t)n) < CONN_LINGER_BYTES)
-		return 1;
-	c->closing = true;	/* the client's end, an error, or enough: close */
-	return -1;
+	return conn_drop(c, n);
 }
 
 /* The connection ends, for WHY unless it had a reason already. */
@@ -511,7 +540,6 @@ conn_proxy_input(struct conn *c)
 int
 conn_input(struct conn *c, char *buf, size_t size)
 {
-	const char *why;
 	ssize_t n;
 
 	if (c->proxy != NULL)
@@ -522,10 +550,26 @@ conn_input(struct conn *c, char *buf, size_t size)
 
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return 0;
-	if (n == -1)
-		log_debug("%s: read: %s", c->svc->name, strerror(errno));
+	return conn_received(c, buf, n == -1 ? -errno : n);
+}
+
+/*
+ * What a read gave: N bytes at BUF, 0 at the client's end, -errno. As
+ * conn_input() after its read; the uring model's receives come here
+ * (dropped while the connection lingers). Not while the PROXY header is
+ * due (conn_reads_itself): then conn_input() reads itself.
+ */
+int
+conn_received(struct conn *c, const char *buf, ssize_t n)
+{
+	const char *why;
+
+	if (c->linger_ns != 0)
+		return conn_drop(c, n);
+	if (n < 0)
+		log_debug("%s: read: %s", c->svc->name, strerror((int)-n));
 	if (n <= 0) {
-		conn_end(c, n == 0 ? CONN_END_CLIENT : conn_errno_end(errno));
+		conn_end(c, n == 0 ? CONN_END_CLIENT : conn_errno_end((int)-n));
 		return -1;
 	}
 	c->last_read_ns = clock_now();

@@ -76,6 +76,23 @@ int conn_input(struct conn *c, char *buf, size_t size);
 int conn_flush(struct conn *c);
 
 /*
+ * The ring engine (the uring model): buffered, but the caller reads and
+ * sends. Bytes it received (or 0 at the client's end, or -errno) go to
+ * conn_received(), except while conn_reads_itself(), when the caller
+ * waits for readability and calls conn_input(). Answers are queued; the
+ * caller takes them with conn_ring_take() (the buffer is then its own,
+ * to free once the send completed) and reports each send's result with
+ * conn_ring_sent() (DONE: no more of that buffer is sent). A file body
+ * goes out by conn_flush() once no bytes wait.
+ */
+struct conn *conn_open_ring(int fd, const struct sockd_addr *peer,
+    const struct config_service *svc, const struct handler *h, struct scoreboard_slot *slot);
+int conn_received(struct conn *c, const char *buf, ssize_t n);
+bool conn_reads_itself(const struct conn *c);
+char *conn_ring_take(struct conn *c, size_t *len);
+int conn_ring_sent(struct conn *c, int res, bool done);
+
+/*
  * The datagram engine (conn_dgram.c): a connection made once and reused,
  * each conn_datagram() one datagram's whole life, open() to close(), at
  * NOW (the batch's time: one clock read per batch, not two a datagram).

@@ -85,7 +85,7 @@ conn_append(struct conn *c, const struct iovec *iov, int n, size_t skip)
 	total -= skip;
 	if (total == 0)
 		return 0;
-	if (c->out_len + total > (size_t)c->svc->max_output) {
+	if (c->flight + c->out_len + total > (size_t)c->svc->max_output) {
 		log_notice("%s: closing connection: more than %d bytes of output queued",
 		    c->svc->name, c->svc->max_output);
 		conn_end(c, CONN_END_OUTPUT_LIMIT);
@@ -123,7 +123,7 @@ conn_buffer_sendv(struct conn *c, struct iovec *iov, int n, int flags)
 		c->broken = true;
 		return -1;
 	}
-	if (c->out_len == 0 && (sent = conn_sendmsg(c, iov, n, flags)) == -1)
+	if (c->out_len == 0 && !c->ring && (sent = conn_sendmsg(c, iov, n, flags)) == -1)
 		return -1;
 	return conn_append(c, iov, n, (size_t)sent);
 }
@@ -182,6 +182,8 @@ conn_flush_bytes(struct conn *c)
 }
 
 
+static void conn_flushed(struct conn *c);
+
 /*
  * Send queued output, bytes first, then the file. 1 when
  * some went out, 0 when none could (or none waits), -1 when the
@@ -195,6 +197,8 @@ conn_flush(struct conn *c)
 	int r = 0;
 	ssize_t w;
 
+	if (c->ring && c->flight > 0)
+		return 0;	/* the caller's send goes first */
 	if (c->out_len > 0 && (r = conn_flush_bytes(c)) <= 0)
 		return r;
 	if (c->out_len == 0 && c->file_fd >= 0) {
@@ -202,18 +206,76 @@ conn_flush(struct conn *c)
 			return -1;
 		r |= w > 0;
 	}
-	if (r == 1 && !conn_pending(c) && c->linger_ns != 0) {
+	if (r == 1)
+		conn_flushed(c);
+	return c->broken ? -1 : r;
+}
+
+/* Output went out: if that was the last of it, a lingering connection
+ * shuts its side now, or the handler may answer what it held back. */
+static void
+conn_flushed(struct conn *c)
+{
+	if (conn_pending(c))
+		return;
+	if (c->linger_ns != 0) {
 		conn_shut(c);	/* the last answer is out: now the client sees the end */
 		c->linger_ns = clock_now() + CONN_LINGER_MS * NS_PER_MS;	/* from now */
-	} else if (r == 1 && !conn_pending(c) && c->drained != NULL && !c->closing)
+	} else if (c->drained != NULL && !c->closing)
 		c->drained(c);
-	return c->broken ? -1 : r;
 }
 
 bool
 conn_pending(const struct conn *c)
 {
-	return c->out_len > 0 || c->file_fd >= 0;
+	return c->out_len > 0 || c->flight > 0 || c->file_fd >= 0;
+}
+
+/*
+ * The ring engine (conn_open_ring): the caller sends. Take the queued
+ * bytes: the buffer is the caller's from now on (free() it once its send
+ * completed, whatever became of the connection), *LEN its bytes; NULL
+ * when nothing waits or a send is in flight already (one at a time keeps
+ * the bytes in order). Appends from now on go to a new buffer.
+ */
+char *
+conn_ring_take(struct conn *c, size_t *len)
+{
+	char *out = c->out + c->out_off;
+
+	if (c->flight > 0 || c->out_len == 0 || c->broken)
+		return NULL;
+	if (c->out_off > 0)
+		memmove(c->out, out, c->out_len);
+	out = c->out;
+	*len = c->flight = c->out_len;
+	c->out = NULL;
+	c->out_off = c->out_len = c->out_cap = 0;
+	return out;
+}
+
+/*
+ * RES of a send of what conn_ring_take gave: bytes sent, or -errno. DONE:
+ * the caller sends no more of it (all of it went, or it failed, or the
+ * connection is past caring). 1 when bytes went, -1 when the connection
+ * is broken.
+ */
+int
+conn_ring_sent(struct conn *c, int res, bool done)
+{
+	if (res < 0) {
+		c->flight = 0;
+		if (!c->broken) {
+			log_debug("%s: send: %s", c->svc->name, strerror(-res));
+			conn_end(c, conn_errno_end(-res));
+			c->broken = true;
+		}
+		return -1;
+	}
+	conn_count_sent(c, (size_t)res);
+	c->flight = done ? 0 : c->flight - (size_t)res;
+	conn_flushed(c);
+	return c->broken ? -1 : 1;
 }
 
 /* HEAD, then the file: what the socket takes now, the rest queued (FD is
@@ -229,7 +291,7 @@ conn_buffer_send_file(struct conn *c, const void *head, size_t head_len, int fd,
 		c->file_fd = fd;
 		c->file_off = off;
 		c->file_len = len;
-		if (c->out_len == 0 && conn_sendfile_some(c) == -1)
+		if (c->out_len == 0 && c->flight == 0 && conn_sendfile_some(c) == -1)
 			return -1;	/* conn_buffer_free() closes the file */
 		return 0;
 	}

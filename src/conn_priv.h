@@ -79,6 +79,10 @@ struct conn {
 	off_t file_off;
 	size_t file_len;		/* bytes of it still to send */
 	void (*drained)(struct conn *c);	/* the handler's: all output is out */
+	/* The ring (uring model): sends are the caller's SQEs, never made
+	 * here; what one carries is the caller's buffer until it completes. */
+	bool ring;
+	size_t flight;			/* bytes taken by conn_ring_take, not yet sent */
 	/* Datagram mode only (conn_dgram.c): one datagram in, at most one out. */
 	bool dgram;
 	bool replied;			/* a send call made the reply (maybe empty) */

@@ -934,6 +934,7 @@ master_reload(struct master *m)
 	stats_reload(m->st, true, false, NULL);
 	if ((cfg = load_config(m->path, false, why, sizeof(why))) == NULL)
 		return master_reload_failed(m, why);
+	model_settle(cfg);
 	map = xcalloc(cfg->n_services ? cfg->n_services : 1, sizeof(*map));
 	if (stats_bind(m->st, cfg, map) == -1) {
 		snprintf(why, sizeof(why), "no room for the counters of so many new services "
@@ -1332,6 +1333,7 @@ master_init(struct master *m, struct sockd_config *cfg, const char *path,
 	*m = (struct master){ .path = path, .cfg = cfg, .generation = 1, .sig_fd = -1,
 		.wake_fd = -1, .sb_fd = -1, .st_fd = -1, .pt_fd = -1 };
 	control_init(&m->ctl);
+	model_settle(cfg);
 	if (priv_resolve(cfg->user, cfg->group, &m->ids) == -1)
 		return EXIT_CONFIG;
 	if ((m->log_fds = master_open_logs(cfg, why, sizeof(why))) == NULL)

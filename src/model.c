@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "model.h"
 #include "util.h"
 
@@ -43,6 +44,10 @@ static const struct model models[] = {
 		capacity_children },
 	[MODEL_THREAD] = { "thread", model_thread_run, dgram_thread_run, MODEL_THREAD_PER_CONN,
 		capacity_max_threads },
+	/* The event model over io_uring; a datagram service's loop is
+	 * recvmmsg's already (dgram_loop.c), which the ring would not beat. */
+	[MODEL_URING] = { "uring", model_uring_run, dgram_loop_run, MODEL_NONBLOCKING,
+		capacity_unbounded },
 };
 
 const struct model *
@@ -73,5 +78,32 @@ model_names(char *buf, size_t size)
 		    models[i].name);
 
 		len += n > 0 ? (size_t)n : 0;
+	}
+}
+
+/*
+ * The models this machine can run: a uring service where io_uring cannot
+ * be had (kernel.io_uring_disabled, a seccomp filter, an old kernel, a
+ * build without liburing) runs as event, said once per start or reload.
+ * Asked once, here in the master, rather than by every worker.
+ */
+void
+model_settle(struct sockd_config *cfg)
+{
+	char why[160];
+	int usable = -1;	/* not asked yet */
+
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		struct config_service *svc = &cfg->services[i];
+
+		if (svc->model != MODEL_URING)
+			continue;
+		if (usable == -1)
+			usable = uring_usable(why, sizeof(why));
+		if (usable)
+			continue;
+		log_notice("%s: io_uring cannot be used (%s): model \"uring\" runs as \"event\"",
+		    svc->name, why);
+		svc->model = MODEL_EVENT;
 	}
 }

@@ -53,6 +53,11 @@ void model_prefork_run(const struct worker_args *a, int sig_fd);
 void model_fork_run(const struct worker_args *a, int sig_fd);
 void model_event_run(const struct worker_args *a, int sig_fd);
 void model_thread_run(const struct worker_args *a, int sig_fd);
+void model_uring_run(const struct worker_args *a, int sig_fd);
+/* Can this process run the uring model? If not, why (for the notice). */
+bool uring_usable(char *why, size_t size);
+/* A model this machine cannot run becomes the one it falls back to. */
+void model_settle(struct sockd_config *cfg);
 void dgram_loop_run(const struct worker_args *a, int sig_fd);
 void dgram_fork_run(const struct worker_args *a, int sig_fd);
 void dgram_thread_run(const struct worker_args *a, int sig_fd);

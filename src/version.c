@@ -14,6 +14,7 @@
 
 #include "build.h"
 #include "upgrade.h"
+#include "model.h"
 #include "version.h"
 
 __attribute__((weak)) const char sockd_version[] = PACKAGE_VERSION;
@@ -66,6 +67,19 @@ version_compiler(void)
 #endif
 }
 
+/* "io_uring: yes (liburing 2.3)", or no and why: model "uring" runs as
+ * event then. */
+static void
+version_print_uring(FILE *out)
+{
+	char why[160];
+
+	if (uring_usable(why, sizeof(why)))
+		fprintf(out, "io_uring: yes (liburing %s)\n", SOCKD_LIBURING_VERSION);
+	else
+		fprintf(out, "io_uring: no (%s): model \"uring\" runs as \"event\"\n", why);
+}
+
 void
 version_print(FILE *out)
 {
@@ -76,6 +90,7 @@ version_print(FILE *out)
 	fprintf(out, "sanitizers: %s\n", SOCKD_SANITIZE_FLAGS[0] != '\0' ?
 	    "on (" SOCKD_SANITIZE_FLAGS ")" : "off");
 	fprintf(out, "compiler: %s\n", version_compiler());
+	version_print_uring(out);
 	/* What a running master checks before it becomes this binary (SIGUSR2). */
 	fprintf(out, "state layout: %s\n", upgrade_layout());
 }

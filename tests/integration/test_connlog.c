@@ -23,7 +23,7 @@
 
 #include "testlib.h"
 
-static const char *const models[] = { "prefork", "thread", "fork", "event" };
+static const char *const models[] = { "prefork", "thread", "fork", "event", "uring" };
 
 /* A debug echo service of MODEL with EXTRA settings, and its port. */
 static struct daemon *
@@ -103,7 +103,7 @@ test_client_closed(void **state)
 static void
 test_idle_timeout(void **state)
 {
-	static const char *const idle_models[] = { "prefork", "event" };
+	static const char *const idle_models[] = { "prefork", "event", "uring" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(idle_models) / sizeof(idle_models[0]); i++) {
@@ -199,7 +199,7 @@ test_protocol_error(void **state)
 static void
 test_stopping(void **state)
 {
-	static const char *const stop_models[] = { "prefork", "event" };
+	static const char *const stop_models[] = { "prefork", "event", "uring" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(stop_models) / sizeof(stop_models[0]); i++) {

@@ -185,6 +185,7 @@ static const char *const models[] = {
 	"model = \"prefork\"; workers = 2;",
 	"model = \"prefork\"; workers = 2; threads = 2;",
 	"model = \"event\"; workers = 2;",
+	"model = \"uring\"; workers = 2;",
 	"model = \"fork\"; workers = 1; max_children = 8;",
 	"model = \"thread\"; workers = 1; max_threads = 8;",
 };

@@ -35,6 +35,7 @@ static const char *const models[] = {
 	"model = \"prefork\"; workers = 3;",
 	"model = \"prefork\"; workers = 1; threads = 3;",
 	"model = \"event\"; workers = 1;",
+	"model = \"uring\"; workers = 1;",
 	"model = \"fork\"; workers = 1;",
 	"model = \"thread\"; workers = 1;",
 };

@@ -3,6 +3,10 @@
  * one worker at once, the handlers under two framings, a client that does
  * not read delaying nobody else, limits.max_output, timeouts.idle, a hung
  * handler, limits.max_connections, max_requests and a graceful stop.
+ *
+ * Built twice: as test_event, and with MODEL "uring" as test_uring (the
+ * same semantics over io_uring), which also checks that the uring
+ * workers really run on a ring where this machine has io_uring.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,9 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "testlib.h"
+
+#ifndef MODEL
+#define MODEL "event"
+#endif
 
 #define LINE_LEN 100			/* test_blocked_reader's lines */
 
@@ -33,7 +43,7 @@ test_many_clients_one_worker(void **state)
 
 	(void)state;
 	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
-	    " listen = \"127.0.0.1:0\"; model = \"event\"; workers = 1; } );\n"), &port);
+	    " listen = \"127.0.0.1:0\"; model = \"" MODEL "\"; workers = 1; } );\n"), &port);
 	for (int i = 0; i < 50; i++)
 		assert_true((fd[i] = tcp_connect("127.0.0.1", port)) >= 0);
 	for (int round = 0; round < 3; round++) {
@@ -68,11 +78,11 @@ test_handlers(void **state)
 
 		d = start(config("services = ("
 		    " { name = \"echo\"; handler = \"echo\"; framing = \"%s\"; listen = \"127.0.0.1:0\";"
-		    " model = \"event\"; workers = 1; },"
+		    " model = \"" MODEL "\"; workers = 1; },"
 		    " { name = \"ack\"; handler = \"ack\"; framing = \"%s\"; listen = \"127.0.0.1:0\";"
-		    " model = \"event\"; workers = 1; reply = \"got it\"; },"
+		    " model = \"" MODEL "\"; workers = 1; reply = \"got it\"; },"
 		    " { name = \"discard\"; handler = \"discard\"; framing = \"%s\";"
-		    " listen = \"127.0.0.1:0\"; model = \"event\"; workers = 1; } );\n",
+		    " listen = \"127.0.0.1:0\"; model = \"" MODEL "\"; workers = 1; } );\n",
 		    framings[f], framings[f], framings[f]), &port);
 		echo = tcp_connect("127.0.0.1", port);
 		ack = tcp_connect("127.0.0.1", daemon_port(d, "ack", "127.0.0.1"));
@@ -153,7 +163,7 @@ test_blocked_reader(void **state)
 
 	(void)state;
 	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
-	    " listen = \"127.0.0.1:0\"; model = \"event\"; workers = 1; } );\n"), &port);
+	    " listen = \"127.0.0.1:0\"; model = \"" MODEL "\"; workers = 1; } );\n"), &port);
 	blocked = tcp_connect("127.0.0.1", port);
 	other = tcp_connect("127.0.0.1", port);
 	echo_line(other, "before\n");
@@ -181,7 +191,7 @@ test_max_output(void **state)
 
 	(void)state;
 	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"length32\";"
-	    " listen = \"127.0.0.1:0\"; model = \"event\"; workers = 1;"
+	    " listen = \"127.0.0.1:0\"; model = \"" MODEL "\"; workers = 1;"
 	    " limits = { max_message = 16777216; max_output = 65536; }; } );\n"), &port);
 	other = tcp_connect("127.0.0.1", port);
 	big = tcp_connect("127.0.0.1", port);
@@ -207,7 +217,7 @@ test_idle_timeout(void **state)
 
 	(void)state;
 	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
-	    " listen = \"127.0.0.1:0\"; model = \"event\"; workers = 1;"
+	    " listen = \"127.0.0.1:0\"; model = \"" MODEL "\"; workers = 1;"
 	    " timeouts = { idle = 1.5; heartbeat = 0.4; }; } );\n"), &port);
 	quiet = tcp_connect("127.0.0.1", port);
 	talking = tcp_connect("127.0.0.1", port);
@@ -240,7 +250,7 @@ test_hung_handler(void **state)
 	(void)state;
 	d = start_with(getenv("SOCKD_TEST"),
 	    config("services = ( { name = \"echo\"; handler = \"hang\"; framing = \"line\";"
-	    " listen = \"127.0.0.1:0\"; model = \"event\"; workers = 1;"
+	    " listen = \"127.0.0.1:0\"; model = \"" MODEL "\"; workers = 1;"
 	    " timeouts = { heartbeat = 1; }; } );\n"), &port);
 	other = tcp_connect("127.0.0.1", port);
 	echo_line(other, "fine\n");
@@ -268,7 +278,7 @@ test_hung_while_draining(void **state)
 	(void)state;
 	d = start_with(getenv("SOCKD_TEST"),
 	    config("services = ( { name = \"echo\"; handler = \"hang\"; framing = \"line\";"
-	    " listen = \"127.0.0.1:0\"; model = \"event\"; workers = 1; max_requests = 2;"
+	    " listen = \"127.0.0.1:0\"; model = \"" MODEL "\"; workers = 1; max_requests = 2;"
 	    " timeouts = { heartbeat = 1; }; } );\n"), &port);
 	other = tcp_connect("127.0.0.1", port);
 	echo_line(other, "one\n");
@@ -300,7 +310,7 @@ test_out_of_descriptors(void **state)
 	if (system("command -v prlimit >/dev/null 2>&1") != 0)
 		skip();
 	l.conf = config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
-	    " listen = \"127.0.0.1:0\"; model = \"event\"; workers = 1; } );\n");
+	    " listen = \"127.0.0.1:0\"; model = \"" MODEL "\"; workers = 1; } );\n");
 	d = daemon_launch(&l);
 	port = daemon_port(d, "echo", "127.0.0.1");
 	assert_true(daemon_wait_log(d, STARTED, T_MS));
@@ -331,7 +341,7 @@ test_max_connections(void **state)
 
 	(void)state;
 	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
-	    " listen = \"127.0.0.1:0\"; model = \"event\"; workers = 2;"
+	    " listen = \"127.0.0.1:0\"; model = \"" MODEL "\"; workers = 2;"
 	    " limits = { max_connections = 3; }; } );\n"), &port);
 	assert_true(daemon_wait_workers(d, 2, T_MS));
 	for (int i = 0; i < 3; i++) {
@@ -360,7 +370,7 @@ test_max_requests(void **state)
 
 	(void)state;
 	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
-	    " listen = \"127.0.0.1:0\"; model = \"event\"; workers = 1; max_requests = 5; } );\n"),
+	    " listen = \"127.0.0.1:0\"; model = \"" MODEL "\"; workers = 1; max_requests = 5; } );\n"),
 	    &port);
 	for (int i = 0; i < 20; i++)
 		assert_true(answers(port));
@@ -381,7 +391,7 @@ test_sigterm_drains(void **state)
 
 	(void)state;
 	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
-	    " listen = \"127.0.0.1:0\"; model = \"event\"; workers = 1; } );\n"), &port);
+	    " listen = \"127.0.0.1:0\"; model = \"" MODEL "\"; workers = 1; } );\n"), &port);
 	fd = tcp_connect("127.0.0.1", port);
 	echo_line(fd, "first\n");
 	assert_int_equal(kill(d->pid, SIGTERM), 0);
@@ -398,6 +408,76 @@ test_sigterm_drains(void **state)
 	assert_int_equal(daemon_stop(d, 0, T_MS), 0);
 	assert_non_null(strstr(d->log, "notice: stopped"));
 	daemon_free(d);
+}
+
+/* Where io_uring can be had (Linux 6 or later, not disabled), a uring
+ * worker holds a ring, and no fallback is said; elsewhere it serves as
+ * event after one notice. The event build checks the reverse: no ring. */
+static bool
+io_uring_here(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
+	struct utsname un;
+	int disabled = 0;
+
+	if (f != NULL) {
+		if (fscanf(f, "%d", &disabled) != 1)
+			disabled = 0;
+		fclose(f);
+	}
+	return disabled == 0 && uname(&un) == 0 && atoi(un.release) >= 6;
+}
+
+static bool
+holds_ring(pid_t pid)
+{
+	char path[64], link[64];
+	bool found = false;
+	DIR *dir;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if ((dir = opendir(path)) == NULL)
+		return false;
+	while (!found && (e = readdir(dir)) != NULL) {
+		char fd_path[384];
+		ssize_t n;
+
+		snprintf(fd_path, sizeof(fd_path), "%s/%s", path, e->d_name);
+		if ((n = readlink(fd_path, link, sizeof(link) - 1)) > 0) {
+			link[n] = '\0';
+			found = strcmp(link, "anon_inode:[io_uring]") == 0;
+		}
+	}
+	closedir(dir);
+	return found;
+}
+
+static void
+test_runs_on_ring(void **state)
+{
+	struct daemon *d;
+	pid_t w[2];
+	int port, fd;
+	bool uring = strcmp(MODEL, "uring") == 0;
+
+	(void)state;
+	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; model = \"" MODEL "\"; workers = 2; } );\n"), &port);
+	assert_true(daemon_wait_workers(d, 2, T_MS));
+	assert_true((fd = tcp_connect("127.0.0.1", port)) >= 0);
+	echo_line(fd, "on the ring?\n");
+	assert_int_equal(daemon_workers(d, w, 2), 2);
+	if (uring && io_uring_here()) {
+		assert_true(holds_ring(w[0]) && holds_ring(w[1]));
+		assert_null(strstr(d->log, "runs as"));
+	} else if (uring) {
+		assert_true(daemon_wait_log(d, "model \"uring\" runs as \"event\"", T_MS));
+		assert_false(holds_ring(w[0]) || holds_ring(w[1]));
+	} else
+		assert_false(holds_ring(w[0]) || holds_ring(w[1]));
+	close(fd);
+	stop(d);
 }
 
 #define T(f) cmocka_unit_test_teardown(f, harness_teardown)
@@ -417,6 +497,7 @@ main(void)
 		T(test_max_connections),
 		T(test_max_requests),
 		T(test_sigterm_drains),
+		T(test_runs_on_ring),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

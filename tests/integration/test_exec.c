@@ -191,7 +191,7 @@ test_env_overrides(void **state)
 static void
 test_fds_and_signal_state(void **state)
 {
-	static const char *const models[] = { "prefork", "event", "fork", "thread" };
+	static const char *const models[] = { "prefork", "event", "uring", "fork", "thread" };
 	char out[4096];
 
 	(void)state;
@@ -348,7 +348,7 @@ test_max_children_event(void **state)
 static void
 test_timeout_term(void **state)
 {
-	static const char *const models[] = { "event", "fork" };
+	static const char *const models[] = { "event", "uring", "fork" };
 	char out[64];
 
 	(void)state;

@@ -135,6 +135,13 @@ test_per_ip_event(void **state)
 }
 
 static void
+test_per_ip_uring(void **state)
+{
+	(void)state;
+	check_per_ip("uring");
+}
+
+static void
 test_per_ip_thread(void **state)
 {
 	(void)state;
@@ -270,6 +277,7 @@ main(void)
 		cmocka_unit_test_teardown(test_allow_deny, harness_teardown),
 		cmocka_unit_test_teardown(test_per_ip_prefork, harness_teardown),
 		cmocka_unit_test_teardown(test_per_ip_event, harness_teardown),
+		cmocka_unit_test_teardown(test_per_ip_uring, harness_teardown),
 		cmocka_unit_test_teardown(test_per_ip_thread, harness_teardown),
 		cmocka_unit_test_teardown(test_per_ip_fork, harness_teardown),
 		cmocka_unit_test_teardown(test_rate_flood, harness_teardown),

@@ -29,6 +29,7 @@ static const struct model {
 	{ "prefork", "model = \"prefork\";" },
 	{ "threads", "model = \"prefork\"; threads = 2;" },
 	{ "event", "model = \"event\";" },
+	{ "uring", "model = \"uring\";" },
 	{ "fork", "model = \"fork\";" },
 	{ "thread", "model = \"thread\";" },
 };

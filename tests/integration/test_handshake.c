@@ -104,15 +104,14 @@ all_got_408(int *fds, int n)
 }
 
 static void
-test_slowloris_event(void **state)
+check_slowloris(const char *model)
 {
 	int fds[300], port;
 	struct daemon *d;
 
-	(void)state;
 	d = start_service(config("services = ( { name = \"web\"; listen = \"127.0.0.1:0\";"
-	    " handler = \"http\"; model = \"event\"; workers = 1; timeouts = { handshake = 2; }; } );"),
-	    "web", &port);
+	    " handler = \"http\"; model = \"%s\"; workers = 1; timeouts = { handshake = 2; }; } );",
+	    model), "web", &port);
 	slowloris(fds, 300, port);
 	for (int round = 0; round < 3; round++) {	/* a byte each, now and then */
 		for (int i = 0; i < 300; i++)
@@ -124,6 +123,20 @@ test_slowloris_event(void **state)
 	assert_true(daemon_wait_log(d, "no first message within 2000 ms (timeouts.handshake)", T_MS));
 	answered_fast(port);
 	stop(d);
+}
+
+static void
+test_slowloris_event(void **state)
+{
+	(void)state;
+	check_slowloris("event");
+}
+
+static void
+test_slowloris_uring(void **state)
+{
+	(void)state;
+	check_slowloris("uring");
 }
 
 static void
@@ -221,16 +234,16 @@ proxied_line(int port, const void *head, size_t len, char *line, size_t size)
 	line[got] = '\0';
 }
 
+/* MODEL: the settings that choose it ("" for prefork). */
 static void
-test_proxy_headers(void **state)
+check_proxy_headers(const char *model)
 {
 	struct daemon *d;
 	uint8_t v2[64];
 	char out[256];
 	int port;
 
-	(void)state;
-	d = start_service(config(EXEC_IP, "127.0.0.0/8", ""), "x", &port);
+	d = start_service(config(EXEC_IP, "127.0.0.0/8", model), "x", &port);
 	proxied_line(port, "PROXY TCP4 192.0.2.9 127.0.0.1 5555 7\r\n", 39, out, sizeof(out));
 	assert_string_equal(out, "192.0.2.9 5555\nping\n");	/* the program gets ping, not the header */
 	proxied_line(port, "PROXY TCP6 2001:db8::7 ::1 4444 7\r\n", 35, out, sizeof(out));
@@ -249,6 +262,22 @@ test_proxy_headers(void **state)
 	assert_string_equal(out, "");
 	assert_true(daemon_wait_log(d, "refused 127.0.0.1:", T_MS));
 	stop(d);
+}
+
+static void
+test_proxy_headers(void **state)
+{
+	(void)state;
+	check_proxy_headers("");
+}
+
+/* The uring model reads the header as the event model does, then its
+ * own way: the program still gets ping, not the header. */
+static void
+test_proxy_headers_uring(void **state)
+{
+	(void)state;
+	check_proxy_headers("model = \"uring\";");
 }
 
 static void
@@ -386,6 +415,13 @@ test_linger_event(void **state)
 	check_linger("event");
 }
 
+static void
+test_linger_uring(void **state)
+{
+	(void)state;
+	check_linger("uring");
+}
+
 /* ---- a real HAProxy in front ---------------------------------------------- */
 
 static pid_t
@@ -478,14 +514,17 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_slowloris_event, harness_teardown),
+		cmocka_unit_test_teardown(test_slowloris_uring, harness_teardown),
 		cmocka_unit_test_teardown(test_slowloris_prefork, harness_teardown),
 		cmocka_unit_test_teardown(test_handshake_line, harness_teardown),
 		cmocka_unit_test_teardown(test_proxy_headers, harness_teardown),
+		cmocka_unit_test_teardown(test_proxy_headers_uring, harness_teardown),
 		cmocka_unit_test_teardown(test_proxy_untrusted_and_late, harness_teardown),
 		cmocka_unit_test_teardown(test_proxy_per_ip, harness_teardown),
 		cmocka_unit_test_teardown(test_proxy_spoofed, harness_teardown),
 		cmocka_unit_test_teardown(test_linger_prefork, harness_teardown),
 		cmocka_unit_test_teardown(test_linger_event, harness_teardown),
+		cmocka_unit_test_teardown(test_linger_uring, harness_teardown),
 		cmocka_unit_test_teardown(test_haproxy, harness_teardown),
 	};
 

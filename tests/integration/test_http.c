@@ -37,12 +37,13 @@
 static const char *const models[] = {
 	"model = \"prefork\"; workers = 2;",
 	"model = \"event\"; workers = 1;",
+	"model = \"uring\"; workers = 1;",
 	"model = \"prefork\"; workers = 1; threads = 2;",
 	"model = \"fork\"; workers = 1;",
 	"model = \"thread\"; workers = 1;",
 };
-#define ALL_MODELS 5
-#define MAIN_MODELS 2		/* prefork and event */
+#define ALL_MODELS 6
+#define MAIN_MODELS 3		/* prefork, event and uring */
 
 /* A fixed-response service under MODEL with small limits. */
 static struct daemon *

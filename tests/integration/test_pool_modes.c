@@ -139,7 +139,7 @@ test_ondemand_max_workers(void **state)
 static void
 test_ondemand_many_per_worker(void **state)
 {
-	static const char *const models[] = { "event", "thread", "fork" };
+	static const char *const models[] = { "event", "uring", "thread", "fork" };
 	struct daemon *d;
 	int port, fd[3];
 

@@ -30,6 +30,7 @@ static const char *const models[] = {
 	"model = \"prefork\"; workers = 1;",
 	"model = \"prefork\"; workers = 1; threads = 2;",
 	"model = \"event\"; workers = 1;",
+	"model = \"uring\"; workers = 1;",
 	"model = \"fork\"; workers = 1;",
 	"model = \"thread\"; workers = 1;",
 };

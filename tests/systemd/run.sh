@@ -1069,5 +1069,49 @@ test_datagram_socket_unit() {
 }
 test_datagram_socket_unit
 
+# ---- io_uring under the shipped unit's system call filter -------------------
+# @system-service leaves io_uring out on 252; the unit allows its three
+# calls. A uring service's workers hold a ring (no "runs as event" notice)
+# and serve, with the exposure score of the unit as it was.
+holds_ring() { # holds_ring: every worker of sockd has an io_uring descriptor
+	local main w n=0
+	main=$(ctr systemctl show -P MainPID sockd) || return 1
+	for w in $(ctr ps -o pid= --ppid "$main"); do
+		ctr ls -l "/proc/$w/fd" 2>/dev/null | grep -q 'anon_inode:\[io_uring\]' || return 1
+		n=$((n + 1))
+	done
+	[ "$n" -gt 0 ]
+}
+test_uring_unit() {
+	use_config 'services = (
+  { name = "ur"; listen = "127.0.0.1:7010"; handler = "echo"; framing = "line";
+    model = "uring"; workers = 2; }
+);'
+	if ctr systemctl restart sockd && wait_active; then
+		ok "a uring service starts under the shipped unit"
+	else
+		notok "a uring service starts under the shipped unit"
+		diag
+	fi
+	check "its workers hold an io_uring (the filter lets io_uring_setup through)" holds_ring
+	check "... and say no fallback to event" eval '! invocation_log | grep -q "runs as \"event\""'
+	check "the uring service echoes" echo_roundtrip 127.0.0.1 7010
+	# A filter that denies io_uring: one notice, served as event.
+	local d=/etc/systemd/system/sockd.service.d
+	ctr mkdir -p "$d" && printf '[Service]\nSystemCallFilter=~io_uring_setup\n' |
+		ctr sh -c "cat >$d/no-uring.conf" && ctr systemctl daemon-reload &&
+		ctr systemctl restart sockd && wait_active ||
+		{ notok "restart with io_uring_setup denied"; diag; }
+	check "io_uring denied by the filter: one notice, \"runs as event\"" eval \
+		'[ "$(invocation_log | grep -c "ur: io_uring cannot be used (io_uring_setup: Operation not permitted): model \"uring\" runs as \"event\"")" = 1 ]'
+	check "... its workers hold no ring" eval '! holds_ring'
+	check "... and it echoes as event" echo_roundtrip 127.0.0.1 7010
+	ctr rm -f "$d/no-uring.conf"
+	ctr systemctl daemon-reload
+	restore_config
+	ctr systemctl restart sockd && wait_active
+}
+test_uring_unit
+
 rc=$failed
 exit "$rc"

@@ -220,7 +220,7 @@ test_enums(void **state)
 	    "test.conf:1: services.[0].framing: must be one of \"raw\", \"line\", \"length16\", \"length32\" (got \"lines\")",
 	    NULL);
 	expect_errors(SVC(ECHO " model = \"events\";"),
-	    "test.conf:1: services.[0].model: must be one of \"prefork\", \"event\", \"fork\", \"thread\" (got \"events\")",
+	    "test.conf:1: services.[0].model: must be one of \"prefork\", \"event\", \"fork\", \"thread\", \"uring\" (got \"events\")",
 	    NULL);
 	expect_errors(SVC("name = \"h\"; listen = \"127.0.0.1:80\"; handler = \"ECHO\";"),
 	    "test.conf:1: services.[0].handler: must be one of \"echo\", \"discard\", \"ack\", \"http\", \"status\", \"exec\", \"module\" (got \"ECHO\")",
@@ -449,7 +449,7 @@ test_every_error_reported(void **state)
 	    "test.conf:1: log_level: must be one of \"error\", \"warning\", \"notice\", \"info\", \"debug\" (got 3)",
 	    "test.conf:3: services.[0].workers: must be an integer between 1 and 4096 (got -1)",
 	    "test.conf:4: services.[1].listen: expected ADDRESS:PORT, [IPv6]:PORT, *:PORT or unix:/PATH (udp: or unixgram: before them for datagrams) (got \"nowhere\")",
-	    "test.conf:4: services.[1].model: must be one of \"prefork\", \"event\", \"fork\", \"thread\" (got \"threads\")",
+	    "test.conf:4: services.[1].model: must be one of \"prefork\", \"event\", \"fork\", \"thread\", \"uring\" (got \"threads\")",
 	    NULL);
 }
 
