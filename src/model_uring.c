@@ -6,9 +6,10 @@
  *
  * One ring per worker. Each loop turn submits everything queued since
  * the last one and reaps every completion in a single io_uring_enter:
- *  - accepts: one armed per listener, each holding the max_connections
- *    place its connection will take (acceptor_arm), with its own address
- *    buffer, so the client's address comes with the descriptor;
+ *  - accepts: URING_ACCEPTS armed per listener, each holding the
+ *    max_connections place its connection will take (acceptor_arm), with
+ *    its own address buffer, so the client's address comes with the
+ *    descriptor;
  *  - receives: multishot, into a ring of provided buffers shared by all
  *    connections, so an idle connection holds no read buffer, and a
  *    receive re-arms itself;
@@ -70,6 +71,8 @@
 #define URING_BUF_SIZE 8192
 #define URING_BGID 1
 #define URING_READ_SIZE 65536		/* conn_input's, for the PROXY header */
+#define URING_ACCEPTS 4			/* armed per listener: a burst is taken four
+					 * a turn (event takes 16 a wakeup) */
 
 /* What a completion is for: the low bits of its user_data. */
 enum uring_op { OP_SIGNAL, OP_ACCEPT, OP_RECV, OP_SEND, OP_POLL, OP_CLOSE, OP_CANCEL };
@@ -100,8 +103,9 @@ struct uring_list {
 	struct uring_conn *head, *tail;
 };
 
-struct uring_listener {
-	int fd;
+/* An accept armed on a listener, with the client's address buffer. */
+struct uring_accept {
+	int fd;				/* the listener */
 	bool armed;
 	bool cancel;			/* its cancel was asked */
 	struct sockaddr_storage ss;
@@ -115,7 +119,8 @@ struct uring {
 	char *bufs;
 	size_t br_size;
 	int sig_fd;
-	struct uring_listener lis[WORKER_MAX_LISTENERS];
+	struct uring_accept acc[WORKER_MAX_LISTENERS * URING_ACCEPTS];
+	size_t n_acc;
 	struct acceptor ac;
 	struct acceptor_watch w;
 	struct uring_conn *head, *tail;	/* least recently active first */
@@ -479,14 +484,15 @@ uring_add(struct uring *u, const struct accepted *c)
 
 /* ---- accepting, signals, the drain ------------------------------------- */
 
-/* An accept armed on each listener that has none, each with its place. */
+/* Accepts armed on every listener, URING_ACCEPTS each, each with its
+ * place. */
 static void
 uring_arm_accepts(struct uring *u)
 {
 	struct io_uring_sqe *sqe;
 
-	for (size_t i = 0; i < u->a->n_fds; i++) {
-		struct uring_listener *l = &u->lis[i];
+	for (size_t i = 0; i < u->n_acc; i++) {
+		struct uring_accept *l = &u->acc[i];
 
 		if (l->armed || !acceptor_arm(&u->w))
 			continue;
@@ -505,20 +511,20 @@ uring_cancel_accepts(struct uring *u)
 {
 	struct io_uring_sqe *sqe;
 
-	for (size_t i = 0; i < u->a->n_fds; i++) {
-		if (!u->lis[i].armed || u->lis[i].cancel)
+	for (size_t i = 0; i < u->n_acc; i++) {
+		if (!u->acc[i].armed || u->acc[i].cancel)
 			continue;
 		sqe = uring_sqe(u);
-		io_uring_prep_cancel64(sqe, uring_tag(&u->lis[i], OP_ACCEPT), 0);
+		io_uring_prep_cancel64(sqe, uring_tag(&u->acc[i], OP_ACCEPT), 0);
 		io_uring_sqe_set_data64(sqe, uring_tag(NULL, OP_CANCEL));
-		u->lis[i].cancel = true;
+		u->acc[i].cancel = true;
 	}
 }
 
 static void uring_drain(struct uring *u);
 
 static void
-uring_accept_done(struct uring *u, struct uring_listener *l, int res)
+uring_accept_done(struct uring *u, struct uring_accept *l, int res)
 {
 	struct accepted c;
 	enum acceptor_result r;
@@ -809,7 +815,8 @@ uring_open(struct uring *u, const struct worker_args *a, int sig_fd)
 		return r;
 	}
 	for (size_t i = 0; i < a->n_fds; i++)
-		u->lis[i].fd = a->fds[i];
+		for (size_t k = 0; k < URING_ACCEPTS; k++)
+			u->acc[u->n_acc++].fd = a->fds[i];
 	acceptor_init(&u->ac, a, SOCK_NONBLOCK, false);
 	acceptor_watch_init(&u->w, &u->ac, -1, NULL);
 	uring_state(u);
@@ -831,8 +838,8 @@ uring_close_ring(struct uring *u)
 		bool armed = false;
 		unsigned head, n = 0;
 
-		for (size_t i = 0; i < u->a->n_fds; i++)
-			armed |= u->lis[i].armed;
+		for (size_t i = 0; i < u->n_acc; i++)
+			armed |= u->acc[i].armed;
 		if (!armed && u->dead == 0)
 			break;
 		if (io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL) < 0)
