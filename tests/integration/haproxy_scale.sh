@@ -197,26 +197,35 @@ h() { timeout 10 python3 "$tmp/h.py" "$@"; }
 read -r fe_tcp fe_http a_echo a_web a_status b_echo b_web b_status <<<"$(h ports 8)" ||
 	{ echo "Bail out! no free ports"; exit 99; }
 [ -n "$b_status" ] || { echo "Bail out! no free ports"; exit 99; }
+# docs/DEPLOYMENT.md's blocks: the text after "<!-- haproxy_scale.sh: WHAT -->".
+doc=${SOCKD_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/docs/DEPLOYMENT.md
+from_doc() { # from_doc WHAT: the fenced block right after the mark
+	awk -v mark="<!-- haproxy_scale.sh: $1 -->" '
+		$0 == mark { at = 1; next }
+		at == 1 && /^```/ { at = 2; next }
+		at == 2 && /^```/ { exit }
+		at == 2 { print }' "$doc"
+}
+# only_in TEXT WORD...: each WORD is in TEXT (a replacement took), or bail.
+only_in() {
+	local t=$1 w; shift
+	for w; do grep -qF -- "$w" <<<"$t" || { echo "Bail out! docs/DEPLOYMENT.md's block lost '$w'"; exit 99; }; done
+}
+sockd_doc=$(from_doc sockd.conf)
+[ -n "$sockd_doc" ] || { echo "Bail out! no sockd.conf block in $doc"; exit 99; }
 user=; [ "$(id -u)" -eq 0 ] && user='user = "nobody";'
-# The sockd.conf of docs/DEPLOYMENT.md, with this test's ports and paths.
+# The doc's a.conf for instance NAME, on the test's ports and paths; at
+# debug, for a line per connection saying whom it was from.
 instance_conf() { # instance_conf NAME ECHO-PORT WEB-PORT STATUS-PORT
+	local t
 	mkdir -p "$tmp/$1"
-	cat >"$tmp/$1/sockd.conf" <<CONF
-$user
-log_level = "debug";	# a line per connection: who it was from
-control = { path = "$tmp/$1/control"; };
-services = (
-  { name = "echo"; listen = "127.0.0.1:$2"; handler = "echo"; framing = "line";
-    workers = 2; proxy_protocol = true; proxy_trusted = "127.0.0.2"; },
-  # event: the connections HAProxy keeps open to reuse cost a prefork
-  # worker each (docs/DEPLOYMENT.md), an event worker nothing.
-  { name = "web"; listen = "127.0.0.1:$3"; handler = "http"; model = "event"; workers = 2;
-    proxy_protocol = true; proxy_trusted = "127.0.0.2";
-    http = { body = "$1\n"; access_log = "$tmp/$1/web.log"; }; },
-  { name = "status"; listen = "127.0.0.1:$4"; handler = "status"; model = "event";
-    workers = 1; }
-);
-CONF
+	t=$(sed -e "s/127\.0\.0\.1:7001\"/127.0.0.1:$2\"/" -e "s/127\.0\.0\.1:8001\"/127.0.0.1:$3\"/" \
+		-e "s/127\.0\.0\.1:9001\"/127.0.0.1:$4\"/" -e "s|\"/var/log/sockd-a/|\"$tmp/$1/|" \
+		-e "s/body = \"a\\\\n\"/body = \"$1\\\\n\"/" <<<"$sockd_doc")
+	only_in "$t" "127.0.0.1:$2\"" "127.0.0.1:$3\"" "127.0.0.1:$4\"" "\"$tmp/$1/web.log\"" \
+		"body = \"$1\\n\"" 'proxy_trusted = "127.0.0.2"'
+	printf '%s\nlog_level = "debug";\ncontrol = { path = "%s"; };\n%s\n' "$user" \
+		"$tmp/$1/control" "$t" >"$tmp/$1/sockd.conf"
 }
 instance_conf a "$a_echo" "$a_web" "$a_status"
 instance_conf b "$b_echo" "$b_web" "$b_status"
@@ -234,51 +243,16 @@ wait_for 100 started a && wait_for 100 started b ||
 	{ cat "$tmp"/?/sockd.log; echo "Bail out! sockd did not start"; exit 99; }
 ok "two sockd instances started: masters ${master[a]} and ${master[b]}"
 
-# ---- HAProxy in front (docs/DEPLOYMENT.md's haproxy.cfg, loopback ports) --
-cat >"$tmp/haproxy.cfg" <<CFG
-global
-    maxconn 1000
-    stats socket $tmp/haproxy.sock mode 600 level admin
-
-defaults
-    timeout connect 2s
-    timeout client 10s
-    timeout server 10s
-    timeout check 1s
-    # A refused or failed connect is tried again, the last tries on
-    # another server.
-    retries 3
-    option redispatch 1
-
-frontend echo_in
-    mode tcp
-    bind 127.0.0.1:$fe_tcp
-    default_backend echo
-
-backend echo
-    mode tcp
-    balance roundrobin
-    # The real client in a PROXY v2 header; checks send a LOCAL one.
-    default-server source 127.0.0.2 send-proxy-v2 check check-send-proxy inter 200ms fall 2 rise 2
-    server a 127.0.0.1:$a_echo
-    server b 127.0.0.1:$b_echo
-
-frontend web_in
-    mode http
-    bind 127.0.0.1:$fe_http
-    default_backend web
-
-backend web
-    mode http
-    balance roundrobin
-    # An answer that never came (a worker killed mid-request) is retried too.
-    retry-on all-retryable-errors
-    option httpchk GET /status
-    http-check expect status 200
-    default-server source 127.0.0.2 send-proxy-v2 inter 200ms fall 2 rise 2
-    server a 127.0.0.1:$a_web check port $a_status
-    server b 127.0.0.1:$b_web check port $b_status
-CFG
+# ---- HAProxy in front: docs/DEPLOYMENT.md's haproxy.cfg, on loopback ports --
+hcfg=$(from_doc haproxy.cfg | sed -e "s|/run/haproxy/admin\.sock|$tmp/haproxy.sock|" \
+	-e "s/bind \*:7000\$/bind 127.0.0.1:$fe_tcp/" -e "s/bind \*:8000\$/bind 127.0.0.1:$fe_http/" \
+	-e "s/127\.0\.0\.1:7001\$/127.0.0.1:$a_echo/" -e "s/127\.0\.0\.1:7002\$/127.0.0.1:$b_echo/" \
+	-e "s/127\.0\.0\.1:8001 check port 9001\$/127.0.0.1:$a_web check port $a_status/" \
+	-e "s/127\.0\.0\.1:8002 check port 9002\$/127.0.0.1:$b_web check port $b_status/")
+only_in "$hcfg" "$tmp/haproxy.sock" "bind 127.0.0.1:$fe_tcp" "bind 127.0.0.1:$fe_http" \
+	"127.0.0.1:$a_echo" "127.0.0.1:$b_echo" "127.0.0.1:$a_web check port $a_status" \
+	"127.0.0.1:$b_web check port $b_status" "source 127.0.0.2 send-proxy-v2"
+printf '%s\n' "$hcfg" >"$tmp/haproxy.cfg"
 haproxy -c -f "$tmp/haproxy.cfg" >"$tmp/haproxy-c.log" 2>&1 ||
 	{ cat "$tmp/haproxy-c.log"; echo "Bail out! haproxy -c refuses the test's haproxy.cfg"; exit 99; }
 haproxy -db -f "$tmp/haproxy.cfg" </dev/null >"$tmp/haproxy.log" 2>&1 &
@@ -343,9 +317,9 @@ kill -TERM "${master[a]}"
 wait_for 100 eval '! kill -0 '"${master[a]}"' 2>/dev/null'
 wait "${master[a]}"; st=$?
 check "b. a stopped gracefully (SIGTERM): exit status $st" test "$st" = 0
-check "b. HAProxy's checks see a DOWN (and it stays in drain)" \
-	wait_for 50 eval '[ "$(hstate echo a)" = "DOWN" ] || [ "$(hstate echo a)" = "DOWN (drain)" ] ||
-		[ "$(hstate echo a)" = DRAIN ] && [ "$(hstate web a)" != UP ]'
+wait_for 50 is_state DOWN a
+check "b. HAProxy's checks see the stopped a DOWN: echo/a $(hstate echo a), web/a $(hstate web a)" \
+	is_state DOWN a
 start_instance a
 wait_for 100 eval '[ "$(grep -c "notice: sockd .* started" "$tmp/a/sockd.log")" = 2 ]' ||
 	notok "b. instance a started again"
@@ -360,7 +334,7 @@ check "b. drain, stop and start of a under load: $good answered (by $by), $bad f
 load_start kill
 old=${master[b]}
 kill -KILL "$old"
-wait "$old" 2>/dev/null
+{ wait "$old"; } 2>/dev/null	# (bash would report the kill)
 # The workers follow their master (PR_SET_PDEATHSIG): the ports close.
 check "c. b's workers died with their master" \
 	wait_for 50 eval '! pgrep -P '"$old"' >/dev/null && ! python3 -c "import socket; socket.create_connection((\"127.0.0.1\", '"$b_echo"'), 1)" 2>/dev/null'
