@@ -1088,7 +1088,7 @@ inst_journal() { # inst_journal NAME: this start's lines of sockd@NAME
 	ctr journalctl --no-pager _SYSTEMD_INVOCATION_ID="$(ctr systemctl show -p InvocationID --value "sockd@$1")" -o cat
 }
 test_instances() {
-	local u f d=/etc/systemd/system pa pb wb wb2 ua ub out held_out i
+	local u f d=/etc/systemd/system pa pb wb wb2 ua ub out held_out i sec1 sec2 score
 	for u in sockd@.service sockd@.socket; do
 		f=$(find "$dest" -path "*/systemd/system/$u" -type f | head -1)
 		if [ -z "$f" ]; then notok "make install installs $u"; return; fi
@@ -1097,6 +1097,21 @@ test_instances() {
 	ok "make install installs sockd@.service and sockd@.socket"
 	check "sockd@.service reads ${conf%/*}/sockd/%i.conf" \
 		grep -q "^ExecStart=$bin -c ${conf%/*}/sockd/%i\.conf\$" "$(find "$dest" -path '*/systemd/system/sockd@.service' | head -1)"
+	# The same sandbox as sockd.service: systemd-analyze rates every item alike.
+	if command -v systemd-analyze >/dev/null 2>&1; then
+		mkdir -p "$tmp/sec" && cp "$unit" "$tmp/sec/sockd.service" &&
+			cp "$(find "$dest" -path '*/systemd/system/sockd@.service' | head -1)" "$tmp/sec/sockd@a.service"
+		sec1=$(cd "$tmp/sec" && systemd-analyze security --offline=true "$tmp/sec/sockd.service" 2>&1)
+		sec2=$(cd "$tmp/sec" && systemd-analyze security --offline=true "$tmp/sec/sockd@a.service" 2>&1 |
+			sed 's/sockd@a\.service/sockd.service/')
+		score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' <<<"$sec2")
+		if [ -n "$score" ] && [ "$sec1" = "$sec2" ]; then
+			ok "systemd-analyze security: sockd@a.service rates like sockd.service, item for item (exposure $score)"
+		else
+			notok "systemd-analyze security: sockd@a.service rates like sockd.service, item for item"
+			diff <(echo "$sec1") <(echo "$sec2") | indent
+		fi
+	fi
 	if [ -n "${SOCKD_SANITIZERS:-}" ]; then
 		ctr mkdir -p "$d/sockd@.service.d" &&
 			ctr sh -c "cat >$d/sockd@.service.d/asan.conf" <"$tmp/asan.conf"
