@@ -230,6 +230,9 @@ socket_unit=$(find "$dest" -path '*/systemd/system/sockd.socket' -type f | head 
 case $bin$conf in */usr/*) [ -d "$dest/usr" ] && nspawn_args+=(--overlay-ro="/usr:$dest/usr:/usr") ;; esac
 case $bin in /usr/*) ;; *) nspawn_args+=(--bind-ro="$dest$bin:$bin") ;; esac
 nspawn_args+=(--bind-ro="$tmp/conf/sockd.conf:$conf")
+# The instances' configuration directory (section 11), written by the host.
+mkdir -p "$tmp/instances" "$dest${conf%/*}/sockd" || bail "cannot make the instances' directory"
+nspawn_args+=(--bind-ro="$tmp/instances:${conf%/*}/sockd")
 # An ASan build: LeakSanitizer needs ptrace, which the hardened unit does not
 # allow, so only leak detection is turned off in there (memory errors are
 # still caught; leaks are checked by the other tests and valgrind).
@@ -1069,7 +1072,141 @@ test_datagram_socket_unit() {
 }
 test_datagram_socket_unit
 
-# ---- io_uring under the shipped unit's system call filter -------------------
+# ---- 11. instances: sockd@a and sockd@b, two independent daemons -----------
+# The installed template units, instance configs in SYSCONFDIR/sockd/ (the
+# host writes them through a bind mount). Each instance has its own master,
+# user, /run/sockd-NAME (control socket), journal field SOCKD_INSTANCE and
+# reload: reloading a leaves b's MainPID, workers and a held connection
+# alone, stopping a leaves b serving. Then sockd@c.socket with a drop-in.
+inst_conf() { # inst_conf NAME TEXT: SYSCONFDIR/sockd/NAME.conf in the container
+	printf '%s\n' "$2" >"$tmp/instances/$1.conf"
+}
+inst_active() { test "$(ctr systemctl is-active "sockd@$1")" = active; }
+inst_pid() { ctr systemctl show -p MainPID --value "sockd@$1"; }
+inst_workers() { ctr pgrep -P "$1" | sort | tr '\n' ' '; }
+inst_journal() { # inst_journal NAME: this start's lines of sockd@NAME
+	ctr journalctl --no-pager _SYSTEMD_INVOCATION_ID="$(ctr systemctl show -p InvocationID --value "sockd@$1")" -o cat
+}
+test_instances() {
+	local u f d=/etc/systemd/system pa pb wb wb2 ua ub out held_out i sec1 sec2 score
+	for u in sockd@.service sockd@.socket; do
+		f=$(find "$dest" -path "*/systemd/system/$u" -type f | head -1)
+		if [ -z "$f" ]; then notok "make install installs $u"; return; fi
+		ctr sh -c "cat >$d/$u" <"$f" || { notok "copy $u into the container"; return; }
+	done
+	ok "make install installs sockd@.service and sockd@.socket"
+	check "sockd@.service reads ${conf%/*}/sockd/%i.conf" \
+		grep -q "^ExecStart=$bin -c ${conf%/*}/sockd/%i\.conf\$" "$(find "$dest" -path '*/systemd/system/sockd@.service' | head -1)"
+	# The same sandbox as sockd.service: systemd-analyze rates every item alike.
+	if command -v systemd-analyze >/dev/null 2>&1; then
+		mkdir -p "$tmp/sec" && cp "$unit" "$tmp/sec/sockd.service" &&
+			cp "$(find "$dest" -path '*/systemd/system/sockd@.service' | head -1)" "$tmp/sec/sockd@a.service"
+		sec1=$(cd "$tmp/sec" && systemd-analyze security --offline=true "$tmp/sec/sockd.service" 2>&1)
+		sec2=$(cd "$tmp/sec" && systemd-analyze security --offline=true "$tmp/sec/sockd@a.service" 2>&1 |
+			sed 's/sockd@a\.service/sockd.service/')
+		score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' <<<"$sec2")
+		if [ -n "$score" ] && [ "$sec1" = "$sec2" ]; then
+			ok "systemd-analyze security: sockd@a.service rates like sockd.service, item for item (exposure $score)"
+		else
+			notok "systemd-analyze security: sockd@a.service rates like sockd.service, item for item"
+			diff <(echo "$sec1") <(echo "$sec2") | indent
+		fi
+	fi
+	if [ -n "${SOCKD_SANITIZERS:-}" ]; then
+		ctr mkdir -p "$d/sockd@.service.d" &&
+			ctr sh -c "cat >$d/sockd@.service.d/asan.conf" <"$tmp/asan.conf"
+	fi
+	ctr systemctl daemon-reload
+	inst_conf a 'services = ( { name = "alpha"; listen = "127.0.0.1:7101"; handler = "echo";
+  framing = "line"; workers = 2; } );'
+	inst_conf b 'services = ( { name = "beta"; listen = "127.0.0.1:7102"; handler = "echo";
+  framing = "line"; workers = 2; timeouts = { graceful = 20.0; }; } );'
+	if ctr systemctl start sockd@a sockd@b && wait_for inst_active a && wait_for inst_active b; then
+		ok "systemctl start sockd@a sockd@b"
+	else
+		notok "systemctl start sockd@a sockd@b"
+		ctr systemctl status --no-pager -l sockd@a sockd@b 2>&1 | indent; return
+	fi
+	pa=$(inst_pid a) pb=$(inst_pid b)
+	ua=$(ctr grep '^Uid:' "/proc/${pa:-0}/status" 2>/dev/null | cut -f2)
+	ub=$(ctr grep '^Uid:' "/proc/${pb:-0}/status" 2>/dev/null | cut -f2)
+	check "two masters ($pa, $pb), two dynamic users sockd-a ($ua) and sockd-b ($ub)" \
+		eval 'test -n "$pa" -a -n "$pb" -a "$pa" != "$pb" -a "$pa" != 0 -a "$pb" != 0 &&
+		test -n "$ua" -a -n "$ub" -a "$ua" != "$ub" -a "$ua" != 0 -a "$ub" != 0 &&
+		test "$(ctr systemctl show -p User --value sockd@a)" = sockd-a'
+	check "a echoes on 127.0.0.1:7101, b on 127.0.0.1:7102" \
+		eval 'echo_roundtrip 127.0.0.1 7101 && echo_roundtrip 127.0.0.1 7102'
+	check "each has its control socket: /run/sockd-a/control, /run/sockd-b/control" \
+		eval 'ctr test -S /run/sockd-a/control && ctr test -S /run/sockd-b/control'
+	for i in a b; do
+		out=$(ctr "$bin" status -s "/run/sockd-$i/control" 2>&1)
+		if [ $i = a ]; then set -- "$pa" alpha beta; else set -- "$pb" beta alpha; fi
+		if grep -q "(pid $1)" <<<"$out" && grep -qE "^$2 +prefork +2 \(" <<<"$out" &&
+			! grep -q "^$3" <<<"$out"; then
+			ok "sockd status -s /run/sockd-$i/control: $i's master ($1), $2 and not $3"
+		else
+			notok "sockd status -s /run/sockd-$i/control: $i's master ($1), $2 and not $3"
+			indent <<<"$out"
+		fi
+	done
+	out=$(ctr journalctl --no-pager SOCKD_INSTANCE=a -o cat)
+	check "journalctl SOCKD_INSTANCE=a: a's lines (alpha), none of b's (beta)" \
+		eval 'grep -q "^alpha: listening on 127\.0\.0\.1:7101" <<<"$out" && ! grep -q "^beta:" <<<"$out"'
+	check "journalctl -u sockd@b -o json: SOCKD_INSTANCE=b on sockd's own entries" \
+		eval 'ctr journalctl --no-pager -u sockd@b -o json --output-fields=SOCKD_INSTANCE,MESSAGE |
+		grep "beta: listening on" | grep -q "\"SOCKD_INSTANCE\":\"b\""'
+
+	# A connection held open to b across a's reload and a's stop.
+	wb=$(inst_workers "$pb")
+	coproc held { timeout 60 nsenter -t "$init" -n bash -c '
+		exec 3<>/dev/tcp/127.0.0.1/7102 || exit 1
+		while IFS= read -r l; do printf "%s\n" "$l" >&3; IFS= read -r -t 3 r <&3 || exit 1
+			printf "%s\n" "$r"; done' 2>/dev/null; }
+	echo first >&"${held[1]}"; IFS= read -r -t 5 held_out <&"${held[0]}"
+	check "a connection held open to b echoes" test "$held_out" = first
+	check "systemctl reload sockd@a" ctr systemctl reload sockd@a
+	check "a logged its reload (journalctl -u sockd@a: 'reloaded: generation 2')" \
+		wait_for eval 'inst_journal a | grep -q "reloaded: generation 2"'
+	check "b did not reload: no SIGHUP, no 'reloaded' in its journal" \
+		eval '! inst_journal b | grep -qE "SIGHUP|reloaded"'
+	wb2=$(inst_workers "$pb")
+	check "b's MainPID ($pb) and workers ($wb) are unchanged ($(inst_pid b); $wb2)" \
+		test "$(inst_pid b)" = "$pb" -a "$wb2" = "$wb" -a -n "$wb"
+	echo second >&"${held[1]}"; IFS= read -r -t 5 held_out <&"${held[0]}"
+	check "the connection held to b still echoes after a's reload" test "$held_out" = second
+	check "a echoes after its reload" echo_roundtrip 127.0.0.1 7101
+
+	check "systemctl stop sockd@a" ctr systemctl stop sockd@a
+	check "a is inactive and /run/sockd-a is gone" \
+		eval '! inst_active a && ! ctr test -e /run/sockd-a'
+	check "b still active with the same MainPID and workers, /run/sockd-b/control there" \
+		eval 'inst_active b && test "$(inst_pid b)" = "$pb" -a "$(inst_workers "$pb")" = "$wb" &&
+		ctr test -S /run/sockd-b/control'
+	echo third >&"${held[1]}"; IFS= read -r -t 5 held_out <&"${held[0]}"
+	check "the connection held to b still echoes after a's stop" test "$held_out" = third
+	check "b answers new clients; a's port refuses" \
+		eval 'echo_roundtrip 127.0.0.1 7102 && refuses 127.0.0.1 7101'
+	eval "exec ${held[1]}>&-"
+	wait "$held_PID" 2>/dev/null
+
+	# sockd@c.socket: the template names no address, a drop-in gives it.
+	inst_conf c 'services = ( { name = "gamma"; handler = "echo"; framing = "line"; workers = 1; } );'
+	ctr mkdir -p "$d/sockd@c.socket.d" &&
+		printf '[Socket]\nListenStream=127.0.0.1:7103\nFileDescriptorName=gamma\n' |
+		ctr sh -c "cat >$d/sockd@c.socket.d/listen.conf" && ctr systemctl daemon-reload
+	check "systemctl start sockd@c.socket (address from a drop-in)" ctr systemctl start sockd@c.socket
+	check "a client of 127.0.0.1:7103 starts sockd@c and gets its echo" echo_roundtrip 127.0.0.1 7103
+	check "sockd@c took the socket from systemd" \
+		wait_for eval 'inst_active c && inst_journal c | grep -q "gamma: listening on 127\.0\.0\.1:7103 (from systemd)"'
+	check "systemctl stop sockd@c.socket sockd@c sockd@b" ctr systemctl stop sockd@c.socket sockd@c sockd@b
+	out=$(for i in a b c; do ctr systemctl show -p Result --value "sockd@$i"; done | tr '\n' ' ')
+	check "every instance stopped cleanly (Result: $out)" test "$out" = "success success success "
+	ctr rm -rf "$d/sockd@c.socket.d" "$d/sockd@.service.d" "$d/sockd@.service" "$d/sockd@.socket"
+	ctr systemctl daemon-reload
+}
+test_instances
+
+# ---- 12. io_uring under the shipped unit's system call filter -------------------
 # @system-service leaves io_uring out on 252; the unit allows its three
 # calls. A uring service's workers hold a ring (no "runs as event" notice)
 # and serve, with the exposure score of the unit as it was.
