@@ -72,6 +72,18 @@ log_stderr_is_journal(void)
 	return st.st_dev == (dev_t)dev && st.st_ino == (ino_t)ino;
 }
 
+const char *
+log_ident_from_env(void)
+{
+	const char *e = getenv("SOCKD_LOG_IDENT");
+	size_t n;
+
+	if (e == NULL || (n = strlen(e)) == 0 || n > 32 ||
+	    strspn(e, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@-") != n)
+		return "sockd";
+	return e;
+}
+
 void
 log_init(const char *ident)
 {

@@ -43,6 +43,9 @@ enum {
 #define LOG_MSGID_WORKER_HUNG		"dd4a18da139c47a0beacb826cdd3acf8"
 
 void log_init(const char *ident);
+/* $SOCKD_LOG_IDENT when it is a fit identifier (1 to 32 of [A-Za-z0-9_.@-]:
+ * sockd@NAME's unit sets sockd-NAME), else "sockd". */
+const char *log_ident_from_env(void);
 void log_set_level(int priority);
 int log_level_parse(const char *name);
 const char *log_level_name(int priority);

@@ -130,7 +130,7 @@ main(int argc, char **argv)
 	struct options opt;
 	int status, handed;
 
-	log_init("sockd");
+	log_init(log_ident_from_env());
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
 		return status_client_main(argc - 1, argv + 1);
 	parse_options(argc, argv, &opt);

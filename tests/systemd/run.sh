@@ -1155,6 +1155,9 @@ test_instances() {
 	check "journalctl -u sockd@b -o json: SOCKD_INSTANCE=b on sockd's own entries" \
 		eval 'ctr journalctl --no-pager -u sockd@b -o json --output-fields=SOCKD_INSTANCE,MESSAGE |
 		grep "beta: listening on" | grep -q "\"SOCKD_INSTANCE\":\"b\""'
+	check "journalctl -t sockd-b: b's own entries carry its identifier (beta), none of a's" \
+		eval 'o=$(ctr journalctl --no-pager -t sockd-b -o cat) &&
+		grep -q "^beta: listening on" <<<"$o" && ! grep -q "^alpha:" <<<"$o"'
 
 	# A connection held open to b across a's reload and a's stop.
 	wb=$(inst_workers "$pb")

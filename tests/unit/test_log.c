@@ -490,11 +490,31 @@ test_limited_lines(void **state)
 	assert_string_equal(captured(c), "");
 }
 
+/* sockd@NAME's identifier comes from the environment, when it is fit. */
+static void
+test_ident_from_env(void **state)
+{
+	static const char *const bad[] = { "", "a b", "x\ny", "sockd;rm",
+		"123456789012345678901234567890123" };
+
+	(void)state;
+	assert_int_equal(unsetenv("SOCKD_LOG_IDENT"), 0);
+	assert_string_equal(log_ident_from_env(), "sockd");
+	assert_int_equal(setenv("SOCKD_LOG_IDENT", "sockd-a.b_c@d", 1), 0);
+	assert_string_equal(log_ident_from_env(), "sockd-a.b_c@d");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(setenv("SOCKD_LOG_IDENT", bad[i], 1), 0);
+		assert_string_equal(log_ident_from_env(), "sockd");
+	}
+	assert_int_equal(unsetenv("SOCKD_LOG_IDENT"), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_format),
+		cmocka_unit_test(test_ident_from_env),
 		cmocka_unit_test(test_journal_format),
 		cmocka_unit_test(test_journal_native),
 		cmocka_unit_test(test_journal_worker),
