@@ -1,9 +1,9 @@
 #!/bin/bash
 # builddeps.sh - are debian/control's Build-Depends complete? Builds the
-# package on a system that has nothing but a minimal Debian (the Essential
-# and Priority: required packages, as debootstrap --variant=minbase leaves
-# them), build-essential, and what Build-Depends names for the nocheck
-# profile, with everything those pull in.
+# package on a system that has nothing but the Essential packages,
+# build-essential, and what Build-Depends names for the nocheck profile,
+# with everything those pull in: less than a buildd chroot has
+# (debootstrap --variant=minbase keeps Priority: required packages too).
 #
 # How: a throw-away systemd-nspawn container (no systemd booted in it: the
 # payload is this script) whose root is a tmpfs, with the host's /etc, /usr
@@ -51,11 +51,11 @@ if [ "${1:-}" = --inside ]; then
 			keep="$keep $prov"
 		fi
 	done </tmp/bdeps
-	base=$(dpkg-query -W -f='${Package} ${Essential} ${Priority} ${Status}\n' |
-		grep -E ' (yes [a-z]+|[a-z]+ required) .* installed$' | cut -d' ' -f1 | xargs)
+	base=$(dpkg-query -W -f='${Package} ${Essential} ${Status}\n' |
+		grep -E '^[^ ]+ yes .* installed$' | cut -d' ' -f1 | xargs)
 	before=$(dpkg-query -W -f='${Status}\n' | grep -c ' installed$')
 	echo "# build dependencies (nocheck):$keep"
-	echo "# kept as the minimal base (Essential, Priority required): $(echo $base | wc -w) packages"
+	echo "# kept as the base: the $(echo $base | wc -w) Essential packages"
 	dpkg-query -W -f='${Package}\n' | xargs apt-mark auto >/dev/null
 	# shellcheck disable=SC2086
 	apt-mark manual $keep $base >/dev/null
@@ -88,7 +88,8 @@ for t in systemd-nspawn dpkg-buildpackage git; do
 	command -v "$t" >/dev/null 2>&1 || { echo "SKIP: $t not found"; exit 77; }
 done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sockd-builddeps.XXXXXX") || exit 99
-trap 'rm -rf --one-file-system "$tmp"' EXIT
+machine=sockd-builddeps-$$
+trap 'rmdir "/run/systemd/nspawn/propagate/$machine" 2>/dev/null; rm -rf --one-file-system "$tmp"' EXIT
 mkdir -p "$tmp/src/sockd" "$tmp/ov/etc" "$tmp/ov/usr" "$tmp/ov/var" || exit 99
 if [ -d "$SOCKD_SRCDIR/.git" ] || [ -f "$SOCKD_SRCDIR/.git" ]; then
 	(cd "$SOCKD_SRCDIR" && git ls-files -z -c -o --exclude-standard | tar --null -T - -cf -) |
@@ -97,8 +98,12 @@ else
 	tar -C "$SOCKD_SRCDIR" -cf - . | tar -C "$tmp/src/sockd" -xf - || exit 99
 fi
 cp "$0" "$tmp/src/builddeps.sh" || exit 99
+SECONDS=0
 timeout 1800 systemd-nspawn --quiet -D / --volatile=yes --register=no --keep-unit \
-	--private-network --machine="sockd-builddeps-$$" \
+	--private-network --machine="$machine" \
 	--overlay="/etc:$tmp/ov/etc:/etc" --overlay="/usr:$tmp/ov/usr:/usr" \
 	--overlay="/var:$tmp/ov/var:/var" --bind="$tmp/src:/build" \
 	/bin/bash /build/builddeps.sh --inside </dev/null
+st=$?
+echo "# finished in $SECONDS s"
+exit "$st"
