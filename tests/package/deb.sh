@@ -185,11 +185,13 @@ else
 	rc=1; exit 1
 fi
 
-# lintian says it should not run as root; nobody can read the build.
-lint=(lintian --fail-on error,warning --display-info --pedantic --show-overrides
-	"$tmp/a/sockd_${va}_$arch.changes")
+# lintian says it should not run as root: as nobody where nobody can read
+# the build (not under a TMPDIR only root may enter), else as root.
+changes=$tmp/a/sockd_${va}_$arch.changes
+lint=(lintian --fail-on error,warning --display-info --pedantic --show-overrides "$changes")
 chmod -R a+rX "$tmp/a" && chmod a+x "$tmp"
-if command -v runuser >/dev/null 2>&1 && getent passwd nobody >/dev/null; then
+if command -v runuser >/dev/null 2>&1 && getent passwd nobody >/dev/null &&
+	runuser -u nobody -- test -r "$changes" 2>/dev/null; then
 	lint=(runuser -u nobody -- env HOME=/nonexistent "${lint[@]}")
 fi
 if (cd / && timeout 300 "${lint[@]}") >"$tmp/lintian.out" 2>&1; then
