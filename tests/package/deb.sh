@@ -396,6 +396,17 @@ check "the access log directory the unit made exists (/var/log/sockd)" ctr test 
 check "/etc/logrotate.d/sockd, the unit and the examples are in place" \
 	ctr test -f /etc/logrotate.d/sockd -a -f /lib/systemd/system/sockd.service \
 	-a -f /usr/share/doc/sockd/examples/sockd.conf -a -f /usr/share/doc/sockd/examples/sockd-alerts.yml
+check "the sockd@ template units and DEPLOYMENT.md are in place" \
+	ctr test -f /lib/systemd/system/sockd@.service -a -f /lib/systemd/system/sockd@.socket \
+	-a -f /usr/share/doc/sockd/DEPLOYMENT.md
+# An instance from the packaged template: /etc/sockd/NAME.conf.
+ctr mkdir -p /etc/sockd
+printf 'services = ( { name = "pkg"; listen = "127.0.0.1:7011"; handler = "echo"; framing = "line"; workers = 1; } );\n' |
+	ctr sh -c 'cat >/etc/sockd/pkg.conf'
+check "systemctl start sockd@pkg: the packaged template runs /etc/sockd/pkg.conf" \
+	eval 'ctr systemctl start sockd@pkg && wait_active sockd@pkg && echo_roundtrip 127.0.0.1 7011'
+ctr systemctl stop sockd@pkg
+ctr rm -rf /etc/sockd
 # sockd-dev: the example module builds from what the package installed,
 # and the packaged daemon accepts it (sockd -t loads it).
 modconf='services = ( { name = "hello"; listen = "127.0.0.1:7010"; framing = "line";
