@@ -398,7 +398,7 @@ check "/etc/logrotate.d/sockd, the unit and the examples are in place" \
 	-a -f /usr/share/doc/sockd/examples/sockd.conf -a -f /usr/share/doc/sockd/examples/sockd-alerts.yml
 check "the sockd@ template units and DEPLOYMENT.md are in place" \
 	ctr test -f /lib/systemd/system/sockd@.service -a -f /lib/systemd/system/sockd@.socket \
-	-a -f /usr/share/doc/sockd/DEPLOYMENT.md
+	-a -f /usr/share/doc/sockd/DEPLOYMENT.md.gz
 # An instance from the packaged template: /etc/sockd/NAME.conf.
 ctr mkdir -p /etc/sockd
 printf 'services = ( { name = "pkg"; listen = "127.0.0.1:7011"; handler = "echo"; framing = "line"; workers = 1; } );\n' |
