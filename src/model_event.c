@@ -16,11 +16,9 @@
  * queue (at most limits.max_output, then it is closed) and never delays
  * the others. One read buffer serves the whole loop.
  *
- * timeouts.idle: all connections of a service share one timeout, so a list
- * in order of last activity (moved to the tail on every read or write
- * progress) expires from its head in O(1); timeouts.handshake and the
- * lingering after an error answer are fixed spans too, each with a list in
- * order of joining, so of deadline. The loop wakes at least every
+ * Timeouts (idle, handshake, lingering, the drain's) cost O(1) until due:
+ * the connections are kept in order of activity and of deadline
+ * (conn_list.c, shared with the uring model). The loop wakes at least every
  * heartbeat tick and stores the heartbeat each time round: a handler stuck
  * in message() stops it, and the master kills the worker.
  *
@@ -31,6 +29,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +40,7 @@
 #include "acceptor.h"
 #include "clock.h"
 #include "conn.h"
+#include "conn_list.h"
 #include "log.h"
 #include "model.h"
 #include "worker_signal.h"
@@ -59,23 +59,14 @@ struct event_source {
 	int fd;
 };
 
-struct event_list;
-
 struct event_conn {
 	struct event_source src;	/* first: epoll's data.ptr */
 	struct accepted taken;		/* its place, for the acceptor */
-	struct conn *c;			/* conn_open_buffered's */
-	struct event_conn *prev, *next;	/* in order of last activity */
-	/* In one list of a fixed deadline, in order of joining it (so of
-	 * deadline): awaiting its first message, or lingering. */
-	struct event_conn *hs_prev, *hs_next;
-	struct event_list *in;		/* that list, or NULL */
+	struct conn_entry le;		/* le.c: conn_open_buffered's */
 	uint32_t events;		/* as registered with epoll */
 };
 
-struct event_list {
-	struct event_conn *head, *tail;
-};
+#define EVENT_CONN(e) ((struct event_conn *)((char *)(e) - offsetof(struct event_conn, le)))
 
 struct event {
 	const struct worker_args *a;
@@ -84,9 +75,7 @@ struct event {
 	struct event_source lis[WORKER_MAX_LISTENERS];
 	struct acceptor ac;
 	struct acceptor_watch w;
-	struct event_conn *head, *tail;	/* least recently active first */
-	struct event_list hs;		/* timeouts.handshake: oldest first */
-	struct event_list linger;	/* lingering after an error: oldest first */
+	struct conn_list list;		/* the connections, by activity and deadline */
 	size_t conns;
 	bool quit;
 };
@@ -111,76 +100,18 @@ event_state(struct event *e)
 	atomic_store(&e->a->slot->state, st);
 }
 
-/* The deadline lists: connections whose first message is still due, or
- * that linger after an error answer. */
-static void
-event_dl_unlink(struct event_conn *ec)
-{
-	struct event_list *l = ec->in;
-
-	if (l == NULL)
-		return;
-	*(ec->hs_prev != NULL ? &ec->hs_prev->hs_next : &l->head) = ec->hs_next;
-	*(ec->hs_next != NULL ? &ec->hs_next->hs_prev : &l->tail) = ec->hs_prev;
-	ec->in = NULL;
-}
-
-static void
-event_dl_append(struct event_list *l, struct event_conn *ec)
-{
-	event_dl_unlink(ec);
-	ec->hs_prev = l->tail;
-	ec->hs_next = NULL;
-	*(l->tail != NULL ? &l->tail->hs_next : &l->head) = ec;
-	l->tail = ec;
-	ec->in = l;
-}
-
-/* Into the list its deadline belongs to, after the handler had its say.
- * Lingering counts from when its last answer is out (conn_flush): till
- * then it is in no deadline list, and timeouts.idle watches it. */
-static void
-event_dl_sort(struct event *e, struct event_conn *ec)
-{
-	bool lingering = conn_lingering(ec->c) && !conn_pending(ec->c);
-
-	if (lingering && ec->in != &e->linger)
-		event_dl_append(&e->linger, ec);
-	else if (!lingering && !conn_in_handshake(ec->c))
-		event_dl_unlink(ec);	/* its first message came, or its answer goes out */
-}
-
-static void
-event_unlink(struct event *e, struct event_conn *ec)
-{
-	*(ec->prev != NULL ? &ec->prev->next : &e->head) = ec->next;
-	*(ec->next != NULL ? &ec->next->prev : &e->tail) = ec->prev;
-	ec->prev = ec->next = NULL;
-}
-
-static void
-event_append(struct event *e, struct event_conn *ec)
-{
-	ec->prev = e->tail;
-	*(e->tail != NULL ? &e->tail->next : &e->head) = ec;
-	e->tail = ec;
-}
-
 /* Activity: restart the connection's idle time. */
 static void
 event_touch(struct event *e, struct event_conn *ec)
 {
-	conn_touch(ec->c, clock_now());
-	event_unlink(e, ec);
-	event_append(e, ec);
+	conn_list_touch(&e->list, &ec->le, clock_now());
 }
 
 static void
 event_close(struct event *e, struct event_conn *ec)
 {
-	event_unlink(e, ec);
-	event_dl_unlink(ec);
-	conn_finish(ec->c);
+	conn_list_remove(&e->list, &ec->le);
+	conn_finish(ec->le.c);
 	if (close(ec->src.fd) == -1 && errno != EINTR)
 		log_debug("%s: close: %s", e->a->svc->name, strerror(errno));
 	acceptor_release(&e->ac, &ec->taken);
@@ -195,9 +126,9 @@ event_close(struct event *e, struct event_conn *ec)
 static void
 event_update(struct event *e, struct event_conn *ec)
 {
-	uint32_t want = conn_pending(ec->c) ? EPOLLOUT : EPOLLIN;
+	uint32_t want = conn_pending(ec->le.c) ? EPOLLOUT : EPOLLIN;
 
-	if (conn_broken(ec->c) || (conn_closing(ec->c) && !conn_pending(ec->c))) {
+	if (conn_broken(ec->le.c) || (conn_closing(ec->le.c) && !conn_pending(ec->le.c))) {
 		event_close(e, ec);
 		return;
 	}
@@ -212,16 +143,16 @@ event_conn_ready(struct event *e, struct event_conn *ec, uint32_t revents)
 	int r = 0;
 
 	if (ec->events == EPOLLOUT)
-		r = conn_flush(ec->c);
+		r = conn_flush(ec->le.c);
 	else if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
-		r = conn_input(ec->c, event_buf, sizeof(event_buf));
+		r = conn_input(ec->le.c, event_buf, sizeof(event_buf));
 	if (r == -1) {
 		event_close(e, ec);
 		return;
 	}
 	if (r == 1)
 		event_touch(e, ec);
-	event_dl_sort(e, ec);
+	conn_list_sort(&e->list, &ec->le);
 	event_update(e, ec);
 }
 
@@ -237,17 +168,15 @@ event_add(struct event *e, const struct accepted *c)
 	ec->taken = *c;
 	ec->events = EPOLLIN;
 	e->conns++;
-	event_append(e, ec);
 	atomic_store(&e->a->slot->heartbeat_ns, clock_now());
 	event_state(e);
-	ec->c = conn_open_buffered(fd, &c->peer, e->a->svc, e->a->handler, e->a->slot);
-	if (conn_in_handshake(ec->c))
-		event_dl_append(&e->hs, ec);
+	ec->le.c = conn_open_buffered(fd, &c->peer, e->a->svc, e->a->handler, e->a->slot);
+	conn_list_add(&e->list, &ec->le);
 	/* Closed at open (handler exec): never watched. Its socket lives on in
 	 * another process, and so would its place in our epoll set. */
-	if (!conn_closing(ec->c) && epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+	if (!conn_closing(ec->le.c) && epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
 		log_warn("%s: epoll_ctl: %s; connection dropped", e->a->svc->name, strerror(errno));
-		conn_break(ec->c, CONN_END_ERROR);
+		conn_break(ec->le.c, CONN_END_ERROR);
 	}
 	event_update(e, ec);
 }
@@ -258,8 +187,8 @@ static void
 event_drain(struct event *e)
 {
 	acceptor_drain(&e->ac);
-	for (struct event_conn *ec = e->head; ec != NULL; ec = ec->next)
-		conn_drain(ec->c);
+	for (struct conn_entry *le = e->list.head; le != NULL; le = le->next)
+		conn_drain(le->c);
 	event_state(e);
 }
 
@@ -305,77 +234,26 @@ event_signals(struct event *e)
 /* Past a deadline (conn_timeout_check): end it; an answer it was given
  * (http's 408) goes out if the socket takes it at once. */
 static void
-event_time_out(struct event *e, struct event_conn *ec, enum conn_timeout t)
+event_time_out(void *arg, struct conn_entry *le, enum conn_timeout t)
 {
-	conn_timed_out(ec->c, t);
-	if (!conn_closing(ec->c)) {	/* a drain's: lingering now, or a request came */
+	struct event *e = arg;
+	struct event_conn *ec = EVENT_CONN(le);
+
+	conn_timed_out(le->c, t);
+	if (!conn_closing(le->c)) {	/* a drain's: lingering now, or a request came */
 		event_touch(e, ec);
-		event_dl_sort(e, ec);
+		conn_list_sort(&e->list, le);
 		event_update(e, ec);
 		return;
 	}
-	if (conn_pending(ec->c) && !conn_broken(ec->c))
-		conn_flush(ec->c);
+	if (conn_pending(le->c) && !conn_broken(le->c))
+		conn_flush(le->c);
 	event_close(e, ec);
 }
 
-/*
- * Close what is past its deadline, oldest first, from the head of two
- * lists: waiting for a first message (timeouts.handshake: in order of
- * arrival, so of deadline) and by last activity (timeouts.idle). Each
- * stops at its first connection in time, so a thousand slow clients cost
- * this loop nothing until they are due.
- */
-/*
- * Draining: close the connections quiet for CONN_DRAIN_IDLE_MS
- * (conn_timeout_check says which). The activity list is in order of that
- * deadline too, but one that is not quiet (half a request in, or its
- * answer going out) must not hold back those behind it: the walk passes
- * it by, to the first connection active too recently. So a drain costs
- * a step per such connection per loop, for as long as the drain lasts.
- * The ms until the next one is due, or -1.
- */
-static int64_t
-event_drain_expire(struct event *e, int64_t now)
-{
-	struct event_conn *ec, *next;
-	enum conn_timeout t;
-	int64_t left;
-
-	if (!acceptor_draining(&e->ac))
-		return -1;
-	for (ec = e->head; ec != NULL; ec = next) {
-		next = ec->next;
-		t = conn_timeout_check(ec->c, now, &left);
-		if (now - conn_active_ns(ec->c) < (int64_t)CONN_DRAIN_IDLE_MS * NS_PER_MS)
-			return t == CONN_IN_TIME ? left : 0;
-		if (t != CONN_IN_TIME)
-			event_time_out(e, ec, t);	/* may move it to the tail */
-	}
-	return -1;
-}
-
-static int64_t
-event_expire(struct event *e, int64_t now)
-{
-	enum conn_timeout t;
-	int64_t left;
-
-	while (e->hs.head != NULL &&
-	    (t = conn_timeout_check(e->hs.head->c, now, &left)) == CONN_HANDSHAKE_OVER)
-		event_time_out(e, e->hs.head, t);
-	while (e->linger.head != NULL &&
-	    (t = conn_timeout_check(e->linger.head->c, now, &left)) == CONN_LINGER_OVER)
-		event_time_out(e, e->linger.head, t);
-	while (e->head != NULL && ((t = conn_timeout_check(e->head->c, now, &left)) ==
-	    CONN_IDLE_OVER || t == CONN_STALL_OVER))
-		event_time_out(e, e->head, t);
-	return event_drain_expire(e, now);
-}
-
 /* How long epoll_wait may sleep: the heartbeat tick (as conn_block.c's), the
- * next idle expiry, DRAIN_MS (the next drain's, or -1), the next look at
- * the listeners when at the limit. */
+ * next deadline (conn_list.c), DRAIN_MS (the next drain's, or -1), the
+ * next look at the listeners when at the limit. */
 static int
 event_timeout(struct event *e, int64_t now, int64_t drain_ms)
 {
@@ -383,15 +261,7 @@ event_timeout(struct event *e, int64_t now, int64_t drain_ms)
 
 	if (drain_ms >= 0 && drain_ms < ms)
 		ms = drain_ms;
-	if (e->head != NULL && conn_timeout_check(e->head->c, now, &t) == CONN_IN_TIME &&
-	    t >= 0 && t < ms)
-		ms = t;
-	if (e->hs.head != NULL && conn_timeout_check(e->hs.head->c, now, &t) == CONN_IN_TIME &&
-	    t >= 0 && t < ms)
-		ms = t;
-	if (e->linger.head != NULL &&
-	    conn_timeout_check(e->linger.head->c, now, &t) == CONN_IN_TIME && t >= 0 && t < ms)
-		ms = t;
+	ms = conn_list_wait(&e->list, now, ms);
 	if ((t = acceptor_update(&e->w, now)) >= 0 && t < ms)
 		ms = t;		/* paused at a limit: look again then */
 	return (int)ms;
@@ -440,7 +310,7 @@ model_event_run(const struct worker_args *a, int sig_fd)
 		int n;
 
 		atomic_store(&a->slot->heartbeat_ns, now);
-		drain_ms = event_expire(&e, now);
+		drain_ms = conn_list_expire(&e.list, now, acceptor_draining(&e.ac), event_time_out, &e);
 		n = epoll_wait(e.ep, ev, EVENT_MAX_EVENTS, event_timeout(&e, now, drain_ms));
 		if (n == -1 && errno != EINTR)
 			fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
@@ -449,9 +319,9 @@ model_event_run(const struct worker_args *a, int sig_fd)
 		for (int i = 0; i < n && !e.quit; i++)
 			event_dispatch(&e, &ev[i]);
 	}
-	while (e.head != NULL) {
-		conn_end(e.head->c, CONN_END_STOPPING);
-		event_close(&e, e.head);
+	while (e.list.head != NULL) {
+		conn_end(e.list.head->c, CONN_END_STOPPING);
+		event_close(&e, EVENT_CONN(e.list.head));
 	}
 	acceptor_fini(&e.ac);
 	close(e.ep);

@@ -19,8 +19,9 @@
  *  - closes: a cancel of the connection's operations and the close,
  *    through the ring;
  *  - the signalfd: a multishot poll.
- * Timeouts (idle, handshake, lingering, the drain's) keep the event
- * model's lists and bound the wait of io_uring_submit_and_wait_timeout.
+ * Timeouts (idle, handshake, lingering, the drain's) are the event
+ * model's lists (conn_list.c) and bound the wait of
+ * io_uring_submit_and_wait_timeout.
  *
  * Where the ring cannot do a thing the way the connection layer needs, the
  * loop waits for readiness through the ring and the layer does the system
@@ -62,6 +63,7 @@
 #include "acceptor.h"
 #include "clock.h"
 #include "conn.h"
+#include "conn_list.h"
 #include "sig.h"
 #include "util.h"
 #include "worker_signal.h"
@@ -78,15 +80,10 @@
 enum uring_op { OP_SIGNAL, OP_ACCEPT, OP_RECV, OP_SEND, OP_POLL, OP_CLOSE, OP_CANCEL };
 #define OP_BITS 7
 
-struct uring_list;
-
 struct uring_conn {
+	struct conn_entry le;		/* first: le.c is NULL once it ended */
 	struct accepted taken;		/* its place, for the acceptor */
-	struct conn *c;			/* NULL once it ended */
 	int fd;
-	struct uring_conn *prev, *next;	/* in order of last activity */
-	struct uring_conn *hs_prev, *hs_next;	/* in a fixed-deadline list */
-	struct uring_list *in;
 	unsigned ops;			/* operations in flight */
 	bool recv_on;			/* a multishot receive is armed */
 	bool recv_cancel;		/* ... and its cancel was asked */
@@ -97,10 +94,6 @@ struct uring_conn {
 	size_t kept_len;
 	bool ended;			/* ... and then the client's end */
 	bool dead;			/* closed: goes with its last completion */
-};
-
-struct uring_list {
-	struct uring_conn *head, *tail;
 };
 
 /* An accept armed on a listener, with the client's address buffer. */
@@ -123,9 +116,7 @@ struct uring {
 	size_t n_acc;
 	struct acceptor ac;
 	struct acceptor_watch w;
-	struct uring_conn *head, *tail;	/* least recently active first */
-	struct uring_list hs;		/* timeouts.handshake: oldest first */
-	struct uring_list linger;	/* lingering after an error: oldest first */
+	struct conn_list list;		/* the connections, by activity and deadline */
 	size_t conns;
 	size_t dead;			/* closed, their last completions due */
 	bool quit;
@@ -174,64 +165,10 @@ uring_state(struct uring *u)
 	atomic_store(&u->a->slot->state, st);
 }
 
-/* ---- the deadline and activity lists (as the event model's) ------------ */
-
-static void
-uring_dl_unlink(struct uring_conn *uc)
-{
-	struct uring_list *l = uc->in;
-
-	if (l == NULL)
-		return;
-	*(uc->hs_prev != NULL ? &uc->hs_prev->hs_next : &l->head) = uc->hs_next;
-	*(uc->hs_next != NULL ? &uc->hs_next->hs_prev : &l->tail) = uc->hs_prev;
-	uc->in = NULL;
-}
-
-static void
-uring_dl_append(struct uring_list *l, struct uring_conn *uc)
-{
-	uring_dl_unlink(uc);
-	uc->hs_prev = l->tail;
-	uc->hs_next = NULL;
-	*(l->tail != NULL ? &l->tail->hs_next : &l->head) = uc;
-	l->tail = uc;
-	uc->in = l;
-}
-
-static void
-uring_dl_sort(struct uring *u, struct uring_conn *uc)
-{
-	bool lingering = conn_lingering(uc->c) && !conn_pending(uc->c);
-
-	if (lingering && uc->in != &u->linger)
-		uring_dl_append(&u->linger, uc);
-	else if (!lingering && !conn_in_handshake(uc->c))
-		uring_dl_unlink(uc);
-}
-
-static void
-uring_unlink(struct uring *u, struct uring_conn *uc)
-{
-	*(uc->prev != NULL ? &uc->prev->next : &u->head) = uc->next;
-	*(uc->next != NULL ? &uc->next->prev : &u->tail) = uc->prev;
-	uc->prev = uc->next = NULL;
-}
-
-static void
-uring_append(struct uring *u, struct uring_conn *uc)
-{
-	uc->prev = u->tail;
-	*(u->tail != NULL ? &u->tail->next : &u->head) = uc;
-	u->tail = uc;
-}
-
 static void
 uring_touch(struct uring *u, struct uring_conn *uc)
 {
-	conn_touch(uc->c, clock_now());
-	uring_unlink(u, uc);
-	uring_append(u, uc);
+	conn_list_touch(&u->list, &uc->le, clock_now());
 }
 
 /* ---- connections -------------------------------------------------------- */
@@ -255,10 +192,9 @@ uring_close(struct uring *u, struct uring_conn *uc)
 {
 	struct io_uring_sqe *sqe;
 
-	uring_unlink(u, uc);
-	uring_dl_unlink(uc);
-	conn_finish(uc->c);
-	uc->c = NULL;
+	conn_list_remove(&u->list, &uc->le);
+	conn_finish(uc->le.c);
+	uc->le.c = NULL;
 	acceptor_release(&u->ac, &uc->taken);
 	u->conns--;
 	acceptor_room(&u->w);
@@ -283,7 +219,7 @@ uring_close(struct uring *u, struct uring_conn *uc)
 static void
 uring_update(struct uring *u, struct uring_conn *uc)
 {
-	struct conn *c = uc->c;
+	struct conn *c = uc->le.c;
 	struct io_uring_sqe *sqe;
 	short poll = 0;
 
@@ -312,7 +248,7 @@ uring_update(struct uring *u, struct uring_conn *uc)
 			uring_close(u, uc);
 			return;
 		}
-		uring_dl_sort(u, uc);
+		conn_list_sort(&u->list, &uc->le);
 	}
 	if (uc->send == NULL && (uc->send = conn_ring_take(c, &uc->send_len)) != NULL) {
 		uc->send_off = 0;
@@ -328,7 +264,7 @@ uring_update(struct uring *u, struct uring_conn *uc)
 		}
 		if (r == 1)
 			uring_touch(u, uc);
-		uring_dl_sort(u, uc);
+		conn_list_sort(&u->list, &uc->le);
 		if (conn_closing(c) && !conn_pending(c)) {
 			uring_close(u, uc);
 			return;
@@ -361,7 +297,7 @@ uring_received(struct uring *u, struct uring_conn *uc, const char *data, int res
 {
 	struct io_uring_sqe *sqe;
 
-	if (res >= 0 && (conn_pending(uc->c) || uc->kept != NULL)) {
+	if (res >= 0 && (conn_pending(uc->le.c) || uc->kept != NULL)) {
 		if (res == 0)
 			uc->ended = true;	/* after what it sent before */
 		else {
@@ -376,12 +312,12 @@ uring_received(struct uring *u, struct uring_conn *uc, const char *data, int res
 		}
 		return;
 	}
-	if (conn_received(uc->c, data, res) == -1) {
+	if (conn_received(uc->le.c, data, res) == -1) {
 		uring_close(u, uc);
 		return;
 	}
 	uring_touch(u, uc);
-	uring_dl_sort(u, uc);
+	conn_list_sort(&u->list, &uc->le);
 	uring_update(u, uc);
 }
 
@@ -422,7 +358,7 @@ uring_send_done(struct uring *u, struct uring_conn *uc, int res)
 	if (res > 0)
 		uc->send_off += (size_t)res;
 	uring_op_done(u, uc);
-	if (conn_ring_sent(uc->c, res, done) == -1) {
+	if (conn_ring_sent(uc->le.c, res, done) == -1) {
 		uring_close(u, uc);
 		return;
 	}
@@ -435,7 +371,7 @@ uring_send_done(struct uring *u, struct uring_conn *uc, int res)
 	uc->send = NULL;
 	if (res > 0)
 		uring_touch(u, uc);
-	uring_dl_sort(u, uc);
+	conn_list_sort(&u->list, &uc->le);
 	uring_update(u, uc);
 }
 
@@ -453,14 +389,14 @@ uring_poll_done(struct uring *u, struct uring_conn *uc, int res)
 	}
 	uring_op_done(u, uc);
 	if (was == POLLIN && res >= 0)
-		r = conn_input(uc->c, uring_buf, sizeof(uring_buf));
+		r = conn_input(uc->le.c, uring_buf, sizeof(uring_buf));
 	if (r == -1) {
 		uring_close(u, uc);
 		return;
 	}
 	if (r == 1)
 		uring_touch(u, uc);
-	uring_dl_sort(u, uc);
+	conn_list_sort(&u->list, &uc->le);
 	uring_update(u, uc);
 }
 
@@ -473,12 +409,10 @@ uring_add(struct uring *u, const struct accepted *c)
 	uc->taken = *c;
 	uc->fd = c->fd;
 	u->conns++;
-	uring_append(u, uc);
 	atomic_store(&u->a->slot->heartbeat_ns, clock_now());
 	uring_state(u);
-	uc->c = conn_open_ring(uc->fd, &c->peer, u->a->svc, u->a->handler, u->a->slot);
-	if (conn_in_handshake(uc->c))
-		uring_dl_append(&u->hs, uc);
+	uc->le.c = conn_open_ring(uc->fd, &c->peer, u->a->svc, u->a->handler, u->a->slot);
+	conn_list_add(&u->list, &uc->le);
 	uring_update(u, uc);
 }
 
@@ -556,8 +490,8 @@ uring_drain(struct uring *u)
 	if ((r = io_uring_submit(&u->ring)) < 0 && r != -EINTR)
 		log_warn("%s: io_uring_submit: %s", u->a->svc->name, strerror(-r));
 	acceptor_drain(&u->ac);
-	for (struct uring_conn *uc = u->head; uc != NULL; uc = uc->next)
-		conn_drain(uc->c);
+	for (struct conn_entry *e = u->list.head; e != NULL; e = e->next)
+		conn_drain(e->c);
 	uring_state(u);
 }
 
@@ -628,64 +562,32 @@ uring_complete(struct uring *u, const struct io_uring_cqe *cqe)
 	}
 }
 
-/* ---- timeouts (as the event model's) ------------------------------------ */
+/* ---- timeouts (conn_list.c) ---------------------------------------------- */
 
+/* Past a deadline (conn_timeout_check): end it; an answer it was given
+ * (http's 408) goes out if the socket takes it at once. */
 static void
-uring_time_out(struct uring *u, struct uring_conn *uc, enum conn_timeout t)
+uring_time_out(void *arg, struct conn_entry *e, enum conn_timeout t)
 {
-	conn_timed_out(uc->c, t);
-	if (!conn_closing(uc->c)) {	/* a drain's: lingering now, or a request came */
+	struct uring *u = arg;
+	struct uring_conn *uc = (struct uring_conn *)e;
+
+	conn_timed_out(e->c, t);
+	if (!conn_closing(e->c)) {	/* a drain's: lingering now, or a request came */
 		uring_touch(u, uc);
-		uring_dl_sort(u, uc);
+		conn_list_sort(&u->list, e);
 		uring_update(u, uc);
 		return;
 	}
-	/* An answer it was given (http's 408) goes out if the socket takes
-	 * it at once; then it closes, whatever waits. */
-	if (uc->send == NULL && conn_pending(uc->c) && !conn_broken(uc->c))
-		conn_flush(uc->c);
-	conn_break(uc->c, CONN_END_STOPPING);
+	if (uc->send == NULL && conn_pending(e->c) && !conn_broken(e->c))
+		conn_flush(e->c);
+	conn_break(e->c, CONN_END_STOPPING);
 	uring_close(u, uc);
 }
 
-static int64_t
-uring_drain_expire(struct uring *u, int64_t now)
-{
-	struct uring_conn *uc, *next;
-	enum conn_timeout t;
-	int64_t left;
-
-	if (!acceptor_draining(&u->ac))
-		return -1;
-	for (uc = u->head; uc != NULL; uc = next) {
-		next = uc->next;
-		t = conn_timeout_check(uc->c, now, &left);
-		if (now - conn_active_ns(uc->c) < (int64_t)CONN_DRAIN_IDLE_MS * NS_PER_MS)
-			return t == CONN_IN_TIME ? left : 0;
-		if (t != CONN_IN_TIME)
-			uring_time_out(u, uc, t);
-	}
-	return -1;
-}
-
-static int64_t
-uring_expire(struct uring *u, int64_t now)
-{
-	enum conn_timeout t;
-	int64_t left;
-
-	while (u->hs.head != NULL &&
-	    (t = conn_timeout_check(u->hs.head->c, now, &left)) == CONN_HANDSHAKE_OVER)
-		uring_time_out(u, u->hs.head, t);
-	while (u->linger.head != NULL &&
-	    (t = conn_timeout_check(u->linger.head->c, now, &left)) == CONN_LINGER_OVER)
-		uring_time_out(u, u->linger.head, t);
-	while (u->head != NULL && ((t = conn_timeout_check(u->head->c, now, &left)) ==
-	    CONN_IDLE_OVER || t == CONN_STALL_OVER))
-		uring_time_out(u, u->head, t);
-	return uring_drain_expire(u, now);
-}
-
+/* How long the ring may wait: the heartbeat tick (as conn_block.c's),
+ * the next deadline, DRAIN_MS (the next drain's, or -1), the next look at
+ * the listeners when at the limit. */
 static int64_t
 uring_timeout(struct uring *u, int64_t now, int64_t drain_ms)
 {
@@ -693,15 +595,7 @@ uring_timeout(struct uring *u, int64_t now, int64_t drain_ms)
 
 	if (drain_ms >= 0 && drain_ms < ms)
 		ms = drain_ms;
-	if (u->head != NULL && conn_timeout_check(u->head->c, now, &t) == CONN_IN_TIME &&
-	    t >= 0 && t < ms)
-		ms = t;
-	if (u->hs.head != NULL && conn_timeout_check(u->hs.head->c, now, &t) == CONN_IN_TIME &&
-	    t >= 0 && t < ms)
-		ms = t;
-	if (u->linger.head != NULL &&
-	    conn_timeout_check(u->linger.head->c, now, &t) == CONN_IN_TIME && t >= 0 && t < ms)
-		ms = t;
+	ms = conn_list_wait(&u->list, now, ms);
 	if ((t = acceptor_update(&u->w, now)) >= 0 && t < ms)
 		ms = t;
 	return ms;
@@ -868,7 +762,7 @@ uring_run(struct uring *u)
 		int r;
 
 		atomic_store(&a->slot->heartbeat_ns, now);
-		drain_ms = uring_expire(u, now);
+		drain_ms = conn_list_expire(&u->list, now, acceptor_draining(&u->ac), uring_time_out, u);
 		uring_arm_signals(u);
 		ms = uring_timeout(u, now, drain_ms);	/* also ends a pause that is due */
 		uring_arm_accepts(u);
@@ -883,9 +777,9 @@ uring_run(struct uring *u)
 		}
 		io_uring_cq_advance(&u->ring, n);
 	}
-	while (u->head != NULL) {
-		conn_end(u->head->c, CONN_END_STOPPING);
-		uring_close(u, u->head);
+	while (u->list.head != NULL) {
+		conn_end(u->list.head->c, CONN_END_STOPPING);
+		uring_close(u, (struct uring_conn *)u->list.head);
 	}
 }
 
