@@ -210,6 +210,21 @@ uring_close(struct uring *u, struct uring_conn *uc)
 	io_uring_prep_close(uring_conn_sqe(u, uc, OP_CLOSE), uc->fd);
 }
 
+/* After conn_flush() or conn_input() said R (-1, 0, 1): closed (false),
+ * or its times and lists as the progress made says. */
+static bool
+uring_progress(struct uring *u, struct uring_conn *uc, int r)
+{
+	if (r == -1) {
+		uring_close(u, uc);
+		return false;
+	}
+	if (r == 1)
+		uring_touch(u, uc);
+	conn_list_sort(&u->list, &uc->le);
+	return true;
+}
+
 /*
  * After the handler or a completion had its say: close, or ask for what
  * the connection needs next - its queued answer sent, its file sent, its
@@ -256,15 +271,8 @@ uring_update(struct uring *u, struct uring_conn *uc)
 		io_uring_prep_send(sqe, uc->fd, uc->send, uc->send_len, MSG_NOSIGNAL);
 	} else if (uc->send == NULL && conn_pending(c)) {
 		/* A file: sendfile, as under epoll; a full socket waits for room. */
-		int r = conn_flush(c);
-
-		if (r == -1) {
-			uring_close(u, uc);
+		if (!uring_progress(u, uc, conn_flush(c)))
 			return;
-		}
-		if (r == 1)
-			uring_touch(u, uc);
-		conn_list_sort(&u->list, &uc->le);
 		if (conn_closing(c) && !conn_pending(c)) {
 			uring_close(u, uc);
 			return;
@@ -390,14 +398,8 @@ uring_poll_done(struct uring *u, struct uring_conn *uc, int res)
 	uring_op_done(u, uc);
 	if (was == POLLIN && res >= 0)
 		r = conn_input(uc->le.c, uring_buf, sizeof(uring_buf));
-	if (r == -1) {
-		uring_close(u, uc);
-		return;
-	}
-	if (r == 1)
-		uring_touch(u, uc);
-	conn_list_sort(&u->list, &uc->le);
-	uring_update(u, uc);
+	if (uring_progress(u, uc, r))
+		uring_update(u, uc);
 }
 
 /* A new connection: count it, let the handler open it, start its I/O. */
