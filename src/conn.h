@@ -90,6 +90,7 @@ struct conn *conn_open_ring(int fd, const struct sockd_addr *peer,
 int conn_received(struct conn *c, const char *buf, ssize_t n);
 bool conn_reads_itself(const struct conn *c);
 char *conn_ring_take(struct conn *c, size_t *len);
+bool conn_ring_more(const struct conn *c);
 int conn_ring_sent(struct conn *c, int res, bool done);
 
 /*

@@ -254,6 +254,15 @@ conn_ring_take(struct conn *c, size_t *len)
 	return out;
 }
 
+/* A file follows the bytes taken: their send says MSG_MORE, so the head
+ * and the file's first bytes leave in one segment (without, Nagle holds
+ * the file's first partial segment for the client's delayed ACK). */
+bool
+conn_ring_more(const struct conn *c)
+{
+	return c->file_fd >= 0;
+}
+
 /*
  * RES of a send of what conn_ring_take gave: bytes sent, or -errno. DONE:
  * the caller sends no more of it (all of it went, or it failed, or the

@@ -90,6 +90,7 @@ struct uring_conn {
 	short poll;			/* the poll armed (POLLIN, POLLOUT), or 0 */
 	char *send;			/* in flight: conn_ring_take's buffer */
 	size_t send_len, send_off;
+	int send_flags;
 	char *kept;			/* received while output waited */
 	size_t kept_len;
 	bool ended;			/* ... and then the client's end */
@@ -267,8 +268,9 @@ uring_update(struct uring *u, struct uring_conn *uc)
 	}
 	if (uc->send == NULL && (uc->send = conn_ring_take(c, &uc->send_len)) != NULL) {
 		uc->send_off = 0;
+		uc->send_flags = MSG_NOSIGNAL | (conn_ring_more(c) ? MSG_MORE : 0);
 		sqe = uring_conn_sqe(u, uc, OP_SEND);
-		io_uring_prep_send(sqe, uc->fd, uc->send, uc->send_len, MSG_NOSIGNAL);
+		io_uring_prep_send(sqe, uc->fd, uc->send, uc->send_len, uc->send_flags);
 	} else if (uc->send == NULL && conn_pending(c)) {
 		/* A file: sendfile, as under epoll; a full socket waits for room. */
 		if (!uring_progress(u, uc, conn_flush(c)))
@@ -372,7 +374,7 @@ uring_send_done(struct uring *u, struct uring_conn *uc, int res)
 	}
 	if (!done) {		/* the rest of it */
 		io_uring_prep_send(uring_conn_sqe(u, uc, OP_SEND), uc->fd, uc->send + uc->send_off,
-		    uc->send_len - uc->send_off, MSG_NOSIGNAL);
+		    uc->send_len - uc->send_off, uc->send_flags);
 		return;
 	}
 	free(uc->send);

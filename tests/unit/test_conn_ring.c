@@ -224,6 +224,42 @@ test_linger_drops(void **state)
 	close_pair(&p);
 }
 
+/* A file body: the head is taken with "more follows" (MSG_MORE, so Nagle
+ * does not hold the file's first segment for the client's delayed ACK),
+ * and the file goes by conn_flush once the head is out. */
+static void
+test_file_after_head(void **state)
+{
+	struct pair p;
+	char path[] = "/tmp/test_conn_ring.XXXXXX", got[64], *buf;
+	int fd = mkstemp(path);
+	size_t len;
+	ssize_t n;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(write(fd, "the body", 8), 8);
+	open_ring(&p, "echo", "");
+	assert_int_equal(conn_send_file(p.c, "HEAD ", 5, fd, 0, 8), 0);
+	assert_int_equal(recv(p.fd[1], got, sizeof(got), 0), -1);	/* nothing yet */
+	assert_non_null(buf = conn_ring_take(p.c, &len));
+	assert_true(conn_ring_more(p.c));
+	assert_int_equal(send(p.fd[0], buf, len, 0), (ssize_t)len);	/* as the ring would */
+	assert_int_equal(conn_ring_sent(p.c, (int)len, true), 1);
+	free(buf);
+	assert_true(conn_pending(p.c));	/* the file */
+	assert_null(conn_ring_take(p.c, &len));	/* no bytes: the file is flush's */
+	assert_int_equal(conn_flush(p.c), 1);
+	assert_false(conn_pending(p.c));
+	assert_false(conn_ring_more(p.c));
+	n = recv(p.fd[1], got, sizeof(got) - 1, 0);
+	assert_int_equal(n, 13);
+	got[n] = '\0';
+	assert_string_equal(got, "HEAD the body");
+	close_pair(&p);
+}
+
 /* ---- conn_list ---------------------------------------------------------- */
 
 struct expired {
@@ -321,6 +357,7 @@ main(void)
 		cmocka_unit_test(test_max_output_counts_flight),
 		cmocka_unit_test(test_http_next_after_sent),
 		cmocka_unit_test(test_linger_drops),
+		cmocka_unit_test(test_file_after_head),
 		cmocka_unit_test(test_list_idle_order),
 		cmocka_unit_test(test_list_handshake),
 	};
