@@ -8,9 +8,12 @@
 # run wrk -t1 -cPSS_CONNS (keep-alive) against it for PSS_SECONDS, and
 # halfway through sum Pss and Private_Dirty of /proc/PID/smaps_rollup over
 # the server's whole process tree (master and every child); the same once
-# more when the load has ended and the processes are idle. Printed: one
-# table with requests per second, the sums, and each as a ratio to
-# apache2's. Every server is stopped at the end (also on ^C), its whole
+# more when the load has ended and the processes are idle. Each server runs
+# in a cgroup of its own (v1 cpuacct) when one can be made, for its CPU
+# time per request over the load (wrk and the server share the cores, so
+# requests per second say as much about wrk as about the server). Printed:
+# one table with requests per second, CPU per request, the sums, and each
+# as a ratio to apache2's. Every server is stopped at the end (also on ^C), its whole
 # process tree; each wrk run is bounded by PSS_SECONDS (2..30).
 #
 # Settings (environment): SOCKD (default src/sockd of the build directory
@@ -52,8 +55,10 @@ printf 'Hello world!\n' > "$tmp/htdocs/hello.txt"
 chmod 755 "$tmp/htdocs"
 chmod 644 "$tmp/htdocs/hello.txt"
 pid=
+cg=
 cleanup() {
 	[ -n "$pid" ] && stop_tree "$pid"
+	cg_remove
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -109,6 +114,30 @@ mem_sample() {
 	echo "$procs $pss $dirty"
 }
 
+# ---- CPU: a cgroup of the server's own (v1 cpuacct), else none ----------
+cg_make() {
+	cg=
+	[ -w /sys/fs/cgroup/cpuacct ] || return 0
+	cg=/sys/fs/cgroup/cpuacct/sockd-pss-$$
+	mkdir "$cg" 2>/dev/null || cg=
+}
+cg_ns() { if [ -n "$cg" ]; then cat "$cg/cpuacct.usage"; else echo -; fi; }
+cg_remove() {
+	[ -n "$cg" ] && [ -d "$cg" ] || return 0
+	while read -r p; do kill -KILL "$p" 2>/dev/null; done < "$cg/cgroup.procs"
+	for _ in $(seq 20); do rmdir "$cg" 2>/dev/null && break; sleep 0.1; done
+	cg=
+}
+# CMD... in the cgroup (if any), in the background; its pid in $pid.
+in_cg() {
+	if [ -n "$cg" ]; then
+		sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' _ "$cg" "$@" &
+	else
+		"$@" &
+	fi
+	pid=$!
+}
+
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null ||
 		echo $((20000 + RANDOM % 20000))
@@ -162,8 +191,7 @@ apache_start() {
 	KeepAliveTimeout 5
 	EOF
 	# Its own session: stopping, prefork signals its whole process group.
-	setsid apache2 -d "$tmp" -f "$tmp/apache2.conf" -DFOREGROUND &
-	pid=$!
+	in_cg setsid apache2 -d "$tmp" -f "$tmp/apache2.conf" -DFOREGROUND
 }
 
 sockd_start() { # PORT SETTINGS
@@ -177,17 +205,17 @@ sockd_start() { # PORT SETTINGS
 	  timeouts = { graceful = 2; };
 	} );
 	EOF
-	"$SOCKD" -c "$tmp/sockd.conf" 2> "$tmp/sockd.log" &
-	pid=$!
+	in_cg "$SOCKD" -c "$tmp/sockd.conf" 2> "$tmp/sockd.log"
 }
 
 rows=$tmp/rows
 : > "$rows"
 for name in $servers; do
 	port=$(free_port)
+	cg_make
 	case $name in
 	apache2)
-		apache_start "$port" || continue
+		apache_start "$port" || { cg_remove; continue; }
 		config="prefork MPM, $conns processes" ;;
 	sockd-prefork)
 		sockd_start "$port" "model = \"prefork\"; workers = $conns;"
@@ -195,11 +223,12 @@ for name in $servers; do
 	sockd-prefork-threads)
 		sockd_start "$port" "model = \"prefork\"; workers = 2; threads = $(( (conns + 1) / 2 ));"
 		config="prefork, workers = 2, threads = $(( (conns + 1) / 2 ))" ;;
-	*) note "unknown server $name"; continue ;;
+	*) note "unknown server $name"; cg_remove; continue ;;
 	esac
 	if ! http_ready "$port"; then
 		note "$name: no HTTP answer on port $port"
 		stop_tree "$pid"
+		cg_remove
 		continue
 	fi
 	# setsid may have forked: follow apache2's own pid file.
@@ -211,34 +240,41 @@ for name in $servers; do
 	sleep 1		# every process started (apache2 forks StartServers at once, sockd too)
 	wrk -t1 -c"$conns" -d"${seconds}s" --timeout 5s "http://127.0.0.1:$port/hello.txt" > "$tmp/wrk" 2>&1 &
 	wrk_pid=$!
+	c0=$(cg_ns)
 	sleep $((seconds / 2))
 	busy=$(mem_sample "$root")
 	wait "$wrk_pid"
+	c1=$(cg_ns)
 	sleep 1
 	idle=$(mem_sample "$root")
 	rate=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$tmp/wrk")
 	errs=$(awk '/Socket errors|Non-2xx/ { n++ } END { print n + 0 }' "$tmp/wrk")
+	reqs=$(awk '/ requests in / { print $1 }' "$tmp/wrk")
+	cpu=$(awk -v a="$c0" -v b="$c1" -v n="${reqs:-0}" 'BEGIN {
+		if (a == "-" || n == 0) print "-"; else printf "%.0f", (b - a) / n }')
 	stop_tree "$pid"
+	cg_remove
 	[ "$errs" = 0 ] || note "$name: wrk saw errors: $(grep -E 'Socket errors|Non-2xx' "$tmp/wrk")"
-	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$config" "${rate:--}" "$busy" "$idle" >> "$rows"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$config" "${rate:--}" "$busy" "$idle" "$cpu" >> "$rows"
 done
 
 {
 	echo "wrk -t1 -c$conns -d${seconds}s keep-alive, a 13-byte file, 127.0.0.1; memory summed"
-	echo "over the whole process tree (kB), under load (halfway) and idle after it:"
+	echo "over the whole process tree (kB), under load (halfway) and idle after it;"
+	echo "server CPU per request from its cgroup (- without one):"
 	echo
-	echo "| server | config | req/s | x apache2 | procs | PSS kB | x apache2 | private dirty kB | PSS kB idle | x apache2 |"
-	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	echo "| server | config | req/s | x apache2 | CPU ns/req | x apache2 | procs | PSS kB | x apache2 | private dirty kB | PSS kB idle | x apache2 |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	awk -F '\t' '
 		{ split($4, b, " "); split($5, i, " ")
 		  name[NR] = $1; conf[NR] = $2; rate[NR] = $3; procs[NR] = b[1]; pss[NR] = b[2]
-		  dirty[NR] = b[3]; ipss[NR] = i[2]
-		  if ($1 == "apache2") { ar = $3; ap = b[2]; ai = i[2] } }
+		  dirty[NR] = b[3]; ipss[NR] = i[2]; cpu[NR] = $6
+		  if ($1 == "apache2") { ar = $3; ap = b[2]; ai = i[2]; ac = $6 } }
 		function ratio(x, y) { return (y + 0 > 0 && x != "-") ? sprintf("%.2f", x / y) : "-" }
 		END {
 			for (n = 1; n <= NR; n++)
-				printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name[n], conf[n],
-				    rate[n], ratio(rate[n], ar), procs[n], pss[n], ratio(pss[n], ap),
-				    dirty[n], ipss[n], ratio(ipss[n], ai)
+				printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+				    name[n], conf[n], rate[n], ratio(rate[n], ar), cpu[n], ratio(cpu[n], ac),
+				    procs[n], pss[n], ratio(pss[n], ap), dirty[n], ipss[n], ratio(ipss[n], ai)
 		}' "$rows"
 } | tee "${BENCH_OUT:-/dev/null}"
