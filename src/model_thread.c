@@ -423,8 +423,8 @@ thread_timeout(struct threader *f, int tick)
 	return ms >= 0 && ms < tick ? ms : tick;
 }
 
-/* SIGQUIT with no connection in hand: end the waiting threads and join
- * every thread, so the process exits whole. */
+/* The loop is over (drained, or SIGQUIT with no connection in hand): end
+ * the waiting threads and join every thread, so the process exits whole. */
 static void
 thread_end_all(struct threader *f)
 {
