@@ -22,6 +22,13 @@
  * A token bucket torn mid-update is off by at most one refill, which a
  * limit can bear.
  *
+ * The lists are made by the first taker of the lock, not at creation: the
+ * table starts as PT_UNBUILT, which repair() turns into a whole table as
+ * it would after a death. Until a service counts per_ip or rate, none of
+ * its pages is touched (about 9 MiB in sockd, which every process would
+ * count in its PSS once the master had written the free lists through
+ * them).
+ *
  * Rate: a token bucket per client, full (BURST tokens) when first seen,
  * RATE tokens a second back in. Every attempt that finds a token takes it,
  * also when per_ip or a full table then refuses the connection, as
@@ -72,6 +79,7 @@ int peertab_test_crash_at;
 #define ORDER() atomic_signal_fence(memory_order_seq_cst)
 
 enum { ENTRY_FREE = 0, ENTRY_USED = 1 };
+enum { PT_BUSY = 1, PT_UNBUILT = 2 };	/* peertab.busy besides 0 */
 
 struct pt_client {
 	uint32_t state;			/* primary; ENTRY_USED only with the key set */
@@ -93,7 +101,8 @@ struct pt_record {
 
 struct peertab {
 	pthread_mutex_t lock;
-	_Atomic uint32_t busy;		/* a holder is changing the table */
+	_Atomic uint32_t busy;		/* PT_BUSY: a holder is changing the table;
+					 * PT_UNBUILT: no list made yet */
 	uint32_t n_clients;		/* a power of two: the buckets too */
 	uint32_t n_records;
 	uint32_t client_free, record_free;
@@ -323,10 +332,11 @@ record_release(struct peertab *t, uint32_t r)
 
 /*
  * Rebuild everything derived from the entries' states and the records'
- * used flags. Safe to run again if its runner dies part way.
+ * used flags. Safe to run again if its runner dies part way. FIRST: the
+ * table was never used (PT_UNBUILT), nobody died: this makes its lists.
  */
 static void
-repair(struct peertab *t)
+repair(struct peertab *t, bool first)
 {
 	uint32_t freed = 0, dropped = 0;
 
@@ -378,7 +388,8 @@ repair(struct peertab *t)
 		}
 	}
 	t->sweep_ns = INT64_MIN;
-	log_warn("peertab: client table repaired after a process died changing it "
+	if (!first)
+		log_warn("peertab: client table repaired after a process died changing it "
 	    "(%u idle clients freed, %u records dropped)", freed, dropped);
 }
 
@@ -386,17 +397,19 @@ static void
 pt_lock(struct peertab *t)
 {
 	int r = pthread_mutex_lock(&t->lock);
+	uint32_t busy;
 
 	if (r == EOWNERDEAD) {
 		/* busy first: if this process dies before the repair ends, the next repairs. */
-		atomic_store(&t->busy, 1);
+		atomic_store(&t->busy, PT_BUSY);
 		if ((r = pthread_mutex_consistent(&t->lock)) != 0)
 			panic("peertab: pthread_mutex_consistent: %s", strerror(r));
 	} else if (r != 0)
 		panic("peertab: pthread_mutex_lock: %s", strerror(r));
-	if (atomic_load(&t->busy) != 0)
-		repair(t);
-	atomic_store(&t->busy, 1);
+	/* (A first build cut short by a death stays PT_UNBUILT: built again.) */
+	if ((busy = atomic_load(&t->busy)) != 0)
+		repair(t, busy == PT_UNBUILT);
+	atomic_store(&t->busy, PT_BUSY);
 }
 
 static void
@@ -487,15 +500,11 @@ peertab_create(size_t clients, size_t records, int *fd_r)
 	t->off_clients = off_c;
 	t->off_buckets = off_b;
 	t->off_records = off_r;
-	/* mmap memory is zero: every entry ENTRY_FREE, every record unused. */
-	for (uint32_t i = 0; i < nc; i++) {
-		CLIENTS(t)[i].next = i + 1 < nc ? i + 1 : NIL;
-		BUCKETS(t)[i] = NIL;
-	}
-	for (uint32_t i = 0; i < nr; i++)
-		RECORDS(t)[i].next = i + 1 < nr ? i + 1 : NIL;
-	t->client_free = 0;
-	t->record_free = 0;
+	/* mmap memory is zero: every entry ENTRY_FREE, every record unused;
+	 * the first lock makes the lists (repair), touching the pages then. */
+	t->client_free = NIL;
+	t->record_free = NIL;
+	atomic_store(&t->busy, PT_UNBUILT);
 	return t;
 }
 
@@ -613,6 +622,10 @@ peertab_reclaim(struct peertab *t, uint32_t slot)
 {
 	size_t n = 0;
 
+	/* Never used, so no record (PT_UNBUILT gives way to PT_BUSY before
+	 * one is made): no need to build it, or read its pages in, to find none. */
+	if (atomic_load(&t->busy) == PT_UNBUILT)
+		return 0;
 	pt_lock(t);
 	for (uint32_t r = 0; r < t->n_records; r++) {
 		if (RECORDS(t)[r].used == 0 || RECORDS(t)[r].slot != slot)

@@ -12,6 +12,8 @@ struct priv_ids {
 	uid_t uid;
 	gid_t gid;
 	char *user;
+	gid_t *groups;			/* the user's supplementary groups, gid among them */
+	int n_groups;
 };
 
 int priv_resolve(const char *user, const char *group, struct priv_ids *ids_r);

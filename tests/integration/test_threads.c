@@ -4,7 +4,9 @@
  * limits.max_connections) and model "prefork" with threads > 1 (T threads
  * accepting in each worker). Concurrency and its limits, a hung thread
  * getting its whole worker replaced, graceful stop, max_requests, and
- * every handler under line and length32 framing in both.
+ * every handler under line and length32 framing in both. For "thread":
+ * a finished thread waits for the next connection (the same thread serves
+ * it), at most 32 wait, they end after their wait or at the drain.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -59,6 +61,36 @@ wait_threads(pid_t pid, int n)
 		assert_true(now_ms() < end);
 }
 
+/* The one thread of PID besides its main thread (there must be one). */
+static long
+other_thread(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	long tid = -1;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	assert_non_null(dir = opendir(path));
+	while ((e = readdir(dir)) != NULL)
+		if (e->d_name[0] != '.' && atol(e->d_name) != (long)pid) {
+			tid = atol(e->d_name);
+			n++;
+		}
+	closedir(dir);
+	assert_int_equal(n, 1);
+	return tid;
+}
+
+/* D's log has said NEEDLE at least N times. */
+static void
+wait_count(struct daemon *d, const char *needle, int n)
+{
+	for (long long end = now_ms() + T_MS; count(d->log, needle) < n; )
+		assert_true(daemon_read_log(d, end) || now_ms() < end);
+}
+
 /* FD gets no answer to what it sent while the others hold their places. */
 static void
 assert_waits(int fd)
@@ -79,8 +111,11 @@ assert_answered(int fd)
 	assert_memory_equal(buf, "wait\n", 5);
 }
 
-/* 50 clients at once on one worker: 50 threads, all answered, and back
- * to the main thread alone once they are gone. */
+#define ENDS "a connection thread ends: "
+
+/* 50 clients at once on one worker: 50 threads, all answered. Once they
+ * are gone, 32 threads wait for more and the other 18 end at once; the
+ * 32 end after their wait, and the main thread is alone again. */
 static void
 test_thread_concurrency(void **state)
 {
@@ -89,7 +124,8 @@ test_thread_concurrency(void **state)
 	int port, fd[50];
 
 	(void)state;
-	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	d = start(config("log_level = \"debug\";\n"
+	    "services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
 	    " listen = \"127.0.0.1:0\"; " THREAD " workers = 1; max_threads = 64; } );\n"), &port);
 	worker = the_worker(d);
 	wait_threads(worker, 1);
@@ -102,32 +138,116 @@ test_thread_concurrency(void **state)
 	assert_true(threads_of(worker) >= 51);
 	for (int i = 0; i < 50; i++)
 		close(fd[i]);
+	wait_count(d, ENDS "enough threads wait", 18);
+	wait_threads(worker, 33);	/* the 18 joined; 32 wait */
+	wait_count(d, ENDS "no connection came", 32);
 	wait_threads(worker, 1);	/* every thread joined */
+	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
+	assert_int_equal(count(d->log, ENDS "enough threads wait"), 18);
+	assert_int_equal(count(d->log, ENDS), 50);
+	daemon_free(d);
+}
+
+/* A connection after another: the thread that served the first waits
+ * and serves the second (no new thread), then ends after its wait. */
+static void
+test_thread_reused(void **state)
+{
+	struct daemon *d;
+	pid_t worker;
+	long tid = -1;
+	int port, fd;
+
+	(void)state;
+	d = start(config("log_level = \"debug\";\n"
+	    "services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; " THREAD " workers = 1; } );\n"), &port);
+	worker = the_worker(d);
+	for (int round = 0; round < 3; round++) {
+		fd = tcp_connect("127.0.0.1", port);
+		echo_line(fd, "again\n");
+		if (round == 0)
+			tid = other_thread(worker);
+		else
+			assert_int_equal(other_thread(worker), tid);	/* the same thread */
+		close(fd);
+		wait_count(d, ": closed after ", round + 1);
+		usleep(100 * 1000);
+		assert_int_equal(threads_of(worker), 2);	/* it waits, not gone */
+		assert_int_equal(other_thread(worker), tid);
+	}
+	assert_int_equal(count(d->log, ENDS), 0);
+	wait_count(d, ENDS "no connection came", 1);
+	wait_threads(worker, 1);
+	assert_true(answers(port));	/* and a new thread serves the next */
 	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
 	daemon_free(d);
 }
 
-/* max_threads = 2: the third client waits in the backlog until one leaves. */
+/* A drain while threads wait: they end at once, not after their wait. */
+static void
+test_thread_drain_waiting(void **state)
+{
+	struct daemon *d;
+	pid_t worker;
+	long long t0;
+	int port, fd[10];
+
+	(void)state;
+	d = start(config("log_level = \"debug\";\n"
+	    "services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	    " listen = \"127.0.0.1:0\"; " THREAD " workers = 1; } );\n"), &port);
+	worker = the_worker(d);
+	for (int i = 0; i < 10; i++) {
+		fd[i] = tcp_connect("127.0.0.1", port);
+		echo_line(fd[i], "x\n");
+	}
+	for (int i = 0; i < 10; i++)
+		close(fd[i]);
+	wait_count(d, ": closed after ", 10);
+	assert_int_equal(threads_of(worker), 11);	/* all ten wait */
+	t0 = now_ms();
+	/* The thread's wait is 5 s: a stop that waited for it would take that. */
+	assert_int_equal(daemon_stop(d, SIGTERM, 3000), 0);
+	assert_true(now_ms() - t0 < 3000);
+	assert_int_equal(count(d->log, ENDS "the worker drains"), 10);
+	assert_int_equal(count(d->log, ENDS), 10);
+	assert_true(pid_gone(worker));
+	daemon_free(d);
+}
+
+/* max_threads = 2: the third client waits in the backlog until one
+ * leaves; the same with the two threads waiting for connections, so a
+ * waiting thread is not a place for a third; never more than 2 threads. */
 static void
 test_thread_limit(void **state)
 {
 	struct daemon *d;
+	pid_t worker;
 	int port, fd[3];
 
 	(void)state;
-	d = start(config("services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
+	d = start(config("log_level = \"debug\";\n"
+	    "services = ( { name = \"echo\"; handler = \"echo\"; framing = \"line\";"
 	    " listen = \"127.0.0.1:0\"; " THREAD " workers = 1; max_threads = 2; } );\n"), &port);
-	for (int i = 0; i < 2; i++) {
-		fd[i] = tcp_connect("127.0.0.1", port);
-		echo_line(fd[i], "in\n");
+	worker = the_worker(d);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 2; i++) {
+			fd[i] = tcp_connect("127.0.0.1", port);
+			echo_line(fd[i], "in\n");
+		}
+		fd[2] = tcp_connect("127.0.0.1", port);
+		assert_waits(fd[2]);
+		echo_line(fd[1], "still\n");
+		assert_true(threads_of(worker) <= 3);
+		close(fd[0]);
+		assert_answered(fd[2]);
+		assert_true(threads_of(worker) <= 3);
+		close(fd[1]);
+		close(fd[2]);
+		wait_count(d, ": closed after ", 3 * (round + 1));
 	}
-	fd[2] = tcp_connect("127.0.0.1", port);
-	assert_waits(fd[2]);
-	echo_line(fd[1], "still\n");
-	close(fd[0]);
-	assert_answered(fd[2]);
-	close(fd[1]);
-	close(fd[2]);
+	assert_int_equal(count(d->log, ENDS), 0);	/* two threads served all six */
 	assert_int_equal(daemon_stop(d, SIGTERM, T_MS), 0);
 	daemon_free(d);
 }
@@ -448,6 +568,8 @@ main(void)
 #define T(f) cmocka_unit_test_teardown(f, harness_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_thread_concurrency),
+		T(test_thread_reused),
+		T(test_thread_drain_waiting),
 		T(test_thread_limit),
 		T(test_max_connections),
 		T(test_prefork_threads_limit),

@@ -6,7 +6,8 @@
  * reclaiming a dead worker's places and only its, running out of records;
  * then with processes: a worker killed with the lock held at every crash
  * point of the code (the next taker repairs, nothing leaks), workers
- * SIGKILLed at random moments, and four workers at once.
+ * SIGKILLed at random moments, and four workers at once. A new table's
+ * pages stay untouched until it is first used.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,6 +76,42 @@ consistent(struct peertab *t)
 
 	if (why != NULL)
 		fail_msg("table: %s", why);
+}
+
+/* Pages of the first BYTES of T in memory. */
+static size_t
+resident(const struct peertab *t, size_t bytes)
+{
+	unsigned char vec[512];
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = bytes / page, in = 0;
+
+	assert_true(n <= sizeof(vec));
+	assert_int_equal(mincore((void *)t, bytes, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		in += vec[i] & 1;
+	return in;
+}
+
+/* sockd's size: nothing but the header is touched until the first use
+ * (a reclaim, as the master does for every worker that exits, is none);
+ * then the lists are whole. */
+static void
+test_untouched_until_used(void **state)
+{
+	struct peertab *t = table(65536, 262144);
+	size_t bytes = 256 * (size_t)sysconf(_SC_PAGESIZE);	/* of about 9 MiB */
+
+	(void)state;
+	assert_true(resident(t, bytes) <= 1);
+	assert_int_equal(peertab_reclaim(t, 1), 0);
+	assert_true(resident(t, bytes) <= 1);
+	assert_int_equal(enter(t, 1, 1, &no_limit, 1, T0, NULL), PEERTAB_OK);
+	assert_int_equal(resident(t, bytes), 256);
+	consistent(t);
+	assert_int_equal(peertab_reclaim(t, 1), 1);
+	assert_int_equal(peertab_count(t, 1, key(1)), 0);
+	consistent(t);
+	peertab_destroy(t);
 }
 
 static void
@@ -559,6 +597,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_untouched_until_used),
 		cmocka_unit_test(test_per_ip),
 		cmocka_unit_test(test_services_apart),
 		cmocka_unit_test(test_rate),
