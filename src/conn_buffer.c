@@ -241,12 +241,12 @@ conn_pending(const struct conn *c)
 char *
 conn_ring_take(struct conn *c, size_t *len)
 {
-	char *out = c->out + c->out_off;
+	char *out;
 
 	if (c->flight > 0 || c->out_len == 0 || c->broken)
-		return NULL;
+		return NULL;	/* c->out may be NULL: no arithmetic on it */
 	if (c->out_off > 0)
-		memmove(c->out, out, c->out_len);
+		memmove(c->out, c->out + c->out_off, c->out_len);
 	out = c->out;
 	*len = c->flight = c->out_len;
 	c->out = NULL;
