@@ -396,6 +396,10 @@ check "the access log directory the unit made exists (/var/log/sockd)" ctr test 
 check "/etc/logrotate.d/sockd, the unit and the examples are in place" \
 	ctr test -f /etc/logrotate.d/sockd -a -f /lib/systemd/system/sockd.service \
 	-a -f /usr/share/doc/sockd/examples/sockd.conf -a -f /usr/share/doc/sockd/examples/sockd-alerts.yml
+check "the manuals (sockd(8), sockd.conf(5), sockd-handler(3)), handler.h and sockd.pc are in place" \
+	ctr test -f /usr/share/man/man8/sockd.8.gz -a -f /usr/share/man/man5/sockd.conf.5.gz \
+	-a -f /usr/share/man/man3/sockd-handler.3.gz -a -f /usr/include/sockd/handler.h \
+	-a -f /usr/share/pkgconfig/sockd.pc
 check "the sockd@ template units and DEPLOYMENT.md are in place" \
 	ctr test -f /lib/systemd/system/sockd@.service -a -f /lib/systemd/system/sockd@.socket \
 	-a -f /usr/share/doc/sockd/DEPLOYMENT.md.gz
