@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
@@ -509,6 +510,65 @@ proc_id(pid_t pid, const char *field)
 		}
 	fclose(fp);
 	return id;
+}
+
+/* Whether a socket of FAMILY can bind to any address at PORT. */
+static bool
+port_bindable(int family, int port)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port) };
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+	bool ok;
+
+	if (fd == -1)
+		die("socket");
+	if (family == AF_INET6) {
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
+			die("IPV6_V6ONLY");
+		ok = bind(fd, (struct sockaddr *)&in6, sizeof(in6)) == 0;
+	} else
+		ok = bind(fd, (struct sockaddr *)&in, sizeof(in)) == 0;
+	close(fd);
+	return ok;
+}
+
+int
+free_port(bool both)
+{
+	static bool seeded;
+	int lo = 32768, hi = 60999, from, to;
+	FILE *fp = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+
+	if (fp != NULL) {
+		if (fscanf(fp, "%d %d", &lo, &hi) != 2) {
+			lo = 32768;
+			hi = 60999;
+		}
+		fclose(fp);
+	}
+	if (lo - 10000 >= 2000) {		/* below the range, above the well-known ports */
+		from = 10000;
+		to = lo - 1;
+	} else if (65535 - hi >= 2000) {	/* above it */
+		from = hi + 1;
+		to = 65535;
+	} else {				/* no room outside it: a race is possible */
+		from = 1024;
+		to = 65535;
+	}
+	if (!seeded) {
+		srandom((unsigned)getpid() ^ (unsigned)now_ms());
+		seeded = true;
+	}
+	for (int tries = 0; tries < 500; tries++) {
+		int port = from + (int)(random() % (to - from + 1));
+
+		if (port_bindable(AF_INET, port) && (!both || port_bindable(AF_INET6, port)))
+			return port;
+	}
+	fprintf(stderr, "harness: no free port in %d-%d\n", from, to);
+	exit(99);
 }
 
 int

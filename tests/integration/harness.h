@@ -63,6 +63,10 @@ void daemon_free(struct daemon *d);
 int harness_teardown(void **state);
 
 long proc_id(pid_t pid, const char *field);
+/* A TCP port free on 0.0.0.0 (and on [::] too, if BOTH) below the kernel's
+ * ephemeral range, so that no port 0 nor outgoing connection of a test
+ * running in parallel takes it between this check and its use. */
+int free_port(bool both);
 int tcp_connect(const char *ip, int port);
 int unix_connect(const char *path);
 int send_all(int fd, const void *buf, size_t len);

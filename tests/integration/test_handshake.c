@@ -452,21 +452,6 @@ haproxy_start(const char *dir, int front, int back, const char *send_proxy)
 	return pid;
 }
 
-static int
-free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 static void
 test_haproxy(void **state)
 {
@@ -484,7 +469,7 @@ test_haproxy(void **state)
 	dir = harness_tmpdir();
 	d = start_service(config(EXEC_IP, "127.0.0.1", ""), "x", &port);
 	for (size_t m = 0; m < 2; m++) {
-		int front = free_port(), st;
+		int front = free_port(false), st;
 		pid_t hp = haproxy_start(dir, front, port, modes[m]);
 		char out[256] = "";
 

@@ -369,21 +369,6 @@ test_notify_protocol(void **state)
 	daemon_free(d);
 }
 
-static int
-free_port(void)
-{
-	struct sockaddr_in in = { .sin_family = AF_INET };
-	socklen_t len = sizeof(in);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&in, sizeof(in)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&in, &len), 0);
-	port = ntohs(in.sin_port);
-	close(fd);
-	return port;
-}
-
 static void
 test_socket_activation(void **state)
 {
@@ -391,7 +376,7 @@ test_socket_activation(void **state)
 	struct launch l = { .wrapper = wrapper };
 	char addr[32];
 	struct daemon *d;
-	int port = free_port(), fd;
+	int port = free_port(false), fd;
 
 	(void)state;
 	if (access("/usr/bin/systemd-socket-activate", X_OK) != 0)
@@ -412,7 +397,7 @@ test_socket_activation(void **state)
 
 	/* A socket whose name matches no service is an error, named in the log. */
 	wrapper[3] = "--fdname=nobody-here";
-	port = free_port();
+	port = free_port(false);
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
 	d = daemon_launch(&l);
 	assert_true(daemon_wait_log(d, "Listening on", T_MS));
@@ -956,25 +941,6 @@ test_fork_model_recycles(void **state)
 	daemon_free(d);
 }
 
-/* A port free on both 0.0.0.0 and [::]. */
-static int
-free_port_both(void)
-{
-	for (int tries = 0; tries < 50; tries++) {
-		struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
-		int port = free_port(), fd = socket(AF_INET6, SOCK_STREAM, 0), on = 1, ok;
-
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-		in6.sin6_port = htons((uint16_t)port);
-		ok = bind(fd, (struct sockaddr *)&in6, sizeof(in6)) == 0;
-		close(fd);
-		if (ok)
-			return port;
-	}
-	fail_msg("no port free on both families");
-	return -1;
-}
-
 /* Every descriptor of PID above stderr is close-on-exec. Only root can
  * look: sockd makes itself non-dumpable, which hides /proc/PID/fdinfo. */
 static void
@@ -1013,7 +979,7 @@ test_listener_options(void **state)
 	char cmd[128], line[256];
 	struct daemon *d;
 	pid_t w[4];
-	int port = free_port_both(), fd;
+	int port = free_port(true), fd;
 	FILE *ss;
 	const char *text;
 
@@ -1062,7 +1028,7 @@ test_activation_wrong_socket_type(void **state)
 	struct sockaddr_in in = { .sin_family = AF_INET };
 	char addr[32];
 	struct daemon *d;
-	int port = free_port(), fd;
+	int port = free_port(false), fd;
 
 	(void)state;
 	if (access("/usr/bin/systemd-socket-activate", X_OK) != 0)
@@ -1093,7 +1059,7 @@ test_activation_without_listen(void **state)
 	struct launch l = { .wrapper = wrapper };
 	char addr[32];
 	struct daemon *d;
-	int port = free_port(), fd;
+	int port = free_port(false), fd;
 
 	(void)state;
 	if (access("/usr/bin/systemd-socket-activate", X_OK) != 0)
