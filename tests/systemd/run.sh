@@ -1078,6 +1078,7 @@ test_datagram_socket_unit
 # user, /run/sockd-NAME (control socket), journal field SOCKD_INSTANCE and
 # reload: reloading a leaves b's MainPID, workers and a held connection
 # alone, stopping a leaves b serving. Then sockd@c.socket with a drop-in.
+# a's service runs model = "uring": the template's filter allows io_uring too.
 inst_conf() { # inst_conf NAME TEXT: SYSCONFDIR/sockd/NAME.conf in the container
 	printf '%s\n' "$2" >"$tmp/instances/$1.conf"
 }
@@ -1086,6 +1087,15 @@ inst_pid() { ctr systemctl show -p MainPID --value "sockd@$1"; }
 inst_workers() { ctr pgrep -P "$1" | sort | tr '\n' ' '; }
 inst_journal() { # inst_journal NAME: this start's lines of sockd@NAME
 	ctr journalctl --no-pager _SYSTEMD_INVOCATION_ID="$(ctr systemctl show -p InvocationID --value "sockd@$1")" -o cat
+}
+holds_ring() { # holds_ring [UNIT]: every worker of UNIT (sockd) has an io_uring descriptor
+	local main w n=0
+	main=$(ctr systemctl show -P MainPID "${1:-sockd}") || return 1
+	for w in $(ctr ps -o pid= --ppid "$main"); do
+		ctr ls -l "/proc/$w/fd" 2>/dev/null | grep -q 'anon_inode:\[io_uring\]' || return 1
+		n=$((n + 1))
+	done
+	[ "$n" -gt 0 ]
 }
 test_instances() {
 	local u f d=/etc/systemd/system pa pb wb wb2 ua ub out held_out i sec1 sec2 score
@@ -1118,7 +1128,7 @@ test_instances() {
 	fi
 	ctr systemctl daemon-reload
 	inst_conf a 'services = ( { name = "alpha"; listen = "127.0.0.1:7101"; handler = "echo";
-  framing = "line"; workers = 2; } );'
+  framing = "line"; model = "uring"; workers = 2; } );'
 	inst_conf b 'services = ( { name = "beta"; listen = "127.0.0.1:7102"; handler = "echo";
   framing = "line"; workers = 2; timeouts = { graceful = 20.0; }; } );'
 	if ctr systemctl start sockd@a sockd@b && wait_for inst_active a && wait_for inst_active b; then
@@ -1134,14 +1144,16 @@ test_instances() {
 		eval 'test -n "$pa" -a -n "$pb" -a "$pa" != "$pb" -a "$pa" != 0 -a "$pb" != 0 &&
 		test -n "$ua" -a -n "$ub" -a "$ua" != "$ub" -a "$ua" != 0 -a "$ub" != 0 &&
 		test "$(ctr systemctl show -p User --value sockd@a)" = sockd-a'
+	check "a's uring workers hold an io_uring (sockd@.service's filter allows it too)" \
+		holds_ring sockd@a
 	check "a echoes on 127.0.0.1:7101, b on 127.0.0.1:7102" \
 		eval 'echo_roundtrip 127.0.0.1 7101 && echo_roundtrip 127.0.0.1 7102'
 	check "each has its control socket: /run/sockd-a/control, /run/sockd-b/control" \
 		eval 'ctr test -S /run/sockd-a/control && ctr test -S /run/sockd-b/control'
 	for i in a b; do
 		out=$(ctr "$bin" status -s "/run/sockd-$i/control" 2>&1)
-		if [ $i = a ]; then set -- "$pa" alpha beta; else set -- "$pb" beta alpha; fi
-		if grep -q "(pid $1)" <<<"$out" && grep -qE "^$2 +prefork +2 \(" <<<"$out" &&
+		if [ $i = a ]; then set -- "$pa" alpha beta uring; else set -- "$pb" beta alpha prefork; fi
+		if grep -q "(pid $1)" <<<"$out" && grep -qE "^$2 +$4 +2 \(" <<<"$out" &&
 			! grep -q "^$3" <<<"$out"; then
 			ok "sockd status -s /run/sockd-$i/control: $i's master ($1), $2 and not $3"
 		else
@@ -1213,15 +1225,6 @@ test_instances
 # @system-service leaves io_uring out on 252; the unit allows its three
 # calls. A uring service's workers hold a ring (no "runs as event" notice)
 # and serve, with the exposure score of the unit as it was.
-holds_ring() { # holds_ring: every worker of sockd has an io_uring descriptor
-	local main w n=0
-	main=$(ctr systemctl show -P MainPID sockd) || return 1
-	for w in $(ctr ps -o pid= --ppid "$main"); do
-		ctr ls -l "/proc/$w/fd" 2>/dev/null | grep -q 'anon_inode:\[io_uring\]' || return 1
-		n=$((n + 1))
-	done
-	[ "$n" -gt 0 ]
-}
 test_uring_unit() {
 	use_config 'services = (
   { name = "ur"; listen = "127.0.0.1:7010"; handler = "echo"; framing = "line";
