@@ -32,6 +32,8 @@
 # CPU us/req, the largest memory sample and the sum of errors over the
 # repetitions; the ratios are of those medians, all from this one run.
 # A server that does not answer is "n/a" (with a note), not a failure.
+# With the defaults a run takes about 15 minutes (BENCH_SECONDS x 2 modes x
+# 14 servers x 2 connection counts x 3 repetitions, and their starts).
 #
 # Settings (environment):
 #   BENCH_SECONDS  seconds per measurement, 1..60 (default 5)
@@ -138,6 +140,7 @@ server_stop() {
 	grp=
 }
 
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	server_stop
 	cg_cleanup
@@ -165,7 +168,12 @@ mem_sample() {
 			[[ $line == Threads:* ]] && threads=$((threads + ${line#Threads:}))
 		done
 		if ! { mapfile -t sm < "/proc/$p/smaps_rollup"; } 2>/dev/null; then
-			[ -d "/proc/$p" ] && closed=1
+			# Closed to us, or it is exiting (a fork-model child at
+			# the end of its connection) and its memory is gone
+			# already, and with it the Vm lines of its status: only
+			# the first counts.
+			{ mapfile -t st < "/proc/$p/status"; } 2>/dev/null &&
+			    [[ ${st[*]} == *VmRSS:* ]] && closed=1
 			continue
 		fi
 		for line in "${sm[@]}"; do
@@ -571,7 +579,7 @@ aggregate() {
 			for (i = 1; i <= cnt[k]; i++) {
 				t = val[k, i, c]
 				if (isnum(t)) a[++n] = t + 0
-				else if (first == "") first = t
+				else if (first == "" || first == "n/a") first = t
 			}
 			if (n == 0) return first == "" ? "-" : first
 			for (i = 2; i <= n; i++)
@@ -583,7 +591,7 @@ aggregate() {
 			for (i = 1; i <= cnt[k]; i++) {
 				t = val[k, i, c]
 				if (isnum(t)) { if (t + 0 > m) m = t + 0 }
-				else if (first == "") first = t
+				else if (first == "" || first == "n/a") first = t
 			}
 			return m < 0 ? (first == "" ? "-" : first) : sprintf(fmt, m)
 		}
@@ -591,7 +599,7 @@ aggregate() {
 			for (i = 1; i <= cnt[k]; i++) {
 				t = val[k, i, c]
 				if (isnum(t)) { s += t; any = 1 }
-				else if (first == "") first = t
+				else if (first == "" || first == "n/a") first = t
 			}
 			return any ? s + 0 : (first == "" ? "-" : first)
 		}
@@ -728,7 +736,11 @@ done
 aggregate > "$tmp/agg"
 {
 	echo "sockd benchmark: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), Linux $(uname -r), ${seconds} s per line, ${size}-byte echo messages"
-	echo "each line the median of $reps repetitions (interleaved); CPU us/req: the server's own CPU time per request, from $cg_method"
+	if [ "$reps" = 1 ]; then
+		echo "each line one run; CPU us/req: the server's own CPU time per request, from $cg_method"
+	else
+		echo "each line the median of $reps runs (interleaved); CPU us/req: the server's own CPU time per request, from $cg_method"
+	fi
 	echo
 	print_table "$tmp/agg"
 	echo
