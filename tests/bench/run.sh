@@ -380,7 +380,8 @@ bench_yard() {
 		echo "$name: does not take \"PORT WORKERS\": one process" >> "$notes"
 	done
 	if [ -z "$port" ] || ! echo_probe "$port"; then
-		echo "$name: n/a: $(head -n 1 "$tmp/$name.log" 2>/dev/null || echo no answer)" >> "$notes"
+		rc=$(head -n 1 "$tmp/$name.log" 2>/dev/null)
+		echo "$name: n/a: ${rc:-no answer}" >> "$notes"
 		na_rows "$name" - "$config" "$conns"
 	else
 		for mode in persist close; do
