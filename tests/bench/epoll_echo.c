@@ -1,10 +1,13 @@
 /*
  * epoll_echo.c - the benchmark's yardstick: the least an event-driven echo
- * server can be. One thread, one level-triggered epoll loop, every byte
- * read is written straight back (no framing, no limits, no timeouts).
- * sockd's models are measured against it in tests/bench/run.sh.
+ * server can be. Each worker is one process with one level-triggered epoll
+ * loop; every byte read is written straight back (no framing, no limits, no
+ * timeouts). sockd's models are measured against it in tests/bench/run.sh.
  *
- * usage: epoll_echo PORT   (127.0.0.1 only; 0 picks a port, logged on stderr)
+ * usage: epoll_echo PORT [WORKERS]
+ *   127.0.0.1 only; 0 picks a port, logged on stderr. WORKERS (1..64,
+ *   default 1) processes share the listener, each with its own epoll: the
+ *   parent is one of them, the others die with it.
  *
  * A write that would block drops the rest of that chunk and the connection:
  * the load client keeps one small message in flight, so it never happens in
@@ -13,11 +16,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#define MAX_WORKERS	64
 
 static void
 die(const char *what)
@@ -40,6 +47,27 @@ echo_listen(int port)
 		die("listen");
 	fprintf(stderr, "epoll_echo: listening on 127.0.0.1:%d\n", ntohs(sin.sin_port));
 	return fd;
+}
+
+/* WORKERS - 1 children; each returns to serve, as does the parent. A child
+ * must not outlive the parent (the benchmark stops the parent's pid), and
+ * checks getppid() in case the parent died before the prctl. */
+static void
+echo_fork(int workers)
+{
+	pid_t parent = getpid(), pid;
+
+	for (int i = 1; i < workers; i++) {
+		if ((pid = fork()) == -1)
+			die("fork");
+		if (pid == 0) {
+			if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+				die("prctl");
+			if (getppid() != parent)
+				_exit(0);
+			return;
+		}
+	}
 }
 
 static void
@@ -73,12 +101,16 @@ echo_serve(int fd)
 int
 main(int argc, char **argv)
 {
-	struct epoll_event ev = { .events = EPOLLIN }, evs[256];
-	int ep, lfd, n;
+	/* EPOLLEXCLUSIVE: a connection wakes one worker, not all of them */
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE }, evs[256];
+	int ep, lfd, n, workers = 1;
 
-	if (argc != 2)
-		return fprintf(stderr, "usage: epoll_echo PORT\n"), 64;
+	if (argc == 3)
+		workers = atoi(argv[2]);
+	if (argc < 2 || argc > 3 || workers < 1 || workers > MAX_WORKERS)
+		return fprintf(stderr, "usage: epoll_echo PORT [WORKERS]\n"), 64;
 	lfd = echo_listen(atoi(argv[1]));
+	echo_fork(workers);
 	ev.data.fd = lfd;
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) == -1)
 		die("epoll");
