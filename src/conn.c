@@ -36,6 +36,23 @@
 #include "proxy.h"
 #include "util.h"
 
+_Thread_local int64_t conn_turn_ns;
+
+/*
+ * An event loop (the event and uring models) reads the clock once a turn,
+ * after its wait, and hands it here: until the next turn its connections
+ * take their times from it (activity, open, linger deadlines) rather than
+ * reading the clock for each read. A time is then at most one turn early,
+ * which no timeout notices. The blocking engine's threads never set it,
+ * and read the clock. What measures a span (a connection's duration, a
+ * request's latency) reads the clock at its end.
+ */
+void
+conn_clock_turn(int64_t now_ns)
+{
+	conn_turn_ns = now_ns;
+}
+
 /* N bytes went to the client: the connection's count and the slot's. */
 void
 conn_count_sent(struct conn *c, size_t n)
@@ -64,7 +81,7 @@ conn_init(struct conn *c, int fd, const struct sockd_addr *peer,
 		.handler = h, .buffered = buffered, .file_fd = -1, .peer = *peer,
 		.record = GUARD_NONE };
 	framing_init(&c->framing, svc->framing, (size_t)svc->max_message);
-	c->opened_ns = c->last_read_ns = clock_now();
+	c->opened_ns = c->last_read_ns = conn_now();
 	if (svc->handshake_ms > 0)
 		c->handshake_ns = c->opened_ns + (int64_t)svc->handshake_ms * NS_PER_MS;
 }
@@ -91,7 +108,7 @@ struct conn *
 conn_open(int fd, const struct sockd_addr *peer, const struct config_service *svc,
     const struct handler *h, struct scoreboard_slot *slot, _Atomic int64_t *heartbeat)
 {
-	struct conn *c = xcalloc(1, sizeof(*c));
+	struct conn *c = xmalloc(sizeof(*c));	/* conn_init() sets every field */
 
 	conn_init(c, fd, peer, svc, h, slot, heartbeat, false);
 	conn_block_open(c);
@@ -106,7 +123,7 @@ struct conn *
 conn_open_buffered(int fd, const struct sockd_addr *peer, const struct config_service *svc,
     const struct handler *h, struct scoreboard_slot *slot)
 {
-	struct conn *c = xcalloc(1, sizeof(*c));
+	struct conn *c = xmalloc(sizeof(*c));	/* conn_init() sets every field */
 
 	conn_init(c, fd, peer, svc, h, slot, NULL, true);
 	conn_start(c);
@@ -119,7 +136,7 @@ struct conn *
 conn_open_ring(int fd, const struct sockd_addr *peer, const struct config_service *svc,
     const struct handler *h, struct scoreboard_slot *slot)
 {
-	struct conn *c = xcalloc(1, sizeof(*c));
+	struct conn *c = xmalloc(sizeof(*c));	/* conn_init() sets every field */
 
 	conn_init(c, fd, peer, svc, h, slot, NULL, true);
 	c->ring = true;
@@ -281,7 +298,7 @@ conn_linger(struct conn *c)
 	if (c->end == CONN_END_UNSET)
 		c->end = CONN_END_HANDLER;
 	c->handshake_ns = 0;
-	c->linger_ns = clock_now() + CONN_LINGER_MS * NS_PER_MS;
+	c->linger_ns = conn_now() + CONN_LINGER_MS * NS_PER_MS;
 	conn_shut(c);	/* blocking mode: the answer is out already */
 }
 
@@ -430,7 +447,7 @@ conn_drain_over(struct conn *c)
 	char b;
 	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 
-	c->last_read_ns = clock_now();
+	c->last_read_ns = conn_now();
 	if (n == 1)
 		return;
 	if (c->end == CONN_END_UNSET)
@@ -526,7 +543,7 @@ conn_proxy_input(struct conn *c)
 		return -1;
 	}
 	c->proxy_len += (size_t)n;
-	c->last_read_ns = clock_now();
+	c->last_read_ns = conn_now();
 	return r > 0 ? conn_proxy_done(c, &h) : 1;
 }
 
@@ -572,7 +589,7 @@ conn_received(struct conn *c, const char *buf, ssize_t n)
 		conn_end(c, n == 0 ? CONN_END_CLIENT : conn_errno_end((int)-n));
 		return -1;
 	}
-	c->last_read_ns = clock_now();
+	c->last_read_ns = conn_now();
 	c->received += (uint64_t)n;
 	if (c->slot != NULL) {
 		conn_count(&c->slot->bytes_in, (size_t)n);

@@ -74,6 +74,8 @@ struct conn *conn_open_buffered(int fd, const struct sockd_addr *peer,
     const struct config_service *svc, const struct handler *h, struct scoreboard_slot *slot);
 int conn_input(struct conn *c, char *buf, size_t size);
 int conn_flush(struct conn *c);
+/* The loop's clock, read once a turn after its wait (conn.c says why). */
+void conn_clock_turn(int64_t now_ns);
 
 /*
  * The ring engine (the uring model): buffered, but the caller reads and

@@ -25,6 +25,7 @@
 #include <sys/uio.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "config.h"
 #include "conn.h"
 #include "framing.h"
@@ -92,6 +93,16 @@ struct conn {
 	size_t reply_max;		/* this datagram's bound (amplification rule) */
 	size_t reply_cap;
 };
+
+/* This thread's event loop's clock, set once a turn (conn_clock_turn); 0
+ * in a thread without one. */
+extern _Thread_local int64_t conn_turn_ns;
+
+static inline int64_t
+conn_now(void)
+{
+	return conn_turn_ns != 0 ? conn_turn_ns : clock_now();
+}
 
 #define CONN_SENDFILE_CHUNK (1 << 20)	/* per call: the heartbeat and other clients go on */
 

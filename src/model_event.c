@@ -76,6 +76,7 @@ struct event {
 	struct acceptor ac;
 	struct acceptor_watch w;
 	struct conn_list list;		/* the connections, by activity and deadline */
+	int64_t now;			/* the clock, read once a turn (conn_clock_turn) */
 	size_t conns;
 	bool quit;
 };
@@ -104,7 +105,7 @@ event_state(struct event *e)
 static void
 event_touch(struct event *e, struct event_conn *ec)
 {
-	conn_list_touch(&e->list, &ec->le, clock_now());
+	conn_list_touch(&e->list, &ec->le, e->now);
 }
 
 static void
@@ -160,15 +161,13 @@ event_conn_ready(struct event *e, struct event_conn *ec, uint32_t revents)
 static void
 event_add(struct event *e, const struct accepted *c)
 {
-	struct event_conn *ec = xcalloc(1, sizeof(*ec));
+	struct event_conn *ec = xmalloc(sizeof(*ec));
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = ec };
 	int fd = c->fd;
 
-	ec->src = (struct event_source){ .kind = EVENT_CONN, .fd = fd };
-	ec->taken = *c;
-	ec->events = EPOLLIN;
+	*ec = (struct event_conn){ .src = { .kind = EVENT_CONN, .fd = fd }, .taken = *c,
+		.events = EPOLLIN };
 	e->conns++;
-	atomic_store(&e->a->slot->heartbeat_ns, clock_now());
 	event_state(e);
 	ec->le.c = conn_open_buffered(fd, &c->peer, e->a->svc, e->a->handler, e->a->slot);
 	conn_list_add(&e->list, &ec->le);
@@ -305,15 +304,21 @@ model_event_run(const struct worker_args *a, int sig_fd)
 	struct event e;
 
 	event_open(&e, a, sig_fd);
+	e.now = clock_now();
+	conn_clock_turn(e.now);
 	while (!e.quit && !(acceptor_draining(&e.ac) && e.conns == 0)) {
-		int64_t now = clock_now(), drain_ms;
+		int64_t drain_ms;
 		int n;
 
-		atomic_store(&a->slot->heartbeat_ns, now);
-		drain_ms = conn_list_expire(&e.list, now, acceptor_draining(&e.ac), event_time_out, &e);
-		n = epoll_wait(e.ep, ev, EVENT_MAX_EVENTS, event_timeout(&e, now, drain_ms));
+		/* One clock read a turn, after the wait: for the events it
+		 * returned, and for the next turn's deadlines. */
+		atomic_store(&a->slot->heartbeat_ns, e.now);
+		drain_ms = conn_list_expire(&e.list, e.now, acceptor_draining(&e.ac), event_time_out, &e);
+		n = epoll_wait(e.ep, ev, EVENT_MAX_EVENTS, event_timeout(&e, e.now, drain_ms));
 		if (n == -1 && errno != EINTR)
 			fatal(EXIT_OSERR, "epoll_wait: %s", strerror(errno));
+		e.now = clock_now();
+		conn_clock_turn(e.now);
 		/* Only an event's own connection is closed while handling it,
 		 * so the later events of the batch stay valid. */
 		for (int i = 0; i < n && !e.quit; i++)

@@ -118,6 +118,7 @@ struct uring {
 	struct acceptor ac;
 	struct acceptor_watch w;
 	struct conn_list list;		/* the connections, by activity and deadline */
+	int64_t now;			/* the clock, read once a turn (conn_clock_turn) */
 	size_t conns;
 	size_t dead;			/* closed, their last completions due */
 	bool quit;
@@ -169,7 +170,7 @@ uring_state(struct uring *u)
 static void
 uring_touch(struct uring *u, struct uring_conn *uc)
 {
-	conn_list_touch(&u->list, &uc->le, clock_now());
+	conn_list_touch(&u->list, &uc->le, u->now);
 }
 
 /* ---- connections -------------------------------------------------------- */
@@ -413,7 +414,6 @@ uring_add(struct uring *u, const struct accepted *c)
 	uc->taken = *c;
 	uc->fd = c->fd;
 	u->conns++;
-	atomic_store(&u->a->slot->heartbeat_ns, clock_now());
 	uring_state(u);
 	uc->le.c = conn_open_ring(uc->fd, &c->peer, u->a->svc, u->a->handler, u->a->slot);
 	conn_list_add(&u->list, &uc->le);
@@ -758,23 +758,29 @@ uring_run(struct uring *u)
 {
 	const struct worker_args *a = u->a;
 
+	u->now = clock_now();
+	conn_clock_turn(u->now);
 	while (!u->quit && !(acceptor_draining(&u->ac) && u->conns == 0)) {
-		int64_t now = clock_now(), drain_ms, ms;
+		int64_t drain_ms, ms;
 		struct __kernel_timespec ts;
 		struct io_uring_cqe *cqe;
 		unsigned head, n = 0;
 		int r;
 
-		atomic_store(&a->slot->heartbeat_ns, now);
-		drain_ms = conn_list_expire(&u->list, now, acceptor_draining(&u->ac), uring_time_out, u);
+		/* One clock read a turn, after the wait (as the event model). */
+		atomic_store(&a->slot->heartbeat_ns, u->now);
+		drain_ms = conn_list_expire(&u->list, u->now, acceptor_draining(&u->ac),
+		    uring_time_out, u);
 		uring_arm_signals(u);
-		ms = uring_timeout(u, now, drain_ms);	/* also ends a pause that is due */
+		ms = uring_timeout(u, u->now, drain_ms);	/* also ends a pause that is due */
 		uring_arm_accepts(u);
 		ts.tv_sec = ms / 1000;
 		ts.tv_nsec = (ms % 1000) * 1000000;
 		r = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
 		if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
 			fatal(EXIT_OSERR, "io_uring_submit_and_wait_timeout: %s", strerror(-r));
+		u->now = clock_now();
+		conn_clock_turn(u->now);
 		io_uring_for_each_cqe(&u->ring, head, cqe) {
 			n++;
 			uring_complete(u, cqe);

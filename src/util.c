@@ -9,6 +9,17 @@
 #include "log.h"
 #include "util.h"
 
+/* For what its caller sets whole at once: no memory is cleared twice. */
+void *
+xmalloc(size_t size)
+{
+	void *p = malloc(size == 0 ? 1 : size);
+
+	if (p == NULL)
+		fatal(EXIT_OSERR, "out of memory");
+	return p;
+}
+
 void *
 xcalloc(size_t n, size_t size)
 {
