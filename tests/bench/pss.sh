@@ -9,8 +9,8 @@
 # halfway through sum Pss and Private_Dirty of /proc/PID/smaps_rollup over
 # the server's whole process tree (master and every child); the same once
 # more when the load has ended and the processes are idle. Each server runs
-# in a cgroup of its own (v1 cpuacct) when one can be made, for its CPU
-# time per request over the load (wrk and the server share the cores, so
+# in a cgroup of its own (cgroup.sh: v1 cpuacct, v2 cpu.stat, else /proc
+# times), for its CPU time per request over the load (wrk and the server share the cores, so
 # requests per second say as much about wrk as about the server). Printed:
 # one table with requests per second, CPU per request, the sums, and each
 # as a ratio to apache2's. Every server is stopped at the end (also on ^C), its whole
@@ -26,6 +26,8 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=cgroup.sh
+. "$here/cgroup.sh"
 srcdir=$(cd "$here/../.." && pwd)
 conns=${PSS_CONNS:-100}
 seconds=${PSS_SECONDS:-6}
@@ -55,14 +57,15 @@ printf 'Hello world!\n' > "$tmp/htdocs/hello.txt"
 chmod 755 "$tmp/htdocs"
 chmod 644 "$tmp/htdocs/hello.txt"
 pid=
-cg=
+grp=
 cleanup() {
 	[ -n "$pid" ] && stop_tree "$pid"
-	cg_remove
+	cg_cleanup
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+cg_init || die "cannot set up CPU accounting"
 
 # The pid and all its descendants.
 tree_pids() {
@@ -114,27 +117,10 @@ mem_sample() {
 	echo "$procs $pss $dirty"
 }
 
-# ---- CPU: a cgroup of the server's own (v1 cpuacct), else none ----------
-cg_make() {
-	cg=
-	[ -w /sys/fs/cgroup/cpuacct ] || return 0
-	cg=/sys/fs/cgroup/cpuacct/sockd-pss-$$
-	mkdir "$cg" 2>/dev/null || cg=
-}
-cg_ns() { if [ -n "$cg" ]; then cat "$cg/cpuacct.usage"; else echo -; fi; }
-cg_remove() {
-	[ -n "$cg" ] && [ -d "$cg" ] || return 0
-	while read -r p; do kill -KILL "$p" 2>/dev/null; done < "$cg/cgroup.procs"
-	for _ in $(seq 20); do rmdir "$cg" 2>/dev/null && break; sleep 0.1; done
-	cg=
-}
-# CMD... in the cgroup (if any), in the background; its pid in $pid.
+# ---- CPU: a cgroup of the server's own (cgroup.sh) -----------------------
+# CMD... in the server's group, in the background; its pid in $pid.
 in_cg() {
-	if [ -n "$cg" ]; then
-		sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' _ "$cg" "$@" &
-	else
-		"$@" &
-	fi
+	cg_run "$grp" "$@"
 	pid=$!
 }
 
@@ -212,10 +198,10 @@ rows=$tmp/rows
 : > "$rows"
 for name in $servers; do
 	port=$(free_port)
-	cg_make
+	grp=$(cg_new "$name") || die "cannot make a group for $name"
 	case $name in
 	apache2)
-		apache_start "$port" || { cg_remove; continue; }
+		apache_start "$port" || { cg_remove "$grp"; continue; }
 		config="prefork MPM, $conns processes" ;;
 	sockd-prefork)
 		sockd_start "$port" "model = \"prefork\"; workers = $conns;"
@@ -223,12 +209,12 @@ for name in $servers; do
 	sockd-prefork-threads)
 		sockd_start "$port" "model = \"prefork\"; workers = 2; threads = $(( (conns + 1) / 2 ));"
 		config="prefork, workers = 2, threads = $(( (conns + 1) / 2 ))" ;;
-	*) note "unknown server $name"; cg_remove; continue ;;
+	*) note "unknown server $name"; cg_remove "$grp"; continue ;;
 	esac
 	if ! http_ready "$port"; then
 		note "$name: no HTTP answer on port $port"
 		stop_tree "$pid"
-		cg_remove
+		cg_remove "$grp"
 		continue
 	fi
 	# setsid may have forked: follow apache2's own pid file.
@@ -240,20 +226,20 @@ for name in $servers; do
 	sleep 1		# every process started (apache2 forks StartServers at once, sockd too)
 	wrk -t1 -c"$conns" -d"${seconds}s" --timeout 5s "http://127.0.0.1:$port/hello.txt" > "$tmp/wrk" 2>&1 &
 	wrk_pid=$!
-	c0=$(cg_ns)
+	c0=$(cg_usage_ns "$grp")
 	sleep $((seconds / 2))
 	busy=$(mem_sample "$root")
 	wait "$wrk_pid"
-	c1=$(cg_ns)
+	c1=$(cg_usage_ns "$grp")
 	sleep 1
 	idle=$(mem_sample "$root")
 	rate=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$tmp/wrk")
 	errs=$(awk '/Socket errors|Non-2xx/ { n++ } END { print n + 0 }' "$tmp/wrk")
 	reqs=$(awk '/ requests in / { print $1 }' "$tmp/wrk")
 	cpu=$(awk -v a="$c0" -v b="$c1" -v n="${reqs:-0}" 'BEGIN {
-		if (a == "-" || n == 0) print "-"; else printf "%.0f", (b - a) / n }')
+		if (a == "" || n == 0) print "-"; else printf "%.0f", (b - a) / n }')
 	stop_tree "$pid"
-	cg_remove
+	cg_remove "$grp"
 	[ "$errs" = 0 ] || note "$name: wrk saw errors: $(grep -E 'Socket errors|Non-2xx' "$tmp/wrk")"
 	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$config" "${rate:--}" "$busy" "$idle" "$cpu" >> "$rows"
 done
@@ -261,7 +247,7 @@ done
 {
 	echo "wrk -t1 -c$conns -d${seconds}s keep-alive, a 13-byte file, 127.0.0.1; memory summed"
 	echo "over the whole process tree (kB), under load (halfway) and idle after it;"
-	echo "server CPU per request from its cgroup (- without one):"
+	echo "server CPU per request from its cgroup ($cg_method):"
 	echo
 	echo "| server | config | req/s | x apache2 | CPU ns/req | x apache2 | procs | PSS kB | x apache2 | private dirty kB | PSS kB idle | x apache2 |"
 	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
