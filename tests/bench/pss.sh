@@ -67,25 +67,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 cg_init || die "cannot set up CPU accounting"
 
-# The pid and all its descendants.
-tree_pids() {
-	ps -e -o pid=,ppid= | awk -v root="$1" '
-		{ parent[$1] = $2 }
-		END {
-			keep[root] = 1; print root
-			do {
-				more = 0
-				for (p in parent)
-					if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; print p; more = 1 }
-			} while (more)
-		}'
-}
-
 # SIGTERM to the root, SIGKILL to what is left of its tree after 5 s.
 stop_tree() {
 	local root=$1 pids i
 
-	pids=$(tree_pids "$root")
+	pids=$(cg_tree_pids "$root")
 	kill -TERM "$root" 2>/dev/null
 	for ((i = 0; i < 50; i++)); do
 		kill -0 "$root" 2>/dev/null || break
@@ -103,7 +89,7 @@ stop_tree() {
 mem_sample() {
 	local procs=0 pss=0 dirty=0 closed=0 p key val rest
 
-	for p in $(tree_pids "$1"); do
+	for p in $(cg_tree_pids "$1"); do
 		[ -r "/proc/$p/smaps_rollup" ] || { closed=1; continue; }
 		while read -r key val rest; do
 			case $key in

@@ -19,24 +19,21 @@
  * connection holds at most a buffer or two: running out of the NBUFS of a
  * worker only makes its receive end with ENOBUFS, and it is asked again.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <liburing.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#define MAX_WORKERS	64
+#include "echo_floor.h"
+
 #define ENTRIES		512		/* submission queue; completions: 8 times that */
 #define NBUFS		256		/* provided buffers per worker, a power of two */
 #define BUF_SIZE	16384
@@ -140,41 +137,6 @@ uring_probe(void)
 	if (munmap(br, NBUFS * sizeof(struct io_uring_buf)) == -1)
 		die("munmap", errno);
 	free(bufs);
-}
-
-static int
-echo_listen(int port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
-	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 || listen(fd, 511) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
-		die("listen", errno);
-	fprintf(stderr, "uring_echo: listening on 127.0.0.1:%d\n", ntohs(sin.sin_port));
-	return fd;
-}
-
-/* As epoll_echo's: WORKERS - 1 children that die with the parent. */
-static void
-echo_fork(int workers)
-{
-	pid_t parent = getpid(), pid;
-
-	for (int i = 1; i < workers; i++) {
-		if ((pid = fork()) == -1)
-			die("fork", errno);
-		if (pid == 0) {
-			if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
-				die("prctl", errno);
-			if (getppid() != parent)
-				_exit(0);
-			return;
-		}
-	}
 }
 
 /* A submission slot; a full queue is submitted to make room. */
@@ -293,18 +255,16 @@ main(int argc, char **argv)
 	struct io_uring_cqe *cqe;
 	struct rlimit rl;
 	unsigned head, n;
-	int lfd, r, workers = 1;
+	int lfd, r, workers;
 
-	if (argc == 3)
-		workers = atoi(argv[2]);
-	if (argc < 2 || argc > 3 || workers < 1 || workers > MAX_WORKERS)
-		return fprintf(stderr, "usage: uring_echo PORT [WORKERS]\n"), 64;
+	if ((workers = floor_workers("uring_echo", argc, argv)) == -1)
+		return 64;
 	uring_probe();
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		die("getrlimit", errno);
 	nconns = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1 << 20 ? 1 << 20 : rl.rlim_cur;
-	lfd = echo_listen(atoi(argv[1]));
-	echo_fork(workers);
+	lfd = floor_listen("uring_echo", atoi(argv[1]));
+	floor_fork(workers);
 	accept_multishot = workers == 1;
 	if ((conns = calloc(nconns, sizeof(*conns))) == NULL)
 		die("calloc", errno);
