@@ -106,26 +106,33 @@ test_handlers(void **state)
 	}
 }
 
-/* Push LINE_LEN-byte lines without reading for 1.5 s, until every buffer
- * on the way is full; the bytes sent. */
+/* Push LINE_LEN-byte lines without reading, for at least 1.5 s and until
+ * the socket has taken nothing for half a second: every buffer on the way
+ * is full and the server has stopped reading (a slow build may still be
+ * catching up after 1.5 s). Within T_MS, or the server never stopped. The
+ * bytes sent. */
 static size_t
 push_unread(int fd)
 {
 	static char chunk[65536 + LINE_LEN];
 	size_t total = 0;
-	long long t0 = now_ms();
+	long long t0 = now_ms(), took = t0;
 
 	for (size_t i = 0; i < sizeof(chunk); i++)
 		chunk[i] = i % LINE_LEN == LINE_LEN - 1 ? '\n' : (char)('a' + i % LINE_LEN % 26);
-	while (now_ms() - t0 < 1500) {
+	while (now_ms() - t0 < 1500 || now_ms() - took < 500) {
 		struct pollfd p = { .fd = fd, .events = POLLOUT };
 		ssize_t n;
 
+		assert_true(now_ms() - t0 < T_MS);
 		if (poll(&p, 1, 100) <= 0)
 			continue;
 		n = send(fd, chunk + total % LINE_LEN, 65536, MSG_DONTWAIT | MSG_NOSIGNAL);
 		assert_true(n > 0 || (n == -1 && errno == EAGAIN));
-		total += n > 0 ? (size_t)n : 0;
+		if (n > 0) {
+			total += (size_t)n;
+			took = now_ms();
+		}
 	}
 	return total;
 }
