@@ -174,30 +174,42 @@ test_held_back_until_read(void **state)
 	daemon_free(d);
 }
 
-/* The datagrams on FD until one holds NEEDLE; the sender's pid, or -1. */
-static pid_t
-wait_datagram(int fd, const char *needle, int timeout_ms)
+/* The datagrams on FD until each of the N NEEDLES has been in one, in
+ * any order: STATUS= may come before READY=1 (the last worker can turn
+ * idle between the master's ready check and its status line). PIDS gets
+ * each one's sender, -1 for those that did not come. */
+static void
+wait_datagrams(int fd, const char *const *needles, pid_t *pids, size_t n, int timeout_ms)
 {
 	long long deadline = now_ms() + timeout_ms;
 	char buf[2048], cbuf[CMSG_SPACE(sizeof(struct ucred))];
+	size_t left = n;
 
-	while (now_ms() < deadline) {
+	for (size_t i = 0; i < n; i++)
+		pids[i] = -1;
+	while (left > 0 && now_ms() < deadline) {
 		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			.msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		struct cmsghdr *c;
-		ssize_t n;
+		ssize_t r;
 
-		if (poll(&p, 1, 50) <= 0 || (n = recvmsg(fd, &mh, MSG_DONTWAIT)) <= 0)
+		if (poll(&p, 1, 50) <= 0 || (r = recvmsg(fd, &mh, MSG_DONTWAIT)) <= 0)
 			continue;
-		buf[n] = '\0';
+		buf[r] = '\0';
 		c = CMSG_FIRSTHDR(&mh);
-		if (strstr(buf, needle) != NULL && c != NULL && c->cmsg_type == SCM_CREDENTIALS)
-			return ((struct ucred *)CMSG_DATA(c))->pid;
+		if (c == NULL || c->cmsg_type != SCM_CREDENTIALS)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (pids[i] == -1 && strstr(buf, needles[i]) != NULL) {
+				pids[i] = ((struct ucred *)CMSG_DATA(c))->pid;
+				left--;
+			}
 	}
-	fprintf(stderr, "\"%s\" not received\n", needle);
-	return -1;
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] == -1)
+			fprintf(stderr, "\"%s\" not received\n", needles[i]);
 }
 
 static void
@@ -207,6 +219,8 @@ test_abstract_address(void **state)
 	const char *wrapper[] = { "env", env, NULL };
 	struct launch l = { .wrapper = wrapper, .conf = config(ECHO2) };
 	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	const char *up[] = { "READY=1", "STATUS=echo: 2 workers" }, *down[] = { "STOPPING=1" };
+	pid_t pids[2];
 	struct daemon *d;
 	int fd, on = 1;
 	socklen_t len;
@@ -221,10 +235,12 @@ test_abstract_address(void **state)
 	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)), 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&un, len), 0);
 	d = daemon_launch(&l);
-	assert_int_equal(wait_datagram(fd, "READY=1", T_MS), d->pid);
-	assert_int_equal(wait_datagram(fd, "STATUS=echo: 2 workers", T_MS), d->pid);
+	wait_datagrams(fd, up, pids, 2, T_MS);
+	assert_int_equal(pids[0], d->pid);
+	assert_int_equal(pids[1], d->pid);
 	assert_int_equal(kill(d->pid, SIGTERM), 0);
-	assert_int_equal(wait_datagram(fd, "STOPPING=1", T_MS), d->pid);
+	wait_datagrams(fd, down, pids, 1, T_MS);
+	assert_int_equal(pids[0], d->pid);
 	assert_int_equal(daemon_stop(d, 0, T_MS), 0);
 	daemon_free(d);
 	close(fd);
