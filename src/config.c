@@ -704,7 +704,8 @@ config_parse_datagram(struct config_ctx *ctx, const config_setting_t *group,
 	if (dgram == 0)
 		return;
 	if (dgram < svc->n_listen) {
-		const struct config_listen *d = NULL, *st = NULL;
+		/* Both kinds are there, so the loop sets each. */
+		const struct config_listen *d = &svc->listen[0], *st = &svc->listen[0];
 
 		for (size_t i = 0; i < svc->n_listen; i++)
 			*(svc->listen[i].addr.dgram ? &d : &st) = &svc->listen[i];

@@ -474,6 +474,7 @@ include_name(struct scanner *sc, struct source *s, size_t *i, char *name, size_t
 {
 	size_t n = 0;
 
+	name[0] = '\0';	/* an error leaves it empty, not unset */
 	for (; *i < s->len && s->text[*i] != '"'; (*i)++) {
 		char c = s->text[*i];
 

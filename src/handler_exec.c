@@ -119,7 +119,8 @@ static int
 exec_conn_vars(const struct config_service *svc, int fd, const struct sockd_addr *peer,
     struct exec_vars *v)
 {
-	struct sockaddr_storage local, remote;
+	/* local zeroed: scan-build cannot see getsockname() write it */
+	struct sockaddr_storage local = { 0 }, remote;
 	socklen_t llen = sizeof(local), rlen = sizeof(remote), clen;
 	struct ucred cred;
 	char num[24];

@@ -93,10 +93,14 @@ static const char *const http_conn_line[] = {
 	"\r\nConnection: close\r\n\r\n",
 };
 
+/* The connection line for REQ's answer (none: an answer without a
+ * request, which always closes). */
 static const char *
 http_connection(const struct http_request *req, bool keep)
 {
-	return !keep ? http_conn_line[2] : req->minor == 0 ? http_conn_line[1] : http_conn_line[0];
+	if (!keep || req == NULL)
+		return http_conn_line[2];
+	return req->minor == 0 ? http_conn_line[1] : http_conn_line[0];
 }
 
 /* Does the connection stay open after this answer? As the client asked
@@ -308,7 +312,7 @@ http_status_page(struct conn *c, const struct http_request *req, struct http_str
 	keep = http_keep(c, keep && req != NULL);
 	iov[0].iov_base = head;
 	iov[0].iov_len = http_head(head, status, (uint64_t)blen, "text/plain; charset=utf-8", extra,
-	    keep ? http_connection(req, true) : http_conn_line[2]);
+	    http_connection(req, keep));
 	iov[1] = (struct iovec){ .iov_base = body, .iov_len = (size_t)blen };
 	end = http_end(c, iov, with_body ? 2 : 1);
 	conn_sendv(c, iov, with_body ? 2 : 1);

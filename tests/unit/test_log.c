@@ -42,8 +42,10 @@ setup(void **state)
 		return -1;
 	}
 	c->saved_stderr = dup(STDERR_FILENO);
-	if (c->saved_stderr == -1 || dup2(p[1], STDERR_FILENO) == -1)
+	if (c->saved_stderr == -1 || dup2(p[1], STDERR_FILENO) == -1) {
+		free(c);
 		return -1;
+	}
 	close(p[1]);
 	c->rd = p[0];
 	unsetenv("JOURNAL_STREAM");
