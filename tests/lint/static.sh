@@ -55,6 +55,9 @@ fi
 # analyzer sees every file compiled, whatever the caller's build holds.
 echo "=== scan-build"
 [ -x "$src/configure" ] || { echo "static.sh: $src/configure missing: run ./bootstrap"; exit 99; }
+[ ! -e "$src/config.status" ] || {
+	echo "static.sh: $src is configured in place, which a build elsewhere refuses:"
+	echo "  make distclean there, or run this from a copy"; exit 99; }
 mkdir "$dir/build" || exit 99
 if ! (cd "$dir/build" && scan-build "$src/configure" >configure.out 2>&1); then
 	tail -20 "$dir/build/configure.out"
