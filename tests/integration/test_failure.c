@@ -86,7 +86,10 @@ test_start_failure_exits(void **state)
 	assert_null(strstr(d->notes, "READY=1"));
 	assert_non_null(strstr(d->log, "error: echo: workers fail at start: all 3 ended before"
 	    " accepting a connection (the last by status 78); exiting"));
-	assert_int_equal(count(d->log, "exited with status 78"), 3);
+	/* Each of the three is logged; a replacement started after the
+	 * first failure (10 ms of backoff) may fail too before the round's
+	 * last one does, on a slow machine. */
+	assert_true(count(d->log, "exited with status 78") >= 3);
 	daemon_free(d);
 }
 
